@@ -1,0 +1,49 @@
+# The two commands: `make run` (the hub on its embedded default, demo data, 127.0.0.1:8000) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.run-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+# The test suite runs against real PostgreSQL and Redis (on this machine and in CI).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/hub
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test bench lint venv clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(RUN_STAMP)
+
+venv: $(DEV_STAMP)
+
+run: export DEBUG ?= true
+run: $(RUN_STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runhub
+
+test: $(DEV_STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(DEV_STAMP)
+	@for script in $$(find bench -name '*.py' ! -name '_*' | sort); do \
+		echo "# $$script" >&2; $(PY) $$script || exit 1; \
+	done
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,34 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hub.ops.health import hub_health
+
+_component = inline_serializer(
+    "ComponentHealth",
+    {"ok": serializers.BooleanField(), "detail": serializers.CharField(), "latency_ms": serializers.FloatField()},
+)
+
+
+class HealthView(APIView):
+    """Database, broker and worker status: 200 when all are up, 503 otherwise. Open to monitoring, no login."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        parameters=[OpenApiParameter("worker", bool, description="false: skip the worker probe (liveness)")],
+        responses={
+            200: inline_serializer(
+                "HubHealth",
+                {"status": serializers.CharField(), "database": _component, "broker": _component, "worker": _component},
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        include_worker = request.query_params.get("worker", "true").lower() not in ("0", "false", "no")
+        health = hub_health(include_worker=include_worker)
+        return Response(health.as_dict(), status=200 if health.ok else 503)

@@ -1,0 +1,69 @@
+"""Start the web server, a Celery worker and Celery beat together; Ctrl-C stops all three.
+
+This is the process launcher behind ``make run``. If any of the three exits, the others are stopped too
+and the command exits non-zero, so a broken start is never mistaken for a running hub.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from hub.ops.services import demo_operator_ensure
+
+
+class Command(BaseCommand):
+    help = "Run web, Celery worker and Celery beat on 127.0.0.1 until Ctrl-C."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--demo-admin", default="admin", help="username of the demo superuser (DEBUG only)")
+
+    def handle(self, *args, host: str, port: int, demo_admin: str, **options) -> None:
+        if settings.DEBUG:
+            password = os.environ.get("HUB_DEMO_ADMIN_PASSWORD", "admin")
+            if demo_operator_ensure(username=demo_admin, password=password):
+                self.stdout.write(f"created demo superuser {demo_admin!r} (password from HUB_DEMO_ADMIN_PASSWORD)")
+        python = sys.executable
+        commands = {
+            "web": [python, "manage.py", "runserver", "--noreload", f"{host}:{port}"],
+            "worker": [python, "-m", "celery", "-A", "hub", "worker", "-l", "info", "-n", "worker@%h"],
+            "beat": [python, "-m", "celery", "-A", "hub", "beat", "-l", "info", "--pidfile="],
+        }
+        children = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
+        self.stdout.write(self.style.SUCCESS(
+            f"hub running: http://{host}:{port}/  (admin: http://{host}:{port}/admin/, "
+            f"health: http://{host}:{port}/health/). Ctrl-C stops everything."
+        ))
+        stopping = False
+
+        def stop(*_args) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        failed = None
+        while not stopping:
+            failed = next((name for name, child in children.items() if child.poll() is not None), None)
+            if failed:
+                self.stderr.write(f"{failed} exited with code {children[failed].returncode}; stopping the hub")
+                break
+            time.sleep(0.5)
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 15
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.stdout.write("hub stopped")
+        if failed:
+            sys.exit(1)

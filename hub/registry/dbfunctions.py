@@ -1,0 +1,176 @@
+"""SQL functions that let CHECK constraints apply the same rules as the model validators.
+
+PostgreSQL gets them as SQL functions created by a migration; SQLite gets them as deterministic
+Python functions registered on every new connection. Both share one name per rule.
+"""
+
+from django.db.models import BooleanField, Func
+
+from hub.registry.validators import isin_is_valid, timezone_is_valid
+
+ISIN_FUNCTION = "hub_isin_is_valid"
+TIMEZONE_FUNCTION = "hub_timezone_is_valid"
+
+
+class IsinIsValid(Func):
+    function = ISIN_FUNCTION
+    output_field = BooleanField()
+
+
+class TimezoneIsValid(Func):
+    function = TIMEZONE_FUNCTION
+    output_field = BooleanField()
+
+
+def register_sqlite_functions(sender, connection, **_kwargs) -> None:
+    if connection.vendor != "sqlite":
+        return
+    raw = connection.connection
+    raw.create_function(ISIN_FUNCTION, 1, isin_is_valid, deterministic=True)
+    raw.create_function(TIMEZONE_FUNCTION, 1, timezone_is_valid, deterministic=True)
+
+
+# ISO 6166: letters become two digits (A=10 ... Z=35), then the Luhn check over the digit string,
+# counted from the right, must come out to a multiple of ten.
+POSTGRES_CREATE = f"""
+CREATE OR REPLACE FUNCTION {ISIN_FUNCTION}(isin text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    digits text := '';
+    ch text;
+    d int;
+    total int := 0;
+    i int;
+    n int;
+BEGIN
+    IF isin !~ '^[A-Z]{{2}}[A-Z0-9]{{9}}[0-9]$' THEN
+        RETURN false;
+    END IF;
+    FOR i IN 1..12 LOOP
+        ch := substr(isin, i, 1);
+        IF ch ~ '[0-9]' THEN
+            digits := digits || ch;
+        ELSE
+            digits := digits || (ascii(ch) - 55)::text;
+        END IF;
+    END LOOP;
+    n := length(digits);
+    FOR i IN 0..n - 1 LOOP
+        d := substr(digits, n - i, 1)::int;
+        IF mod(i, 2) = 1 THEN
+            d := d * 2;
+            IF d > 9 THEN d := d - 9; END IF;
+        END IF;
+        total := total + d;
+    END LOOP;
+    RETURN mod(total, 10) = 0;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION {TIMEZONE_FUNCTION}(tz text) RETURNS boolean
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz);
+$$;
+"""
+
+POSTGRES_DROP = f"DROP FUNCTION IF EXISTS {ISIN_FUNCTION}(text); DROP FUNCTION IF EXISTS {TIMEZONE_FUNCTION}(text);"
+
+
+def create_postgres_functions(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_CREATE)
+
+
+def drop_postgres_functions(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_DROP)
+
+
+# --- Rules that span two tables, as triggers -------------------------------------------------------------
+# An account's side of a link (omnibus at the issuer, mirror at the investor), an own or client account at
+# its participant's home CSD, and a negative position only in a contra account (issuance or mirror).
+
+_ACCOUNT_RULES_SQLITE = """
+    SELECT RAISE(ABORT, 'omnibus account must be kept at the issuer CSD of its link')
+     WHERE NEW.kind = 'OMNIBUS' AND NEW.link_id IS NOT NULL
+       AND NEW.csd_id IS NOT (SELECT issuer_csd_id FROM registry_csdlink WHERE id = NEW.link_id);
+    SELECT RAISE(ABORT, 'mirror account must be kept at the investor CSD of its link')
+     WHERE NEW.kind = 'MIRROR' AND NEW.link_id IS NOT NULL
+       AND NEW.csd_id IS NOT (SELECT investor_csd_id FROM registry_csdlink WHERE id = NEW.link_id);
+    SELECT RAISE(ABORT, 'participant account must be kept at the participant''s home CSD')
+     WHERE NEW.participant_id IS NOT NULL
+       AND NEW.csd_id IS NOT (SELECT home_csd_id FROM registry_participant WHERE id = NEW.participant_id);
+"""
+_HOLDING_RULES_SQLITE = """
+    SELECT RAISE(ABORT, 'only issuance and mirror accounts may hold a negative position')
+     WHERE NEW.quantity < 0
+       AND (SELECT kind FROM registry_securitiesaccount WHERE id = NEW.account_id) NOT IN ('ISSUANCE', 'MIRROR');
+"""
+
+SQLITE_TRIGGERS = [
+    f"CREATE TRIGGER registry_account_rules_{event.lower()} BEFORE {event} ON registry_securitiesaccount "
+    f"BEGIN {_ACCOUNT_RULES_SQLITE} END;"
+    for event in ("INSERT", "UPDATE")
+] + [
+    f"CREATE TRIGGER registry_holding_rules_{event.lower()} BEFORE {event} ON registry_holding "
+    f"BEGIN {_HOLDING_RULES_SQLITE} END;"
+    for event in ("INSERT", "UPDATE")
+]
+
+POSTGRES_TRIGGERS = """
+CREATE OR REPLACE FUNCTION registry_account_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- an omnibus or mirror account without a link is the CHECK constraint's to refuse
+    IF NEW.kind = 'OMNIBUS' AND NEW.link_id IS NOT NULL AND NEW.csd_id IS DISTINCT FROM
+            (SELECT issuer_csd_id FROM registry_csdlink WHERE id = NEW.link_id) THEN
+        RAISE EXCEPTION 'omnibus account must be kept at the issuer CSD of its link' USING ERRCODE = '23514';
+    END IF;
+    IF NEW.kind = 'MIRROR' AND NEW.link_id IS NOT NULL AND NEW.csd_id IS DISTINCT FROM
+            (SELECT investor_csd_id FROM registry_csdlink WHERE id = NEW.link_id) THEN
+        RAISE EXCEPTION 'mirror account must be kept at the investor CSD of its link' USING ERRCODE = '23514';
+    END IF;
+    IF NEW.participant_id IS NOT NULL AND NEW.csd_id IS DISTINCT FROM
+            (SELECT home_csd_id FROM registry_participant WHERE id = NEW.participant_id) THEN
+        RAISE EXCEPTION 'participant account must be kept at the participant''s home CSD' USING ERRCODE = '23514';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER registry_account_rules BEFORE INSERT OR UPDATE ON registry_securitiesaccount
+    FOR EACH ROW EXECUTE FUNCTION registry_account_rules();
+
+CREATE OR REPLACE FUNCTION registry_holding_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.quantity < 0 AND (SELECT kind FROM registry_securitiesaccount WHERE id = NEW.account_id)
+            NOT IN ('ISSUANCE', 'MIRROR') THEN
+        RAISE EXCEPTION 'only issuance and mirror accounts may hold a negative position' USING ERRCODE = '23514';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER registry_holding_rules BEFORE INSERT OR UPDATE ON registry_holding
+    FOR EACH ROW EXECUTE FUNCTION registry_holding_rules();
+"""
+
+POSTGRES_TRIGGERS_DROP = """
+DROP TRIGGER IF EXISTS registry_account_rules ON registry_securitiesaccount;
+DROP TRIGGER IF EXISTS registry_holding_rules ON registry_holding;
+DROP FUNCTION IF EXISTS registry_account_rules();
+DROP FUNCTION IF EXISTS registry_holding_rules();
+"""
+
+
+def create_triggers(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_TRIGGERS)
+    elif schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_TRIGGERS:
+            schema_editor.execute(statement)
+
+
+def drop_triggers(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_TRIGGERS_DROP)
+    elif schema_editor.connection.vendor == "sqlite":
+        for name in ("account_rules_insert", "account_rules_update", "holding_rules_insert", "holding_rules_update"):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS registry_{name}")

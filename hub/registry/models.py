@@ -1,0 +1,247 @@
+"""Reference data: CSDs, their links, participants, securities, accounts and the positions the hub knows.
+
+Every rule that matters is checked twice: by model validation (``full_clean``, with a message a person
+can act on) and by the database (CHECK and UNIQUE constraints, and triggers for rules that span two
+tables, see ``migrations/0002``), so a row written around the ORM is refused too.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from hub.registry import validators as v
+from hub.registry.dbfunctions import IsinIsValid, TimezoneIsValid
+
+BIC_PATTERN = r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$"
+LEI_PATTERN = r"^[A-Z0-9]{18}[0-9]{2}$"
+QUANTITY = {"max_digits": 24, "decimal_places": 6}
+
+
+class MessageStandard(models.TextChoices):
+    MX = "MX", "ISO 20022 (MX)"
+    MT = "MT", "ISO 15022 (MT)"
+
+
+class CSDStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
+class Denomination(models.TextChoices):
+    UNITS = "UNIT", "Units (shares)"
+    FACE_AMOUNT = "FAMT", "Face amount (bonds)"
+
+
+class CSD(models.Model):
+    Status = CSDStatus
+
+    code = models.CharField(max_length=16, unique=True, help_text="Short upper-case code, e.g. NSD, STRATE.")
+    name = models.CharField(max_length=200)
+    country = models.CharField(max_length=2, validators=[v.validate_country])
+    bic = models.CharField("BIC", max_length=11, unique=True, validators=[v.validate_bic])
+    timezone = models.CharField(max_length=64, validators=[v.validate_timezone], help_text="IANA time zone")
+    calendar = models.CharField(
+        max_length=8, validators=[v.validate_calendar], help_text="Business-day calendar (holidays country code)"
+    )
+    settlement_cutoff = models.TimeField(help_text="Last time of day, in the CSD's time zone, for settlement")
+    message_standard = models.CharField(max_length=2, choices=MessageStandard.choices)
+    adapter = models.CharField(max_length=64, help_text="Name of the CSD adapter in csd_adapters' registry")
+    adapter_config = models.JSONField(default=dict, blank=True)
+    signing_public_key = models.CharField(
+        max_length=64, blank=True, validators=[v.validate_ed25519_public_key],
+        help_text="The CSD's Ed25519 public key (base64) for endorsements of ledger blocks",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    is_demo = models.BooleanField(default=False, help_text="Identifiers invented for the demo, not real ones")
+
+    class Meta:
+        verbose_name = "CSD"
+        verbose_name_plural = "CSDs"
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=r"^[A-Z][A-Z0-9_]{1,15}$"), name="csd_code_format"),
+            models.CheckConstraint(condition=Q(bic__regex=BIC_PATTERN), name="csd_bic_format"),
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="csd_country_format"),
+            models.CheckConstraint(condition=TimezoneIsValid(F("timezone")), name="csd_timezone_iana"),
+            models.CheckConstraint(condition=Q(message_standard__in=MessageStandard.values), name="csd_standard"),
+            models.CheckConstraint(condition=Q(status__in=CSDStatus.values), name="csd_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CSDLink(models.Model):
+    """Investor CSD B holds securities of issuer CSD A in an omnibus account at A, mirrored in B's books."""
+
+    issuer_csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="links_as_issuer")
+    investor_csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="links_as_investor")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "CSD link"
+        ordering = ["issuer_csd__code", "investor_csd__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer_csd", "investor_csd"], name="csdlink_unique_pair"),
+            models.CheckConstraint(condition=~Q(issuer_csd=F("investor_csd")), name="csdlink_two_csds"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.investor_csd_id and self.investor_csd} holds through {self.issuer_csd_id and self.issuer_csd}"
+
+
+class Participant(models.Model):
+    bic = models.CharField("BIC", max_length=11, unique=True, validators=[v.validate_bic])
+    lei = models.CharField("LEI", max_length=20, blank=True, validators=[v.validate_lei])
+    name = models.CharField(max_length=200)
+    home_csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="participants")
+    outbound_format = models.CharField(
+        max_length=2, choices=MessageStandard.choices, default=MessageStandard.MX,
+        help_text="Format of the status messages and confirmations the hub sends this participant",
+    )
+    is_demo = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["bic"]
+        constraints = [
+            models.CheckConstraint(condition=Q(bic__regex=BIC_PATTERN), name="participant_bic_format"),
+            models.CheckConstraint(condition=Q(lei="") | Q(lei__regex=LEI_PATTERN), name="participant_lei_format"),
+            models.CheckConstraint(
+                condition=Q(outbound_format__in=MessageStandard.values), name="participant_outbound_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.bic
+
+
+class Security(models.Model):
+    Denomination = Denomination
+
+    isin = models.CharField("ISIN", max_length=12, unique=True, validators=[v.validate_isin])
+    issuer_csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="issued_securities")
+    description = models.CharField(max_length=140)
+    denomination = models.CharField(max_length=4, choices=Denomination.choices, default=Denomination.UNITS)
+    currency = models.CharField(
+        max_length=3, blank=True, validators=[v.validate_currency], help_text="Currency of the face amount"
+    )
+
+    class Meta:
+        verbose_name_plural = "securities"
+        ordering = ["isin"]
+        constraints = [
+            models.CheckConstraint(condition=IsinIsValid(F("isin")), name="security_isin_check_digit"),
+            models.CheckConstraint(condition=Q(denomination__in=Denomination.values), name="security_denomination"),
+            models.CheckConstraint(
+                condition=(Q(denomination="FAMT") & Q(currency__regex=r"^[A-Z]{3}$"))
+                | (Q(denomination="UNIT") & Q(currency="")),
+                name="security_currency_iff_face_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.isin
+
+
+class AccountKind(models.TextChoices):
+    OWN = "OWN", "Participant own account"
+    CLIENT = "CLIENT", "Participant client account"
+    OMNIBUS = "OMNIBUS", "Omnibus account of an investor CSD (at the issuer CSD)"
+    MIRROR = "MIRROR", "Mirror account (at the investor CSD)"
+    ISSUANCE = "ISSUANCE", "Issuance account (at the issuer CSD)"
+
+
+PARTICIPANT_KINDS = (AccountKind.OWN, AccountKind.CLIENT)
+LINK_KINDS = (AccountKind.OMNIBUS, AccountKind.MIRROR)
+# Contra accounts stand for securities held elsewhere; they may go negative, every other account never.
+CONTRA_KINDS = (AccountKind.ISSUANCE, AccountKind.MIRROR)
+
+
+class SecuritiesAccount(models.Model):
+    csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="accounts")
+    number = models.CharField(max_length=35, help_text="Safekeeping account number in the CSD's books")
+    kind = models.CharField(max_length=8, choices=AccountKind.choices)
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts",
+        help_text="Owner of an own or client account; must be a participant of this CSD",
+    )
+    link = models.ForeignKey(
+        CSDLink, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts",
+        help_text="For an omnibus account (kept at the issuer CSD) or a mirror account (at the investor CSD)",
+    )
+    is_blocked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["csd__code", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["csd", "number"], name="account_unique_number_per_csd"),
+            models.CheckConstraint(condition=Q(kind__in=AccountKind.values), name="account_kind"),
+            models.CheckConstraint(
+                condition=Q(kind__in=PARTICIPANT_KINDS, participant__isnull=False)
+                | (~Q(kind__in=PARTICIPANT_KINDS) & Q(participant__isnull=True)),
+                name="account_participant_iff_participant_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=LINK_KINDS, link__isnull=False) | (~Q(kind__in=LINK_KINDS) & Q(link__isnull=True)),
+                name="account_link_iff_omnibus_or_mirror",
+            ),
+            models.UniqueConstraint(
+                fields=["link", "kind"], condition=Q(link__isnull=False), name="account_one_omnibus_and_mirror_per_link"
+            ),
+            models.UniqueConstraint(
+                fields=["csd"], condition=Q(kind=AccountKind.ISSUANCE), name="account_one_issuance_per_csd"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.csd_id and self.csd}:{self.number}"
+
+    @property
+    def is_contra(self) -> bool:
+        return self.kind in CONTRA_KINDS
+
+    def clean(self) -> None:
+        errors = {}
+        if self.participant_id and self.csd_id and self.participant.home_csd_id != self.csd_id:
+            errors["participant"] = (
+                f"{self.participant} is a participant of {self.participant.home_csd}, not of {self.csd}"
+            )
+        if self.link_id and self.csd_id:
+            link = self.link
+            if self.kind == AccountKind.OMNIBUS and link.issuer_csd_id != self.csd_id:
+                errors["link"] = f"an omnibus account for '{link}' is kept at {link.issuer_csd}, not at {self.csd}"
+            if self.kind == AccountKind.MIRROR and link.investor_csd_id != self.csd_id:
+                errors["link"] = f"a mirror account for '{link}' is kept at {link.investor_csd}, not at {self.csd}"
+        elif self.kind in LINK_KINDS:
+            errors["link"] = (
+                f"an {self.get_kind_display().lower()} needs the CSD link it serves; "
+                "create the link between the two CSDs first"
+            )
+        if self.kind in PARTICIPANT_KINDS and not self.participant_id:
+            errors["participant"] = "an own or client account needs its participant"
+        if errors:
+            raise ValidationError(errors)
+
+
+class Holding(models.Model):
+    """The position of one security in one account as the hub knows it (opening position or last statement)."""
+
+    account = models.ForeignKey(SecuritiesAccount, on_delete=models.PROTECT, related_name="holdings")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="holdings")
+    quantity = models.DecimalField(**QUANTITY)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account", "security"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "security"], name="holding_unique_per_account_security"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.security} {self.quantity}"
+
+    def clean(self) -> None:
+        if self.account_id and self.quantity is not None and self.quantity < 0 and not self.account.is_contra:
+            raise ValidationError(
+                {"quantity": f"{self.account} is a {self.account.get_kind_display().lower()}; it cannot go negative"}
+            )

@@ -1,0 +1,89 @@
+"""Field validators for reference data, each delegating to a maintained library.
+
+ISIN, BIC and LEI check digits and formats come from python-stdnum, country and currency codes from
+pycountry (ISO 3166 / ISO 4217), time zones from the IANA database shipped with Python (zoneinfo and
+tzdata), business-day calendars from the holidays package. The same checks back the database
+functions in ``dbfunctions`` so that a row written around the ORM is refused too.
+"""
+
+import base64
+import binascii
+import zoneinfo
+from functools import cache
+
+import holidays
+import pycountry
+from django.core.exceptions import ValidationError
+from stdnum import bic as stdnum_bic
+from stdnum import isin as stdnum_isin
+from stdnum import lei as stdnum_lei
+from stdnum.exceptions import ValidationError as StdnumError
+
+
+def _stdnum(module, value: str, what: str) -> None:
+    try:
+        module.validate(value)
+    except StdnumError as exc:
+        raise ValidationError(f"{value!r} is not a valid {what}: {exc}", code="invalid") from None
+
+
+def validate_isin(value: str) -> None:
+    _stdnum(stdnum_isin, value, "ISIN (ISO 6166)")
+    if value != value.upper() or " " in value:
+        raise ValidationError(f"{value!r}: write an ISIN in upper case without spaces", code="invalid")
+
+
+def validate_bic(value: str) -> None:
+    _stdnum(stdnum_bic, value, "BIC (ISO 9362)")
+    if value != value.upper() or len(value) not in (8, 11):
+        raise ValidationError(f"{value!r}: write a BIC as 8 or 11 upper-case characters", code="invalid")
+
+
+def validate_lei(value: str) -> None:
+    _stdnum(stdnum_lei, value, "LEI (ISO 17442)")
+
+
+def validate_country(value: str) -> None:
+    if pycountry.countries.get(alpha_2=value) is None or value != value.upper():
+        raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code", code="invalid")
+
+
+def validate_currency(value: str) -> None:
+    if pycountry.currencies.get(alpha_3=value) is None or value != value.upper():
+        raise ValidationError(f"{value!r} is not an ISO 4217 currency code", code="invalid")
+
+
+@cache
+def iana_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in iana_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Moscow)", code="invalid")
+
+
+def validate_calendar(value: str) -> None:
+    if value not in holidays.list_supported_countries():
+        raise ValidationError(
+            f"{value!r} is not a business-day calendar the hub knows; use a country code of the "
+            "holidays package (e.g. RU, ZA)",
+            code="invalid",
+        )
+
+
+def validate_ed25519_public_key(value: str) -> None:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("an Ed25519 public key is 32 bytes in standard base64", code="invalid") from None
+    if len(raw) != 32:
+        raise ValidationError(f"an Ed25519 public key is 32 bytes, this one is {len(raw)}", code="invalid")
+
+
+def isin_is_valid(value: str | None) -> bool:
+    return value is not None and stdnum_isin.is_valid(value) and value == value.upper() and " " not in value
+
+
+def timezone_is_valid(value: str | None) -> bool:
+    return value is not None and value in iana_timezones()

@@ -1,0 +1,149 @@
+"""Invalid reference data is refused twice: by model validation, with a message a person can act on, and
+by the database itself when the ORM's validation is bypassed."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, InternalError, transaction
+
+from hub.registry.models import CSD, AccountKind, Holding, SecuritiesAccount, Security
+
+from .factories import account, csd, participant, saved_csd, security, two_linked_csds
+
+pytestmark = pytest.mark.django_db
+
+DATABASE_REFUSAL = (IntegrityError, InternalError)
+
+
+def refused_by_database(write) -> str:
+    with pytest.raises(DATABASE_REFUSAL) as caught, transaction.atomic():
+        write()
+    return str(caught.value)
+
+
+def test_a_valid_csd_passes_validation():
+    csd().full_clean()
+
+
+def test_isin_with_a_wrong_check_digit_is_refused_by_validation_and_by_the_database():
+    issuer = saved_csd()
+    bad = Security(isin="RU0009029541", issuer_csd=issuer, description="x")
+    with pytest.raises(ValidationError) as caught:
+        bad.full_clean()
+    assert "not a valid ISIN" in str(caught.value.message_dict["isin"])
+    assert "security_isin_check_digit" in refused_by_database(
+        lambda: Security.objects.bulk_create([Security(isin="RU0009029541", issuer_csd=issuer, description="x")])
+    )
+    assert not Security.objects.exists()
+
+
+def test_a_correct_isin_passes_the_database_check():
+    issuer = saved_csd()
+    Security.objects.bulk_create([Security(isin="US0378331005", issuer_csd=issuer, description="Apple")])
+    assert Security.objects.filter(isin="US0378331005").exists()
+
+
+@pytest.mark.parametrize("bic", ["NADCRUM", "NADCZZMM", "nadcrumm", "NADCRUMM12"])
+def test_bad_bic_is_refused_by_validation(bic):
+    with pytest.raises(ValidationError) as caught:
+        csd(bic=bic).full_clean()
+    assert "bic" in caught.value.message_dict
+
+
+def test_bad_bic_is_refused_by_the_database():
+    assert "csd_bic_format" in refused_by_database(lambda: CSD.objects.bulk_create([csd(bic="nadc-rumm")]))
+
+
+def test_unknown_timezone_is_refused_by_validation_and_by_the_database():
+    with pytest.raises(ValidationError) as caught:
+        csd(timezone="Europe/Atlantis").full_clean()
+    assert "IANA time zone" in str(caught.value.message_dict["timezone"])
+    assert "csd_timezone_iana" in refused_by_database(lambda: CSD.objects.bulk_create([csd(timezone="Mars/Olympus")]))
+
+
+def test_unknown_country_currency_calendar_and_lei_are_refused():
+    with pytest.raises(ValidationError) as caught:
+        csd(country="XX", calendar="XX").full_clean()
+    assert {"country", "calendar"} <= set(caught.value.message_dict)
+    issuer = saved_csd()
+    with pytest.raises(ValidationError) as caught:
+        Security(isin="RU0009029540", issuer_csd=issuer, description="bond", denomination="FAMT",
+                 currency="RUX").full_clean()
+    assert "ISO 4217" in str(caught.value.message_dict["currency"])
+    broker = participant(issuer)
+    broker.lei = "529900T8BM49AURSDO56"  # check digits off by one
+    with pytest.raises(ValidationError) as caught:
+        broker.full_clean()
+    assert "LEI" in str(caught.value.message_dict["lei"])
+
+
+def test_omnibus_account_without_a_link_is_refused_by_validation_and_by_the_database():
+    issuer = saved_csd()
+    orphan = SecuritiesAccount(csd=issuer, number="OMNIBUS-NOWHERE", kind=AccountKind.OMNIBUS)
+    with pytest.raises(ValidationError) as caught:
+        orphan.full_clean()
+    assert "create the link between the two CSDs first" in str(caught.value.message_dict["link"])
+    assert "account_link_iff_omnibus_or_mirror" in refused_by_database(
+        lambda: SecuritiesAccount.objects.create(csd=issuer, number="OMNIBUS-NOWHERE", kind=AccountKind.OMNIBUS)
+    )
+
+
+def test_omnibus_account_at_the_investor_side_of_a_link_is_refused_by_validation_and_by_the_database():
+    issuer, investor, link = two_linked_csds()
+    wrong_side = SecuritiesAccount(csd=investor, number="OMNIBUS", kind=AccountKind.OMNIBUS, link=link)
+    with pytest.raises(ValidationError) as caught:
+        wrong_side.full_clean()
+    assert "is kept at NSD, not at STRATE" in str(caught.value.message_dict["link"])
+    message = refused_by_database(lambda: account(investor, "OMNIBUS", AccountKind.OMNIBUS, link=link))
+    assert "issuer CSD of its link" in message
+    account(issuer, "OMNIBUS-STRATE", AccountKind.OMNIBUS, link=link)
+    account(investor, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+
+
+def test_a_mirror_account_at_the_issuer_is_refused_by_the_database():
+    issuer, _investor, link = two_linked_csds()
+    assert "investor CSD of its link" in refused_by_database(
+        lambda: account(issuer, "MIRROR", AccountKind.MIRROR, link=link)
+    )
+
+
+def test_a_participant_account_at_another_csd_is_refused():
+    issuer, investor, _link = two_linked_csds()
+    broker = participant(issuer)
+    misplaced = SecuritiesAccount(csd=investor, number="X-OWN", kind=AccountKind.OWN, participant=broker)
+    with pytest.raises(ValidationError):
+        misplaced.full_clean()
+    assert "home CSD" in refused_by_database(lambda: account(investor, "X-OWN", participant=broker))
+
+
+def test_a_participant_account_may_not_go_negative_but_a_contra_account_may():
+    issuer, investor, link = two_linked_csds()
+    shares = security(issuer)
+    own = account(issuer, "A-OWN", participant=participant(issuer))
+    mirror = account(investor, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+    now = dt.datetime.now(dt.UTC)
+    short = Holding(account=own, security=shares, quantity=Decimal("-1"), as_of=now)
+    with pytest.raises(ValidationError):
+        short.full_clean()
+    assert "negative" in refused_by_database(lambda: Holding.objects.bulk_create([short]))
+    Holding.objects.create(account=mirror, security=shares, quantity=Decimal("-5"), as_of=now)
+    Holding.objects.create(account=own, security=shares, quantity=Decimal("5"), as_of=now)
+    assert "negative" in refused_by_database(lambda: Holding.objects.filter(account=own).update(quantity=-5))
+
+
+def test_a_link_needs_two_different_csds_and_is_unique():
+    issuer, investor, link = two_linked_csds()
+    from hub.registry.models import CSDLink
+
+    assert "csdlink_two_csds" in refused_by_database(
+        lambda: CSDLink.objects.create(issuer_csd=issuer, investor_csd=issuer)
+    )
+    refused_by_database(lambda: CSDLink.objects.create(issuer_csd=issuer, investor_csd=investor))
+
+
+def test_a_csd_has_one_issuance_account():
+    issuer = saved_csd()
+    account(issuer, "ISSUANCE", AccountKind.ISSUANCE)
+    refused_by_database(lambda: account(issuer, "ISSUANCE-2", AccountKind.ISSUANCE))

@@ -1,0 +1,23 @@
+"""Test settings: the project's settings, with the values production mode requires filled in.
+
+The environment is set (not only these settings) so that processes the tests start, a Celery worker or
+gunicorn, read the same configuration. Each test session gets its own Celery queue, so two runs sharing
+one Redis never take each other's tasks.
+"""
+
+import os
+import uuid
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("CELERY_QUEUE", f"test-{uuid.uuid4().hex[:12]}")
+os.environ.setdefault("HEALTH_WORKER_TIMEOUT_SECONDS", "5")
+
+from hub.settings import *  # noqa: E402, F403
+from hub.settings import DATABASES, VAR_DIR  # noqa: E402
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # a file, not memory, so a worker process can share the test database
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
