@@ -32,7 +32,8 @@ def instruction(side=m.Side.DELIVER, payment=m.Payment.FREE, **changes):
 def confirmation(side=m.Side.RECEIVE, payment=m.Payment.AGAINST_PAYMENT):
     return m.SettlementConfirmation(
         transaction_id="REF-1", side=side, payment=payment, effective_settlement_date=date(2026, 11, 24),
-        security=APPLE, settled_quantity=m.Quantity(amount=Decimal("2500000"), type=m.QuantityType.FACE_AMOUNT),
+        security=APPLE,
+        settled_quantity=m.Quantity(amount=Decimal("2500000"), type=m.QuantityType.FACE_AMOUNT),
         safekeeping_account="123", account_owner_bic="BANKRUMMXXX",
         counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"),
         account_servicer_transaction_id="HUB-42", market_infrastructure_transaction_id="T2S-1",
@@ -45,8 +46,9 @@ STATUS = m.StatusAdvice(
     transaction_id="REF-1", account_servicer_transaction_id="HUB-42",
     processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED),
     matching=m.MatchingStatus(code=m.MatchingStatusCode.UNMATCHED, reasons=(
-        m.Reason(code="CMIS"), m.Reason(code="DDAT", narrative="SETTLEMENT DATE DIFFERS FROM THE COUNTERPARTY "
-                                        "INSTRUCTION BY ONE DAY"))),
+        m.Reason(code="CMIS"),
+        m.Reason(code="DDAT",
+                 narrative="SETTLEMENT DATE DIFFERS FROM THE COUNTERPARTY INSTRUCTION BY ONE DAY"))),
     settlement=m.SettlementStatus(code=m.SettlementStatusCode.PENDING, reasons=(
         m.Reason(code="LACK", issuer="NSDR"),)),
     details=m.TransactionDetails(side=m.Side.DELIVER, payment=m.Payment.FREE, security=APPLE,
@@ -83,14 +85,16 @@ HOLDINGS = m.HoldingsStatement(
                          not_available=Decimal(500), sub_balances=(
                              m.SubBalanceQuantity(balance=m.SubBalance.AVAILABLE, quantity=Decimal(1000)),
                              m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=Decimal(500)))),
-        m.HoldingBalance(security=APPLE, aggregate=Decimal("250000"), quantity_type=m.QuantityType.FACE_AMOUNT)))
+        m.HoldingBalance(security=APPLE, aggregate=Decimal("250000"),
+                         quantity_type=m.QuantityType.FACE_AMOUNT)))
 EMPTY_HOLDINGS = m.HoldingsStatement(statement_date=date(2026, 11, 24), safekeeping_account="NSD-ACC-1")
 TRANSACTIONS = m.TransactionsStatement(
     period_start=date(2026, 11, 1), period_end=date(2026, 11, 24), safekeeping_account="NSD-ACC-1",
     statement_id="STMT-2", frequency="ADHO", movements=(
         m.StatementMovement(security=GAZPROM, transaction_id="REF-1", quantity=m.Quantity(amount=Decimal(5)),
                             credit_debit=m.CreditDebit.CREDIT, settlement_date=date(2026, 11, 2),
-                            account_servicer_transaction_id="HUB-1", market_infrastructure_transaction_id="M-1"),
+                            account_servicer_transaction_id="HUB-1",
+                            market_infrastructure_transaction_id="M-1"),
         m.StatementMovement(security=GAZPROM, transaction_id="REF-2", quantity=m.Quantity(amount=Decimal(2)),
                             credit_debit=m.CreditDebit.DEBIT, settlement_date=date(2026, 11, 3),
                             payment=m.Payment.AGAINST_PAYMENT, transaction_type="OWNI"),
