@@ -24,7 +24,9 @@ if DEBUG:
     SECRET_KEY = SECRET_KEY or "insecure-development-key-never-used-with-debug-off"
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]"]
 else:
-    missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)) if not value]
+    missing = [
+        name for name, value in (("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)) if not value
+    ]
     if missing:
         raise ImproperlyConfigured(
             f"DEBUG is off (production mode) and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
@@ -83,9 +85,13 @@ TEMPLATES = [
 DATABASE_URL = envstr("DATABASE_URL")
 if DATABASE_URL:
     try:
-        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+        DATABASES = {
+            "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))
+        }
     except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL this hub understands: {exc}") from None
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database URL this hub understands: {exc}"
+        ) from None
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

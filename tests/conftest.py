@@ -58,7 +58,11 @@ class Child:
         self.command = command
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -71,7 +75,9 @@ class Child:
         deadline = time.monotonic() + timeout
         while not condition():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{what}: {' '.join(self.command)} (exit {self.process.poll()}):\n{self.output()[-4000:]}")
+                pytest.fail(
+                    f"{what}: {' '.join(self.command)} (exit {self.process.poll()}):\n{self.output()[-4000:]}"
+                )
             time.sleep(0.2)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -103,6 +109,8 @@ def celery_worker(env: dict | None = None, concurrency: int = 1) -> Iterator[Chi
     """A real Celery worker process (prefork pool), once it reports itself ready."""
     env = {"DATABASE_URL": database_url_for_children(), **(env or {})}
     name = f"test-{time.time_ns()}@%h"
-    with running(celery_command("worker", "-l", "info", "-c", str(concurrency), "-n", name), env=env) as worker:
+    with running(
+        celery_command("worker", "-l", "info", "-c", str(concurrency), "-n", name), env=env
+    ) as worker:
         worker.wait_until(lambda: "ready." in worker.output(), timeout=60, what="Celery worker did not start")
         yield worker

@@ -21,3 +21,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # a file, not memory, so a worker process can share the test database
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+from hub.settings import STATIC_ROOT  # noqa: E402
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from it; collectstatic is not run in tests
+# no manifest in tests: pages render without collectstatic (the gunicorn test runs collectstatic itself)
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -9,7 +9,11 @@ from hub.ops.health import hub_health
 
 _component = inline_serializer(
     "ComponentHealth",
-    {"ok": serializers.BooleanField(), "detail": serializers.CharField(), "latency_ms": serializers.FloatField()},
+    {
+        "ok": serializers.BooleanField(),
+        "detail": serializers.CharField(),
+        "latency_ms": serializers.FloatField(),
+    },
 )
 
 
@@ -24,7 +28,12 @@ class HealthView(APIView):
         responses={
             200: inline_serializer(
                 "HubHealth",
-                {"status": serializers.CharField(), "database": _component, "broker": _component, "worker": _component},
+                {
+                    "status": serializers.CharField(),
+                    "database": _component,
+                    "broker": _component,
+                    "worker": _component,
+                },
             )
         },
     )

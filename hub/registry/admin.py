@@ -5,7 +5,17 @@ from hub.registry.models import CSD, CSDLink, Holding, Participant, SecuritiesAc
 
 @admin.register(CSD)
 class CSDAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "bic", "country", "timezone", "message_standard", "adapter", "status", "is_demo"]
+    list_display = [
+        "code",
+        "name",
+        "bic",
+        "country",
+        "timezone",
+        "message_standard",
+        "adapter",
+        "status",
+        "is_demo",
+    ]
     list_filter = ["message_standard", "status", "is_demo"]
     search_fields = ["code", "name", "bic"]
 

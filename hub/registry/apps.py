@@ -10,4 +10,6 @@ class RegistryConfig(AppConfig):
 
         from hub.registry import dbfunctions
 
-        connection_created.connect(dbfunctions.register_sqlite_functions, dispatch_uid="registry-sqlite-functions")
+        connection_created.connect(
+            dbfunctions.register_sqlite_functions, dispatch_uid="registry-sqlite-functions"
+        )

@@ -32,6 +32,7 @@ def register_sqlite_functions(sender, connection, **_kwargs) -> None:
 
 # ISO 6166: letters become two digits (A=10 ... Z=35), then the Luhn check over the digit string,
 # counted from the right, must come out to a multiple of ten.
+# fixed DDL; the only interpolations are this module's constant function names
 POSTGRES_CREATE = f"""
 CREATE OR REPLACE FUNCTION {ISIN_FUNCTION}(isin text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE STRICT AS $$
@@ -71,9 +72,11 @@ CREATE OR REPLACE FUNCTION {TIMEZONE_FUNCTION}(tz text) RETURNS boolean
 LANGUAGE sql STABLE STRICT AS $$
     SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz);
 $$;
-"""
+"""  # noqa: S608
 
-POSTGRES_DROP = f"DROP FUNCTION IF EXISTS {ISIN_FUNCTION}(text); DROP FUNCTION IF EXISTS {TIMEZONE_FUNCTION}(text);"
+POSTGRES_DROP = (
+    f"DROP FUNCTION IF EXISTS {ISIN_FUNCTION}(text); DROP FUNCTION IF EXISTS {TIMEZONE_FUNCTION}(text);"
+)
 
 
 def create_postgres_functions(apps, schema_editor) -> None:
@@ -172,5 +175,10 @@ def drop_triggers(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(POSTGRES_TRIGGERS_DROP)
     elif schema_editor.connection.vendor == "sqlite":
-        for name in ("account_rules_insert", "account_rules_update", "holding_rules_insert", "holding_rules_update"):
+        for name in (
+            "account_rules_insert",
+            "account_rules_update",
+            "holding_rules_insert",
+            "holding_rules_update",
+        ):
             schema_editor.execute(f"DROP TRIGGER IF EXISTS registry_{name}")

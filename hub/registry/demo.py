@@ -33,26 +33,63 @@ OPENING = dt.datetime(2026, 1, 2, 0, 0, tzinfo=dt.UTC)
 CSDS = [
     ("NSD", "National Settlement Depository", "RU", "NADCRUMM", "Europe/Moscow", "MX", "18:00", True),
     ("STRATE", "Strate", "ZA", "STRAZAJJ", "Africa/Johannesburg", "MT", "16:00", True),
-    ("CSCS", "Central Securities Clearing System (demo)", "NG", "CSCSNGLA", "Africa/Lagos", "MT", "15:00", False),
-    ("MCDR", "Misr for Central Clearing, Depository and Registry (demo)", "EG", "MCDREGCA", "Africa/Cairo",
-     "MX", "14:30", False),
-    ("KACD", "Central Securities Depository of Kazakhstan (demo)", "KZ", "KACDKZKA", "Asia/Almaty", "MX",
-     "17:00", False),
+    (
+        "CSCS",
+        "Central Securities Clearing System (demo)",
+        "NG",
+        "CSCSNGLA",
+        "Africa/Lagos",
+        "MT",
+        "15:00",
+        False,
+    ),
+    (
+        "MCDR",
+        "Misr for Central Clearing, Depository and Registry (demo)",
+        "EG",
+        "MCDREGCA",
+        "Africa/Cairo",
+        "MX",
+        "14:30",
+        False,
+    ),
+    (
+        "KACD",
+        "Central Securities Depository of Kazakhstan (demo)",
+        "KZ",
+        "KACDKZKA",
+        "Asia/Almaty",
+        "MX",
+        "17:00",
+        False,
+    ),
 ]
 ADAPTERS = {MessageStandard.MX: "iso20022_mx", MessageStandard.MT: "iso15022_mt"}
 
 # Investor CSD holds through issuer CSD: (investor, issuer). Several directions, so all three leg cases
 # (issuer to investor, investor to issuer, and realignment through a third CSD) can be shown.
 LINKS = [
-    ("STRATE", "NSD"), ("KACD", "NSD"), ("MCDR", "NSD"),
-    ("NSD", "STRATE"), ("CSCS", "STRATE"), ("MCDR", "STRATE"),
-    ("NSD", "KACD"), ("STRATE", "CSCS"), ("STRATE", "MCDR"),
+    ("STRATE", "NSD"),
+    ("KACD", "NSD"),
+    ("MCDR", "NSD"),
+    ("NSD", "STRATE"),
+    ("CSCS", "STRATE"),
+    ("MCDR", "STRATE"),
+    ("NSD", "KACD"),
+    ("STRATE", "CSCS"),
+    ("STRATE", "MCDR"),
 ]
 
 # Per issuer CSD: (suffix, description, denomination, currency). ISINs are built from the country code.
 SECURITIES = {
-    "NSD": [("01", "Demo Energy ord. shares", "UNIT", ""), ("02", "Demo Russia OFZ 2031 bond", "FAMT", "RUB")],
-    "STRATE": [("01", "Demo Mining ord. shares", "UNIT", ""), ("02", "Demo SA Government 2030 bond", "FAMT", "ZAR")],
+    "NSD": [
+        ("01", "Demo Energy ord. shares", "UNIT", ""),
+        ("02", "Demo Russia OFZ 2031 bond", "FAMT", "RUB"),
+    ],
+    "STRATE": [
+        ("01", "Demo Mining ord. shares", "UNIT", ""),
+        ("02", "Demo SA Government 2030 bond", "FAMT", "ZAR"),
+    ],
     "CSCS": [("01", "Demo Lagos Bank ord. shares", "UNIT", "")],
     "MCDR": [("01", "Demo Nile Telecom ord. shares", "UNIT", "")],
     "KACD": [("01", "Demo Steppe Oil ord. shares", "UNIT", "")],
@@ -69,7 +106,10 @@ class SeedReport:
     present: dict[str, int]
 
     def __str__(self) -> str:
-        parts = [f"{name}: {self.created[name]} created, {self.present[name]} already there" for name in self.created]
+        parts = [
+            f"{name}: {self.created[name]} created, {self.present[name]} already there"
+            for name in self.created
+        ]
         return "; ".join(parts)
 
 
@@ -101,7 +141,9 @@ class _Seeder:
         return row
 
 
-def _accounts_and_positions(seed: _Seeder, csds: dict[str, CSD], links: dict[tuple[str, str], CSDLink]) -> None:
+def _accounts_and_positions(
+    seed: _Seeder, csds: dict[str, CSD], links: dict[tuple[str, str], CSDLink]
+) -> None:
     participant_accounts: dict[str, list[SecuritiesAccount]] = {}
     for code, csd in csds.items():
         seed.ensure(SecuritiesAccount, {"csd": csd, "number": "ISSUANCE"}, {"kind": AccountKind.ISSUANCE})
@@ -117,10 +159,16 @@ def _accounts_and_positions(seed: _Seeder, csds: dict[str, CSD], links: dict[tup
                 )
         participant_accounts[code] = accounts
     for (investor, issuer), link in links.items():
-        seed.ensure(SecuritiesAccount, {"csd": csds[issuer], "number": f"OMNIBUS-{investor}"},
-                    {"kind": AccountKind.OMNIBUS, "link": link})
-        seed.ensure(SecuritiesAccount, {"csd": csds[investor], "number": f"MIRROR-{issuer}"},
-                    {"kind": AccountKind.MIRROR, "link": link})
+        seed.ensure(
+            SecuritiesAccount,
+            {"csd": csds[issuer], "number": f"OMNIBUS-{investor}"},
+            {"kind": AccountKind.OMNIBUS, "link": link},
+        )
+        seed.ensure(
+            SecuritiesAccount,
+            {"csd": csds[investor], "number": f"MIRROR-{issuer}"},
+            {"kind": AccountKind.MIRROR, "link": link},
+        )
 
     # Each security: every participant account at the issuer and at each investor CSD holds a lot; the
     # investor CSD's total sits in its omnibus at the issuer and, as contra, in its mirror; the issuance
@@ -137,9 +185,13 @@ def _accounts_and_positions(seed: _Seeder, csds: dict[str, CSD], links: dict[tup
             positions.append((SecuritiesAccount.objects.get(link=link, kind=AccountKind.OMNIBUS), held))
             positions.append((SecuritiesAccount.objects.get(link=link, kind=AccountKind.MIRROR), -held))
         issued = sum(q for a, q in positions if a.csd_id == security.issuer_csd_id)
-        positions.append((SecuritiesAccount.objects.get(csd=security.issuer_csd, kind=AccountKind.ISSUANCE), -issued))
+        positions.append(
+            (SecuritiesAccount.objects.get(csd=security.issuer_csd, kind=AccountKind.ISSUANCE), -issued)
+        )
         for account, quantity in positions:
-            seed.ensure(Holding, {"account": account, "security": security}, {"quantity": quantity, "as_of": OPENING})
+            seed.ensure(
+                Holding, {"account": account, "security": security}, {"quantity": quantity, "as_of": OPENING}
+            )
 
 
 @transaction.atomic
@@ -148,21 +200,45 @@ def demo_seed() -> SeedReport:
     seed = _Seeder()
     csds: dict[str, CSD] = {}
     for code, name, country, bic, tz, standard, cutoff, real in CSDS:
-        csds[code] = seed.ensure(CSD, {"code": code}, {
-            "name": name, "country": country, "bic": bic, "timezone": tz, "calendar": country,
-            "settlement_cutoff": dt.time.fromisoformat(cutoff), "message_standard": standard,
-            "adapter": ADAPTERS[standard], "is_demo": not real,
-        })
+        csds[code] = seed.ensure(
+            CSD,
+            {"code": code},
+            {
+                "name": name,
+                "country": country,
+                "bic": bic,
+                "timezone": tz,
+                "calendar": country,
+                "settlement_cutoff": dt.time.fromisoformat(cutoff),
+                "message_standard": standard,
+                "adapter": ADAPTERS[standard],
+                "is_demo": not real,
+            },
+        )
     for csd in csds.values():
         for letter in PARTICIPANTS_PER_CSD:
-            seed.ensure(Participant, {"bic": demo_participant_bic(csd.bic, letter)}, {
-                "lei": demo_lei(csd.code, letter), "name": f"Demo Broker {letter} ({csd.code})", "home_csd": csd,
-                "outbound_format": csd.message_standard, "is_demo": True,
-            })
+            seed.ensure(
+                Participant,
+                {"bic": demo_participant_bic(csd.bic, letter)},
+                {
+                    "lei": demo_lei(csd.code, letter),
+                    "name": f"Demo Broker {letter} ({csd.code})",
+                    "home_csd": csd,
+                    "outbound_format": csd.message_standard,
+                    "is_demo": True,
+                },
+            )
         for suffix, description, denomination, currency in SECURITIES[csd.code]:
-            seed.ensure(Security, {"isin": demo_isin(csd.country, suffix)}, {
-                "issuer_csd": csd, "description": description, "denomination": denomination, "currency": currency,
-            })
+            seed.ensure(
+                Security,
+                {"isin": demo_isin(csd.country, suffix)},
+                {
+                    "issuer_csd": csd,
+                    "description": description,
+                    "denomination": denomination,
+                    "currency": currency,
+                },
+            )
     links = {
         (investor, issuer): seed.ensure(CSDLink, {"investor_csd": csds[investor], "issuer_csd": csds[issuer]})
         for investor, issuer in LINKS

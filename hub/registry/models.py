@@ -41,14 +41,18 @@ class CSD(models.Model):
     bic = models.CharField("BIC", max_length=11, unique=True, validators=[v.validate_bic])
     timezone = models.CharField(max_length=64, validators=[v.validate_timezone], help_text="IANA time zone")
     calendar = models.CharField(
-        max_length=8, validators=[v.validate_calendar], help_text="Business-day calendar (holidays country code)"
+        max_length=8,
+        validators=[v.validate_calendar],
+        help_text="Business-day calendar (holidays country code)",
     )
     settlement_cutoff = models.TimeField(help_text="Last time of day, in the CSD's time zone, for settlement")
     message_standard = models.CharField(max_length=2, choices=MessageStandard.choices)
     adapter = models.CharField(max_length=64, help_text="Name of the CSD adapter in csd_adapters' registry")
     adapter_config = models.JSONField(default=dict, blank=True)
     signing_public_key = models.CharField(
-        max_length=64, blank=True, validators=[v.validate_ed25519_public_key],
+        max_length=64,
+        blank=True,
+        validators=[v.validate_ed25519_public_key],
         help_text="The CSD's Ed25519 public key (base64) for endorsements of ledger blocks",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -59,11 +63,15 @@ class CSD(models.Model):
         verbose_name_plural = "CSDs"
         ordering = ["code"]
         constraints = [
-            models.CheckConstraint(condition=Q(code__regex=r"^[A-Z][A-Z0-9_]{1,15}$"), name="csd_code_format"),
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[A-Z][A-Z0-9_]{1,15}$"), name="csd_code_format"
+            ),
             models.CheckConstraint(condition=Q(bic__regex=BIC_PATTERN), name="csd_bic_format"),
             models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="csd_country_format"),
             models.CheckConstraint(condition=TimezoneIsValid(F("timezone")), name="csd_timezone_iana"),
-            models.CheckConstraint(condition=Q(message_standard__in=MessageStandard.values), name="csd_standard"),
+            models.CheckConstraint(
+                condition=Q(message_standard__in=MessageStandard.values), name="csd_standard"
+            ),
             models.CheckConstraint(condition=Q(status__in=CSDStatus.values), name="csd_status"),
         ]
 
@@ -96,7 +104,9 @@ class Participant(models.Model):
     name = models.CharField(max_length=200)
     home_csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="participants")
     outbound_format = models.CharField(
-        max_length=2, choices=MessageStandard.choices, default=MessageStandard.MX,
+        max_length=2,
+        choices=MessageStandard.choices,
+        default=MessageStandard.MX,
         help_text="Format of the status messages and confirmations the hub sends this participant",
     )
     is_demo = models.BooleanField(default=False)
@@ -105,7 +115,9 @@ class Participant(models.Model):
         ordering = ["bic"]
         constraints = [
             models.CheckConstraint(condition=Q(bic__regex=BIC_PATTERN), name="participant_bic_format"),
-            models.CheckConstraint(condition=Q(lei="") | Q(lei__regex=LEI_PATTERN), name="participant_lei_format"),
+            models.CheckConstraint(
+                condition=Q(lei="") | Q(lei__regex=LEI_PATTERN), name="participant_lei_format"
+            ),
             models.CheckConstraint(
                 condition=Q(outbound_format__in=MessageStandard.values), name="participant_outbound_format"
             ),
@@ -131,7 +143,9 @@ class Security(models.Model):
         ordering = ["isin"]
         constraints = [
             models.CheckConstraint(condition=IsinIsValid(F("isin")), name="security_isin_check_digit"),
-            models.CheckConstraint(condition=Q(denomination__in=Denomination.values), name="security_denomination"),
+            models.CheckConstraint(
+                condition=Q(denomination__in=Denomination.values), name="security_denomination"
+            ),
             models.CheckConstraint(
                 condition=(Q(denomination="FAMT") & Q(currency__regex=r"^[A-Z]{3}$"))
                 | (Q(denomination="UNIT") & Q(currency="")),
@@ -162,11 +176,19 @@ class SecuritiesAccount(models.Model):
     number = models.CharField(max_length=35, help_text="Safekeeping account number in the CSD's books")
     kind = models.CharField(max_length=8, choices=AccountKind.choices)
     participant = models.ForeignKey(
-        Participant, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts",
+        Participant,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
         help_text="Owner of an own or client account; must be a participant of this CSD",
     )
     link = models.ForeignKey(
-        CSDLink, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts",
+        CSDLink,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
         help_text="For an omnibus account (kept at the issuer CSD) or a mirror account (at the investor CSD)",
     )
     is_blocked = models.BooleanField(default=False)
@@ -182,11 +204,14 @@ class SecuritiesAccount(models.Model):
                 name="account_participant_iff_participant_kind",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=LINK_KINDS, link__isnull=False) | (~Q(kind__in=LINK_KINDS) & Q(link__isnull=True)),
+                condition=Q(kind__in=LINK_KINDS, link__isnull=False)
+                | (~Q(kind__in=LINK_KINDS) & Q(link__isnull=True)),
                 name="account_link_iff_omnibus_or_mirror",
             ),
             models.UniqueConstraint(
-                fields=["link", "kind"], condition=Q(link__isnull=False), name="account_one_omnibus_and_mirror_per_link"
+                fields=["link", "kind"],
+                condition=Q(link__isnull=False),
+                name="account_one_omnibus_and_mirror_per_link",
             ),
             models.UniqueConstraint(
                 fields=["csd"], condition=Q(kind=AccountKind.ISSUANCE), name="account_one_issuance_per_csd"
@@ -209,9 +234,13 @@ class SecuritiesAccount(models.Model):
         if self.link_id and self.csd_id:
             link = self.link
             if self.kind == AccountKind.OMNIBUS and link.issuer_csd_id != self.csd_id:
-                errors["link"] = f"an omnibus account for '{link}' is kept at {link.issuer_csd}, not at {self.csd}"
+                errors["link"] = (
+                    f"an omnibus account for '{link}' is kept at {link.issuer_csd}, not at {self.csd}"
+                )
             if self.kind == AccountKind.MIRROR and link.investor_csd_id != self.csd_id:
-                errors["link"] = f"a mirror account for '{link}' is kept at {link.investor_csd}, not at {self.csd}"
+                errors["link"] = (
+                    f"a mirror account for '{link}' is kept at {link.investor_csd}, not at {self.csd}"
+                )
         elif self.kind in LINK_KINDS:
             errors["link"] = (
                 f"an {self.get_kind_display().lower()} needs the CSD link it serves; "
@@ -234,7 +263,9 @@ class Holding(models.Model):
     class Meta:
         ordering = ["account", "security"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "security"], name="holding_unique_per_account_security"),
+            models.UniqueConstraint(
+                fields=["account", "security"], name="holding_unique_per_account_security"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -243,5 +274,7 @@ class Holding(models.Model):
     def clean(self) -> None:
         if self.account_id and self.quantity is not None and self.quantity < 0 and not self.account.is_contra:
             raise ValidationError(
-                {"quantity": f"{self.account} is a {self.account.get_kind_display().lower()}; it cannot go negative"}
+                {
+                    "quantity": f"{self.account} is a {self.account.get_kind_display().lower()}; it cannot go negative"
+                }
             )

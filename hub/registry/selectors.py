@@ -35,7 +35,9 @@ def _balanced_books() -> list[BookViolation]:
     accounts (issuance, mirror) are ever negative."""
     found = [
         BookViolation(1, csd, isin, ZERO, total)
-        for (csd, isin), total in _totals(Holding.objects.all(), "account__csd__code", "security__isin").items()
+        for (csd, isin), total in _totals(
+            Holding.objects.all(), "account__csd__code", "security__isin"
+        ).items()
         if total != ZERO
     ]
     negatives = Holding.objects.filter(quantity__lt=0).exclude(account__kind__in=CONTRA_KINDS)
@@ -48,7 +50,9 @@ def _balanced_books() -> list[BookViolation]:
 def _issued_equals_held() -> list[BookViolation]:
     """Invariant 2: participants' holdings of an ISIN across all CSDs equal what its issuer CSD issued."""
     held = _totals(Holding.objects.filter(account__kind__in=PARTICIPANT_KINDS), "security__isin")
-    issuance = Holding.objects.filter(account__kind=AccountKind.ISSUANCE, account__csd=F("security__issuer_csd"))
+    issuance = Holding.objects.filter(
+        account__kind=AccountKind.ISSUANCE, account__csd=F("security__issuer_csd")
+    )
     issued = {key: -total for key, total in _totals(issuance, "security__isin").items()}
     return [
         BookViolation(2, "all CSDs", isin, issued.get((isin,), ZERO), held.get((isin,), ZERO))
@@ -83,9 +87,13 @@ def _links_match_omnibus() -> list[BookViolation]:
         investor, issuer, isin = key
         held = investor_held.get(key, ZERO)
         if omnibus.get(key, ZERO) != held:
-            found.append(BookViolation(3, f"{investor} omnibus at {issuer}", isin, held, omnibus.get(key, ZERO)))
+            found.append(
+                BookViolation(3, f"{investor} omnibus at {issuer}", isin, held, omnibus.get(key, ZERO))
+            )
         if -mirror.get(key, ZERO) != held:
-            found.append(BookViolation(3, f"{investor} mirror of {issuer}", isin, -held, mirror.get(key, ZERO)))
+            found.append(
+                BookViolation(3, f"{investor} mirror of {issuer}", isin, -held, mirror.get(key, ZERO))
+            )
     return found
 
 

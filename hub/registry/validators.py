@@ -76,7 +76,9 @@ def validate_ed25519_public_key(value: str) -> None:
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationError("an Ed25519 public key is 32 bytes in standard base64", code="invalid") from None
+        raise ValidationError(
+            "an Ed25519 public key is 32 bytes in standard base64", code="invalid"
+        ) from None
     if len(raw) != 32:
         raise ValidationError(f"an Ed25519 public key is 32 bytes, this one is {len(raw)}", code="invalid")
 

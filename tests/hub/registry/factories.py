@@ -7,8 +7,15 @@ from hub.registry.models import CSD, AccountKind, CSDLink, Participant, Securiti
 
 def csd(code: str = "NSD", **overrides) -> CSD:
     values = {
-        "code": code, "name": f"{code} depository", "country": "RU", "bic": "NADCRUMM", "timezone": "Europe/Moscow",
-        "calendar": "RU", "settlement_cutoff": dt.time(18), "message_standard": "MX", "adapter": "iso20022_mx",
+        "code": code,
+        "name": f"{code} depository",
+        "country": "RU",
+        "bic": "NADCRUMM",
+        "timezone": "Europe/Moscow",
+        "calendar": "RU",
+        "settlement_cutoff": dt.time(18),
+        "message_standard": "MX",
+        "adapter": "iso20022_mx",
     } | overrides
     return CSD(**values)
 
@@ -22,8 +29,15 @@ def saved_csd(code: str = "NSD", **overrides) -> CSD:
 
 def two_linked_csds() -> tuple[CSD, CSD, CSDLink]:
     issuer = saved_csd("NSD")
-    investor = saved_csd("STRATE", bic="STRAZAJJ", country="ZA", timezone="Africa/Johannesburg", calendar="ZA",
-                         message_standard="MT", adapter="iso15022_mt")
+    investor = saved_csd(
+        "STRATE",
+        bic="STRAZAJJ",
+        country="ZA",
+        timezone="Africa/Johannesburg",
+        calendar="ZA",
+        message_standard="MT",
+        adapter="iso15022_mt",
+    )
     link = CSDLink.objects.create(issuer_csd=issuer, investor_csd=investor)
     return issuer, investor, link
 

@@ -23,12 +23,17 @@ def test_the_egyptian_weekend_is_friday_and_saturday():
 def test_twenty_business_days_skip_weekends_and_holidays():
     nsd = csd()
     assert csd_business_day_add(nsd, dt.date(2026, 11, 24), 20) == dt.date(2026, 12, 22)
-    assert csd_business_day_add(nsd, dt.date(2026, 12, 30), 1) == dt.date(2027, 1, 11)  # Russian new-year holidays
+    assert csd_business_day_add(nsd, dt.date(2026, 12, 30), 1) == dt.date(
+        2027, 1, 11
+    )  # Russian new-year holidays
 
 
 @pytest.mark.parametrize(
     ("utc", "past"),
-    [(dt.datetime(2026, 11, 24, 14, 59, tzinfo=dt.UTC), False), (dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC), True)],
+    [
+        (dt.datetime(2026, 11, 24, 14, 59, tzinfo=dt.UTC), False),
+        (dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC), True),
+    ],
 )
 def test_cutoff_is_read_in_the_csds_own_time_zone(utc, past):
     assert csd_is_past_cutoff(csd(settlement_cutoff=dt.time(18)), now=utc) is past  # Moscow is UTC+3

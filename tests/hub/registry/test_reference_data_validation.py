@@ -34,7 +34,9 @@ def test_isin_with_a_wrong_check_digit_is_refused_by_validation_and_by_the_datab
         bad.full_clean()
     assert "not a valid ISIN" in str(caught.value.message_dict["isin"])
     assert "security_isin_check_digit" in refused_by_database(
-        lambda: Security.objects.bulk_create([Security(isin="RU0009029541", issuer_csd=issuer, description="x")])
+        lambda: Security.objects.bulk_create(
+            [Security(isin="RU0009029541", issuer_csd=issuer, description="x")]
+        )
     )
     assert not Security.objects.exists()
 
@@ -60,7 +62,9 @@ def test_unknown_timezone_is_refused_by_validation_and_by_the_database():
     with pytest.raises(ValidationError) as caught:
         csd(timezone="Europe/Atlantis").full_clean()
     assert "IANA time zone" in str(caught.value.message_dict["timezone"])
-    assert "csd_timezone_iana" in refused_by_database(lambda: CSD.objects.bulk_create([csd(timezone="Mars/Olympus")]))
+    assert "csd_timezone_iana" in refused_by_database(
+        lambda: CSD.objects.bulk_create([csd(timezone="Mars/Olympus")])
+    )
 
 
 def test_unknown_country_currency_calendar_and_lei_are_refused():
@@ -69,8 +73,9 @@ def test_unknown_country_currency_calendar_and_lei_are_refused():
     assert {"country", "calendar"} <= set(caught.value.message_dict)
     issuer = saved_csd()
     with pytest.raises(ValidationError) as caught:
-        Security(isin="RU0009029540", issuer_csd=issuer, description="bond", denomination="FAMT",
-                 currency="RUX").full_clean()
+        Security(
+            isin="RU0009029540", issuer_csd=issuer, description="bond", denomination="FAMT", currency="RUX"
+        ).full_clean()
     assert "ISO 4217" in str(caught.value.message_dict["currency"])
     broker = participant(issuer)
     broker.lei = "529900T8BM49AURSDO56"  # check digits off by one
@@ -86,7 +91,9 @@ def test_omnibus_account_without_a_link_is_refused_by_validation_and_by_the_data
         orphan.full_clean()
     assert "create the link between the two CSDs first" in str(caught.value.message_dict["link"])
     assert "account_link_iff_omnibus_or_mirror" in refused_by_database(
-        lambda: SecuritiesAccount.objects.create(csd=issuer, number="OMNIBUS-NOWHERE", kind=AccountKind.OMNIBUS)
+        lambda: SecuritiesAccount.objects.create(
+            csd=issuer, number="OMNIBUS-NOWHERE", kind=AccountKind.OMNIBUS
+        )
     )
 
 

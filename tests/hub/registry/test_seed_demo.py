@@ -21,7 +21,9 @@ def snapshot() -> dict[str, list[tuple]]:
 def test_seed_demo_creates_nsd_strate_and_at_least_three_other_csds_with_links_in_several_directions(capsys):
     call_command("seed_demo")
     csds = {c.code: c for c in CSD.objects.all()}
-    assert csds["NSD"].bic == "NADCRUMM" and csds["NSD"].timezone == "Europe/Moscow" and not csds["NSD"].is_demo
+    assert (
+        csds["NSD"].bic == "NADCRUMM" and csds["NSD"].timezone == "Europe/Moscow" and not csds["NSD"].is_demo
+    )
     assert csds["STRATE"].bic == "STRAZAJJ" and csds["STRATE"].timezone == "Africa/Johannesburg"
     others = [c for c in csds.values() if c.code not in ("NSD", "STRATE")]
     assert len(others) >= 3 and all(c.is_demo for c in others)
@@ -40,7 +42,9 @@ def test_seeded_books_satisfy_invariants_one_to_three():
     assert book_violations() == []
     # and they are not trivially empty: every security is held outside its issuer CSD too
     for security in Security.objects.all():
-        outside = Holding.objects.filter(security=security, account__kind__in=[AccountKind.OWN, AccountKind.CLIENT])
+        outside = Holding.objects.filter(
+            security=security, account__kind__in=[AccountKind.OWN, AccountKind.CLIENT]
+        )
         assert outside.exclude(account__csd=security.issuer_csd).aggregate(t=Sum("quantity"))["t"] > 0
 
 
@@ -62,4 +66,6 @@ def test_the_invariant_check_catches_an_undue_creation_and_an_omnibus_drift():
     omnibus = Holding.objects.filter(account__kind=AccountKind.OMNIBUS).first()
     Holding.objects.filter(pk=omnibus.pk).update(quantity=omnibus.quantity - Decimal(3))
     drift = [v for v in book_violations() if v.invariant == 3]
-    assert len(drift) == 1 and drift[0].actual == omnibus.quantity - 3 and drift[0].expected == omnibus.quantity
+    assert (
+        len(drift) == 1 and drift[0].actual == omnibus.quantity - 3 and drift[0].expected == omnibus.quantity
+    )

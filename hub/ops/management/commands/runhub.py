@@ -22,13 +22,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--demo-admin", default="admin", help="username of the demo superuser (DEBUG only)")
+        parser.add_argument(
+            "--demo-admin", default="admin", help="username of the demo superuser (DEBUG only)"
+        )
 
     def handle(self, *args, host: str, port: int, demo_admin: str, **options) -> None:
         if settings.DEBUG:
             password = os.environ.get("HUB_DEMO_ADMIN_PASSWORD", "admin")
             if demo_operator_ensure(username=demo_admin, password=password):
-                self.stdout.write(f"created demo superuser {demo_admin!r} (password from HUB_DEMO_ADMIN_PASSWORD)")
+                self.stdout.write(
+                    f"created demo superuser {demo_admin!r} (password from HUB_DEMO_ADMIN_PASSWORD)"
+                )
         python = sys.executable
         commands = {
             "web": [python, "manage.py", "runserver", "--noreload", f"{host}:{port}"],
@@ -36,10 +40,12 @@ class Command(BaseCommand):
             "beat": [python, "-m", "celery", "-A", "hub", "beat", "-l", "info", "--pidfile="],
         }
         children = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
-        self.stdout.write(self.style.SUCCESS(
-            f"hub running: http://{host}:{port}/  (admin: http://{host}:{port}/admin/, "
-            f"health: http://{host}:{port}/health/). Ctrl-C stops everything."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"hub running: http://{host}:{port}/  (admin: http://{host}:{port}/admin/, "
+                f"health: http://{host}:{port}/health/). Ctrl-C stops everything."
+            )
+        )
         stopping = False
 
         def stop(*_args) -> None:
@@ -52,7 +58,9 @@ class Command(BaseCommand):
         while not stopping:
             failed = next((name for name, child in children.items() if child.poll() is not None), None)
             if failed:
-                self.stderr.write(f"{failed} exited with code {children[failed].returncode}; stopping the hub")
+                self.stderr.write(
+                    f"{failed} exited with code {children[failed].returncode}; stopping the hub"
+                )
                 break
             time.sleep(0.5)
         for child in children.values():

@@ -1,0 +1,96 @@
+"""Configuration comes from the environment through strict readers; production mode refuses to start
+without the values it needs, and with nothing set the hub runs on its embedded default."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from hub.env import envbool, envint, envlist
+
+from ..conftest import REPO_ROOT
+
+CONFIG_VARIABLES = (
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DEBUG",
+    "DJANGO_SETTINGS_MODULE",
+    "CELERY_QUEUE",
+)
+
+
+def run_django(code: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    clean |= {"DJANGO_SETTINGS_MODULE": "hub.settings", "HUB_VAR_DIR": str(tmp_path)} | env
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=REPO_ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_mode_refuses_to_start_without_secret_key_and_allowed_hosts(tmp_path):
+    result = run_django("pass", tmp_path)
+    assert result.returncode != 0
+    assert "DEBUG is off (production mode) and SECRET_KEY and ALLOWED_HOSTS are not set" in result.stderr
+
+
+def test_production_mode_names_the_one_missing_value(tmp_path):
+    result = run_django("pass", tmp_path, SECRET_KEY="s" * 50)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is not set" in result.stderr
+
+
+def test_with_nothing_set_but_debug_the_hub_uses_sqlite_and_a_serverless_broker(tmp_path):
+    code = (
+        "from django.conf import settings; import json; "
+        "print(json.dumps([settings.DATABASES['default']['ENGINE'], str(settings.DATABASES['default']['NAME']), "
+        "settings.CELERY_BROKER_URL, settings.CELERY_RESULT_BACKEND]))"
+    )
+    result = run_django(code, tmp_path, DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    engine, name, broker, backend = json.loads(result.stdout.strip().splitlines()[-1])
+    assert engine == "django.db.backends.sqlite3" and name.startswith(str(tmp_path))
+    assert broker == "filesystem://" and backend.startswith(f"file://{tmp_path}")
+
+
+def test_database_and_broker_urls_switch_to_postgresql_and_redis(tmp_path):
+    code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'], settings.CELERY_RESULT_BACKEND)"
+    result = run_django(
+        code,
+        tmp_path,
+        DEBUG="true",
+        DATABASE_URL="postgres://u@db:5432/hub",
+        CELERY_BROKER_URL="redis://cache:6379/0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "redis://cache:6379/0"]
+
+
+def test_a_malformed_value_stops_start_up_with_its_name(tmp_path):
+    result = run_django("pass", tmp_path, DEBUG="maybe")
+    assert result.returncode != 0 and "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_strict_readers(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "yes")
+    monkeypatch.setenv("X_INT", "12")
+    monkeypatch.setenv("X_LIST", " a, b ,,c ")
+    assert envbool("X_BOOL", False) is True
+    assert envint("X_INT", 1) == 12
+    assert envlist("X_LIST") == ["a", "b", "c"]
+    monkeypatch.setenv("X_INT", "twelve")
+    with pytest.raises(ImproperlyConfigured, match="X_INT='twelve' is not an integer"):
+        envint("X_INT", 1)
+    monkeypatch.setenv("X_INT", "0")
+    with pytest.raises(ImproperlyConfigured, match="X_INT=0 is below the minimum of 1"):
+        envint("X_INT", 5, minimum=1)
