@@ -209,6 +209,7 @@ class TransactionDetails:
     safekeeping_account: str | None = None
     account_owner_bic: str | None = None
     counterparty: Counterparty | None = None
+    transaction_type: str = "TRAD"
 
 
 # ------------------------------------------------------------------------------------------- messages
@@ -303,6 +304,8 @@ class CancellationRequest:
     """A request to cancel an earlier instruction (sese.020; MT54x with ``:23G:CANC``).
 
     ``transaction_id`` is the reference of the instruction to cancel (its ``TxId`` / ``SEME``).
+    ``security``, ``quantity`` and ``intended_settlement_date`` describe it; MX carries them only all
+    together (``TxDtls``).
     """
 
     transaction_id: str
@@ -319,7 +322,11 @@ class CancellationRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancellationStatus:
-    """The status of a cancellation request (sese.027; MT548 for a cancellation)."""
+    """The status of a cancellation request (sese.027; MT548 for a cancellation).
+
+    ``security``, ``quantity`` and ``intended_settlement_date`` echo the cancelled instruction; MX carries
+    them (and the account fields) only all together (``TxDtls``).
+    """
 
     cancellation_request_reference: str
     transaction_id: str
@@ -329,6 +336,9 @@ class CancellationStatus:
     account_servicer_transaction_id: str | None = None
     safekeeping_account: str | None = None
     account_owner_bic: str | None = None
+    security: Security | None = None
+    quantity: Quantity | None = None
+    intended_settlement_date: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,181 @@
+"""Reading and writing whole MX messages: a bare ``Document`` or the hub envelope.
+
+The hub envelope carries a business application header and its document in one XML document::
+
+    <Envlp xmlns="urn:csd-hub:xsd:envlp.001.01">
+      <AppHdr xmlns="urn:iso:std:iso:20022:tech:xsd:head.001.001.02">...</AppHdr>
+      <Document xmlns="urn:iso:std:iso:20022:tech:xsd:sese.023.001.11">...</Document>
+    </Envlp>
+
+(schema: ``iso20022/schemas/envelope.001.01.xsd``). Exactly one ``AppHdr`` then one ``Document``; the
+header's ``MsgDefIdr`` must name the document's message. A bare ``Document`` is read the same way,
+without a header. The message type and version come from the ``Document`` namespace alone.
+
+``parse`` runs: hardened XML parsing -> type and version detection -> usage-guideline validation ->
+extraction into the model. Every refusal raises an ``Iso20022Error`` subclass carrying ``MessageError``
+values (reason code, line, path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from iso20022.errors import (
+    Iso20022Error,
+    MessageError,
+    ReasonCode,
+    SchemaViolation,
+    UnsupportedMessage,
+)
+from iso20022.models import BusinessHeader, Message
+from iso20022.mx import head, registry
+from iso20022.mx.safexml import DEFAULT_LIMITS, Limits, local_path, parse_xml
+from iso20022.mx.schemas import guideline, schema_errors
+from iso20022.mx.xmltree import Node, Writer
+
+ENVELOPE_NAMESPACE = "urn:csd-hub:xsd:envlp.001.01"
+ENVELOPE_ROOT = "Envlp"
+
+_ENVELOPE_TAG = "{%s}%s" % (ENVELOPE_NAMESPACE, ENVELOPE_ROOT)  # noqa: UP031
+
+
+@dataclass(frozen=True, slots=True)
+class MxMessage:
+    """A parsed MX message: its definition (``sese.023.001.11``), business content and header."""
+
+    message_id: str
+    body: Message
+    header: BusinessHeader | None = None
+
+
+def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
+    """Read an inbound MX message (bare Document or hub envelope) into its model."""
+    root = parse_xml(data, limits)
+    header_element, document = _split(root)
+    header = None
+    if header_element is not None:
+        header_version = registry.for_namespace(
+            etree.QName(header_element).namespace, header=True, path=local_path(header_element),
+            line=header_element.sourceline,
+        )
+        _validate(header_version, header_element)
+        header = head.parse(_node(header_element, header_element))
+    version = registry.for_namespace(
+        etree.QName(document).namespace, path=local_path(document), line=document.sourceline
+    )
+    _validate(version, document)
+    if header is not None and header.message_definition_id != version.message_id:
+        raise UnsupportedMessage(
+            MessageError(
+                reason=ReasonCode.UNSUPPORTED,
+                message=f"AppHdr MsgDefIdr {header.message_definition_id} does not match the Document "
+                f"({version.message_id})",
+                line=header_element.sourceline,
+                path=local_path(header_element) + "/MsgDefIdr",
+            )
+        )
+    body = version.codec.parse(
+        _node(document, document[0]), header.business_message_id if header is not None else None
+    )
+    return MxMessage(message_id=version.message_id, body=body, header=header)
+
+
+def validate(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> tuple[MessageError, ...]:
+    """Every problem ``parse`` finds with ``data``; empty when the message is acceptable."""
+    try:
+        parse(data, limits=limits)
+    except Iso20022Error as exc:
+        return exc.errors
+    return ()
+
+
+def build(body: Message, *, header: BusinessHeader | None = None, message_id: str | None = None) -> bytes:
+    """Write ``body`` as UTF-8 XML: a bare Document, or the hub envelope when a ``header`` is given.
+
+    The header's ``message_definition_id`` must be the message built (``build_header`` fills it in).
+    """
+    version = registry.for_model(body, message_id)
+    document = _build_document(version, body)
+    if header is None:
+        return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+    if header.message_definition_id != version.message_id:
+        raise UnsupportedMessage(
+            MessageError(
+                reason=ReasonCode.UNSUPPORTED,
+                message=f"header MsgDefIdr {header.message_definition_id} does not match {version.message_id}",
+                path="AppHdr/MsgDefIdr",
+            )
+        )
+    envelope = etree.Element(_ENVELOPE_TAG, nsmap={None: ENVELOPE_NAMESPACE})
+    header_version = registry.HEADER_VERSIONS[0]
+    envelope.append(head.build(Writer(header_version.namespace), header))
+    envelope.append(document)
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def build_document(body: Message, *, message_id: str | None = None) -> etree._Element:
+    """The ``Document`` element for ``body`` (for callers that embed it themselves)."""
+    return _build_document(registry.for_model(body, message_id), body)
+
+
+def message_id_for(body: Message) -> str:
+    """The message definition the hub sends ``body`` as, e.g. ``sese.024.001.12``."""
+    return registry.for_model(body).message_id
+
+
+def _build_document(version: registry.MessageVersion, body: Message) -> etree._Element:
+    w = Writer(version.namespace)
+    document = w.root("Document")
+    version.codec.build(w, w.add(document, version.root), body)
+    return document
+
+
+def _split(root: etree._Element) -> tuple[etree._Element | None, etree._Element]:
+    tag = root.tag
+    if tag == _ENVELOPE_TAG:
+        children = [child for child in root if isinstance(child.tag, str)]
+        names = [etree.QName(child).localname for child in children]
+        if names != ["AppHdr", "Document"]:
+            raise SchemaViolation(
+                MessageError(
+                    reason=ReasonCode.OTHER,
+                    message=f"the envelope must hold exactly AppHdr then Document, found {', '.join(names) or 'nothing'}",
+                    line=root.sourceline,
+                    path="/" + ENVELOPE_ROOT,
+                )
+            )
+        if root.text and root.text.strip() or any(c.tail and c.tail.strip() for c in children):
+            raise SchemaViolation(
+                MessageError(
+                    reason=ReasonCode.OTHER, message="text outside AppHdr and Document", line=root.sourceline,
+                    path="/" + ENVELOPE_ROOT,
+                )
+            )
+        return children[0], children[1]
+    qname = etree.QName(root)
+    if qname.localname == "Document":
+        return None, root
+    if qname.localname == "AppHdr":
+        message = f"an AppHdr alone is not a message: send it with its Document inside {ENVELOPE_ROOT} " \
+                  f"({ENVELOPE_NAMESPACE})"
+    else:
+        message = (
+            f"root element {qname.localname} (namespace {qname.namespace!r}) is neither an ISO 20022 Document "
+            f"nor the hub envelope {ENVELOPE_ROOT} ({ENVELOPE_NAMESPACE})"
+        )
+    raise UnsupportedMessage(
+        MessageError(reason=ReasonCode.UNSUPPORTED, message=message, line=root.sourceline, path=local_path(root))
+    )
+
+
+def _validate(version: registry.MessageVersion, element: etree._Element) -> None:
+    errors = schema_errors(guideline(version.guideline), element)
+    if errors:
+        raise SchemaViolation(errors)
+
+
+def _node(top: etree._Element, element: etree._Element) -> Node:
+    nslen = len(element.tag) - len(etree.QName(element).localname)
+    return Node(element, local_path(element), nslen)

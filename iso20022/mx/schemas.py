@@ -1,0 +1,56 @@
+"""The hub's usage-guideline schemas (``iso20022/schemas/``), compiled once per process.
+
+Validation errors become ``MessageError`` values with the failing element's line and local-name path,
+and a reason code chosen from that path (``errors.reason_for_path``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from lxml import etree
+
+from iso20022.errors import MessageError, reason_for_path
+from iso20022.mx.safexml import local_path, strip_namespaces
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+ENVELOPE_SCHEMA = "envelope.001.01.xsd"
+
+
+@cache
+def guideline(filename: str) -> etree.XMLSchema:
+    """The compiled usage-guideline schema ``filename`` (shared: lxml schemas are read-only)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / filename), parser))
+
+
+def schema_errors(schema: etree.XMLSchema, element: etree._Element, limit: int = 20) -> tuple[MessageError, ...]:
+    """Validate ``element`` (a whole subtree) and describe every violation; empty when valid."""
+    if schema.validate(element):
+        return ()
+    errors = []
+    for entry in list(schema.error_log)[:limit]:
+        found = _element_at(element, entry.path)
+        path = local_path(found) if found is not None else None
+        errors.append(
+            MessageError(
+                reason=reason_for_path(path),
+                message=strip_namespaces(entry.message),
+                line=entry.line or None,
+                path=path,
+            )
+        )
+    return tuple(errors)
+
+
+def _element_at(element: etree._Element, path: str | None) -> etree._Element | None:
+    """libxml2 reports paths like ``/*/*[2]`` from the validated element; resolve one to its element."""
+    if not path or not path.startswith("/*"):
+        return None
+    relative = "." + path[2:]
+    try:
+        found = element.xpath(relative)
+    except etree.XPathError:
+        return None
+    return found[0] if found and isinstance(found[0], etree._Element) else None
