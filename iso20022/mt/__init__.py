@@ -104,12 +104,14 @@ def _default_parties(model: object) -> tuple[str, str]:
     return UNKNOWN_BIC, owner
 
 
-def build_mt(model: m.Message, *, sender: str | None = None, receiver: str | None = None) -> str:
-    """FIN text for a model; ``sender`` / ``receiver`` are BICs for blocks 1 and 2."""
+def build_mt(model: m.Message, *, sender: str | None = None, receiver: str | None = None,
+             user: tuple[tuple[str, str], ...] = ()) -> str:
+    """FIN text for a model; ``sender`` / ``receiver`` are BICs for blocks 1 and 2, ``user`` the
+    block 3 fields (e.g. ``(("108", "MUR"),)``)."""
     writer = _WRITERS.get(type(model))
     if writer is None:
         message_type_for(model)  # raises UnsupportedMessage
     default_sender, default_receiver = _default_parties(model)
     text = writer(model)
     return build_fin(input_message(message_type_for(model), sender or default_sender,
-                                   receiver or default_receiver, text))
+                                   receiver or default_receiver, text, user))
