@@ -20,6 +20,7 @@ from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 
+from iso20022 import mx
 from iso20022.errors import Iso20022Error
 from iso20022.mt import parse_fin, read_message
 from iso20022.mt.fields import Field
@@ -71,11 +72,9 @@ def _parse(data: bytes) -> dict[str, object]:
         if isinstance(content, FinMessage):
             return shown | {"model": None, "content": _tree(content.text)}
         return shown | {"model": type(content).__name__, "content": content}
-    from iso20022.mx import codec
-
-    mx = codec.parse(data)
-    return {"format": "MX", "message": mx.message_id, "header": mx.header, "model": type(mx.body).__name__,
-            "content": mx.body}
+    parsed = mx.parse(data)
+    return {"format": "MX", "message": parsed.message_id, "header": parsed.header,
+            "model": type(parsed.body).__name__, "content": parsed.body}
 
 
 def _tree(sequence: Sequence) -> list[object]:

@@ -1,6 +1,6 @@
 """ISO 15022 MT <-> ISO 20022 MX, through the shared models.
 
-An MT is parsed into its model (``iso20022.mt``) and the model built as MX (``iso20022.mx.codec``), or
+An MT is parsed into its model (``iso20022.mt``) and the model built as MX (``iso20022.mx``), or
 the other way round, so what is translated is exactly what both mappings carry; the table of fields is
 ``iso20022/MAPPING.md``.
 
@@ -20,6 +20,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from iso20022 import mx
 from iso20022.errors import MalformedMessage, MessageError, ReasonCode, UnsupportedMessage
 from iso20022.models import BusinessHeader, Message
 from iso20022.mt import build_mt, message_type_for, parse_fin, read_message
@@ -52,12 +53,6 @@ def detect(data: bytes | str) -> str:
         message="neither a FIN message (starting with {1:) nor an XML document (starting with <)"))
 
 
-def _codec():
-    from iso20022.mx import codec
-
-    return codec
-
-
 def mt_to_mx(data: bytes | str, *, creation: dt.datetime | None = None) -> Translated:
     fin = parse_fin(data)
     model = read_message(fin)
@@ -65,12 +60,11 @@ def mt_to_mx(data: bytes | str, *, creation: dt.datetime | None = None) -> Trans
         raise UnsupportedMessage(MessageError(
             reason=ReasonCode.UNSUPPORTED, line=1, path="2",
             message=f"MT{fin.message_type} has no counterpart in the hub's ISO 20022 message set"))
-    codec = _codec()
-    message_id = codec.message_id_for(model)
+    message_id = mx.message_id_for(model)
     header = BusinessHeader(
         from_bic=fin.sender, to_bic=fin.receiver, business_message_id=_business_id(fin),
         message_definition_id=message_id, creation=creation or dt.datetime.now(dt.UTC).replace(microsecond=0))
-    return Translated(codec.build(model, header=header), message_id, f"MT{fin.message_type}")
+    return Translated(mx.build(model, header=header), message_id, f"MT{fin.message_type}")
 
 
 def _business_id(fin: FinMessage) -> str:
@@ -83,8 +77,8 @@ def _business_id(fin: FinMessage) -> str:
 
 
 def mx_to_mt(data: bytes) -> Translated:
-    mx = _codec().parse(data)
-    return Translated(_mt_bytes(mx.body, mx.header), _mt_type(mx.body), mx.message_id)
+    parsed = mx.parse(data)
+    return Translated(_mt_bytes(parsed.body, parsed.header), _mt_type(parsed.body), parsed.message_id)
 
 
 def _mt_bytes(model: Message, header: BusinessHeader | None) -> bytes:

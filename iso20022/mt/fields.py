@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from iso20022.identifiers import bic_is_valid
 from iso20022.mt.problems import (
     REASON_DATE,
     REASON_FORMAT,
@@ -120,7 +121,6 @@ _CHARSET_X = re.compile(r"^[A-Za-z0-9/\-?:().,'+ \n]*$")
 _GENERIC = re.compile(r"^:([A-Z0-9]{4})/([A-Za-z0-9]{0,8})/(.*)$", re.DOTALL)
 _DECIMAL = re.compile(r"^\d+,\d*$")
 _DATE8 = re.compile(r"^\d{8}$")
-_BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 _CODE4 = re.compile(r"^[A-Z0-9]{4}$")
 
 
@@ -223,7 +223,7 @@ def _amount(text: str) -> Amount:
 
 
 def _bic(text: str) -> str:
-    if not _BIC.match(text):
+    if not bic_is_valid(text):
         raise FieldFormatError(f"{text!r} is not a BIC")
     return text
 

@@ -18,6 +18,7 @@ from iso20022.models import (
 from iso20022.mt.access import F, Reader, S
 from iso20022.mt.fin import FinMessage, Sequence
 from iso20022.mt.settlement import (
+    check_security,
     links,
     quantity_from,
     quantity_value,
@@ -30,9 +31,7 @@ from iso20022.mt.settlement import (
 
 def _movement(reader: Reader, inposdet: Sequence | None, *, required: bool = True) -> dict[str, object]:
     security = security_from(reader.need(inposdet, "35B", None, ReasonCode.SECURITY, required=required))
-    if security is not None and not security.isin:
-        reader.fail("the instrument must be identified by ISIN (:35B:ISIN ...)", inposdet,
-                    ReasonCode.SECURITY)
+    check_security(reader, security, inposdet)
     need = required
     return {
         "security": security,

@@ -8,6 +8,7 @@ order. The field-by-field mapping is documented in ``iso20022/MAPPING.md``.
 from __future__ import annotations
 
 from iso20022.errors import BuildError, MessageError, ReasonCode
+from iso20022.identifiers import isin_is_valid
 from iso20022.models import (
     Amount,
     CancellationRequest,
@@ -104,9 +105,13 @@ def link(qualifier: str, reference: str | None, message_type: str | None = None)
     return S("LINK", F("13A", "LINK", message_type), F("20C", qualifier, reference))
 
 
-def _check_security(reader: Reader, security: Security | None, where: Sequence | None) -> None:
-    if security is not None and not security.isin:
+def check_security(reader: Reader, security: Security | None, where: Sequence | None) -> None:
+    if security is None:
+        return
+    if not security.isin:
         reader.fail("the instrument must be identified by ISIN (:35B:ISIN ...)", where, ReasonCode.SECURITY)
+    elif not isin_is_valid(security.isin):
+        reader.fail(f"ISIN {security.isin} has a wrong check digit", where, ReasonCode.SECURITY)
 
 
 # --------------------------------------------------------------------------------- MT540-543 in / out
@@ -125,7 +130,7 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     refs = links(genl)
     function = function_of(genl)
     security = security_from(reader.need(traddet, "35B", None, ReasonCode.SECURITY))
-    _check_security(reader, security, traddet)
+    check_security(reader, security, traddet)
     quantity = quantity_from(reader.need(fiac, "36B", "SETT", ReasonCode.QUANTITY))
     account = reader.need(fiac, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
     owner = reader.optional(fiac, "95P", "ACOW") or message.sender
@@ -210,7 +215,7 @@ def read_confirmation(message: FinMessage) -> SettlementConfirmation:
     fiac = reader.seq(root, "FIAC")
     setdet = reader.seq(root, "SETDET")
     security = security_from(reader.need(traddet, "35B", None, ReasonCode.SECURITY))
-    _check_security(reader, security, traddet)
+    check_security(reader, security, traddet)
     effective = reader.need(traddet, "98A", "ESET", ReasonCode.SETTLEMENT_DATE)
     trade_date = reader.optional(traddet, "98A", "TRAD")
     quantity = quantity_from(reader.need(fiac, "36B", "ESTT", ReasonCode.QUANTITY))
@@ -320,9 +325,11 @@ def read_status(message: FinMessage) -> StatusAdvice | CancellationStatus:
             reader.fail("STAT :25D::CPRC// (cancellation processing status) is missing", genl)
         reader.check()
         side, payment = INSTRUCTIONS[linked]
+        echoed = _read_cancelled(reader, settran) if settran is not None else {}
+        reader.check()
         return CancellationStatus(cancellation_request_reference=refs["RELA"], transaction_id=refs["PREV"],
                                   side=side, payment=payment, processing=statuses["CPRC"],
-                                  account_servicer_transaction_id=refs.get("ASRF"))
+                                  account_servicer_transaction_id=refs.get("ASRF"), **echoed)
     details = read_details(reader, settran) if settran is not None else None
     reader.check()
     return StatusAdvice(
@@ -331,9 +338,22 @@ def read_status(message: FinMessage) -> StatusAdvice | CancellationStatus:
         matching=statuses.get("MTCH"), settlement=statuses.get("SETT"), details=details)
 
 
+def _read_cancelled(reader: Reader, settran: Sequence) -> dict[str, object]:
+    """The cancelled instruction as a cancellation status echoes it (SETTRAN of a CAST)."""
+    security = security_from(reader.need(settran, "35B", None, ReasonCode.SECURITY))
+    check_security(reader, security, settran)
+    return {
+        "security": security,
+        "quantity": quantity_from(reader.need(settran, "36B", "SETT", ReasonCode.QUANTITY)),
+        "intended_settlement_date": reader.need(settran, "98A", "SETT", ReasonCode.SETTLEMENT_DATE),
+        "safekeeping_account": reader.optional(settran, "97a", "SAFE"),
+        "account_owner_bic": reader.optional(settran, "95P", "ACOW"),
+    }
+
+
 def read_details(reader: Reader, settran: Sequence) -> TransactionDetails | None:
     security = security_from(reader.need(settran, "35B", None, ReasonCode.SECURITY))
-    _check_security(reader, security, settran)
+    check_security(reader, security, settran)
     quantity = quantity_from(reader.need(settran, "36B", "SETT", ReasonCode.QUANTITY))
     side = reader.code(settran, "22H", "REDE", Side)
     payment = reader.code(settran, "22H", "PAYM", Payment)
@@ -349,7 +369,8 @@ def read_details(reader: Reader, settran: Sequence) -> TransactionDetails | None
                               intended_settlement_date=settlement_date,
                               trade_date=reader.optional(settran, "98A", "TRAD"), safekeeping_account=account,
                               account_owner_bic=reader.optional(settran, "95P", "ACOW"),
-                              counterparty=counterparty)
+                              counterparty=counterparty,
+                              transaction_type=reader.optional(settran, "22F", "SETR") or "TRAD")
 
 
 def write_status(model: StatusAdvice) -> Sequence:
@@ -372,7 +393,7 @@ def _write_details(details: TransactionDetails) -> Sequence:
              F("95P", "ACOW", details.account_owner_bic), F("97A", "SAFE", details.safekeeping_account),
              F("22H", "REDE", details.side.value), F("22H", "PAYM", details.payment.value),
              F("98A", "SETT", details.intended_settlement_date), F("98A", "TRAD", details.trade_date),
-             *write_parties(details.side, details.counterparty))
+             F("22F", "SETR", details.transaction_type), *write_parties(details.side, details.counterparty))
 
 
 def write_cancellation_status(model: CancellationStatus) -> Sequence:
@@ -382,4 +403,23 @@ def write_cancellation_status(model: CancellationStatus) -> Sequence:
                F("23G", None, "CAST"),
                link("RELA", reference, instruction_type(model.side, model.payment)),
                link("PREV", model.transaction_id), link("ASRF", model.account_servicer_transaction_id),
-               *write_statuses([("CPRC", model.processing)])))
+               *write_statuses([("CPRC", model.processing)])),
+             _write_cancelled(model))
+
+
+def _write_cancelled(model: CancellationStatus) -> Sequence | None:
+    echoed = (model.security, model.quantity, model.intended_settlement_date)
+    if all(value is None for value in echoed):
+        if model.safekeeping_account is not None or model.account_owner_bic is not None:
+            raise BuildError(MessageError(
+                reason=ReasonCode.OTHER, path="SETTRAN",
+                message="MT548 carries the account of a cancelled instruction only with its instrument, "
+                        "quantity and settlement date"))
+        return None
+    if any(value is None for value in echoed):
+        raise BuildError(MessageError(reason=ReasonCode.OTHER, path="SETTRAN", message="MT548 SETTRAN needs "
+                                      "the instrument, quantity and settlement date together"))
+    return S("SETTRAN", security_field(model.security), F("36B", "SETT", quantity_value(model.quantity)),
+             F("95P", "ACOW", model.account_owner_bic), F("97A", "SAFE", model.safekeeping_account),
+             F("22H", "REDE", model.side.value), F("22H", "PAYM", model.payment.value),
+             F("98A", "SETT", model.intended_settlement_date))

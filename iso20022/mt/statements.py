@@ -23,7 +23,14 @@ from iso20022.models import (
 from iso20022.mt import fields as f
 from iso20022.mt.access import F, Reader, S
 from iso20022.mt.fin import FinMessage, Sequence
-from iso20022.mt.settlement import NO_REFERENCE, quantity_from, quantity_value, security_field, security_from
+from iso20022.mt.settlement import (
+    NO_REFERENCE,
+    check_security,
+    quantity_from,
+    quantity_value,
+    security_field,
+    security_from,
+)
 
 _CREDIT_DEBIT = {Side.RECEIVE.value: CreditDebit.CREDIT, Side.DELIVER.value: CreditDebit.DEBIT}
 
@@ -77,9 +84,7 @@ def _securities(reader: Reader, root: Sequence):
     for subsafe in root.sequences("SUBSAFE"):
         for fin in subsafe.sequences("FIN"):
             security = security_from(reader.need(fin, "35B", None, ReasonCode.SECURITY))
-            if security is not None and not security.isin:
-                reader.fail("the instrument must be identified by ISIN (:35B:ISIN ...)", fin,
-                            ReasonCode.SECURITY)
+            check_security(reader, security, fin)
             yield fin, security
 
 

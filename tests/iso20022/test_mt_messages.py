@@ -55,7 +55,8 @@ STATUS = m.StatusAdvice(
                                  quantity=m.Quantity(amount=Decimal(100)),
                                  intended_settlement_date=date(2026, 11, 24), trade_date=date(2026, 11, 20),
                                  safekeeping_account="123", account_owner_bic="BANKRUMMXXX",
-                                 counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX")))
+                                 counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"),
+                                 transaction_type="OWNE"))
 REJECTION = m.StatusAdvice(transaction_id="REF-2", processing=m.ProcessingStatus(
     code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="SAFE", narrative="UNKNOWN ACCOUNT"),)))
 CANCELLATION = m.CancellationRequest(
@@ -66,6 +67,11 @@ CANCELLATION_STATUS = m.CancellationStatus(
     cancellation_request_reference="CXL-1", transaction_id="REF-1", side=m.Side.RECEIVE,
     payment=m.Payment.AGAINST_PAYMENT, processing=m.ProcessingStatus(code=m.ProcessingStatusCode.CANCELLED),
     account_servicer_transaction_id="HUB-42")
+CANCELLATION_STATUS_WITH_DETAILS = m.CancellationStatus(
+    cancellation_request_reference="CXL-1", transaction_id="REF-1", side=m.Side.DELIVER, payment=m.Payment.FREE,
+    processing=m.ProcessingStatus(code=m.ProcessingStatusCode.DENIED, reasons=(m.Reason(code="DSET"),)),
+    safekeeping_account="123", account_owner_bic="BANKRUMMXXX", security=APPLE,
+    quantity=m.Quantity(amount=Decimal(100)), intended_settlement_date=date(2026, 11, 24))
 MOVEMENT = m.IntraPositionMovement(
     transaction_id="RSV-1", security=GAZPROM, quantity=m.Quantity(amount=Decimal(500)),
     settlement_date=date(2026, 11, 24), from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED,
@@ -77,7 +83,10 @@ INTRA_CONFIRMATION = m.IntraPositionConfirmation(
 INTRA_STATUS = m.IntraPositionStatus(
     transaction_id="RSV-1", account_servicer_transaction_id="NSD-9",
     processing=m.ProcessingStatus(code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="DQUA"),)),
-    security=GAZPROM, quantity=m.Quantity(amount=Decimal(500)), safekeeping_account="NSD-ACC-1")
+    security=GAZPROM, quantity=m.Quantity(amount=Decimal(500)), settlement_date=date(2026, 11, 24),
+    safekeeping_account="NSD-ACC-1", from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED)
+INTRA_STATUS_ONLY = m.IntraPositionStatus(
+    transaction_id="RSV-2", settlement=m.SettlementStatus(code=m.SettlementStatusCode.PENDING))
 HOLDINGS = m.HoldingsStatement(
     statement_date=date(2026, 11, 24), safekeeping_account="NSD-ACC-1", account_owner_bic="BANKRUMMXXX",
     statement_id="STMT-1", page_number=2, last_page=False, balances=(
@@ -116,9 +125,11 @@ EXAMPLES = {
     "548": STATUS,
     "548-rejection": REJECTION,
     "548-cancellation": CANCELLATION_STATUS,
+    "548-cancellation-details": CANCELLATION_STATUS_WITH_DETAILS,
     "524": MOVEMENT,
     "508": INTRA_CONFIRMATION,
     "508-status": INTRA_STATUS,
+    "508-status-only": INTRA_STATUS_ONLY,
     "535": HOLDINGS,
     "535-empty": EMPTY_HOLDINGS,
     "536": TRANSACTIONS,
@@ -202,6 +213,12 @@ def test_a_missing_mandatory_field_is_refused_with_its_reason_and_path(missing, 
     if fragment:
         assert refused.value.first.path == fragment
     assert refused.value.first.line is not None
+
+
+def test_an_isin_with_a_wrong_check_digit_is_refused_with_reason_dsec():
+    with pytest.raises(InvalidContent, match="check digit") as refused:
+        parse_mt(HAND_WRITTEN_543.replace("RU0007661625", "RU0007661626"))
+    assert refused.value.reason is ReasonCode.SECURITY
 
 
 def test_a_missing_mandatory_sequence_is_refused_naming_it():
