@@ -81,7 +81,8 @@ def F(tag: str, qualifier: str | None, value: object, issuer: str | None = None)
         return make_field(tag, qualifier, value, issuer)
     except (FieldFormatError, ValueError) as exc:
         label = f":{tag}:" + (f":{qualifier}" if qualifier else "")
-        raise BuildError(MessageError(reason=getattr(exc, "reason", ReasonCode.OTHER),
+        reason = ReasonCode.REFERENCE if tag == "20C" else getattr(exc, "reason", ReasonCode.OTHER)
+        raise BuildError(MessageError(reason=reason,
                                       message=f"cannot write {label}: {exc}", path=label)) from exc
 
 
