@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from iso20022 import models as m
-from iso20022.mt import build_mt
+from iso20022.mt import build_mt, parse_mt
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +111,37 @@ def test_a_missing_file_exits_two():
     result = run("show", "/nonexistent/message.fin")
     assert result.returncode == 2
     assert b"cannot read" in result.stderr
+
+
+def test_translate_turns_an_mt_into_an_mx_envelope_on_stdout(mt_file):
+    result = run("translate", str(mt_file))
+    assert result.returncode == 0, result.stderr
+    assert b"<Envlp" in result.stdout and b"sese.023.001.11" in result.stdout
+    assert b"<ISIN>RU0007661625</ISIN>" in result.stdout
+
+
+def test_translate_turns_the_mx_back_into_the_same_mt(mt_file, tmp_path):
+    mx_file = tmp_path / "instruction.xml"
+    mx_file.write_bytes(run("translate", str(mt_file)).stdout)
+    result = run("translate", str(mx_file))
+    assert result.returncode == 0, result.stderr
+    assert parse_mt(result.stdout) == INSTRUCTION
+
+
+def test_an_mx_validates_and_shows_like_an_mt(mt_file, tmp_path):
+    mx_file = tmp_path / "instruction.xml"
+    mx_file.write_bytes(run("translate", str(mt_file)).stdout)
+    assert run("validate", str(mx_file)).returncode == 0
+    shown = json.loads(run("show", str(mx_file)).stdout)
+    assert shown["format"] == "MX" and shown["message"] == "sese.023.001.11"
+    assert shown["header"]["from_bic"] == "BANKRUMMXXX"
+    assert shown["content"]["security"]["isin"] == "RU0007661625"
+
+
+def test_an_invalid_mx_exits_one_with_its_errors(mt_file, tmp_path):
+    mx_file = tmp_path / "instruction.xml"
+    xml = run("translate", str(mt_file)).stdout.replace(b"<ISIN>RU0007661625</ISIN>", b"<ISIN>RU00</ISIN>")
+    mx_file.write_bytes(xml)
+    result = run("validate", str(mx_file))
+    assert result.returncode == 1
+    assert b"ISIN" in result.stderr and b"[DSEC]" in result.stderr
