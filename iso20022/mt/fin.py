@@ -114,7 +114,8 @@ _BLOCK1 = re.compile(r"^([FAL])(\d{2})([A-Z0-9]{12})(\d{4})(\d{6})$")
 _BLOCK2_IN = re.compile(r"^I(\d{3})([A-Z0-9]{12})([SNU]?)(\d?)(\d{3})?$")
 _BLOCK2_OUT = re.compile(r"^O(\d{3})(\d{4})(\d{6})([A-Z0-9]{12})(\d{10})(\d{6})(\d{4})([SNU]?)$")
 _SUBBLOCK = re.compile(r"\{([A-Za-z0-9]{1,3}):([^{}]*)\}")
-_FIELD_START = re.compile(r":(\d{2}[A-Z]?):")
+_FIELD_LINE = re.compile(r"^:(\d{2}[A-Z]?):", re.MULTILINE)
+_BLOCK_START = re.compile(r"\{([1-5S]):")
 
 
 def parse_fin(data: str | bytes) -> FinMessage:
@@ -152,12 +153,12 @@ def _split_blocks(text: str, errors: list[MessageError]) -> tuple[dict[str, str]
             line = text.count("\n", 0, pos) + 1
             problem(errors, f"unexpected {text[pos]!r} between blocks", line, "block")
             return blocks, body_line
-        match = re.match(r"\{([1-5S]):", text[pos:])
+        match = _BLOCK_START.match(text, pos)
         if not match:
             problem(errors, "a block must start with {1: to {5:", text.count("\n", 0, pos) + 1, "block")
             return blocks, body_line
         name = match.group(1)
-        start = pos + match.end()
+        start = match.end()
         if name == "4":
             end = text.find("\n-}", start)
             if end < 0:
@@ -219,62 +220,54 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
     root = Sequence("", [], first_line)
     if body is None:
         return root
-    stack = [root]
-    lines = body.split("\n")
-    if lines and lines[0] == "":
-        lines = lines[1:]
+    if body.startswith("\n"):
+        body = body[1:]
         first_line += 1
-    tag = ""
-    value_lines: list[str] = []
-    tag_line = 0
-
-    def flush() -> None:
-        if not tag:
-            return
-        raw = "\n".join(value_lines)
-        path = "/".join(s.name for s in stack[1:]) + (f"/{tag}" if len(stack) > 1 else tag)
+    starts = list(_FIELD_LINE.finditer(body))
+    if not starts or starts[0].start() != 0:
+        head = body[:starts[0].start()] if starts else body
+        problem(errors, f"block 4 text must start with a field (:TAG:), not {head[:20]!r}", first_line, "4")
+        return root
+    stack = [root]
+    line = first_line
+    previous_end = 0
+    for index, match in enumerate(starts):
+        line += body.count("\n", previous_end, match.start())
+        value_end = starts[index + 1].start() - 1 if index + 1 < len(starts) else len(body)
+        tag, raw = match.group(1), body[match.end():value_end]
+        previous_end = match.start()
+        if "\n:" in raw:
+            offset = raw.count("\n", 0, raw.index("\n:")) + 1
+            problem(errors, f"a line starting with ':' in :{tag}: is not a field (2 digits and an optional "
+                    "letter between colons)", line + offset, tag)
         if tag == "16R":
             if len(stack) > MAX_DEPTH:
-                problem(errors, f"sequences nested deeper than {MAX_DEPTH}", tag_line, path)
-                return
-            sequence = Sequence(raw, [], tag_line)
+                problem(errors, f"sequences nested deeper than {MAX_DEPTH}", line, _path(stack, tag))
+                continue
+            sequence = Sequence(raw, [], line)
             stack[-1].items.append(sequence)
             stack.append(sequence)
-            return
-        if tag == "16S":
+        elif tag == "16S":
             if len(stack) == 1:
-                problem(errors, f":16S:{raw} closes a sequence that was never opened", tag_line, path)
+                problem(errors, f":16S:{raw} closes a sequence that was never opened", line, _path(stack, tag))
             elif stack[-1].name != raw:
                 problem(errors, f":16S:{raw} closes sequence {stack[-1].name} (opened at line "
-                      f"{stack[-1].line})", tag_line, path)
+                        f"{stack[-1].line})", line, _path(stack, tag))
             else:
                 stack.pop()
-            return
-        try:
-            stack[-1].items.append(parse_field(tag, raw, tag_line))
-        except FieldFormatError as exc:
-            problem(errors, f":{tag}: {exc}", tag_line, path, exc.reason)
-
-    for offset, line in enumerate(lines):
-        number = first_line + offset
-        match = _FIELD_START.match(line)
-        if match:
-            flush()
-            tag, tag_line = match.group(1), number
-            value_lines = [line[match.end():]]
-        elif not tag:
-            problem(errors, f"block 4 text must start with a field (:TAG:), not {line[:20]!r}", number, "4")
-            return root
-        elif line.startswith(":"):
-            problem(errors, f"{line[:20]!r} looks like a field but its tag is not 2 digits and a letter",
-                  number, tag)
         else:
-            value_lines.append(line)
-    flush()
+            try:
+                stack[-1].items.append(parse_field(tag, raw, line))
+            except FieldFormatError as exc:
+                problem(errors, f":{tag}: {exc}", line, _path(stack, tag), exc.reason)
     for open_sequence in stack[1:]:
         problem(errors, f"sequence {open_sequence.name} opened by :16R: is never closed by :16S:",
-              open_sequence.line, open_sequence.name)
+                open_sequence.line, open_sequence.name)
     return root
+
+
+def _path(stack: list[Sequence], tag: str) -> str:
+    return "/".join([s.name for s in stack[1:]] + [tag])
 
 
 def build_fin(message: FinMessage) -> str:
