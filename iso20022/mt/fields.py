@@ -157,7 +157,7 @@ def parse_date(text: str) -> date:
 
 
 def format_date(value: date) -> str:
-    return value.strftime("%Y%m%d")
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 def _parse_datetime(text: str) -> datetime:
@@ -378,7 +378,7 @@ def make_field(tag: str, qualifier: str | None, value: object, issuer: str | Non
     elif isinstance(value, Period):
         text = f"{format_date(value.start)}/{format_date(value.end)}"
     elif isinstance(value, datetime):
-        text = value.strftime("%Y%m%d%H%M%S")
+        text = f"{format_date(value)}{value.hour:02d}{value.minute:02d}{value.second:02d}"
     elif isinstance(value, date):
         text = format_date(value)
     elif isinstance(value, bool):

@@ -223,6 +223,8 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
     if body.startswith("\n"):
         body = body[1:]
         first_line += 1
+    if not body:
+        return root
     starts = list(_FIELD_LINE.finditer(body))
     if not starts or starts[0].start() != 0:
         head = body[:starts[0].start()] if starts else body
@@ -283,7 +285,7 @@ def build_fin(message: FinMessage) -> str:
         header += "{3:" + "".join(f"{{{t}:{v}}}" for t, v in message.user) + "}"
     lines: list[str] = []
     _write_items(message.text.items, lines)
-    out = header + "{4:\r\n" + "\r\n".join(lines) + "\r\n-}"
+    out = header + "{4:\r\n" + "".join(line + "\r\n" for line in lines) + "-}"
     if message.trailer:
         out += "{5:" + "".join(f"{{{t}:{v}}}" for t, v in message.trailer) + "}"
     return out

@@ -188,3 +188,47 @@ def test_long_text_wraps_at_35_characters_and_unwraps_to_the_same_text():
     assert [len(line) for line in wrapped.split("\n")] == [35, 35, 10]
     assert fields.unwrap(wrapped) == text
     assert fields.unwrap(fields.wrap("SHORT\nLINES")) == "SHORT\nLINES"
+
+
+# ------------------------------------------------------------------------------ property: any tree
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from iso20022.mt.fields import make_field  # noqa: E402
+from iso20022.mt.fin import Sequence, input_message  # noqa: E402
+
+_qualifiers = st.from_regex(r"[A-Z]{4}", fullmatch=True)
+_typed_fields = st.one_of(
+    st.builds(lambda q, d: make_field("98A", q, d), _qualifiers, st.dates()),
+    st.builds(lambda q, k, n: make_field("36B", q, fields.Quantity(k, n)), _qualifiers,
+              st.sampled_from(["UNIT", "FAMT"]),
+              st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False, allow_infinity=False)),
+    st.builds(lambda q, v: make_field("20C", q, v), _qualifiers,
+              st.from_regex(r"[A-Z0-9][A-Z0-9/\-]{0,15}", fullmatch=True)),
+    st.builds(lambda q, i, c: make_field("22F", q, c, i), _qualifiers,
+              st.none() | st.from_regex(r"[A-Z]{4,8}", fullmatch=True), _qualifiers),
+    st.builds(lambda q, t: make_field("70E", q, fields.wrap(t)), _qualifiers,
+              st.from_regex(r"[A-Z0-9][A-Z0-9 ,.]{0,300}[A-Z0-9]", fullmatch=True)),
+)
+_names = st.from_regex(r"[A-Z]{4,8}", fullmatch=True)
+_trees = st.recursive(
+    st.lists(_typed_fields, max_size=4),
+    lambda children: st.lists(st.one_of(_typed_fields, st.builds(Sequence, _names, children)), max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=_trees, newline=st.sampled_from(["\r\n", "\n"]))
+def test_any_tree_of_sequences_and_fields_builds_and_parses_back_equal(items, newline):
+    message = input_message("540", "BANKRUMMXXX", "NADCRUMMXXX", Sequence("", items))
+    text = build_fin(message).replace("\r\n", newline)
+    parsed = parse_fin(text)
+
+    def strip_lines(node):
+        return [(i.tag, i.raw, i.value) if not isinstance(i, Sequence) else (i.name, strip_lines(i))
+                for i in node.items]
+
+    assert strip_lines(parsed.text) == strip_lines(message.text)
+    assert build_fin(parsed) == build_fin(message)
