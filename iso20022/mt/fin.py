@@ -17,6 +17,7 @@ from iso20022.mt.problems import problem
 
 MAX_MESSAGE_CHARS = 2_000_000  # FIN caps a message at 10,000 characters (MT537 statements are paged)
 MAX_DEPTH = 16
+MAX_ERRORS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,9 @@ def parse_fin(data: str | bytes) -> FinMessage:
     trailer = _subblocks(blocks.get("5", ""), "5", errors)
     root = _parse_block4(blocks.get("4"), body_line, errors)
     if errors:
+        if len(errors) > MAX_ERRORS:
+            errors[MAX_ERRORS:] = [MessageError(reason=ReasonCode.OTHER, line=errors[MAX_ERRORS].line,
+                                                message=f"{len(errors) - MAX_ERRORS} more errors not listed")]
         raise MalformedMessage(errors)
     return FinMessage(basic, application, root, user, trailer)
 

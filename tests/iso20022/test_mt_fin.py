@@ -1,5 +1,6 @@
 """The FIN syntax layer: blocks 1-5, line ends, field formats, 16R/16S sequences."""
 
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -232,3 +233,35 @@ def test_any_tree_of_sequences_and_fields_builds_and_parses_back_equal(items, ne
 
     assert strip_lines(parsed.text) == strip_lines(message.text)
     assert build_fin(parsed) == build_fin(message)
+
+
+# ------------------------------------------------------------------------------ hostile input
+
+
+def test_sequences_nested_too_deep_are_refused():
+    depth = 40
+    lines = [f":16R:S{i:03d}" for i in range(depth)] + [f":16S:S{i:03d}" for i in reversed(range(depth))]
+    with pytest.raises(MalformedMessage, match="nested deeper than 16") as refused:
+        parse_fin(fin(lines))
+    assert len(refused.value.errors) <= 51
+
+
+def test_a_message_over_the_size_limit_is_refused_before_parsing():
+    huge = fin([*BODY, *([":70E::SPRO//" + "X" * 35] * 80_000)])
+    started = time.perf_counter()
+    with pytest.raises(MalformedMessage, match="longer than"):
+        parse_fin(huge)
+    assert time.perf_counter() - started < 1
+
+
+def test_a_flood_of_faults_is_reported_as_a_bounded_list():
+    lines = [":16R:GENL", *([":98A::SETT//2026"] * 5000), ":16S:GENL"]
+    with pytest.raises(MalformedMessage) as refused:
+        parse_fin(fin(lines))
+    assert len(refused.value.errors) == 51
+    assert "4950 more errors" in str(refused.value.errors[-1])
+
+
+def test_an_unclosed_user_header_is_refused():
+    with pytest.raises(MalformedMessage, match="block 3 is not closed"):
+        parse_fin("{1:F01BANKRUMMAXXX1234567890}{2:I540NADCRUMMXXXXN}{3:{108:MUR}{4:\r\n:23G:NEWM\r\n-}")
