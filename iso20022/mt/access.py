@@ -45,6 +45,19 @@ class Reader:
     def optional(self, parent: Sequence | None, tag: str, qualifier: str | None = None) -> object:
         return self.need(parent, tag, qualifier, required=False)
 
+    def function(self, genl: Sequence | None, *allowed: str) -> str | None:
+        """The message function of ``:23G:`` (``NEWM``, ``CANC`` ...), refused unless in ``allowed``."""
+        value = self.need(genl, "23G", reason=ReasonCode.UNSUPPORTED)
+        if value is None:
+            return None
+        function = str(value).split("/")[0]
+        if function not in allowed:
+            found = genl.field("23G")
+            problem(self.errors, f"MT{self.message_type}: function :23G:{function} is not one the hub reads "
+                    f"({', '.join(allowed)})", found.line if found else None, _path(genl, ":23G:"),
+                    ReasonCode.UNSUPPORTED)
+        return function
+
     def code(self, parent: Sequence | None, tag: str, qualifier: str, allowed: type,
              reason: ReasonCode = ReasonCode.OTHER, *, required: bool = True):
         """A coded field whose value must be a member of the ``StrEnum`` ``allowed``."""

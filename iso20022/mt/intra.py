@@ -59,7 +59,7 @@ def read_movement(message: FinMessage) -> IntraPositionMovement:
     reader = Reader(message.message_type)
     genl = reader.seq(message.text, "GENL")
     seme = reader.need(genl, "20C", "SEME", ReasonCode.REFERENCE)
-    reader.need(genl, "23G")
+    reader.function(genl, "NEWM")
     inposdet = reader.seq(message.text, "INPOSDET")
     movement = _movement(reader, inposdet)
     reader.check()
@@ -78,7 +78,7 @@ def read_advice(message: FinMessage) -> IntraPositionConfirmation | IntraPositio
     reader = Reader(message.message_type)
     genl = reader.seq(message.text, "GENL")
     reader.need(genl, "20C", "SEME", ReasonCode.REFERENCE)
-    reader.need(genl, "23G")
+    reader.function(genl, "NEWM")
     refs = links(genl)
     if "RELA" not in refs:
         reader.fail("LINK :20C::RELA// (the MT524 reference) is missing", genl, ReasonCode.REFERENCE)

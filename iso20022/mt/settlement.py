@@ -83,11 +83,6 @@ def amount_value(amount: Amount | None) -> f.Amount | None:
     return None if amount is None else f.Amount(amount.currency, amount.value)
 
 
-def function_of(genl: Sequence | None) -> str:
-    value = genl.value("23G") if genl else None
-    return str(value or "").split("/")[0]
-
-
 def links(genl: Sequence | None) -> dict[str, str]:
     """Qualifier -> reference of every ``:20C:`` in the LINK sequences of GENL (plus ``LINK``: the
     linked message type of ``:13A::LINK//``)."""
@@ -123,12 +118,11 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     root = message.text
     genl = reader.seq(root, "GENL")
     seme = reader.need(genl, "20C", "SEME", ReasonCode.REFERENCE)
-    reader.need(genl, "23G")
+    function = reader.function(genl, "NEWM", "PREA", "CANC")
     traddet = reader.seq(root, "TRADDET")
     fiac = reader.seq(root, "FIAC")
     setdet = reader.seq(root, "SETDET")
     refs = links(genl)
-    function = function_of(genl)
     security = security_from(reader.need(traddet, "35B", None, ReasonCode.SECURITY))
     check_security(reader, security, traddet)
     quantity = quantity_from(reader.need(fiac, "36B", "SETT", ReasonCode.QUANTITY))
@@ -206,7 +200,7 @@ def read_confirmation(message: FinMessage) -> SettlementConfirmation:
     root = message.text
     genl = reader.seq(root, "GENL")
     reader.need(genl, "20C", "SEME", ReasonCode.REFERENCE)
-    reader.need(genl, "23G")
+    reader.function(genl, "NEWM")
     refs = links(genl)
     if "RELA" not in refs:
         reader.fail("LINK :20C::RELA// (the account owner's reference) is missing", genl,
@@ -306,14 +300,14 @@ def read_status(message: FinMessage) -> StatusAdvice | CancellationStatus:
     root = message.text
     genl = reader.seq(root, "GENL")
     reader.need(genl, "20C", "SEME", ReasonCode.REFERENCE)
-    reader.need(genl, "23G")
+    function = reader.function(genl, "INST", "CAST")
     refs = links(genl)
     if "RELA" not in refs:
         reader.fail("LINK :20C::RELA// (the reference of the instruction) is missing", genl,
                     ReasonCode.REFERENCE)
     statuses = read_statuses(reader, genl)
     settran = reader.seq(root, "SETTRAN", required=False)
-    if function_of(genl) == "CAST":
+    if function == "CAST":
         linked = refs.get("LINK")
         if linked not in INSTRUCTIONS:
             reader.fail("a cancellation status needs LINK :13A::LINK//540-543 (the cancelled message type)",

@@ -56,7 +56,7 @@ def _page_field(page_number: int, last_page: bool) -> f.Field:
 
 def _genl_common(reader: Reader, genl: Sequence | None) -> dict[str, object]:
     seme = reader.need(genl, "20C", "SEME", ReasonCode.REFERENCE)
-    reader.need(genl, "23G")
+    reader.function(genl, "NEWM")
     page_number, last_page = _page(reader, genl)
     return {
         "statement_id": None if seme == NO_REFERENCE else seme,
@@ -213,7 +213,7 @@ def read_pending(message: FinMessage) -> FinMessage:
     reader = Reader(message.message_type)
     genl = reader.seq(message.text, "GENL")
     reader.need(genl, "20C", "SEME", ReasonCode.REFERENCE)
-    reader.need(genl, "23G")
+    reader.function(genl, "NEWM", "CANC", "REPL", "RMDR", "DUPL", "CODU", "COPY")
     _page(reader, genl)
     reader.need(genl, "98a", "STAT", ReasonCode.SETTLEMENT_DATE)
     statement_structure = reader.need(genl, "22H", "STST")

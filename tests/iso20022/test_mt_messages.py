@@ -241,6 +241,13 @@ def test_an_unknown_message_type_is_refused_as_unsupported():
     assert "MT103" in str(refused.value)
 
 
+def test_a_function_the_hub_does_not_read_is_refused_rather_than_misread():
+    text = build_mt(EXAMPLES["546"]).replace(":23G:NEWM", ":23G:RVSL")
+    with pytest.raises(InvalidContent, match="RVSL is not one the hub reads") as refused:
+        parse_mt(text)
+    assert refused.value.reason is ReasonCode.UNSUPPORTED
+
+
 def test_a_status_code_outside_the_iso_list_is_refused():
     text = build_mt(REJECTION).replace(":25D::IPRC//REJT", ":25D::IPRC//XXXX")
     with pytest.raises(InvalidContent, match="XXXX is not one of"):
