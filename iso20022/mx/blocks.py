@@ -58,9 +58,9 @@ def put_fin_quantity(w: Writer, parent: etree._Element, name: str, quantity: Qua
 
 
 def get_fin_quantity(node: Node) -> Quantity:
-    kind, chosen = node.only_child()
+    kind = node.choice()
     if kind not in ("Unit", "FaceAmt"):
-        raise chosen.error(f"quantity as {kind} is not supported (Unit or FaceAmt)")
+        raise node.error(f"quantity as {kind} is not supported (Unit or FaceAmt)")
     return Quantity(
         amount=node.decimal(kind),
         type=QuantityType.UNIT if kind == "Unit" else QuantityType.FACE_AMOUNT,

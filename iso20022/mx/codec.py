@@ -33,7 +33,7 @@ from iso20022.models import BusinessHeader, Message
 from iso20022.mx import head, registry
 from iso20022.mx.safexml import DEFAULT_LIMITS, Limits, local_path, parse_xml
 from iso20022.mx.schemas import guideline, schema_errors
-from iso20022.mx.xmltree import Node, Writer
+from iso20022.mx.xmltree import Node, Writer, top_node
 
 ENVELOPE_NAMESPACE = "urn:csd-hub:xsd:envlp.001.01"
 ENVELOPE_ROOT = "Envlp"
@@ -177,5 +177,4 @@ def _validate(version: registry.MessageVersion, element: etree._Element) -> None
 
 
 def _node(top: etree._Element, element: etree._Element) -> Node:
-    nslen = len(element.tag) - len(etree.QName(element).localname)
-    return Node(element, local_path(element), nslen)
+    return top_node(element, local_path(element))

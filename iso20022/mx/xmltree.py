@@ -20,52 +20,81 @@ from iso20022.errors import InvalidContent, MessageError, reason_for_path
 
 
 class Node:
-    """One element of a parsed message, children indexed by local name."""
+    """One element of a parsed message, children indexed by local name.
 
-    __slots__ = ("element", "path", "_children", "_nslen")
+    The index keeps one element per name (the schema allows one wherever ``[]`` / ``opt`` are used);
+    repeated elements are read with ``all``. Paths for error reports are built only when asked for.
+    """
 
-    def __init__(self, element: etree._Element, path: str, nslen: int):
+    __slots__ = ("element", "_parent", "_name", "_children", "_ns")
+
+    def __init__(self, element: etree._Element, ns: str, parent: Node | None, name: str):
         self.element = element
-        self.path = path
-        self._nslen = nslen
-        children: dict[str, list[etree._Element]] = {}
-        for child in element:
-            tag = child.tag
-            if type(tag) is str:
-                children.setdefault(tag[nslen:], []).append(child)
-        self._children = children
+        self._ns = ns
+        self._parent = parent
+        self._name = name
+        self._children: dict[str, etree._Element] | None = None
+
+    @property
+    def path(self) -> str:
+        """``/Document/SctiesSttlmTxInstr/TxId``: where this node is, by local names."""
+        if self._parent is None:
+            return self._name
+        return f"{self._parent.path}/{self._name}"
+
+    def _child(self, name: str) -> etree._Element | None:
+        """The (first) child element called ``name``. ISO messages are mostly chains of one-child
+        wrappers, so those are checked directly; others are indexed once. Comments and processing
+        instructions were removed by the parser: every child is an element."""
+        index = self._children
+        if index is None:
+            element = self.element
+            if len(element) == 1:
+                only = element[0]
+                return only if only.tag == self._ns + name else None
+            cut = len(self._ns)
+            index = self._children = {child.tag[cut:]: child for child in reversed(element)}
+        return index.get(name)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._children
+        return self._child(name) is not None
 
     def opt(self, name: str) -> Node | None:
-        found = self._children.get(name)
-        return Node(found[0], f"{self.path}/{name}", self._nslen) if found else None
+        found = self._child(name)
+        return Node(found, self._ns, self, name) if found is not None else None
 
     def __getitem__(self, name: str) -> Node:
-        found = self._children.get(name)
-        if not found:
+        found = self._child(name)
+        if found is None:
             raise self.error(f"{name} is missing", path=f"{self.path}/{name}")
-        return Node(found[0], f"{self.path}/{name}", self._nslen)
+        return Node(found, self._ns, self, name)
 
     def all(self, name: str) -> list[Node]:
-        return [Node(e, f"{self.path}/{name}", self._nslen) for e in self._children.get(name, ())]
+        return [Node(e, self._ns, self, name) for e in self.element.iterchildren(self._ns + name)]
+
+    def choice(self) -> str:
+        """The local name of the chosen element of an ISO ``...Choice``."""
+        if len(self.element) == 0:
+            raise self.error("a choice with no element")
+        return self.element[0].tag[len(self._ns):]
 
     def only_child(self) -> tuple[str, Node]:
         """The chosen element of an ISO ``...Choice``: its local name and node."""
-        for name, elements in self._children.items():
-            return name, Node(elements[0], f"{self.path}/{name}", self._nslen)
-        raise self.error("a choice with no element")
+        name = self.choice()
+        return name, Node(self.element[0], self._ns, self, name)
 
     def text(self, name: str) -> str:
-        value = self[name].element.text
+        found = self._child(name)
+        if found is None:
+            raise self.error(f"{name} is missing", path=f"{self.path}/{name}")
+        value = found.text
         if value is None:
             raise self.error(f"{name} is empty", path=f"{self.path}/{name}")
         return value
 
     def opt_text(self, name: str) -> str | None:
-        found = self._children.get(name)
-        return found[0].text if found else None
+        found = self._child(name)
+        return found.text if found is not None else None
 
     @property
     def value(self) -> str:
@@ -110,10 +139,10 @@ class Node:
         )
 
 
-def root_node(document: etree._Element, body: etree._Element) -> Node:
-    """The node of a Document's message element (e.g. ``SctiesSttlmTxInstr``)."""
-    nslen = len(body.tag) - len(etree.QName(body).localname)
-    return Node(body, f"/Document/{etree.QName(body).localname}", nslen)
+def top_node(element: etree._Element, path: str) -> Node:
+    """The node of a message's top element (``AppHdr`` or e.g. ``SctiesSttlmTxInstr``) at ``path``."""
+    tag = element.tag
+    return Node(element, tag[: tag.index("}") + 1], None, path)
 
 
 def decimal_text(value: Decimal) -> str:

@@ -1,0 +1,168 @@
+"""MX (ISO 20022 XML) parse + validate + extract throughput: the hub against python-iso20022, same messages.
+
+Run: ``.venv/bin/python bench/iso20022/mx.py [--seconds 3]``. Prints ONE JSON line. Asserts nothing
+about time.
+
+What is measured, one process, one core, per message type (sese.023 instruction, semt.002 statement):
+
+- ``hub``: ``iso20022.mx.parse(bytes)``: hardened lxml parse (size, encoding, DOCTYPE and depth checks),
+  type and version detection from the namespace, validation against the hub's usage-guideline XSD,
+  ISIN check digits, and extraction into the frozen model (``SettlementInstruction`` /
+  ``HoldingsStatement``).
+- ``baseline``: python-iso20022 (xsdata dataclasses), ``Sese02300111.from_iso20022_xml(text)`` /
+  ``Semt00200111.from_iso20022_xml(text)`` on the same messages, with the root renamed to the class name
+  as that library requires (see the reference MANIFEST). It does no schema validation.
+  ``baseline_xsdata_direct`` is xsdata's ``XmlParser().from_bytes`` on the same bytes, without the
+  package's wrapper (which first asks the file system whether the text names a file).
+
+Each side parses the corpus in a loop for ``--seconds``; throughput = messages / elapsed; p50/p99 are
+per-message latencies from the same loop. ``peak_kib`` is the tracemalloc peak while parsing 200
+messages (Python allocations only; libxml2's C allocations are not traced), ``max_rss_kib`` the process's
+resident set high-water mark at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from python_iso20022.semt.semt_002_001_11.models import Semt00200111  # noqa: E402
+from python_iso20022.sese.sese_023_001_11.models import Sese02300111  # noqa: E402
+from xsdata.formats.dataclass.parsers import XmlParser  # noqa: E402
+
+from iso20022 import models as m  # noqa: E402
+from iso20022 import mx  # noqa: E402
+from iso20022.identifiers import isin_check_digit  # noqa: E402
+
+CORPUS_SIZE = 200
+BALANCES_PER_STATEMENT = 20
+
+
+def isin(n: int) -> str:
+    body = f"RU000A{n:05d}"
+    return body + isin_check_digit(body)
+
+
+def instructions() -> list[m.SettlementInstruction]:
+    day = date(2026, 11, 24)
+    out = []
+    for n in range(CORPUS_SIZE):
+        side = m.Side.DELIVER if n % 2 else m.Side.RECEIVE
+        payment = m.Payment.AGAINST_PAYMENT if n % 3 == 0 else m.Payment.FREE
+        out.append(m.SettlementInstruction(
+            transaction_id=f"TX-2026-{n:06d}", side=side, payment=payment,
+            trade_date=day - timedelta(days=2), intended_settlement_date=day,
+            security=m.Security(isin=isin(n), description=f"OFZ {26200 + n}"),
+            quantity=m.Quantity(amount=Decimal(1000 + n), type=m.QuantityType.UNIT),
+            safekeeping_account=f"NSD-{n:05d}", account_owner_bic="BANKRUMMXXX",
+            counterparty=m.Counterparty(bic="BANKZAJJ", csd_bic="STRAZAJJ", safekeeping_account=f"ZA-{n}"),
+            common_trade_reference=f"CTR{n}",
+            settlement_amount=m.Amount(value=Decimal("1000.25") * n, currency="RUB") if payment.value == "APMT" else None,
+        ))
+    return out
+
+
+def statements() -> list[m.HoldingsStatement]:
+    out = []
+    for n in range(CORPUS_SIZE):
+        balances = []
+        for k in range(BALANCES_PER_STATEMENT):
+            blocked = Decimal(k * 10)
+            available = Decimal(1000 + n + k)
+            balances.append(m.HoldingBalance(
+                security=m.Security(isin=isin(n * BALANCES_PER_STATEMENT + k)),
+                aggregate=available + blocked, available=available, not_available=blocked,
+                sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=blocked),),
+            ))
+        out.append(m.HoldingsStatement(
+            statement_date=date(2026, 11, 24), safekeeping_account=f"NSD-{n:05d}", account_owner_bic="BANKRUMMXXX",
+            statement_id=f"ST-{n}", balances=tuple(balances),
+        ))
+    return out
+
+
+def run(parse: Callable[[object], object], corpus: list, seconds: float) -> dict:
+    for item in corpus[:20]:
+        parse(item)
+    latencies = []
+    clock = time.perf_counter_ns
+    deadline = time.perf_counter() + seconds
+    started = clock()
+    while time.perf_counter() < deadline:
+        for item in corpus:
+            t0 = clock()
+            parse(item)
+            latencies.append(clock() - t0)
+    elapsed = (clock() - started) / 1e9
+    latencies.sort()
+    tracemalloc.start()
+    for item in corpus:
+        parse(item)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "messages": len(latencies),
+        "per_second": round(len(latencies) / elapsed, 1),
+        "p50_us": round(statistics.median(latencies) / 1000, 1),
+        "p99_us": round(latencies[int(len(latencies) * 0.99) - 1] / 1000, 1),
+        "peak_kib": round(peak / 1024, 1),
+    }
+
+
+def measure(kind: str, models: list, cls: type, seconds: float) -> dict:
+    hub_bytes = [mx.build(model) for model in models]
+    root = cls.__name__
+    baseline_text = [b.decode().replace("<Document", f"<{root}").replace("</Document>", f"</{root}>") for b in hub_bytes]
+    baseline_bytes = [t.encode() for t in baseline_text]
+    assert mx.parse(hub_bytes[0]).body == models[0]
+    assert cls.from_iso20022_xml(baseline_text[0]) is not None
+    xsdata = XmlParser()
+    hub = run(mx.parse, hub_bytes, seconds)
+    baseline = run(cls.from_iso20022_xml, baseline_text, seconds)
+    direct = run(lambda data: xsdata.from_bytes(data, cls), baseline_bytes, seconds)
+    return {
+        "message": kind,
+        "bytes_avg": round(sum(map(len, hub_bytes)) / len(hub_bytes)),
+        "hub": hub,
+        "baseline": baseline,
+        "baseline_xsdata_direct": direct,
+        "ratio_vs_baseline": round(hub["per_second"] / baseline["per_second"], 1),
+        "ratio_vs_xsdata_direct": round(hub["per_second"] / direct["per_second"], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per side and message type")
+    args = parser.parse_args()
+    results = [
+        measure("sese.023.001.11", instructions(), Sese02300111, args.seconds),
+        measure("semt.002.001.11", statements(), Semt00200111, args.seconds),
+    ]
+    print(json.dumps({
+        "bench": "iso20022.mx.parse_validate_extract",
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "seconds_per_side": args.seconds,
+        "baseline": "python-iso20022 0.3.0 (xsdata)",
+        "results": results,
+        "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }))
+
+
+if __name__ == "__main__":
+    main()
