@@ -1,0 +1,310 @@
+"""The narrow interface between the hub and one CSD's core system.
+
+The hub moves securities inside a CSD only through a ``CsdAdapter``: it prepares (reserves), commits or
+aborts a **leg**, reads statements of holdings and transactions, asks the CSD to endorse a ledger block
+header, and checks the CSD's health. Everything that crosses the interface is a frozen dataclass; every
+failure is an ``AdapterError`` saying whether it is ``permanent`` (do not retry: the CSD refused) or
+transient (retry later: the CSD could not be reached or did not answer in time), with the ISO reason code
+the CSD gave where there is one.
+
+Each of prepare, commit and abort is idempotent on the leg id: calling it again, for instance after a
+lost reply, returns the outcome of the first call and changes nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+# ------------------------------------------------------------------------------------------- values
+
+_SWIFT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.,()'+:?\-]{0,15}$")
+REFERENCE_LENGTH = 16
+
+
+def leg_reference(leg_id: str) -> str:
+    """The reference a leg travels under on the wire (MX ``TxId``, MT ``:20C::SEME//``).
+
+    Both standards must carry it, and MT allows 16 characters of the SWIFT character set: a leg id that
+    already fits is used as it is; any other (a UUID, say) becomes ``L`` and 15 characters of the base32
+    SHA-256 of the id. The mapping is deterministic, so a replay carries the same reference, and the hub
+    finds a leg on a statement of transactions by this reference.
+    """
+    if _SWIFT_REFERENCE.match(leg_id) and "//" not in leg_id and not leg_id.endswith("/"):
+        return leg_id
+    digest = base64.b32encode(hashlib.sha256(leg_id.encode()).digest()).decode()
+    return "L" + digest[: REFERENCE_LENGTH - 1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Leg:
+    """One posting inside one CSD: move ``quantity`` of ``isin`` from ``debit_account`` to
+    ``credit_account`` at ``csd``.
+
+    ``leg_id`` is the hub's id and the idempotency key of every operation on the leg;
+    ``transfer_reference`` names the cross-CSD transfer the leg belongs to. ``face_amount`` is true for
+    securities counted in face amount (bonds) rather than units.
+    """
+
+    leg_id: str
+    csd: str
+    isin: str
+    quantity: Decimal
+    debit_account: str
+    credit_account: str
+    intended_settlement_date: dt.date
+    transfer_reference: str
+    face_amount: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.quantity, Decimal) or self.quantity <= 0:
+            raise ValueError(f"a leg moves a positive Decimal quantity, not {self.quantity!r}")
+        if self.debit_account == self.credit_account:
+            raise ValueError("a leg moves securities between two different accounts")
+
+    @property
+    def reference(self) -> str:
+        return leg_reference(self.leg_id)
+
+
+class LegState(StrEnum):
+    PREPARED = "PREPARED"
+    COMMITTED = "COMMITTED"
+    ABORTED = "ABORTED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegOutcome:
+    """What the CSD did with a leg. ``csd_reference`` is the CSD's own id for the operation (its account
+    servicer transaction id); ``replayed`` is true when the call repeated an operation already done."""
+
+    leg_id: str
+    state: LegState
+    csd_reference: str | None = None
+    settlement_date: dt.date | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Position:
+    """One security on one account: ``available`` plus ``blocked`` (reserved for legs) is ``total``."""
+
+    isin: str
+    available: Decimal
+    blocked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.available + self.blocked
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Holdings:
+    """Statement of holdings of one account at the close of ``as_of``."""
+
+    account: str
+    as_of: dt.date
+    positions: tuple[Position, ...]
+
+    def position(self, isin: str) -> Position:
+        for position in self.positions:
+            if position.isin == isin:
+                return position
+        return Position(isin=isin, available=Decimal(0), blocked=Decimal(0))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Movement:
+    """One settled posting on a statement of transactions, seen from the statement's account.
+
+    ``reference`` is the leg's wire reference (``leg_reference``); ``quantity`` is positive and
+    ``credit`` says its direction.
+    """
+
+    reference: str
+    isin: str
+    quantity: Decimal
+    credit: bool
+    settlement_date: dt.date
+    csd_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transactions:
+    """Statement of settled transactions of one account from ``since`` to ``until`` (both included)."""
+
+    account: str
+    since: dt.date
+    until: dt.date
+    movements: tuple[Movement, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endorsement:
+    """A CSD's Ed25519 signature over a ledger block header, and the id of the key that made it
+    (the first 16 hex digits of the SHA-256 of the raw public key)."""
+
+    signature: bytes
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Health:
+    ok: bool
+    detail: str
+    latency_ms: float
+
+
+def key_id_for(public_key: bytes) -> str:
+    """The key id of an Ed25519 public key (32 raw bytes)."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+class AdapterError(Exception):
+    """Base of every error an adapter raises.
+
+    ``permanent`` errors must not be retried as they are (the CSD refused); transient ones may be.
+    ``reason_code`` is the ISO reason code the CSD gave (``LACK``, ``SAFE`` ...) or ``None``.
+    """
+
+    permanent: bool = True
+    reason_code: str | None = None
+
+    def __init__(self, message: str = "", *, permanent: bool | None = None, reason_code: str | None = None):
+        super().__init__(message or type(self).__doc__ or type(self).__name__)
+        if permanent is not None:
+            self.permanent = permanent
+        if reason_code is not None:
+            self.reason_code = reason_code
+
+
+class InsufficientSecurities(AdapterError):
+    """The debit account does not hold enough available securities (lack of securities)."""
+
+    reason_code = "LACK"
+
+
+class UnknownAccount(AdapterError):
+    """The CSD keeps no such safekeeping account."""
+
+    reason_code = "SAFE"
+
+
+class BlockedAccount(AdapterError):
+    """The account is blocked: nothing may be debited from or credited to it."""
+
+    reason_code = "BLOC"
+
+
+class UnknownSecurity(AdapterError):
+    """The CSD holds no such security."""
+
+    reason_code = "DSEC"
+
+
+class LegConflict(AdapterError):
+    """The leg id was already used for a different movement."""
+
+    reason_code = "REFE"
+
+
+class LegNotPrepared(AdapterError):
+    """A commit for a leg that was never prepared."""
+
+    reason_code = "NPRP"
+
+
+class LegAborted(AdapterError):
+    """The leg was aborted: it can be neither prepared again nor committed."""
+
+    reason_code = "ABRT"
+
+
+class LegCommitted(AdapterError):
+    """The leg was committed: it can no longer be aborted."""
+
+    reason_code = "CMTD"
+
+
+class MessageRejected(AdapterError):
+    """The CSD rejected the message for a reason no narrower error covers."""
+
+
+class ProtocolError(AdapterError):
+    """The CSD answered with something that is not a valid reply to the request."""
+
+
+class CsdUnavailable(AdapterError):
+    """The CSD could not be reached or answered that it is unavailable; retry later."""
+
+    permanent = False
+
+
+class CsdTimeout(AdapterError):
+    """The CSD did not answer in time; the operation may or may not have been applied: replay it."""
+
+    permanent = False
+
+
+REFUSALS: dict[str, type[AdapterError]] = {
+    cls.reason_code: cls
+    for cls in (
+        InsufficientSecurities,
+        UnknownAccount,
+        BlockedAccount,
+        UnknownSecurity,
+        LegConflict,
+        LegNotPrepared,
+        LegAborted,
+        LegCommitted,
+    )
+}
+"""Refusal errors by the reason code they travel under, for adapters that read a CSD's status."""
+
+
+def refusal_for(reason_code: str | None, narrative: str | None = None) -> AdapterError:
+    """The error for a CSD's refusal with ``reason_code``: a named rule where one exists."""
+    cls = REFUSALS.get(reason_code or "", MessageRejected)
+    return cls(narrative or "", reason_code=reason_code)
+
+
+# ------------------------------------------------------------------------------------------ interface
+
+
+class CsdAdapter(abc.ABC):
+    """What the hub needs from a CSD. One instance per CSD; safe to share between threads."""
+
+    @abc.abstractmethod
+    def prepare(self, leg: Leg) -> LegOutcome:
+        """Reserve the leg's quantity on its debit account (available -> blocked)."""
+
+    @abc.abstractmethod
+    def commit(self, leg: Leg) -> LegOutcome:
+        """Post the leg from the blocked sub-balance of the debit account to the credit account."""
+
+    @abc.abstractmethod
+    def abort(self, leg: Leg) -> LegOutcome:
+        """Release the leg's reservation (blocked -> available); a leg never prepared is simply closed,
+        so a late prepare of it is refused."""
+
+    @abc.abstractmethod
+    def holdings(self, *, account: str, as_of: dt.date) -> Holdings: ...
+
+    @abc.abstractmethod
+    def transactions(self, *, account: str, since: dt.date, until: dt.date) -> Transactions: ...
+
+    @abc.abstractmethod
+    def endorse(self, header: bytes) -> Endorsement:
+        """The CSD's signature over a ledger block header (its canonical bytes)."""
+
+    @abc.abstractmethod
+    def health(self) -> Health: ...

@@ -1,0 +1,645 @@
+"""The reference CSD's book-entry securities ledger.
+
+Accounts hold securities on two sub-balances: available, and blocked (the sum of the account's open
+reservations). Three operations serve the hub's legs, each idempotent on the leg's reference:
+
+- ``reserve``: available -> blocked on the debit account (semt.013 AVAI -> BLOK, MT524).
+- ``deliver``: a posting from the debit account's blocked sub-balance to the credit account's available
+  one, consuming the reservation (sese.023, MT542).
+- ``release``: blocked -> available (semt.013 BLOK -> AVAI, MT524); for a leg never reserved it leaves a
+  closed reservation behind, so a late ``reserve`` of that leg is refused.
+
+A replay returns the original outcome with ``replayed=True``; a refusal (lack of securities, blocked
+account ...) changes nothing and is not remembered, so the same leg may be tried again later (the hub
+recycles lack of securities until the cut-off).
+
+Concurrency: a reservation is one conditional ``UPDATE ... WHERE available >= quantity``; the row lock it
+takes serialises competing reservations of one position on PostgreSQL, and SQLite runs every write
+transaction under ``BEGIN IMMEDIATE``. The CHECK constraints of ``schema`` back this up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from nacl.signing import SigningKey
+from sqlalchemy.dialects import postgresql, sqlite
+
+from csd_adapters.base import (
+    BlockedAccount,
+    InsufficientSecurities,
+    LegAborted,
+    LegCommitted,
+    LegConflict,
+    LegNotPrepared,
+    LegOutcome,
+    LegState,
+    Movement,
+    Position,
+    UnknownAccount,
+    UnknownSecurity,
+    key_id_for,
+)
+from csd_adapters.reference_csd import schema as t
+from csd_adapters.reference_csd.schema import CONTRA_KINDS
+
+ZERO = Decimal(0)
+
+
+def database_url(url: str) -> str:
+    """A SQLAlchemy URL for ``sqlite:///path`` or ``postgres://...`` (psycopg2)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> sa.Engine:
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # transactions are begun explicitly below
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA busy_timeout = 30000")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_size=8, max_overflow=16, pool_pre_ping=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    number: str
+    kind: str
+    blocked: bool = False
+
+    @property
+    def contra(self) -> bool:
+        return self.kind in CONTRA_KINDS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Posting:
+    id: int
+    reference: str
+    kind: str
+    isin: str
+    debit_account: str
+    credit_account: str
+    quantity: Decimal
+    from_blocked: bool
+    settlement_date: dt.date
+
+
+class SeedError(ValueError):
+    """A seed file that cannot be booked (unbalanced, unknown kind, a different seed already applied)."""
+
+
+class Ledger:
+    """One CSD's ledger in its own database (``url``: ``sqlite:///file`` or ``postgres://...``)."""
+
+    def __init__(self, url: str, *, timezone: str = "UTC", clock: Callable[[], dt.datetime] | None = None):
+        self.url = url
+        self.engine = make_engine(url)
+        self.zone = ZoneInfo(timezone)
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        t.metadata.create_all(self.engine)
+        self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        self.signing_key = self._signing_key()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------ time, keys
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    def today(self) -> dt.date:
+        return self.now().astimezone(self.zone).date()
+
+    def _signing_key(self) -> SigningKey:
+        with self.engine.begin() as c:
+            c.execute(
+                self._insert(t.meta)
+                .values(key="signing_key", value=SigningKey.generate().encode().hex())
+                .on_conflict_do_nothing()
+            )
+            seed = c.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "signing_key")).scalar_one()
+        return SigningKey(bytes.fromhex(seed))
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self.signing_key.verify_key)
+
+    @property
+    def key_id(self) -> str:
+        return key_id_for(self.public_key)
+
+    def sign(self, data: bytes) -> bytes:
+        return self.signing_key.sign(data).signature
+
+    # -------------------------------------------------------------------------------- reference data
+
+    def open_account(self, number: str, kind: str) -> None:
+        if kind not in t.ACCOUNT_KINDS:
+            raise SeedError(f"account kind {kind!r} is not one of {', '.join(sorted(t.ACCOUNT_KINDS))}")
+        with self.engine.begin() as c:
+            c.execute(
+                self._insert(t.accounts)
+                .values(number=number, kind=kind, contra=kind in CONTRA_KINDS, blocked=False)
+                .on_conflict_do_nothing()
+            )
+            existing = c.execute(sa.select(t.accounts.c.kind).where(t.accounts.c.number == number)).scalar()
+        if existing != kind:
+            raise SeedError(f"account {number} exists already as {existing}, not {kind}")
+
+    def block_account(self, number: str, blocked: bool = True) -> None:
+        with self.engine.begin() as c:
+            done = c.execute(
+                t.accounts.update().where(t.accounts.c.number == number).values(blocked=blocked)
+            ).rowcount
+        if not done:
+            raise UnknownAccount(f"no account {number}")
+
+    def add_security(self, isin: str, *, face_amount: bool = False) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                self._insert(t.securities).values(isin=isin, face_amount=face_amount).on_conflict_do_nothing()
+            )
+
+    def accounts(self) -> list[Account]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(t.accounts).order_by(t.accounts.c.number)).all()
+        return [Account(number=r.number, kind=r.kind, blocked=r.blocked) for r in rows]
+
+    def issue(
+        self,
+        *,
+        reference: str,
+        account: str,
+        isin: str,
+        quantity: Decimal,
+        issuance: str = "ISSUANCE",
+        kind: str = "ISSUE",
+    ) -> Posting:
+        """Book ``quantity`` of ``isin`` from a contra account (issuance, mirror) onto ``account``."""
+        with self.engine.begin() as c:
+            existing = c.execute(sa.select(t.postings).where(t.postings.c.reference == reference)).first()
+            if existing is not None:
+                return _posting(existing)
+            return self._post(
+                c,
+                reference=reference,
+                kind=kind,
+                isin=isin,
+                debit=issuance,
+                credit=account,
+                quantity=quantity,
+                from_blocked=False,
+            )
+
+    def seed(self, document: dict) -> str:
+        """Book opening positions from a seed document (see ``seed_document_help``) into an empty ledger.
+
+        A second run with the same document changes nothing; a different one is refused. Returns what
+        was done, in words.
+        """
+        digest = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        with self.engine.connect() as c:
+            done = c.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "seed")).scalar()
+        if done is not None:
+            if done == digest:
+                return "already seeded with this document: nothing to do"
+            raise SeedError("this ledger was seeded with a different document; use a fresh database")
+        for entry in document.get("securities", ()):
+            self.add_security(entry["isin"], face_amount=bool(entry.get("face_amount", False)))
+        for entry in document.get("accounts", ()):
+            self.open_account(entry["number"], entry["kind"])
+        per_isin: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+        for entry in document.get("positions", ()):
+            per_isin[entry["isin"]].append((entry["account"], Decimal(str(entry["quantity"]))))
+        count = 0
+        with self.engine.begin() as c:
+            for isin, positions in sorted(per_isin.items()):
+                if sum(q for _, q in positions) != 0:
+                    raise SeedError(f"the positions in {isin} do not sum to zero: every posting must balance")
+                givers = [[a, -q] for a, q in positions if q < 0]
+                for account, wanted in ((a, q) for a, q in positions if q > 0):
+                    while wanted > 0:
+                        giver = givers[0]
+                        moved = min(wanted, giver[1])
+                        count += 1
+                        self._post(
+                            c,
+                            reference=f"OPEN-{count}",
+                            kind="OPENING",
+                            isin=isin,
+                            debit=giver[0],
+                            credit=account,
+                            quantity=moved,
+                            from_blocked=False,
+                        )
+                        wanted -= moved
+                        giver[1] -= moved
+                        if giver[1] == 0:
+                            givers.pop(0)
+            c.execute(t.meta.insert().values(key="seed", value=digest))
+        return f"seeded {len(per_isin)} securities with {count} opening postings"
+
+    # ------------------------------------------------------------------------------------- legs
+
+    def reserve(
+        self,
+        *,
+        reference: str,
+        account: str,
+        isin: str,
+        quantity: Decimal,
+        linked_reference: str | None = None,
+    ) -> LegOutcome:
+        for attempt in (1, 2):
+            try:
+                return self._reserve(reference, account, isin, quantity, linked_reference)
+            except sa.exc.IntegrityError:
+                # A concurrent call inserted this leg's reservation first: replay against its row.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _reserve(self, reference, account, isin, quantity, linked_reference) -> LegOutcome:
+        with self.engine.begin() as c:
+            row = self._reservation(c, reference)
+            if row is not None:
+                _same_movement(row, account, isin, quantity)
+                if row.state == "RELEASED":
+                    raise LegAborted(f"leg {reference} was aborted; it cannot be prepared again")
+                state = LegState.PREPARED if row.state == "RESERVED" else LegState.COMMITTED
+                return LegOutcome(
+                    leg_id=reference,
+                    state=state,
+                    csd_reference=f"R{row.id}",
+                    settlement_date=row.reserved_on,
+                    replayed=True,
+                )
+            debit = self._account(c, account)
+            self._security(c, isin)
+            if debit.blocked:
+                raise BlockedAccount(f"account {account} is blocked")
+            today = self.today()
+            new_id = c.execute(
+                t.reservations.insert().values(
+                    reference=reference,
+                    account=account,
+                    isin=isin,
+                    quantity=quantity,
+                    linked_reference=linked_reference,
+                    state="RESERVED",
+                    applied=True,
+                    reserved_on=today,
+                )
+            ).inserted_primary_key[0]
+            self._ensure_balance(c, debit, isin)
+            moved = c.execute(
+                t.balances.update()
+                .where(t.balances.c.account == account, t.balances.c.isin == isin)
+                .where(sa.or_(t.balances.c.contra, t.balances.c.available >= quantity))
+                .values(available=t.balances.c.available - quantity, blocked=t.balances.c.blocked + quantity)
+            ).rowcount
+            if moved != 1:
+                raise InsufficientSecurities(f"account {account} holds less than {quantity} {isin} available")
+        return LegOutcome(
+            leg_id=reference, state=LegState.PREPARED, csd_reference=f"R{new_id}", settlement_date=today
+        )
+
+    def deliver(
+        self, *, reference: str, account: str, credit_account: str, isin: str, quantity: Decimal
+    ) -> LegOutcome:
+        with self.engine.begin() as c:
+            row = self._reservation(c, reference, lock=True)
+            if row is None:
+                raise LegNotPrepared(f"leg {reference} was never prepared")
+            _same_movement(row, account, isin, quantity)
+            if row.state == "RELEASED":
+                raise LegAborted(f"leg {reference} was aborted; it cannot be committed")
+            if row.state == "COMMITTED":
+                posting = c.execute(sa.select(t.postings).where(t.postings.c.id == row.posting_id)).one()
+                if posting.credit_account != credit_account:
+                    raise LegConflict(f"leg {reference} was delivered to {posting.credit_account}")
+                return LegOutcome(
+                    leg_id=reference,
+                    state=LegState.COMMITTED,
+                    csd_reference=f"P{posting.id}",
+                    settlement_date=posting.settlement_date,
+                    replayed=True,
+                )
+            credit = self._account(c, credit_account)
+            claimed = c.execute(
+                t.reservations.update()
+                .where(t.reservations.c.id == row.id, t.reservations.c.state == "RESERVED")
+                .values(state="COMMITTED", closed_on=self.today())
+            ).rowcount
+            if claimed != 1:
+                raise RuntimeError(f"reservation of leg {reference} changed under its lock")
+            posting = self._post(
+                c,
+                reference=reference,
+                kind="DELIVERY",
+                isin=isin,
+                debit=account,
+                credit=credit.number,
+                quantity=quantity,
+                from_blocked=True,
+            )
+            c.execute(
+                t.reservations.update().where(t.reservations.c.id == row.id).values(posting_id=posting.id)
+            )
+        return LegOutcome(
+            leg_id=reference,
+            state=LegState.COMMITTED,
+            csd_reference=f"P{posting.id}",
+            settlement_date=posting.settlement_date,
+        )
+
+    def release(self, *, reference: str, account: str, isin: str, quantity: Decimal) -> LegOutcome:
+        for attempt in (1, 2):
+            try:
+                return self._release(reference, account, isin, quantity)
+            except sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _release(self, reference, account, isin, quantity) -> LegOutcome:
+        with self.engine.begin() as c:
+            row = self._reservation(c, reference, lock=True)
+            today = self.today()
+            if row is None:
+                self._account(c, account)
+                new_id = c.execute(
+                    t.reservations.insert().values(
+                        reference=reference,
+                        account=account,
+                        isin=isin,
+                        quantity=quantity,
+                        state="RELEASED",
+                        applied=False,
+                        reserved_on=today,
+                        closed_on=today,
+                    )
+                ).inserted_primary_key[0]
+                return LegOutcome(
+                    leg_id=reference,
+                    state=LegState.ABORTED,
+                    csd_reference=f"R{new_id}",
+                    settlement_date=today,
+                )
+            _same_movement(row, account, isin, quantity)
+            if row.state == "COMMITTED":
+                raise LegCommitted(f"leg {reference} was committed; it cannot be aborted")
+            if row.state == "RELEASED":
+                return LegOutcome(
+                    leg_id=reference,
+                    state=LegState.ABORTED,
+                    csd_reference=f"R{row.id}",
+                    settlement_date=row.closed_on,
+                    replayed=True,
+                )
+            c.execute(
+                t.reservations.update()
+                .where(t.reservations.c.id == row.id)
+                .values(state="RELEASED", closed_on=today)
+            )
+            c.execute(
+                t.balances.update()
+                .where(t.balances.c.account == account, t.balances.c.isin == isin)
+                .values(available=t.balances.c.available + quantity, blocked=t.balances.c.blocked - quantity)
+            )
+        return LegOutcome(
+            leg_id=reference, state=LegState.ABORTED, csd_reference=f"R{row.id}", settlement_date=today
+        )
+
+    # ---------------------------------------------------------------------------------- statements
+
+    def positions(self, account: str, as_of: dt.date) -> tuple[Position, ...]:
+        """Positions of ``account`` at the close of ``as_of``, rebuilt from postings and reservations
+        (never read from the running balances, so a statement proves the books, not the cache)."""
+        with self.engine.connect() as c:
+            self._account(c, account)
+            totals: dict[str, Decimal] = defaultdict(Decimal)
+            for p in c.execute(
+                sa.select(t.postings).where(
+                    sa.or_(t.postings.c.debit_account == account, t.postings.c.credit_account == account),
+                    t.postings.c.settlement_date <= as_of,
+                )
+            ):
+                totals[p.isin] += p.quantity if p.credit_account == account else -p.quantity
+            blocked: dict[str, Decimal] = defaultdict(Decimal)
+            for r in c.execute(
+                sa.select(t.reservations).where(
+                    t.reservations.c.account == account,
+                    t.reservations.c.applied,
+                    t.reservations.c.reserved_on <= as_of,
+                    sa.or_(t.reservations.c.closed_on.is_(None), t.reservations.c.closed_on > as_of),
+                )
+            ):
+                blocked[r.isin] += r.quantity
+        isins = sorted(set(totals) | set(blocked))
+        return tuple(
+            Position(isin=i, available=totals[i] - blocked[i], blocked=blocked[i])
+            for i in isins
+            if totals[i] or blocked[i]
+        )
+
+    def movements(self, account: str, since: dt.date, until: dt.date) -> tuple[Movement, ...]:
+        with self.engine.connect() as c:
+            self._account(c, account)
+            rows = c.execute(
+                sa.select(t.postings)
+                .where(
+                    sa.or_(t.postings.c.debit_account == account, t.postings.c.credit_account == account),
+                    t.postings.c.settlement_date >= since,
+                    t.postings.c.settlement_date <= until,
+                )
+                .order_by(t.postings.c.id)
+            ).all()
+        return tuple(
+            Movement(
+                reference=p.reference,
+                isin=p.isin,
+                quantity=p.quantity,
+                credit=p.credit_account == account,
+                settlement_date=p.settlement_date,
+                csd_reference=f"P{p.id}",
+            )
+            for p in rows
+        )
+
+    def postings(self) -> list[Posting]:
+        with self.engine.connect() as c:
+            return [_posting(r) for r in c.execute(sa.select(t.postings).order_by(t.postings.c.id))]
+
+    def balances(self) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+        """The running balances: (account, isin) -> (available, blocked)."""
+        with self.engine.connect() as c:
+            return {(r.account, r.isin): (r.available, r.blocked) for r in c.execute(sa.select(t.balances))}
+
+    def discrepancies(self) -> list[str]:
+        """Every way the running balances differ from the postings and open reservations; empty when the
+        books agree. Also checks that each security nets to zero across the CSD (conservation)."""
+        expected: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        for p in self.postings():
+            expected[(p.debit_account, p.isin)][0] -= p.quantity
+            expected[(p.credit_account, p.isin)][0] += p.quantity
+        with self.engine.connect() as c:
+            for r in c.execute(sa.select(t.reservations).where(t.reservations.c.state == "RESERVED")):
+                expected[(r.account, r.isin)][0] -= r.quantity
+                expected[(r.account, r.isin)][1] += r.quantity
+        actual = self.balances()
+        problems = []
+        for key in sorted(set(expected) | set(actual)):
+            want = tuple(expected.get(key, (ZERO, ZERO)))
+            have = actual.get(key, (ZERO, ZERO))
+            if want != have:
+                problems.append(f"{key[0]} {key[1]}: balances say {have}, postings and reservations {want}")
+        net: dict[str, Decimal] = defaultdict(Decimal)
+        for (_, isin), (available, blocked) in actual.items():
+            net[isin] += available + blocked
+        problems += [f"{isin} nets to {total}, not zero" for isin, total in sorted(net.items()) if total]
+        return problems
+
+    # ---------------------------------------------------------------------------------- internals
+
+    def _reservation(self, c: sa.Connection, reference: str, lock: bool = False):
+        query = sa.select(t.reservations).where(t.reservations.c.reference == reference)
+        if lock:
+            query = query.with_for_update()
+        return c.execute(query).first()
+
+    def _account(self, c: sa.Connection, number: str) -> Account:
+        row = c.execute(sa.select(t.accounts).where(t.accounts.c.number == number)).first()
+        if row is None:
+            raise UnknownAccount(f"no account {number}")
+        return Account(number=row.number, kind=row.kind, blocked=row.blocked)
+
+    def _security(self, c: sa.Connection, isin: str) -> None:
+        if c.execute(sa.select(t.securities.c.isin).where(t.securities.c.isin == isin)).first() is None:
+            raise UnknownSecurity(f"no security {isin} at this CSD")
+
+    def _ensure_balance(self, c: sa.Connection, account: Account, isin: str) -> None:
+        c.execute(
+            self._insert(t.balances)
+            .values(account=account.number, isin=isin, contra=account.contra, available=0, blocked=0)
+            .on_conflict_do_nothing()
+        )
+
+    def _post(
+        self,
+        c: sa.Connection,
+        *,
+        reference: str,
+        kind: str,
+        isin: str,
+        debit: str,
+        credit: str,
+        quantity: Decimal,
+        from_blocked: bool,
+    ) -> Posting:
+        debit_account = self._account(c, debit)
+        credit_account = self._account(c, credit)
+        self._security(c, isin)
+        for account in (debit_account, credit_account):
+            self._ensure_balance(c, account, isin)
+        side = t.balances.c.blocked if from_blocked else t.balances.c.available
+        try:
+            c.execute(
+                t.balances.update()
+                .where(t.balances.c.account == debit, t.balances.c.isin == isin)
+                .values({side.name: side - quantity})
+            )
+        except sa.exc.IntegrityError as exc:
+            raise InsufficientSecurities(f"account {debit} holds less than {quantity} {isin}") from exc
+        c.execute(
+            t.balances.update()
+            .where(t.balances.c.account == credit, t.balances.c.isin == isin)
+            .values(available=t.balances.c.available + quantity)
+        )
+        settlement_date = self.today()
+        new_id = c.execute(
+            t.postings.insert().values(
+                reference=reference,
+                kind=kind,
+                isin=isin,
+                debit_account=debit,
+                credit_account=credit,
+                quantity=quantity,
+                from_blocked=from_blocked,
+                settlement_date=settlement_date,
+                booked_at=self.now(),
+            )
+        ).inserted_primary_key[0]
+        return Posting(
+            id=new_id,
+            reference=reference,
+            kind=kind,
+            isin=isin,
+            debit_account=debit,
+            credit_account=credit,
+            quantity=quantity,
+            from_blocked=from_blocked,
+            settlement_date=settlement_date,
+        )
+
+
+def _same_movement(row, account: str, isin: str, quantity: Decimal) -> None:
+    if (row.account, row.isin, row.quantity) != (account, isin, quantity):
+        raise LegConflict(
+            f"leg {row.reference} was {row.quantity} {row.isin} on {row.account}, "
+            f"not {quantity} {isin} on {account}"
+        )
+
+
+def _posting(row) -> Posting:
+    return Posting(
+        id=row.id,
+        reference=row.reference,
+        kind=row.kind,
+        isin=row.isin,
+        debit_account=row.debit_account,
+        credit_account=row.credit_account,
+        quantity=row.quantity,
+        from_blocked=row.from_blocked,
+        settlement_date=row.settlement_date,
+    )
+
+
+def seed_document(
+    accounts: Iterable[tuple[str, str]],
+    positions: Iterable[tuple[str, str, Decimal]],
+    securities: Iterable[tuple[str, bool]] = (),
+) -> dict:
+    """A seed document from (number, kind), (account, isin, quantity) and (isin, face_amount) tuples."""
+    positions = list(positions)
+    known = {isin for isin, _ in securities}
+    return {
+        "securities": [{"isin": i, "face_amount": f} for i, f in securities]
+        + [{"isin": i, "face_amount": False} for i in sorted({p[1] for p in positions} - known)],
+        "accounts": [{"number": n, "kind": k} for n, k in accounts],
+        "positions": [{"account": a, "isin": i, "quantity": str(q)} for a, i, q in positions],
+    }

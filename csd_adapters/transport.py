@@ -1,0 +1,187 @@
+"""Getting bytes to a CSD and its reply back: HTTP (``requests``), or a WSGI application called in process.
+
+Every HTTP call has a connect and a read timeout. Transient failures (cannot connect, connection lost,
+no reply in time, 502/503/504) are retried with exponential backoff, jitter and a cap on both the delay
+and the number of attempts, then raised as ``CsdUnavailable`` or ``CsdTimeout``; everything else is
+raised at once. Retrying is safe only because every operation is idempotent on its leg reference.
+
+A reply is a list of message parts: one normally, more when the CSD sends a ``multipart/mixed`` body
+(a duplicated reply).
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import io
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import requests
+
+from csd_adapters.base import (
+    AdapterError,
+    CsdTimeout,
+    CsdUnavailable,
+    MessageRejected,
+    ProtocolError,
+    UnknownAccount,
+)
+
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    content_type: str
+    parts: tuple[bytes, ...]
+
+
+Observer = Callable[[str, str, bytes, Reply], None]
+"""Called with (method, path, request body, reply) after every exchange: for audit logs and tests."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    attempts: int = 4  # in all, the first call included
+    backoff: float = 0.05  # seconds before the first retry, doubled each time
+    cap: float = 1.0  # longest wait between two attempts
+
+    def delay(self, attempt: int) -> float:
+        return min(self.cap, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+class Transport:
+    """Sends one request to the CSD and returns its reply, retrying transient failures."""
+
+    def __init__(self, *, retry: RetryPolicy | None = None, observer: Observer | None = None) -> None:
+        self.retry = retry or RetryPolicy()
+        self.observer = observer
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        params: dict | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> Reply:
+        attempt = 1
+        while True:
+            try:
+                reply = self._send(method, path, body, params or {}, content_type)
+                if reply.status in TRANSIENT_STATUSES:
+                    raise CsdUnavailable(f"{method} {path}: HTTP {reply.status}: {_text(reply)}")
+                break
+            except AdapterError as exc:
+                if exc.permanent or attempt >= self.retry.attempts:
+                    raise
+                time.sleep(self.retry.delay(attempt))
+                attempt += 1
+        if self.observer is not None:
+            self.observer(method, path, body, reply)
+        if reply.status == 404 and path.startswith("/statements/"):
+            raise UnknownAccount(_text(reply))
+        if reply.status == 422:
+            raise MessageRejected(_text(reply))
+        if reply.status >= 400:
+            raise ProtocolError(f"{method} {path}: HTTP {reply.status}: {_text(reply)}")
+        return reply
+
+    def _send(self, method: str, path: str, body: bytes, params: dict, content_type: str) -> Reply:
+        raise NotImplementedError
+
+
+class HttpTransport(Transport):
+    """HTTP to ``base_url`` with a pooled session (thread-safe for the requests this module makes)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        observer: Observer | None = None,
+        pool_size: int = 16,
+    ) -> None:
+        super().__init__(retry=retry, observer=observer)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def _send(self, method, path, body, params, content_type) -> Reply:
+        try:
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                data=body or None,
+                params=params,
+                headers={"Content-Type": content_type} if body else {},
+                timeout=self.timeout,
+            )
+        except requests.exceptions.ConnectTimeout as exc:
+            raise CsdUnavailable(f"{method} {path}: no connection within {self.timeout[0]}s") from exc
+        except requests.exceptions.ReadTimeout as exc:
+            raise CsdTimeout(f"{method} {path}: no reply within {self.timeout[1]}s") from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise CsdUnavailable(f"{method} {path}: connection failed or lost: {exc}") from exc
+        return _reply(response.status_code, response.headers.get("Content-Type", ""), response.content)
+
+
+class WsgiTransport(Transport):
+    """Calls a WSGI application in this process: the same bytes as over HTTP, without the network."""
+
+    def __init__(self, app, *, retry: RetryPolicy | None = None, observer: Observer | None = None) -> None:
+        super().__init__(retry=retry, observer=observer)
+        self.app = app
+
+    def _send(self, method, path, body, params, content_type) -> Reply:
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": urlencode(params),
+            "CONTENT_TYPE": content_type,
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "SERVER_NAME": "in-process",
+            "SERVER_PORT": "0",
+            "wsgi.url_scheme": "http",
+        }
+        captured = {}
+
+        def start_response(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, dict(headers)
+
+        try:
+            content = b"".join(self.app(environ, start_response))
+        except ConnectionError as exc:
+            raise CsdUnavailable(f"{method} {path}: connection lost: {exc}") from exc
+        return _reply(
+            int(captured["status"].split()[0]), captured["headers"].get("Content-Type", ""), content
+        )
+
+
+def _reply(status: int, content_type: str, content: bytes) -> Reply:
+    if not content_type.startswith("multipart/"):
+        return Reply(status, content_type, (content,))
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + content
+    )
+    parts = tuple(part.get_payload(decode=True) for part in message.iter_parts())
+    inner = next(iter(message.iter_parts())).get_content_type() if parts else ""
+    if not parts:
+        raise ProtocolError("an empty multipart reply")
+    return Reply(status, inner, parts)
+
+
+def _text(reply: Reply) -> str:
+    return b"\n".join(reply.parts).decode(errors="replace")[:500]
