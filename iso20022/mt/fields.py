@@ -175,10 +175,20 @@ def _code(text: str) -> str:
     return text
 
 
+QUANTITY_TYPES = ("UNIT", "FAMT")  # the hub settles units and face amounts; AMOR (amortised) is refused
+
+
+def _quantity_type(kind: str, text: str) -> None:
+    if kind not in QUANTITY_TYPES:
+        raise FieldFormatError(f"quantity type {kind!r} in {text!r} is not one the hub reads "
+                               f"({', '.join(QUANTITY_TYPES)})", REASON_QUANTITY)
+
+
 def _quantity(text: str) -> Quantity:
     kind, sep, number = text.partition("/")
     if not sep or not _CODE4.match(kind):
         raise FieldFormatError(f"{text!r} is not a quantity (TYPE/number, e.g. UNIT/100,)", REASON_QUANTITY)
+    _quantity_type(kind, text)
     try:
         return Quantity(kind, parse_decimal(number))
     except FieldFormatError as exc:
@@ -189,6 +199,7 @@ def _balance(text: str) -> Balance:
     kind, sep, number = text.partition("/")
     if not sep or not _CODE4.match(kind):
         raise FieldFormatError(f"{text!r} is not a balance (TYPE/[N]number)", REASON_QUANTITY)
+    _quantity_type(kind, text)
     negative = number.startswith("N")
     try:
         amount = parse_decimal(number[1:] if negative else number)

@@ -67,8 +67,7 @@ def security_field(security: Security | None) -> f.Field | None:
 def quantity_from(value: object) -> Quantity | None:
     if not isinstance(value, f.Quantity):
         return None
-    return Quantity(amount=value.amount, type=QuantityType(value.kind) if value.kind in ("UNIT", "FAMT")
-                    else QuantityType.UNIT)
+    return Quantity(amount=value.amount, type=QuantityType(value.kind))
 
 
 def quantity_value(quantity: Quantity | None) -> f.Quantity | None:

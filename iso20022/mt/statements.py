@@ -118,7 +118,7 @@ def read_holdings(message: FinMessage) -> HoldingsStatement:
             continue
         balances.append(HoldingBalance(
             security=security, aggregate=aggregate.amount,
-            quantity_type=QuantityType(aggregate.kind) if aggregate.kind == "FAMT" else QuantityType.UNIT,
+            quantity_type=QuantityType(aggregate.kind),
             available=available.amount if available else None,
             not_available=not_available.amount if not_available else None, sub_balances=tuple(sub_balances)))
     reader.check()

@@ -114,7 +114,7 @@ def test_a_bad_date_is_refused_with_reason_ddat_line_and_tag(value):
 
 
 @pytest.mark.parametrize("value", [":SETT//UNIT/100", ":SETT//UNIT/100.5", ":SETT//UNIT/1,0,0",
-                                   ":SETT//100,", ":SETT//UNIT/12345678901234567,"])
+                                   ":SETT//100,", ":SETT//UNIT/12345678901234567,", ":SETT//AMOR/100,"])
 def test_a_bad_quantity_is_refused_with_reason_dqua(value):
     lines = [*BODY]
     lines[11] = f":36B:{value}"
