@@ -8,6 +8,8 @@ sequences and fields for the builders, skipping ``None``.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from iso20022.errors import BuildError, InvalidContent, MessageError, ReasonCode
 from iso20022.mt.fields import Field, FieldFormatError, make_field
 from iso20022.mt.fin import Sequence
@@ -40,7 +42,19 @@ class Reader:
                 problem(self.errors, f"MT{self.message_type}: mandatory field {label} is missing",
                         parent.line or None, _path(parent, label), reason)
             return None
+        if tag == "98a":
+            return self._date(parent, found, reason)
         return found.value
+
+    def _date(self, parent: Sequence, found: Field, reason: ReasonCode) -> dt.date | None:
+        """98A is a date, 98C/98E a date and time (the date is kept); 98B is a code (e.g. UKWN)."""
+        if isinstance(found.value, dt.datetime):
+            return found.value.date()
+        if isinstance(found.value, dt.date):
+            return found.value
+        problem(self.errors, f"MT{self.message_type}: :{found.tag}::{found.qualifier}//{found.value} gives no "
+                "date; the hub needs one", found.line, _path(parent, f":{found.tag}::{found.qualifier}"), reason)
+        return None
 
     def optional(self, parent: Sequence | None, tag: str, qualifier: str | None = None) -> object:
         return self.need(parent, tag, qualifier, required=False)

@@ -169,6 +169,11 @@ def _parse_datetime(text: str) -> datetime:
         raise FieldFormatError(f"{text!r} is not a valid date and time", REASON_DATE) from exc
 
 
+def _parse_datetime_utc(text: str) -> datetime:
+    """``98E``: ``YYYYMMDDHHMMSS[,ddd][/[N]HH[MM]]``; the decimals and UTC offset are dropped."""
+    return _parse_datetime(re.split(r"[,/]", text, maxsplit=1)[0])
+
+
 def _code(text: str) -> str:
     if not _CODE4.match(text):
         raise FieldFormatError(f"{text!r} is not a four-character code")
@@ -279,6 +284,7 @@ FORMATS: dict[str, tuple[bool, object]] = {
     "98A": (True, parse_date),
     "98C": (True, _parse_datetime),
     "98B": (True, _code),
+    "98E": (True, _parse_datetime_utc),
     "69A": (True, _period),
     "36B": (True, _quantity),
     "93A": (True, _code),

@@ -36,7 +36,7 @@ def _movement(reader: Reader, inposdet: Sequence | None, *, required: bool = Tru
     return {
         "security": security,
         "quantity": quantity_from(reader.need(inposdet, "36B", "SETT", ReasonCode.QUANTITY, required=need)),
-        "settlement_date": reader.need(inposdet, "98A", "SETT", ReasonCode.SETTLEMENT_DATE, required=need),
+        "settlement_date": reader.need(inposdet, "98a", "SETT", ReasonCode.SETTLEMENT_DATE, required=need),
         "from_balance": reader.code(inposdet, "93A", "FROM", SubBalance, ReasonCode.QUANTITY, required=need),
         "to_balance": reader.code(inposdet, "93A", "TOBA", SubBalance, ReasonCode.QUANTITY, required=need),
         "safekeeping_account": reader.need(inposdet, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT,

@@ -127,7 +127,7 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     quantity = quantity_from(reader.need(fiac, "36B", "SETT", ReasonCode.QUANTITY))
     account = reader.need(fiac, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
     owner = reader.optional(fiac, "95P", "ACOW") or message.sender
-    settlement_date = reader.need(traddet, "98A", "SETT", ReasonCode.SETTLEMENT_DATE)
+    settlement_date = reader.need(traddet, "98a", "SETT", ReasonCode.SETTLEMENT_DATE)
     if function == "CANC":
         previous = refs.get("PREV")
         if previous is None:
@@ -139,7 +139,7 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
             account_owner_bic=owner, business_message_id=None if seme == NO_REFERENCE else seme,
             account_servicer_transaction_id=refs.get("ASRF"), security=security, quantity=quantity,
             intended_settlement_date=settlement_date)
-    trade_date = reader.need(traddet, "98A", "TRAD", ReasonCode.TRADE_DATE)
+    trade_date = reader.need(traddet, "98a", "TRAD", ReasonCode.TRADE_DATE)
     transaction_type = reader.need(setdet, "22F", "SETR", ReasonCode.UNSUPPORTED)
     counterparty, client_bic, client_account = counterparty_from(reader, setdet, side)
     settlement_amount = None
@@ -209,8 +209,8 @@ def read_confirmation(message: FinMessage) -> SettlementConfirmation:
     setdet = reader.seq(root, "SETDET")
     security = security_from(reader.need(traddet, "35B", None, ReasonCode.SECURITY))
     check_security(reader, security, traddet)
-    effective = reader.need(traddet, "98A", "ESET", ReasonCode.SETTLEMENT_DATE)
-    trade_date = reader.optional(traddet, "98A", "TRAD")
+    effective = reader.need(traddet, "98a", "ESET", ReasonCode.SETTLEMENT_DATE)
+    trade_date = reader.optional(traddet, "98a", "TRAD")
     quantity = quantity_from(reader.need(fiac, "36B", "ESTT", ReasonCode.QUANTITY))
     account = reader.need(fiac, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
     owner = reader.optional(fiac, "95P", "ACOW") or message.receiver
@@ -338,7 +338,7 @@ def _read_cancelled(reader: Reader, settran: Sequence) -> dict[str, object]:
     return {
         "security": security,
         "quantity": quantity_from(reader.need(settran, "36B", "SETT", ReasonCode.QUANTITY)),
-        "intended_settlement_date": reader.need(settran, "98A", "SETT", ReasonCode.SETTLEMENT_DATE),
+        "intended_settlement_date": reader.need(settran, "98a", "SETT", ReasonCode.SETTLEMENT_DATE),
         "safekeeping_account": reader.optional(settran, "97a", "SAFE"),
         "account_owner_bic": reader.optional(settran, "95P", "ACOW"),
     }
@@ -350,7 +350,7 @@ def read_details(reader: Reader, settran: Sequence) -> TransactionDetails | None
     quantity = quantity_from(reader.need(settran, "36B", "SETT", ReasonCode.QUANTITY))
     side = reader.code(settran, "22H", "REDE", Side)
     payment = reader.code(settran, "22H", "PAYM", Payment)
-    settlement_date = reader.need(settran, "98A", "SETT", ReasonCode.SETTLEMENT_DATE)
+    settlement_date = reader.need(settran, "98a", "SETT", ReasonCode.SETTLEMENT_DATE)
     account = reader.optional(settran, "97a", "SAFE")
     counterparty = None
     if side is not None:
@@ -360,7 +360,7 @@ def read_details(reader: Reader, settran: Sequence) -> TransactionDetails | None
         return None
     return TransactionDetails(side=side, payment=payment, security=security, quantity=quantity,
                               intended_settlement_date=settlement_date,
-                              trade_date=reader.optional(settran, "98A", "TRAD"), safekeeping_account=account,
+                              trade_date=reader.optional(settran, "98a", "TRAD"), safekeeping_account=account,
                               account_owner_bic=reader.optional(settran, "95P", "ACOW"),
                               counterparty=counterparty,
                               transaction_type=reader.optional(settran, "22F", "SETR") or "TRAD")

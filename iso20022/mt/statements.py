@@ -95,7 +95,7 @@ def read_holdings(message: FinMessage) -> HoldingsStatement:
     reader = Reader(message.message_type)
     genl = reader.seq(message.text, "GENL")
     common = _genl_common(reader, genl)
-    statement_date = reader.need(genl, "98A", "STAT", ReasonCode.SETTLEMENT_DATE)
+    statement_date = reader.need(genl, "98a", "STAT", ReasonCode.SETTLEMENT_DATE)
     balances = []
     for fin, security in _securities(reader, message.text):
         aggregate = reader.need(fin, "93B", "AGGR", ReasonCode.QUANTITY)
@@ -166,7 +166,7 @@ def read_transactions(message: FinMessage) -> TransactionsStatement:
             quantity = quantity_from(reader.need(detail, "36B", "PSTA", ReasonCode.QUANTITY))
             side = reader.code(detail, "22H", "REDE", Side)
             payment = reader.code(detail, "22H", "PAYM", Payment)
-            date = reader.need(detail, "98A", "ESET", ReasonCode.SETTLEMENT_DATE)
+            date = reader.need(detail, "98a", "ESET", ReasonCode.SETTLEMENT_DATE)
             transaction_type = reader.optional(detail, "22F", "SETR") or "TRAD"
             if None in (security, quantity, side, payment, date) or "RELA" not in references:
                 continue

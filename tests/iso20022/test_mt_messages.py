@@ -195,8 +195,8 @@ def _without(text, line):
     ("missing", "reason", "fragment"),
     [
         (":20C::SEME//DVP-2026-0001", ReasonCode.REFERENCE, "GENL/:20C::SEME"),
-        (":98A::SETT//20261124", ReasonCode.SETTLEMENT_DATE, "TRADDET/:98A::SETT"),
-        (":98A::TRAD//20261120", ReasonCode.TRADE_DATE, "TRADDET/:98A::TRAD"),
+        (":98A::SETT//20261124", ReasonCode.SETTLEMENT_DATE, "TRADDET/:98a::SETT"),
+        (":98A::TRAD//20261120", ReasonCode.TRADE_DATE, "TRADDET/:98a::TRAD"),
         (":36B::SETT//UNIT/1500,", ReasonCode.QUANTITY, "FIAC/:36B::SETT"),
         (":97A::SAFE//MS0012345678", ReasonCode.SAFEKEEPING_ACCOUNT, "FIAC/:97a::SAFE"),
         (":19A::SETT//RUB245000,", ReasonCode.AMOUNT, "AMT/:19A::SETT"),
@@ -219,6 +219,17 @@ def test_an_isin_with_a_wrong_check_digit_is_refused_with_reason_dsec():
     with pytest.raises(InvalidContent, match="check digit") as refused:
         parse_mt(HAND_WRITTEN_543.replace("RU0007661625", "RU0007661626"))
     assert refused.value.reason is ReasonCode.SECURITY
+
+
+def test_a_trade_date_with_a_time_is_read_as_its_date():
+    model = parse_mt(HAND_WRITTEN_543.replace(":98A::TRAD//20261120", ":98C::TRAD//20261120093015"))
+    assert model.trade_date == date(2026, 11, 20)
+
+
+def test_a_settlement_date_given_as_a_code_is_refused_with_ddat():
+    with pytest.raises(InvalidContent, match="gives no date") as refused:
+        parse_mt(HAND_WRITTEN_543.replace(":98A::SETT//20261124", ":98B::SETT//UKWN"))
+    assert refused.value.reason is ReasonCode.SETTLEMENT_DATE
 
 
 def test_a_missing_mandatory_sequence_is_refused_naming_it():
