@@ -39,7 +39,7 @@ def _movement(reader: Reader, inposdet: Sequence | None, *, required: bool = Tru
         "settlement_date": reader.need(inposdet, "98a", "SETT", ReasonCode.SETTLEMENT_DATE, required=need),
         "from_balance": reader.code(inposdet, "93A", "FROM", SubBalance, ReasonCode.QUANTITY, required=need),
         "to_balance": reader.code(inposdet, "93A", "TOBA", SubBalance, ReasonCode.QUANTITY, required=need),
-        "safekeeping_account": reader.need(inposdet, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT,
+        "safekeeping_account": reader.need(inposdet, "97A", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT,
                                            required=need),
         "account_owner_bic": reader.optional(inposdet, "95P", "ACOW"),
     }

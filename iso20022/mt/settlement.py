@@ -125,7 +125,7 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     security = security_from(reader.need(traddet, "35B", None, ReasonCode.SECURITY))
     check_security(reader, security, traddet)
     quantity = quantity_from(reader.need(fiac, "36B", "SETT", ReasonCode.QUANTITY))
-    account = reader.need(fiac, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
+    account = reader.need(fiac, "97A", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
     owner = reader.optional(fiac, "95P", "ACOW") or message.sender
     settlement_date = reader.need(traddet, "98a", "SETT", ReasonCode.SETTLEMENT_DATE)
     if function == "CANC":
@@ -212,7 +212,7 @@ def read_confirmation(message: FinMessage) -> SettlementConfirmation:
     effective = reader.need(traddet, "98a", "ESET", ReasonCode.SETTLEMENT_DATE)
     trade_date = reader.optional(traddet, "98a", "TRAD")
     quantity = quantity_from(reader.need(fiac, "36B", "ESTT", ReasonCode.QUANTITY))
-    account = reader.need(fiac, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
+    account = reader.need(fiac, "97A", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
     owner = reader.optional(fiac, "95P", "ACOW") or message.receiver
     transaction_type = reader.need(setdet, "22F", "SETR", ReasonCode.UNSUPPORTED)
     counterparty, _, _ = counterparty_from(reader, setdet, side)
@@ -339,7 +339,7 @@ def _read_cancelled(reader: Reader, settran: Sequence) -> dict[str, object]:
         "security": security,
         "quantity": quantity_from(reader.need(settran, "36B", "SETT", ReasonCode.QUANTITY)),
         "intended_settlement_date": reader.need(settran, "98a", "SETT", ReasonCode.SETTLEMENT_DATE),
-        "safekeeping_account": reader.optional(settran, "97a", "SAFE"),
+        "safekeeping_account": reader.optional(settran, "97A", "SAFE"),
         "account_owner_bic": reader.optional(settran, "95P", "ACOW"),
     }
 
@@ -351,7 +351,7 @@ def read_details(reader: Reader, settran: Sequence) -> TransactionDetails | None
     side = reader.code(settran, "22H", "REDE", Side)
     payment = reader.code(settran, "22H", "PAYM", Payment)
     settlement_date = reader.need(settran, "98a", "SETT", ReasonCode.SETTLEMENT_DATE)
-    account = reader.optional(settran, "97a", "SAFE")
+    account = reader.optional(settran, "97A", "SAFE")
     counterparty = None
     if side is not None:
         counterparty, _, _ = counterparty_from(reader, settran, side,

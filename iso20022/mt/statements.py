@@ -65,7 +65,7 @@ def _genl_common(reader: Reader, genl: Sequence | None) -> dict[str, object]:
         "frequency": reader.need(genl, "22F", "SFRE"),
         "update_type": reader.need(genl, "22F", "CODE"),
         "basis": reader.need(genl, "22F", "STBA"),
-        "safekeeping_account": reader.need(genl, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT),
+        "safekeeping_account": reader.need(genl, "97A", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT),
         "account_owner_bic": reader.optional(genl, "95P", "ACOW"),
     }
 
@@ -217,7 +217,7 @@ def read_pending(message: FinMessage) -> FinMessage:
     _page(reader, genl)
     reader.need(genl, "98a", "STAT", ReasonCode.SETTLEMENT_DATE)
     statement_structure = reader.need(genl, "22H", "STST")
-    reader.need(genl, "97a", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
+    reader.need(genl, "97A", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
     reader.need(genl, "17B", "ACTI")
     if statement_structure not in (None, "STAT", "TRAN", "PENA"):
         reader.fail(f":22H::STST//{statement_structure} is not STAT, TRAN or PENA", genl)

@@ -65,7 +65,7 @@ def test_a_message_missing_mandatory_fields_lists_every_missing_field(tmp_path):
     result = run("validate", str(path))
     assert result.returncode == 1
     stderr = result.stderr.decode()
-    assert "FIAC/:97a::SAFE" in stderr and "[SAFE]" in stderr
+    assert "FIAC/:97A::SAFE" in stderr and "[SAFE]" in stderr
     assert "SETDET/:22F::SETR" in stderr
 
 

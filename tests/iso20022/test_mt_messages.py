@@ -198,7 +198,7 @@ def _without(text, line):
         (":98A::SETT//20261124", ReasonCode.SETTLEMENT_DATE, "TRADDET/:98a::SETT"),
         (":98A::TRAD//20261120", ReasonCode.TRADE_DATE, "TRADDET/:98a::TRAD"),
         (":36B::SETT//UNIT/1500,", ReasonCode.QUANTITY, "FIAC/:36B::SETT"),
-        (":97A::SAFE//MS0012345678", ReasonCode.SAFEKEEPING_ACCOUNT, "FIAC/:97a::SAFE"),
+        (":97A::SAFE//MS0012345678", ReasonCode.SAFEKEEPING_ACCOUNT, "FIAC/:97A::SAFE"),
         (":19A::SETT//RUB245000,", ReasonCode.AMOUNT, "AMT/:19A::SETT"),
         (":35B:ISIN RU0007661625", ReasonCode.SECURITY, None),
     ],
