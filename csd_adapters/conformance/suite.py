@@ -1,0 +1,375 @@
+"""The conformance suite: what every CSD adapter must do against its CSD (see README.md).
+
+Subclass ``ConformanceSuite`` in a test module (``class TestMyCsd(ConformanceSuite)``) and provide a
+``conformance_target`` fixture returning a ``ConformanceTarget``. Every test opens its own accounts, so
+the tests do not depend on each other or on their order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from csd_adapters.base import (
+    AdapterError,
+    BlockedAccount,
+    CsdUnavailable,
+    InsufficientSecurities,
+    Leg,
+    LegAborted,
+    LegCommitted,
+    LegNotPrepared,
+    LegState,
+    UnknownAccount,
+    UnknownSecurity,
+    key_id_for,
+)
+from csd_adapters.conformance.target import ConformanceTarget
+
+LOT = Decimal(1000)
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + uuid.uuid4().hex[:12].upper()
+
+
+def funded_account(target: ConformanceTarget, quantity: Decimal = LOT) -> str:
+    account = f"C{new_id()}-OWN"
+    target.control.open_account(account)
+    target.control.fund(account=account, isin=target.isin, quantity=quantity, reference=new_id("F"))
+    return account
+
+
+def empty_account(target: ConformanceTarget) -> str:
+    account = f"C{new_id()}-OWN"
+    target.control.open_account(account)
+    return account
+
+
+def leg_between(
+    target: ConformanceTarget,
+    debit: str,
+    credit: str,
+    quantity: Decimal,
+    *,
+    isin: str | None = None,
+    leg_id: str | None = None,
+) -> Leg:
+    return Leg(
+        leg_id=leg_id or str(uuid.uuid4()),
+        csd=target.name,
+        isin=isin or target.isin,
+        quantity=quantity,
+        debit_account=debit,
+        credit_account=credit,
+        intended_settlement_date=dt.date.today(),
+        transfer_reference=new_id("T"),
+    )
+
+
+class ConformanceSuite:
+    """Idempotency, refusals, concurrency, statements and endorsements of one adapter against its CSD."""
+
+    @pytest.fixture(autouse=True)
+    def _clean_faults(self, conformance_target: ConformanceTarget):
+        conformance_target.control.clear_faults()
+        yield
+        conformance_target.control.clear_faults()
+
+    @pytest.fixture
+    def target(self, conformance_target: ConformanceTarget) -> ConformanceTarget:
+        return conformance_target
+
+    @pytest.fixture
+    def today(self, target: ConformanceTarget) -> dt.date:
+        """The CSD's business date: the settlement date of a posting booked now."""
+        debit, credit = funded_account(target, Decimal(1)), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(1))
+        target.adapter.prepare(leg)
+        return target.adapter.commit(leg).settlement_date
+
+    # -------------------------------------------------------------------------------- the happy path
+
+    def test_prepare_moves_the_quantity_from_available_to_blocked(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        outcome = target.adapter.prepare(leg_between(target, debit, credit, Decimal(300)))
+        assert outcome.state is LegState.PREPARED
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(700), Decimal(300))
+
+    def test_commit_posts_the_blocked_quantity_to_the_credit_account(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(250))
+        target.adapter.prepare(leg)
+        outcome = target.adapter.commit(leg)
+        assert outcome.state is LegState.COMMITTED
+        assert outcome.settlement_date == today
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        got = target.adapter.holdings(account=credit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(750), 0)
+        assert (got.available, got.blocked) == (Decimal(250), 0)
+
+    def test_abort_gives_the_reserved_quantity_back(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(400))
+        target.adapter.prepare(leg)
+        assert target.adapter.abort(leg).state is LegState.ABORTED
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (LOT, 0)
+
+    # --------------------------------------------------------------------------------- idempotency
+
+    def test_replayed_prepare_reserves_only_once(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        outcomes = [target.adapter.prepare(leg) for _ in range(3)]
+        assert {o.csd_reference for o in outcomes} == {outcomes[0].csd_reference}
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(900), Decimal(100))
+
+    def test_replayed_commit_posts_only_once(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        target.adapter.prepare(leg)
+        outcomes = [target.adapter.commit(leg) for _ in range(3)]
+        assert {(o.state, o.csd_reference) for o in outcomes} == {
+            (LegState.COMMITTED, outcomes[0].csd_reference)
+        }
+        assert target.adapter.holdings(account=credit, as_of=today).position(target.isin).total == 100
+        moves = target.adapter.transactions(account=credit, since=today, until=today).movements
+        assert [(m.reference, m.quantity) for m in moves] == [(leg.reference, Decimal(100))]
+
+    def test_replayed_abort_releases_only_once(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        other = leg_between(target, debit, credit, Decimal(200))
+        target.adapter.prepare(leg)
+        target.adapter.prepare(other)
+        for _ in range(3):
+            assert target.adapter.abort(leg).state is LegState.ABORTED
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(800), Decimal(200))
+
+    @pytest.mark.parametrize("operation", ["prepare", "commit", "abort"])
+    def test_an_operation_whose_reply_was_lost_is_applied_once_when_replayed(self, target, today, operation):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        if operation != "prepare":
+            target.adapter.prepare(leg)
+        target.control.inject("drop_reply", count=1)
+        first = _attempt(getattr(target.adapter, operation), leg)  # retried by the adapter, or raised
+        outcome = getattr(target.adapter, operation)(leg)  # the hub's own replay
+        if not isinstance(first, AdapterError):
+            assert first == outcome
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        expected = {"prepare": (900, 100), "commit": (900, 0), "abort": (1000, 0)}[operation]
+        assert (held.available, held.blocked) == tuple(Decimal(q) for q in expected)
+        credited = target.adapter.holdings(account=credit, as_of=today).position(target.isin).total
+        assert credited == (100 if operation == "commit" else 0)
+
+    def test_a_reply_sent_twice_is_taken_once(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        target.control.inject("reply_twice", count=1)
+        target.adapter.prepare(leg)
+        target.control.inject("reply_twice", count=1)
+        assert target.adapter.commit(leg).state is LegState.COMMITTED
+        assert target.adapter.holdings(account=credit, as_of=today).position(target.isin).total == 100
+        assert target.adapter.holdings(account=debit, as_of=today).position(target.isin).total == 900
+
+    def test_a_reply_slower_than_the_timeout_is_replayed_and_applied_once(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        target.control.inject("slow", count=1, delay=target.read_timeout + 0.5)
+        _attempt(target.adapter.prepare, leg)
+        assert target.adapter.prepare(leg).state is LegState.PREPARED
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(900), Decimal(100))
+
+    def test_a_csd_that_is_down_gives_a_transient_error_and_nothing_is_applied(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        target.control.inject("down", count=None)
+        with pytest.raises(CsdUnavailable) as caught:
+            target.adapter.prepare(leg)
+        assert caught.value.permanent is False
+        assert target.adapter.health().ok is False
+        target.control.clear_faults()
+        assert target.adapter.health().ok is True
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (LOT, 0)
+
+    # ------------------------------------------------------------------------------------ refusals
+
+    def test_lack_of_securities_is_refused_with_LACK_and_changes_nothing(self, target, today):
+        debit, credit = funded_account(target, Decimal(50)), empty_account(target)
+        with pytest.raises(InsufficientSecurities) as caught:
+            target.adapter.prepare(leg_between(target, debit, credit, Decimal(51)))
+        assert (caught.value.reason_code, caught.value.permanent) == ("LACK", True)
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(50), 0)
+
+    def test_a_leg_refused_for_lack_of_securities_can_be_prepared_once_they_arrive(self, target):
+        debit, credit = funded_account(target, Decimal(50)), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(80))
+        with pytest.raises(InsufficientSecurities):
+            target.adapter.prepare(leg)
+        target.control.fund(account=debit, isin=target.isin, quantity=Decimal(30), reference=new_id("F"))
+        assert target.adapter.prepare(leg).state is LegState.PREPARED
+
+    def test_an_unknown_account_is_refused_permanently(self, target):
+        credit = empty_account(target)
+        with pytest.raises(UnknownAccount) as caught:
+            target.adapter.prepare(leg_between(target, f"NOSUCH{new_id()}", credit, Decimal(1)))
+        assert caught.value.permanent is True
+        assert caught.value.reason_code == "SAFE"
+
+    def test_an_unknown_credit_account_is_refused_at_commit(self, target):
+        debit = funded_account(target)
+        leg = leg_between(target, debit, f"NOSUCH{new_id()}", Decimal(1))
+        target.adapter.prepare(leg)
+        with pytest.raises(UnknownAccount):
+            target.adapter.commit(leg)
+
+    def test_a_blocked_account_is_refused_with_BLOC(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        target.control.block(debit)
+        with pytest.raises(BlockedAccount) as caught:
+            target.adapter.prepare(leg_between(target, debit, credit, Decimal(1)))
+        assert (caught.value.reason_code, caught.value.permanent) == ("BLOC", True)
+        assert target.adapter.holdings(account=debit, as_of=today).position(target.isin).blocked == 0
+
+    def test_an_unknown_security_is_refused_permanently(self, target):
+        debit, credit = funded_account(target), empty_account(target)
+        with pytest.raises(UnknownSecurity) as caught:
+            target.adapter.prepare(leg_between(target, debit, credit, Decimal(1), isin=target.unknown_isin))
+        assert caught.value.permanent is True
+
+    def test_a_leg_never_prepared_cannot_be_committed(self, target):
+        debit, credit = funded_account(target), empty_account(target)
+        with pytest.raises(LegNotPrepared):
+            target.adapter.commit(leg_between(target, debit, credit, Decimal(1)))
+
+    def test_a_leg_aborted_before_its_prepare_arrived_is_never_reserved(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(10))
+        assert target.adapter.abort(leg).state is LegState.ABORTED
+        with pytest.raises(LegAborted):
+            target.adapter.prepare(leg)
+        with pytest.raises(LegAborted):
+            target.adapter.commit(leg)
+        assert target.adapter.holdings(account=debit, as_of=today).position(target.isin).blocked == 0
+
+    def test_a_committed_leg_cannot_be_aborted(self, target):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(10))
+        target.adapter.prepare(leg)
+        target.adapter.commit(leg)
+        with pytest.raises(LegCommitted) as caught:
+            target.adapter.abort(leg)
+        assert caught.value.permanent is True
+
+    # --------------------------------------------------------------------------------- concurrency
+
+    def test_concurrent_prepares_on_one_account_never_overdraw_it(self, target, today):
+        debit, credit = funded_account(target, Decimal(1000)), empty_account(target)
+        legs = [leg_between(target, debit, credit, Decimal(100)) for _ in range(24)]
+        start = threading.Barrier(8)
+
+        def prepare(leg: Leg):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                start.wait(timeout=10)
+            return _attempt(target.adapter.prepare, leg)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(prepare, legs))
+        prepared = [r for r in results if not isinstance(r, AdapterError)]
+        refused = [r for r in results if isinstance(r, AdapterError)]
+        assert len(prepared) == 10
+        assert all(isinstance(r, InsufficientSecurities) for r in refused)
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (0, Decimal(1000))
+
+    def test_concurrent_replays_of_one_leg_reserve_it_once(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            outcomes = list(pool.map(lambda _: target.adapter.prepare(leg), range(6)))
+        assert {o.csd_reference for o in outcomes} == {outcomes[0].csd_reference}
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(900), Decimal(100))
+
+    # ---------------------------------------------------------------------------------- statements
+
+    def test_statements_reproduce_exactly_the_postings_applied(self, target, today):
+        a, b, c = funded_account(target), funded_account(target), empty_account(target)
+        legs = [
+            leg_between(target, a, c, Decimal(120)),
+            leg_between(target, b, c, Decimal("35.5")),
+            leg_between(target, a, b, Decimal(7)),
+            leg_between(target, c, a, Decimal(20)),
+        ]
+        aborted = leg_between(target, a, c, Decimal(500))
+        for leg in legs:
+            target.adapter.prepare(leg)
+            target.adapter.commit(leg)
+        target.adapter.prepare(aborted)
+        target.adapter.abort(aborted)
+        pending = leg_between(target, b, a, Decimal(3))
+        target.adapter.prepare(pending)
+
+        for account in (a, b, c):
+            moves = target.adapter.transactions(account=account, since=today, until=today).movements
+            leg_moves = [
+                (m.reference, m.quantity, m.credit) for m in moves if not m.reference.startswith("F")
+            ]
+            expected = [
+                (leg.reference, leg.quantity, leg.credit_account == account)
+                for leg in legs
+                if account in (leg.debit_account, leg.credit_account)
+            ]
+            assert sorted(leg_moves) == sorted(expected)
+            assert all(m.settlement_date == today for m in moves)
+            total = sum((m.quantity if m.credit else -m.quantity for m in moves), Decimal(0))
+            held = target.adapter.holdings(account=account, as_of=today).position(target.isin)
+            assert held.total == total
+        assert target.adapter.holdings(account=a, as_of=today).position(target.isin).total == Decimal(893)
+        assert target.adapter.holdings(account=b, as_of=today).position(target.isin).blocked == Decimal(3)
+        assert target.adapter.holdings(account=c, as_of=today).position(target.isin).total == Decimal("135.5")
+        yesterday = today - dt.timedelta(days=1)
+        assert target.adapter.transactions(account=a, since=yesterday, until=yesterday).movements == ()
+
+    def test_a_statement_of_an_unknown_account_is_refused(self, target, today):
+        with pytest.raises(UnknownAccount):
+            target.adapter.holdings(account=f"NOSUCH{new_id()}", as_of=today)
+
+    # -------------------------------------------------------------------------------- endorsements
+
+    def test_an_endorsement_verifies_with_the_csds_public_key(self, target):
+        header = b'{"height":7,"previous":"00ff","root":"abcd"}'
+        endorsement = target.adapter.endorse(header)
+        public_key = target.control.public_key()
+        assert endorsement.key_id == key_id_for(public_key)
+        VerifyKey(public_key).verify(header, endorsement.signature)
+        with pytest.raises(BadSignatureError):
+            VerifyKey(public_key).verify(header + b" ", endorsement.signature)
+
+    def test_health_reports_a_reachable_csd_as_ok(self, target):
+        health = target.adapter.health()
+        assert health.ok is True
+        assert health.latency_ms >= 0
+
+
+def _attempt(call, *args):
+    try:
+        return call(*args)
+    except AdapterError as exc:
+        return exc
