@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from iso20022.errors import ReasonCode
 from iso20022.identifiers import bic_is_valid
-from iso20022.mt.problems import (
-    REASON_DATE,
-    REASON_FORMAT,
-    REASON_QUANTITY,
-    REASON_SECURITY,
-)
+
+REASON_FORMAT = ReasonCode.OTHER
+REASON_DATE = ReasonCode.SETTLEMENT_DATE
+REASON_QUANTITY = ReasonCode.QUANTITY
+REASON_SECURITY = ReasonCode.SECURITY
 
 
 class FieldFormatError(ValueError):
