@@ -7,6 +7,8 @@ What is measured, one process, one core:
 
 - ``hub``: ``iso20022.mt.parse_mt``: FIN envelope, block 4 tree, every field typed (dates, ``Decimal``
   quantities), mandatory content checked, and the shared model built (``SettlementInstruction`` ...).
+- ``hub_syntax_only``: ``iso20022.mt.parse_fin``, the syntax layer alone (envelope, tree, typed fields),
+  the closest like-for-like with the baseline.
 - ``baseline``: ``swift-parser-py`` (PyPI, MIT, "parser for ISO 15022 messages"), ``SwiftParser().process``
   on the same text: blocks and a flat field list with per-field regexps. It is the only installable
   Python package found that claims ISO 15022 / MT5xx support (the others handle MT103/MT940 only). It
@@ -37,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from iso20022 import models as m  # noqa: E402
-from iso20022.mt import build_mt, parse_mt  # noqa: E402
+from iso20022.mt import build_mt, parse_fin, parse_mt  # noqa: E402
 
 SECURITY = m.Security(isin="RU0007661625", description="GAZPROM ORD SHS")
 COUNTERPARTY = m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX", safekeeping_account="ZA-77")
@@ -144,6 +146,7 @@ def main() -> None:
         "corpus": f"{len(messages)} messages, MT540-548/524/508/535/536, "
                   f"{round(sum(map(len, messages)) / len(messages))} chars each on average",
         "hub": measure(parse_mt, messages, args.seconds) | {"peak_kib": peak_kib(parse_mt, messages)},
+        "hub_syntax_only": measure(parse_fin, messages, args.seconds / 2),
     }
     parser, baseline_version = baseline_parser()
     if parser is None:
