@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "hub.registry",
+    "hub.messaging",
+    "hub.settlement",
     "hub.ops",
     "hub.api",
 ]
@@ -141,6 +143,18 @@ CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
 
 HEALTH_WORKER_TIMEOUT_SECONDS = envint("HEALTH_WORKER_TIMEOUT_SECONDS", 5, minimum=1)
 
+# --- Participant message API -----------------------------------------------------------------------------
+
+HUB_BIC = envstr("HUB_BIC", "CSDHZAJJ")  # the hub's own BIC in headers and FIN blocks (a demo identifier)
+# one request may carry a bulk file of many messages; single messages have their own limits in iso20022
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024)
+BULK_MAX_MESSAGES = envint("BULK_MAX_MESSAGES", 10_000, minimum=1)
+OUTBOX_PAGE_MAX = envint("OUTBOX_PAGE_MAX", 1000, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 5, minimum=1)
+WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 600, minimum=1)
+
 # --- Internationalisation, static files ----------------------------------------------------------------
 
 LANGUAGE_CODE = "en-gb"
@@ -182,3 +196,4 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+

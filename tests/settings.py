@@ -6,6 +6,7 @@ one Redis never take each other's tasks.
 """
 
 import os
+import tempfile
 import uuid
 
 os.environ.setdefault("DEBUG", "false")
@@ -13,6 +14,9 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("CELERY_QUEUE", f"test-{uuid.uuid4().hex[:12]}")
 os.environ.setdefault("HEALTH_WORKER_TIMEOUT_SECONDS", "5")
+# the shared ledger: development keys generated once per test session into a temporary folder
+os.environ.setdefault("LEDGER_KEY_DIR", tempfile.mkdtemp(prefix="ledger-keys-"))
+os.environ.setdefault("LEDGER_GENERATE_DEV_KEYS", "true")
 
 from hub.settings import *  # noqa: E402, F403
 from hub.settings import DATABASES, VAR_DIR  # noqa: E402
@@ -20,6 +24,9 @@ from hub.settings import DATABASES, VAR_DIR  # noqa: E402
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # a file, not memory, so a worker process can share the test database
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+else:
+    # one test database per run: two runs on one server (a checkout and a CI clone) never collide
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 from hub.settings import STATIC_ROOT  # noqa: E402

@@ -1,7 +1,13 @@
 from django.urls import path
 
-from hub.api import health
+from hub.api import health, messages, participants
 
 urlpatterns = [
     path("health/", health.HealthView.as_view(), name="health"),
+    path("api/v1/messages/", messages.MessageIntakeView.as_view(), name="messages"),
+    path("api/v1/messages/bulk/", messages.BulkIntakeView.as_view(), name="messages-bulk"),
+    path("api/v1/messages/outbox/", messages.OutboxView.as_view(), name="messages-outbox"),
+    path("api/v1/instructions/", participants.InstructionListView.as_view(), name="instructions"),
+    path("api/v1/instructions/<int:pk>/", participants.InstructionDetailView.as_view(), name="instruction"),
+    path("api/v1/accounts/", participants.AccountListView.as_view(), name="accounts"),
 ]

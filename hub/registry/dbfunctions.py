@@ -90,6 +90,8 @@ def drop_postgres_functions(apps, schema_editor) -> None:
 
 
 # --- Rules that span two tables, as triggers -------------------------------------------------------------
+# A migration that alters registry tables on SQLite (which rebuilds the table) must drop these triggers
+# first and recreate them after: see migration 0003.
 # An account's side of a link (omnibus at the issuer, mirror at the investor), an own or client account at
 # its participant's home CSD, and a negative position only in a contra account (issuance or mirror).
 
@@ -165,6 +167,7 @@ DROP FUNCTION IF EXISTS registry_holding_rules();
 
 def create_triggers(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_TRIGGERS_DROP)
         schema_editor.execute(POSTGRES_TRIGGERS)
     elif schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_TRIGGERS:

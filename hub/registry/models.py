@@ -109,6 +109,12 @@ class Participant(models.Model):
         default=MessageStandard.MX,
         help_text="Format of the status messages and confirmations the hub sends this participant",
     )
+    webhook_url = models.URLField(
+        blank=True, help_text="Where the hub POSTs each outbound message, signed with HMAC-SHA256 (optional)"
+    )
+    webhook_secret = models.CharField(
+        max_length=64, blank=True, help_text="Shared secret of the webhook HMAC"
+    )
     is_demo = models.BooleanField(default=False)
 
     class Meta:
@@ -125,6 +131,23 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return self.bic
+
+
+class ParticipantToken(models.Model):
+    """An API credential of a participant. Only a SHA-256 hash of the key is stored; the key is shown once."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=12, help_text="First characters of the key, to tell keys apart")
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["participant", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id and self.participant} {self.key_prefix}…"
 
 
 class Security(models.Model):

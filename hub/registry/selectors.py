@@ -8,7 +8,16 @@ from decimal import Decimal
 
 from django.db.models import F, QuerySet, Sum
 
-from hub.registry.models import CONTRA_KINDS, PARTICIPANT_KINDS, AccountKind, Holding
+from hub.registry.models import (
+    CONTRA_KINDS,
+    PARTICIPANT_KINDS,
+    AccountKind,
+    Holding,
+    Participant,
+    ParticipantToken,
+    SecuritiesAccount,
+)
+from hub.registry.services import token_hash
 
 ZERO = Decimal(0)
 
@@ -100,3 +109,23 @@ def _links_match_omnibus() -> list[BookViolation]:
 def book_violations() -> list[BookViolation]:
     """Every way the hub's positions break invariants 1-3; an empty list means the books hold."""
     return _balanced_books() + _issued_equals_held() + _links_match_omnibus()
+
+
+def participant_for_token(key: str) -> Participant | None:
+    """The participant a live API key belongs to, or None for an unknown or revoked key."""
+    token = (
+        ParticipantToken.objects.select_related("participant__home_csd")
+        .filter(key_hash=token_hash(key), revoked_at__isnull=True)
+        .first()
+    )
+    return token.participant if token else None
+
+
+def accounts_of(participant: Participant):
+    """A participant's own securities accounts with their positions; never another's."""
+    return (
+        SecuritiesAccount.objects.filter(participant=participant)
+        .select_related("csd")
+        .prefetch_related("holdings__security")
+        .order_by("number")
+    )

@@ -1,8 +1,13 @@
 """Writes to reference data. Every row is validated (``full_clean``) before it reaches the database."""
 
+import hashlib
+import secrets
 from typing import TypeVar
 
 from django.db import models
+from django.utils import timezone
+
+from hub.registry.models import Participant, ParticipantToken
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -19,3 +24,20 @@ def reference_row_ensure(*, model: type[ModelT], lookup: dict, values: dict) -> 
     row.full_clean()
     row.save(force_insert=True)
     return row, True
+
+
+def participant_token_issue(*, participant: Participant, label: str = "") -> str:
+    """A new API key for ``participant``; returns the key itself, which is not stored and never shown again."""
+    key = f"hub_{secrets.token_urlsafe(32)}"
+    ParticipantToken.objects.create(
+        participant=participant, key_hash=token_hash(key), key_prefix=key[:12], label=label
+    )
+    return key
+
+
+def participant_token_revoke(*, token: ParticipantToken) -> None:
+    ParticipantToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

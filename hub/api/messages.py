@@ -1,0 +1,170 @@
+"""The participant message API: ISO 20022 / ISO 15022 messages in, status messages out.
+
+POST /api/v1/messages/               one message; Content-Type application/xml (MX) or text/plain (MT)
+POST /api/v1/messages/bulk/          many messages in one file (see ``hub.settlement.bulk``)
+GET  /api/v1/messages/outbox/?after= the caller's outbound messages after a cursor, oldest first
+"""
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hub.api.auth import IsParticipant, ParticipantTokenAuthentication, caller
+from hub.messaging.selectors import outbox_after
+from hub.settlement.bulk import messages_receive_bulk
+from hub.settlement.intake import message_receive
+
+
+class RawBody(BaseParser):
+    """Leaves the body as bytes: the message layer reads it, with its own limits."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        return stream.read()
+
+
+class ParticipantView(APIView):
+    authentication_classes = [ParticipantTokenAuthentication]
+    permission_classes = [IsParticipant]
+    parser_classes = [RawBody]
+
+
+_STATUS_DOC = {
+    202: OpenApiResponse(OpenApiTypes.BINARY, description="accepted: sese.024 (MT548) with AckdAccptd"),
+    200: OpenApiResponse(OpenApiTypes.BINARY, description="cancellation processed: sese.027 (MT548)"),
+    400: OpenApiResponse(
+        OpenApiTypes.BINARY, description="unreadable, schema-invalid or unsupported: sese.024 Rjctd"
+    ),
+    422: OpenApiResponse(
+        OpenApiTypes.BINARY, description="refused by a business rule: sese.024 Rjctd with reason"
+    ),
+}
+
+
+class MessageIntakeView(ParticipantView):
+    @extend_schema(
+        operation_id="messages_send",
+        summary="Send one ISO 20022 or ISO 15022 message",
+        description=(
+            "The body is the message itself: ISO 20022 as `application/xml` (a bare `Document`, or the hub "
+            "envelope `Envlp` holding `AppHdr` then `Document`), or ISO 15022 FIN as `text/plain`. The answer "
+            "is a status message in the same standard. A replay (same business message id, or same "
+            "transaction id of an accepted instruction) returns the original answer with `X-Hub-Replay: true`."
+        ),
+        request={"application/xml": OpenApiTypes.BINARY, "text/plain": OpenApiTypes.BINARY},
+        responses=_STATUS_DOC,
+    )
+    def post(self, request: Request) -> HttpResponse:
+        answer = message_receive(
+            participant=caller(request), raw=request.body, content_type=request.content_type or ""
+        )
+        response = HttpResponse(answer.body, status=answer.http_status, content_type=answer.content_type)
+        response["X-Hub-Message-Id"] = str(answer.inbound_id)
+        response["X-Hub-Outcome"] = answer.outcome
+        if answer.reason_codes:
+            response["X-Hub-Reason-Codes"] = ",".join(answer.reason_codes)
+        if answer.outcome == "REPLAY":
+            response["X-Hub-Replay"] = "true"
+        return response
+
+
+class BulkIntakeView(ParticipantView):
+    @extend_schema(
+        operation_id="messages_send_bulk",
+        summary="Send many messages in one request",
+        description=(
+            "ISO 20022: `application/xml` with root `BlkMsgs` (namespace `urn:csd-hub:xsd:blk.001.01`) whose "
+            "children are hub envelopes or bare Documents. ISO 15022: `text/plain` with FIN messages one "
+            "after another. Each message is processed as if sent alone; the answer lists each one's outcome "
+            "and status message in order."
+        ),
+        request={"application/xml": OpenApiTypes.BINARY, "text/plain": OpenApiTypes.BINARY},
+        responses={
+            200: inline_serializer(
+                "BulkAnswer",
+                {
+                    "count": serializers.IntegerField(),
+                    "results": inline_serializer(
+                        "BulkItem",
+                        {
+                            "index": serializers.IntegerField(),
+                            "http_status": serializers.IntegerField(),
+                            "outcome": serializers.CharField(),
+                            "reason_codes": serializers.ListField(child=serializers.CharField()),
+                            "message_id": serializers.IntegerField(),
+                            "content_type": serializers.CharField(),
+                            "answer": serializers.CharField(),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            400: OpenApiResponse(description="the file itself cannot be split into messages"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        result = messages_receive_bulk(
+            participant=caller(request), raw=request.body, content_type=request.content_type or ""
+        )
+        return Response(result.as_dict(), status=result.http_status)
+
+
+class OutboxItem(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    message_type = serializers.CharField()
+    format = serializers.CharField()
+    content_type = serializers.CharField()
+    transaction_id = serializers.CharField()
+    status = serializers.CharField()
+    payload = serializers.SerializerMethodField()
+
+    def get_payload(self, message) -> str:
+        return bytes(message.payload).decode("utf-8")
+
+
+class OutboxView(ParticipantView):
+    @extend_schema(
+        operation_id="messages_outbox",
+        summary="Pull the caller's status messages and confirmations",
+        parameters=[
+            OpenApiParameter("after", int, description="cursor: the last sequence already read (0 to start)"),
+            OpenApiParameter(
+                "limit", int, description=f"at most this many (default 100, max {settings.OUTBOX_PAGE_MAX})"
+            ),
+        ],
+        responses={
+            200: inline_serializer(
+                "OutboxPage",
+                {
+                    "messages": OutboxItem(many=True),
+                    "next_cursor": serializers.IntegerField(),
+                },
+            )
+        },
+        examples=[OpenApiExample("next page", value={"messages": [], "next_cursor": 42}, response_only=True)],
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            after = int(request.query_params.get("after", "0"))
+            limit = min(int(request.query_params.get("limit", "100")), settings.OUTBOX_PAGE_MAX)
+        except ValueError:
+            return Response({"detail": "'after' and 'limit' are integers"}, status=400)
+        if after < 0 or limit < 1:
+            return Response({"detail": "'after' must be >= 0 and 'limit' >= 1"}, status=400)
+        messages = outbox_after(participant=caller(request), after=after, limit=limit)
+        next_cursor = messages[-1].sequence if messages else after
+        return Response({"messages": OutboxItem(messages, many=True).data, "next_cursor": next_cursor})

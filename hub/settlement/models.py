@@ -1,0 +1,138 @@
+"""Instructions as participants sent them, transfers made of two matched instructions, and their timelines."""
+
+from django.db import models
+from django.db.models import F, Q
+
+from hub.messaging.models import InboundMessage
+from hub.registry.models import CSD, QUANTITY, Participant, SecuritiesAccount, Security
+from hub.settlement.statuses import InstructionStatus, TransferStatus
+
+
+class Side(models.TextChoices):
+    DELIVER = "DELI", "Deliver"
+    RECEIVE = "RECE", "Receive"
+
+
+class Instruction(models.Model):
+    """One side's settlement instruction (free of payment), as accepted from its participant."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="instructions")
+    transaction_id = models.CharField(max_length=35, help_text="The account owner's reference (TxId / SEME)")
+    business_message_id = models.CharField(max_length=35, blank=True)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QUANTITY)
+    trade_date = models.DateField()
+    intended_settlement_date = models.DateField()
+    account = models.ForeignKey(SecuritiesAccount, on_delete=models.PROTECT, related_name="instructions")
+    csd = models.ForeignKey(
+        CSD, on_delete=models.PROTECT, related_name="+", help_text="The participant's CSD"
+    )
+    counterparty_bic = models.CharField(max_length=11)
+    counterparty_csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="+")
+    counterparty_account = models.CharField(max_length=35, blank=True)
+    common_trade_reference = models.CharField(max_length=52, blank=True)
+    client_bic = models.CharField(max_length=11, blank=True)
+    client_account = models.CharField(max_length=35, blank=True)
+    counterparty_client_bic = models.CharField(max_length=11, blank=True)
+    counterparty_client_account = models.CharField(max_length=35, blank=True)
+    matching_key = models.CharField(max_length=64, help_text="SHA-256 of the mandatory matching fields")
+    match_deadline = models.DateField(help_text="Cancelled if still unmatched after this business day")
+    status = models.CharField(
+        max_length=10, choices=InstructionStatus.choices, default=InstructionStatus.ACCEPTED
+    )
+    cancellation_requested = models.BooleanField(default=False)
+    transfer = models.ForeignKey(
+        "Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source_message = models.ForeignKey(InboundMessage, on_delete=models.PROTECT, related_name="instructions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # matching looks up the open instructions of the other side with the same key: no scans
+            models.Index(fields=["matching_key", "side", "status"], name="instruction_matching"),
+            models.Index(fields=["status", "match_deadline"], name="instruction_recycling"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "transaction_id"], name="instruction_unique_reference"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="instruction_quantity_positive"),
+            models.CheckConstraint(condition=~Q(csd=F("counterparty_csd")), name="instruction_cross_csd"),
+            models.CheckConstraint(condition=Q(side__in=Side.values), name="instruction_side"),
+            models.CheckConstraint(
+                condition=Q(status__in=InstructionStatus.values), name="instruction_status"
+            ),
+            models.CheckConstraint(
+                condition=Q(intended_settlement_date__gte=F("trade_date")),
+                name="instruction_settles_after_trade",
+            ),
+            models.CheckConstraint(
+                condition=Q(transfer__isnull=True)
+                | Q(status__in=["MATCHED", "SETTLED", "FAILED", "CANCELLED"]),
+                name="instruction_transfer_only_once_matched",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id and self.participant}/{self.transaction_id} {self.side} {self.status}"
+
+
+class Transfer(models.Model):
+    """Two matched instructions: deliver from one CSD's participant, receive at another's."""
+
+    deliver = models.OneToOneField(
+        Instruction, on_delete=models.PROTECT, related_name="transfer_as_deliverer"
+    )
+    receive = models.OneToOneField(Instruction, on_delete=models.PROTECT, related_name="transfer_as_receiver")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="transfers")
+    quantity = models.DecimalField(**QUANTITY)
+    intended_settlement_date = models.DateField()
+    status = models.CharField(max_length=10, choices=TransferStatus.choices, default=TransferStatus.MATCHED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "updated_at"], name="transfer_status_age")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_quantity_positive"),
+            models.CheckConstraint(condition=Q(status__in=TransferStatus.values), name="transfer_status"),
+            models.CheckConstraint(condition=~Q(deliver=F("receive")), name="transfer_two_instructions"),
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer {self.pk} {self.security_id and self.security} {self.quantity} {self.status}"
+
+
+class StatusEvent(models.Model):
+    """One status move of an instruction or a transfer: the append-only timeline."""
+
+    instruction = models.ForeignKey(
+        Instruction, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    transfer = models.ForeignKey(
+        Transfer, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10)
+    cause = models.CharField(max_length=200, blank=True)
+    reason_code = models.CharField(max_length=4, blank=True)
+    actor = models.CharField(max_length=64, help_text="Participant BIC, 'system' or an operator's username")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(instruction__isnull=False, transfer__isnull=True)
+                | Q(instruction__isnull=True, transfer__isnull=False),
+                name="event_of_instruction_or_transfer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status} ({self.cause})"

@@ -1,0 +1,98 @@
+"""What each participant is told about its instructions, as business messages (iso20022 models).
+
+The messaging app renders them in the participant's format and puts them in its outbox; these functions
+only decide the content.
+"""
+
+import re
+
+from hub.messaging.services import outbound_enqueue
+from hub.settlement.models import Instruction
+from iso20022 import models as m
+from iso20022.errors import ReasonCode
+
+# ISO 20022 cancellation reason codes (sese.024 CancellationReason)
+CANCELLED_BY_SENDER = "CANI"
+CANCELLED_BY_SYSTEM = "CANS"
+
+
+_OUTSIDE_SWIFT_X = re.compile(r"[^A-Za-z0-9/\-?:().,'+ ]")
+
+
+def narrative(text: str) -> str:
+    """Free text both standards can carry: the SWIFT x character set, at most 210 characters (the
+    shortest narrative field the hub writes)."""
+    return " ".join(_OUTSIDE_SWIFT_X.sub(" ", text).split())[:210]
+
+
+def instruction_details(instruction: Instruction) -> m.TransactionDetails:
+    return m.TransactionDetails(
+        side=m.Side(instruction.side),
+        payment=m.Payment.FREE,
+        security=m.Security(isin=instruction.security.isin),
+        quantity=quantity_of(instruction),
+        intended_settlement_date=instruction.intended_settlement_date,
+        trade_date=instruction.trade_date,
+        safekeeping_account=instruction.account.number,
+        account_owner_bic=instruction.participant.bic,
+        counterparty=m.Counterparty(
+            bic=instruction.counterparty_bic,
+            csd_bic=instruction.counterparty_csd.bic,
+            safekeeping_account=instruction.counterparty_account or None,
+        ),
+    )
+
+
+def quantity_of(instruction: Instruction) -> m.Quantity:
+    kind = m.QuantityType.FACE_AMOUNT if instruction.security.denomination == "FAMT" else m.QuantityType.UNIT
+    return m.Quantity(amount=instruction.quantity, type=kind)
+
+
+def _advice(instruction: Instruction, **statuses) -> m.StatusAdvice:
+    return m.StatusAdvice(
+        transaction_id=instruction.transaction_id,
+        account_servicer_transaction_id=f"HUBI{instruction.pk}",
+        details=instruction_details(instruction),
+        **statuses,
+    )
+
+
+def accepted(instruction: Instruction) -> m.StatusAdvice:
+    return _advice(instruction, processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED))
+
+
+def matched(instruction: Instruction) -> m.StatusAdvice:
+    return _advice(instruction, matching=m.MatchingStatus(code=m.MatchingStatusCode.MATCHED))
+
+
+def unmatched(instruction: Instruction) -> m.StatusAdvice:
+    return _advice(instruction, matching=m.MatchingStatus(code=m.MatchingStatusCode.UNMATCHED))
+
+
+def cancelled(instruction: Instruction, *, reason: str, why: str) -> m.StatusAdvice:
+    reasons = (m.Reason(code=reason, narrative=narrative(why)),)
+    return _advice(
+        instruction, processing=m.ProcessingStatus(code=m.ProcessingStatusCode.CANCELLED, reasons=reasons)
+    )
+
+
+def rejected(transaction_id: str, reasons: list[tuple[str, str]]) -> m.StatusAdvice:
+    """The answer to a message the hub refuses: every reason code with its narrative."""
+    return m.StatusAdvice(
+        transaction_id=transaction_id or "NONREF",
+        processing=m.ProcessingStatus(
+            code=m.ProcessingStatusCode.REJECTED,
+            reasons=tuple(m.Reason(code=str(code), narrative=narrative(text)) for code, text in reasons)
+            or (m.Reason(code=ReasonCode.OTHER),),
+        ),
+    )
+
+
+def notify(instruction: Instruction, body: m.Message, *, status: str) -> None:
+    """Queue ``body`` for the instruction's participant, in the transaction of the change it reports."""
+    outbound_enqueue(
+        participant=instruction.participant,
+        body=body,
+        transaction_id=instruction.transaction_id,
+        status=status,
+    )

@@ -1,0 +1,412 @@
+"""Writes of settlement before the protocol starts: instructions in, matching, cancellation, recycling.
+
+``instruction_status_set`` and ``transfer_status_set`` are the only functions that write a status: they
+compare-and-set the row, check the move against the tables in ``statuses``, and append the event.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from hub.messaging.models import InboundMessage
+from hub.registry.calendars import csd_business_day_add, csd_local_now
+from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
+from hub.settlement import errors, notifications
+from hub.settlement.matching import matching_key, optional_fields_match
+from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
+from hub.settlement.statuses import (
+    INSTRUCTION_MOVES,
+    INSTRUCTION_OPEN,
+    TRANSFER_MOVES,
+    InstructionStatus,
+    TransferStatus,
+)
+from iso20022 import models as m
+
+RECYCLE_BUSINESS_DAYS = 20
+SYSTEM = "system"
+
+
+def _require_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("status writes must run inside a database transaction")
+
+
+def instruction_status_set(
+    *, instruction: Instruction, to: str, cause: str, actor: str, reason_code: str = "", **fields
+) -> Instruction:
+    _require_transaction()
+    current = instruction.status
+    if to not in INSTRUCTION_MOVES[current]:
+        raise errors.StatusConflict(
+            f"instruction {instruction.transaction_id} cannot go from {current} to {to}"
+        )
+    updated = Instruction.objects.filter(pk=instruction.pk, status=current).update(
+        status=to, updated_at=timezone.now(), **fields
+    )
+    if updated != 1:
+        raise errors.StatusConflict(f"instruction {instruction.transaction_id} changed while moving to {to}")
+    StatusEvent.objects.create(
+        instruction=instruction,
+        from_status=current,
+        to_status=to,
+        cause=cause[:200],
+        reason_code=reason_code,
+        actor=actor,
+    )
+    instruction.status = to
+    for name, value in fields.items():
+        setattr(instruction, name, value)
+    return instruction
+
+
+def transfer_status_set(
+    *, transfer: Transfer, to: str, cause: str, actor: str, reason_code: str = ""
+) -> Transfer:
+    _require_transaction()
+    current = transfer.status
+    if to not in TRANSFER_MOVES[current]:
+        raise errors.StatusConflict(f"transfer {transfer.pk} cannot go from {current} to {to}")
+    if (
+        Transfer.objects.filter(pk=transfer.pk, status=current).update(status=to, updated_at=timezone.now())
+        != 1
+    ):
+        raise errors.StatusConflict(f"transfer {transfer.pk} changed while moving to {to}")
+    StatusEvent.objects.create(
+        transfer=transfer,
+        from_status=current,
+        to_status=to,
+        cause=cause[:200],
+        reason_code=reason_code,
+        actor=actor,
+    )
+    transfer.status = to
+    return transfer
+
+
+# --- intake of an instruction ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    account: SecuritiesAccount
+    security: Security
+    counterparty_csd: CSD
+
+
+def _csd_holds(csd: CSD, security: Security) -> bool:
+    if security.issuer_csd_id == csd.pk:
+        return True
+    return CSDLink.objects.filter(
+        investor_csd=csd, issuer_csd_id=security.issuer_csd_id, is_active=True
+    ).exists()
+
+
+def _resolve(participant: Participant, body: m.SettlementInstruction) -> _Resolved:
+    """Every check of an instruction against reference data; the first failure is raised."""
+    home = participant.home_csd
+    if body.payment != m.Payment.FREE:
+        raise errors.AgainstPaymentNotSupported(
+            "the hub settles free of payment only (Pmt FREE, MT540/MT542)"
+        )
+    if body.account_owner_bic != participant.bic:
+        raise errors.NotTheAccountOwner(
+            f"the account owner {body.account_owner_bic} is not the sender {participant.bic}"
+        )
+    account = SecuritiesAccount.objects.filter(csd=home, number=body.safekeeping_account).first()
+    if account is None:
+        raise errors.UnknownAccount(f"no safekeeping account {body.safekeeping_account} at {home.code}")
+    if account.kind not in PARTICIPANT_KINDS or account.participant_id != participant.pk:
+        raise errors.AccountOfAnotherParticipant(
+            f"safekeeping account {body.safekeeping_account} at {home.code} is not an account of {participant.bic}"
+        )
+    if account.is_blocked:
+        raise errors.BlockedAccount(f"safekeeping account {account.number} at {home.code} is blocked")
+    security = Security.objects.select_related("issuer_csd").filter(isin=body.security.isin).first()
+    if security is None:
+        raise errors.UnknownSecurity(f"ISIN {body.security.isin} is not a security the hub knows")
+    if body.quantity.amount <= 0:
+        raise errors.QuantityNotPositive(f"quantity {body.quantity.amount} must be greater than zero")
+    if body.quantity.type.value != security.denomination:
+        raise errors.QuantityTypeMismatch(
+            f"{security.isin} is settled in {security.get_denomination_display().lower()}, not {body.quantity.type.value}"
+        )
+    if body.intended_settlement_date < body.trade_date:
+        raise errors.SettlementBeforeTrade(
+            f"intended settlement date {body.intended_settlement_date} is before trade date {body.trade_date}"
+        )
+    counterparty_csd = CSD.objects.filter(bic=body.counterparty.csd_bic).first()
+    if counterparty_csd is None:
+        raise errors.UnknownPlaceOfSettlement(
+            f"{body.counterparty.csd_bic} is not a CSD connected to the hub"
+        )
+    if counterparty_csd.pk == home.pk:
+        raise errors.NotCrossCsd(
+            f"deliverer and receiver are both at {home.code}: settle it at {home.code} directly, not through the hub"
+        )
+    if not Participant.objects.filter(bic=body.counterparty.bic, home_csd=counterparty_csd).exists():
+        raise errors.UnknownCounterparty(
+            f"{body.counterparty.bic} is not a participant of {counterparty_csd.code}"
+        )
+    for csd in (home, counterparty_csd):
+        if not _csd_holds(csd, security):
+            raise errors.SecurityNotEligible(
+                f"{security.isin} (issued at {security.issuer_csd.code}) is not held at {csd.code}: no link"
+            )
+    return _Resolved(account=account, security=security, counterparty_csd=counterparty_csd)
+
+
+def instruction_submit(
+    *, participant: Participant, body: m.SettlementInstruction, source_message: InboundMessage
+) -> Instruction:
+    """Validate and accept one side's instruction; matching follows in a task once this commits."""
+    _require_transaction()
+    resolved = _resolve(participant, body)
+    home = participant.home_csd
+    local_today = csd_local_now(home).date()
+    counterparty = body.counterparty
+    instruction = Instruction.objects.create(
+        participant=participant,
+        transaction_id=body.transaction_id,
+        business_message_id=body.business_message_id or "",
+        side=body.side.value,
+        security=resolved.security,
+        quantity=body.quantity.amount,
+        trade_date=body.trade_date,
+        intended_settlement_date=body.intended_settlement_date,
+        account=resolved.account,
+        csd=home,
+        counterparty_bic=counterparty.bic,
+        counterparty_csd=resolved.counterparty_csd,
+        counterparty_account=counterparty.safekeeping_account or "",
+        common_trade_reference=body.common_trade_reference or "",
+        client_bic=body.client_bic or "",
+        client_account=body.client_account or "",
+        counterparty_client_bic=counterparty.client_bic or "",
+        counterparty_client_account=counterparty.client_account or "",
+        matching_key=matching_key(
+            side=body.side.value,
+            isin=resolved.security.isin,
+            quantity=body.quantity.amount,
+            trade_date=body.trade_date,
+            intended_settlement_date=body.intended_settlement_date,
+            sender_bic=participant.bic,
+            sender_csd_bic=home.bic,
+            counterparty_bic=counterparty.bic,
+            counterparty_csd_bic=resolved.counterparty_csd.bic,
+        ),
+        match_deadline=csd_business_day_add(
+            home, max(local_today, body.intended_settlement_date), RECYCLE_BUSINESS_DAYS
+        ),
+        source_message=source_message,
+    )
+    StatusEvent.objects.create(
+        instruction=instruction,
+        to_status=InstructionStatus.ACCEPTED,
+        cause="validated",
+        actor=participant.bic,
+    )
+    notifications.notify(instruction, notifications.accepted(instruction), status=InstructionStatus.ACCEPTED)
+    transaction.on_commit(lambda: _enqueue_match(instruction.pk))
+    return instruction
+
+
+def _enqueue_match(instruction_id: int) -> None:
+    from hub.settlement.tasks import instruction_match
+
+    instruction_match.delay(instruction_id)
+
+
+# --- matching --------------------------------------------------------------------------------------------
+
+
+def instruction_match(*, instruction_id: int) -> Transfer | None:
+    """Match an open instruction with an open counterpart, or mark it unmatched. Safe to run twice and
+    concurrently for both sides of a pair: rows are locked in id order and their status rechecked."""
+    with transaction.atomic():
+        instruction = Instruction.objects.select_related("account").get(pk=instruction_id)
+        if instruction.status not in INSTRUCTION_OPEN:
+            return None
+        opposite = Side.RECEIVE if instruction.side == Side.DELIVER else Side.DELIVER
+        candidates = (
+            Instruction.objects.select_related("account")
+            .filter(matching_key=instruction.matching_key, side=opposite, status__in=INSTRUCTION_OPEN)
+            .order_by("created_at", "pk")[:50]
+        )
+        for candidate in candidates:
+            if not optional_fields_match(instruction, candidate):
+                continue
+            pair = {
+                row.pk: row
+                for row in Instruction.objects.select_for_update()
+                .select_related("participant", "account", "security", "counterparty_csd")
+                .filter(pk__in=[instruction.pk, candidate.pk])
+                .order_by("pk")
+            }
+            mine, theirs = pair[instruction.pk], pair[candidate.pk]
+            if mine.status not in INSTRUCTION_OPEN:
+                return None
+            if theirs.status not in INSTRUCTION_OPEN:
+                continue
+            return _pair(mine, theirs)
+        locked = (
+            Instruction.objects.select_for_update()
+            .select_related("participant", "account", "security", "counterparty_csd")
+            .get(pk=instruction.pk)
+        )
+        if locked.status == InstructionStatus.ACCEPTED:
+            instruction_status_set(
+                instruction=locked, to=InstructionStatus.UNMATCHED, cause="no counterpart yet", actor=SYSTEM
+            )
+            notifications.notify(locked, notifications.unmatched(locked), status=InstructionStatus.UNMATCHED)
+        return None
+
+
+def _pair(one: Instruction, other: Instruction) -> Transfer:
+    deliver, receive = (one, other) if one.side == Side.DELIVER else (other, one)
+    transfer = Transfer.objects.create(
+        deliver=deliver,
+        receive=receive,
+        security=deliver.security,
+        quantity=deliver.quantity,
+        intended_settlement_date=deliver.intended_settlement_date,
+    )
+    StatusEvent.objects.create(
+        transfer=transfer,
+        to_status=TransferStatus.MATCHED,
+        cause=f"matched {deliver.transaction_id} with {receive.transaction_id}",
+        actor=SYSTEM,
+    )
+    for side in (deliver, receive):
+        instruction_status_set(
+            instruction=side,
+            to=InstructionStatus.MATCHED,
+            cause=f"transfer {transfer.pk}",
+            actor=SYSTEM,
+            transfer=transfer,
+        )
+        notifications.notify(side, notifications.matched(side), status=InstructionStatus.MATCHED)
+    return transfer
+
+
+# --- cancellation ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancellationOutcome:
+    instruction: Instruction
+    processing: m.ProcessingStatusCode
+    reason: m.Reason | None = None
+
+
+def _cancel(instruction: Instruction, *, reason: str, narrative: str, actor: str) -> None:
+    instruction_status_set(
+        instruction=instruction,
+        to=InstructionStatus.CANCELLED,
+        cause=narrative,
+        actor=actor,
+        reason_code=reason,
+    )
+    notifications.notify(
+        instruction,
+        notifications.cancelled(instruction, reason=reason, why=narrative),
+        status=InstructionStatus.CANCELLED,
+    )
+
+
+def instruction_cancel(*, participant: Participant, transaction_id: str) -> CancellationOutcome:
+    """A participant's request to cancel its instruction (sese.020): at once before matching; after
+    matching only once both sides have asked and settlement has not started (as T2S)."""
+    _require_transaction()
+    related = ("participant", "account", "security", "counterparty_csd")
+    instruction = (
+        Instruction.objects.select_for_update()
+        .select_related(*related)
+        .filter(participant=participant, transaction_id=transaction_id)
+        .first()
+    )
+    if instruction is None:
+        raise errors.UnknownInstruction(f"{participant.bic} has no instruction {transaction_id}")
+    denied = m.ProcessingStatusCode.DENIED
+    if instruction.status in INSTRUCTION_OPEN:
+        _cancel(
+            instruction,
+            reason=notifications.CANCELLED_BY_SENDER,
+            narrative="cancelled at the sender's request",
+            actor=participant.bic,
+        )
+        return CancellationOutcome(instruction, m.ProcessingStatusCode.CANCELLED)
+    if instruction.status != InstructionStatus.MATCHED:
+        code = {InstructionStatus.CANCELLED: "DCAN", InstructionStatus.SETTLED: "DSET"}.get(
+            instruction.status, "OTHR"
+        )
+        return CancellationOutcome(
+            instruction, denied, m.Reason(code=code, narrative=f"instruction is {instruction.status.lower()}")
+        )
+    transfer = Transfer.objects.select_for_update().get(pk=instruction.transfer_id)
+    if transfer.status != TransferStatus.MATCHED:
+        return CancellationOutcome(
+            instruction,
+            denied,
+            m.Reason(code="DPRG", narrative=f"settlement has started ({transfer.status.lower()})"),
+        )
+    counterpart_id = transfer.receive_id if transfer.deliver_id == instruction.pk else transfer.deliver_id
+    counterpart = Instruction.objects.select_for_update().select_related(*related).get(pk=counterpart_id)
+    Instruction.objects.filter(pk=instruction.pk).update(cancellation_requested=True)
+    if not counterpart.cancellation_requested:
+        StatusEvent.objects.create(
+            instruction=instruction,
+            from_status=instruction.status,
+            to_status=instruction.status,
+            cause="cancellation requested; awaiting counterparty",
+            actor=participant.bic,
+        )
+        return CancellationOutcome(
+            instruction,
+            m.ProcessingStatusCode.PENDING_CANCELLATION,
+            m.Reason(code="OTHR", narrative="matched: cancelled once the counterparty asks too"),
+        )
+    transfer_status_set(
+        transfer=transfer, to=TransferStatus.CANCELLED, cause="both parties cancelled", actor=participant.bic
+    )
+    for side in (instruction, counterpart):
+        _cancel(
+            side,
+            reason=notifications.CANCELLED_BY_SENDER,
+            narrative="cancelled by both parties",
+            actor=participant.bic,
+        )
+    return CancellationOutcome(instruction, m.ProcessingStatusCode.CANCELLED)
+
+
+# --- recycling -------------------------------------------------------------------------------------------
+
+
+def instructions_recycle(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Cancel the instructions still unmatched after their last business day of matching (20 business
+    days of their CSD's calendar), and return how many were cancelled and how many stay in matching."""
+    now = now or timezone.now()
+    expired = 0
+    for csd in CSD.objects.all():
+        local_today = csd_local_now(csd, now=now).date()
+        due = Instruction.objects.filter(csd=csd, status__in=INSTRUCTION_OPEN, match_deadline__lt=local_today)
+        for instruction_id in due.values_list("pk", flat=True).iterator():
+            with transaction.atomic():
+                instruction = (
+                    Instruction.objects.select_for_update()
+                    .select_related("participant", "account", "security", "counterparty_csd")
+                    .get(pk=instruction_id)
+                )
+                if instruction.status in INSTRUCTION_OPEN:
+                    _cancel(
+                        instruction,
+                        reason=notifications.CANCELLED_BY_SYSTEM,
+                        narrative=f"unmatched for {RECYCLE_BUSINESS_DAYS} business days",
+                        actor=SYSTEM,
+                    )
+                    expired += 1
+    waiting = Instruction.objects.filter(Q(status__in=INSTRUCTION_OPEN)).count()
+    return {"cancelled": expired, "unmatched": waiting}
