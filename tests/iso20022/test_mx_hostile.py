@@ -5,6 +5,8 @@ import time
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from iso20022 import models as m
@@ -242,3 +244,66 @@ def test_every_refusal_can_be_answered_with_an_official_sese024_rejection(refere
 
 def test_every_reason_code_the_library_raises_is_an_iso_rejection_code():
     assert {code.value for code in ReasonCode} <= codes.REJECTION_75
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_mutation_of_a_valid_message_is_parsed_or_refused_with_an_error_value_never_a_crash(data):
+    """Whatever the bytes, the answer is a model or an ``Iso20022Error`` (a sese.024 rejection), never an
+    unexpected exception (a 500)."""
+    original = data.draw(st.sampled_from(MUTATION_SEEDS))
+    raw = bytearray(original)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        position = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+        action = data.draw(st.sampled_from(["replace", "delete", "insert", "truncate"]))
+        if action == "replace":
+            raw[position] = data.draw(st.sampled_from(b"<>/&;\"'=:0123456789AZaz \n\x00\xff-T."))
+        elif action == "delete":
+            del raw[position : position + data.draw(st.integers(min_value=1, max_value=12))]
+        elif action == "insert":
+            raw[position:position] = data.draw(st.sampled_from(FRAGMENTS))
+        else:
+            del raw[position:]
+        if not raw:
+            break
+    try:
+        mx.parse(bytes(raw))
+    except Iso20022Error as exc:
+        assert exc.errors and all(e.reason in ReasonCode for e in exc.errors)
+
+
+FRAGMENTS = [
+    b"<Foo/>", b"</Unit>", b"<!DOCTYPE x>", b"&amp;", b"&bogus;", b"2026-02-30", b"-0001-01-01", b"24:00:00",
+    b"<Unit>1E5</Unit>", b"<Cd>ZZZZ</Cd>", b"<![CDATA[x]]>", b"<?pi x?>", b"<!-- c -->", b"\xc3\x28",
+    b'xmlns="urn:iso:std:iso:20022:tech:xsd:sese.024.001.12"', b"<PgNb>99999</PgNb>",
+]
+
+
+def _seeds() -> list[bytes]:
+    day = dt.date(2026, 11, 24)
+    holdings = m.HoldingsStatement(
+        statement_date=day, safekeeping_account="NSD-001",
+        balances=(m.HoldingBalance(
+            security=m.Security(isin="RU000A0JX0J2"), aggregate=Decimal(10), available=Decimal(7),
+            sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=Decimal(3)),),
+        ),),
+    )
+    advice = m.StatusAdvice(
+        transaction_id="TX-1",
+        processing=m.ProcessingStatus(code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="DSEC"),)),
+    )
+    header = m.BusinessHeader(
+        from_bic="PARTRUMM", to_bic="HUBBRUMM", business_message_id="B-1", message_definition_id="sese.023.001.11",
+        creation=dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC),
+    )
+    return [pretty(), mx.build(holdings), mx.build(advice), mx.build(INSTRUCTION, header=header)]
+
+
+MUTATION_SEEDS = _seeds()
+
+
+@pytest.mark.parametrize("date", [b"2026-11-25Z", b"2026-11-25+03:00", b"-2026-11-25", b"12026-11-25", b"2026-02-30"])
+def test_a_date_that_is_not_a_plain_calendar_date_is_refused_as_an_invalid_settlement_date(date):
+    data = pretty().replace(b"2026-11-25", date)
+    error = refuse(data, Iso20022Error)
+    assert error.reason is ReasonCode.SETTLEMENT_DATE
