@@ -325,7 +325,7 @@ def wrap(text: str, width: int = 35) -> str:
     """Text as FIN lines of at most ``width`` characters (``\n`` kept as a line break).
 
     No line may start with ``:`` or ``-`` (FIN would read a new field or the end of block 4), so a
-    break is moved one character earlier when it would. ``unwrap`` is the inverse.
+    break that would start a line with them moves back until it would not. ``unwrap`` is the inverse.
     """
     out: list[str] = []
     for segment in text.split("\n"):
@@ -339,12 +339,21 @@ def wrap(text: str, width: int = 35) -> str:
     return "\n".join(out)
 
 
+def _wrapped(previous: str, line: str, width: int) -> bool:
+    """Whether ``wrap`` broke a line between ``previous`` and ``line`` (rather than a ``\n``)."""
+    if len(previous) == width:
+        return True
+    moved = width - len(previous)  # a break moved back by ``moved`` characters
+    return (0 < moved < width and previous != "" and len(line) > moved and line[0] not in ":-"
+            and all(char in ":-" for char in line[1:moved + 1]))
+
+
 def unwrap(text: str, width: int = 35) -> str:
-    """Join FIN lines: a line shorter than ``width`` ended a paragraph, a full one was wrapped."""
+    """Join FIN lines: a full line (or one whose break ``wrap`` moved back) continues on the next."""
     lines = text.split("\n")
     out = lines[0]
     for previous, line in zip(lines, lines[1:], strict=False):
-        out += line if len(previous) == width else "\n" + line
+        out += line if _wrapped(previous, line, width) else "\n" + line
     return out
 
 
@@ -403,4 +412,6 @@ def make_field(tag: str, qualifier: str | None, value: object, issuer: str | Non
     else:
         text = str(value)
     raw = generic_raw(qualifier, text, issuer) if qualifier else text
+    if any(line[:1] in (":", "-") for line in raw.split("\n")[1:]):
+        raise FieldFormatError(f"{raw!r} would start a line with ':' or '-', which FIN forbids")
     return parse_field(tag, raw)

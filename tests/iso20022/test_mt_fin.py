@@ -5,6 +5,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iso20022.errors import MalformedMessage, ReasonCode
 from iso20022.mt import fields
@@ -191,10 +193,25 @@ def test_long_text_wraps_at_35_characters_and_unwraps_to_the_same_text():
     assert fields.unwrap(fields.wrap("SHORT\nLINES")) == "SHORT\nLINES"
 
 
+@pytest.mark.parametrize("text", ["A" * 35 + ":B", "A" * 34 + "::-B" + "C" * 40, "A" * 33 + "X-" + "Y" * 50])
+def test_wrapping_never_starts_a_line_with_a_colon_or_dash_and_still_unwraps_exactly(text):
+    wrapped = fields.wrap(text)
+    assert all(line[:1] not in (":", "-") for line in wrapped.split("\n"))
+    assert fields.unwrap(wrapped) == text
+
+
+@given(text=st.text(alphabet="AB :-", min_size=1, max_size=200).filter(lambda t: t[0] not in ":-"))
+def test_wrap_and_unwrap_are_inverse_for_single_paragraphs(text):
+    assert fields.unwrap(fields.wrap(text)) == text
+
+
+def test_a_field_whose_line_would_start_with_a_dash_cannot_be_built():
+    with pytest.raises(fields.FieldFormatError, match="forbids"):
+        fields.make_field("35B", None, fields.SecurityId("US0378331005", "-}"))
+
+
 # ------------------------------------------------------------------------------ property: any tree
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 from iso20022.mt.fields import make_field  # noqa: E402
 from iso20022.mt.fin import Sequence, input_message  # noqa: E402
