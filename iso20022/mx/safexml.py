@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 from lxml import etree
 
@@ -75,9 +74,15 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-@lru_cache(maxsize=8)
 def _too_deep(max_depth: int) -> etree.XPath:
-    return etree.XPath("/*" + "/*" * max_depth + "[1]")
+    """The first element below ``max_depth`` levels, as a compiled XPath (one per thread and depth)."""
+    compiled = getattr(_local, "depth_checks", None)
+    if compiled is None:
+        compiled = _local.depth_checks = {}
+    check = compiled.get(max_depth)
+    if check is None:
+        check = compiled[max_depth] = etree.XPath("/*" + "/*" * max_depth + "[1]")
+    return check
 
 
 def local_path(element: etree._Element) -> str:

@@ -6,7 +6,7 @@ and a reason code chosen from that path (``errors.reason_for_path``).
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from pathlib import Path
 
 from lxml import etree
@@ -18,9 +18,22 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 ENVELOPE_SCHEMA = "envelope.001.01.xsd"
 
 
-@cache
+_local = threading.local()
+
+
 def guideline(filename: str) -> etree.XMLSchema:
-    """The compiled usage-guideline schema ``filename`` (shared: lxml schemas are read-only)."""
+    """The compiled usage-guideline schema ``filename``, compiled once per thread: a validator keeps
+    its error log on itself, so threads do not share one."""
+    compiled = getattr(_local, "schemas", None)
+    if compiled is None:
+        compiled = _local.schemas = {}
+    schema = compiled.get(filename)
+    if schema is None:
+        schema = compiled[filename] = _compile(filename)
+    return schema
+
+
+def _compile(filename: str) -> etree.XMLSchema:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / filename), parser))
 

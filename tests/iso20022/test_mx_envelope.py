@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -187,3 +188,21 @@ def test_an_error_value_reads_as_where_what_and_why():
     text = str(caught.value.first)
     assert text.startswith("line 2, /Document/SctiesSttlmTxInstr/FinInstrmId/ISIN: ")
     assert text.endswith("[DSEC]")
+
+
+def test_parsing_from_many_threads_at_once_gives_each_caller_its_own_answer():
+    good = envelope_bytes()
+    bad = mx.build(INSTRUCTION).replace(b"<ISIN>ZAE000015889</ISIN>", b"<ISIN>?</ISIN>")
+
+    def work(n: int) -> str:
+        for _ in range(200):
+            if n % 2:
+                assert mx.parse(good).body == INSTRUCTION
+            else:
+                with pytest.raises(SchemaViolation) as caught:
+                    mx.parse(bad)
+                assert caught.value.first.path.endswith("/ISIN")
+        return "done"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(work, range(8))) == ["done"] * 8
