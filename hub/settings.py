@@ -47,10 +47,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "hub.registry",
-    "hub.messaging",
-    "hub.settlement",
     "hub.ops",
     "hub.api",
+    "hub.ledger",
 ]
 
 MIDDLEWARE = [
@@ -143,18 +142,6 @@ CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
 
 HEALTH_WORKER_TIMEOUT_SECONDS = envint("HEALTH_WORKER_TIMEOUT_SECONDS", 5, minimum=1)
 
-# --- Participant message API -----------------------------------------------------------------------------
-
-HUB_BIC = envstr("HUB_BIC", "CSDHZAJJ")  # the hub's own BIC in headers and FIN blocks (a demo identifier)
-# one request may carry a bulk file of many messages; single messages have their own limits in iso20022
-DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024)
-BULK_MAX_MESSAGES = envint("BULK_MAX_MESSAGES", 10_000, minimum=1)
-OUTBOX_PAGE_MAX = envint("OUTBOX_PAGE_MAX", 1000, minimum=1)
-WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
-WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
-WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 5, minimum=1)
-WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 600, minimum=1)
-
 # --- Internationalisation, static files ----------------------------------------------------------------
 
 LANGUAGE_CODE = "en-gb"
@@ -197,3 +184,46 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- Shared ledger (hub/ledger) ------------------------------------------------------------------------
+# Keys are Ed25519 seeds (32 bytes, base64), given in the environment or in files. With
+# LEDGER_GENERATE_DEV_KEYS on (the default when DEBUG is on) missing keys are generated once into
+# LEDGER_KEY_DIR and logged as development keys; with it off the hub refuses to seal without a hub key.
+
+LEDGER_BACKEND = envstr("LEDGER_BACKEND", "local")
+if LEDGER_BACKEND not in ("local", "evm"):
+    raise ImproperlyConfigured(f"LEDGER_BACKEND={LEDGER_BACKEND!r}: use 'local' or 'evm'")
+LEDGER_KEY_DIR = Path(envstr("LEDGER_KEY_DIR", str(VAR_DIR / "ledger-keys")))
+LEDGER_HUB_KEY = envstr("LEDGER_HUB_KEY")
+LEDGER_HUB_KEY_FILE = envstr("LEDGER_HUB_KEY_FILE")
+LEDGER_GENERATE_DEV_KEYS = envbool("LEDGER_GENERATE_DEV_KEYS", DEBUG)
+# who signs endorsements for the CSDs: a dotted path to an Endorser (hub.ledger.endorsers)
+LEDGER_ENDORSER = envstr("LEDGER_ENDORSER", "hub.ledger.endorsers.LocalEndorser")
+LEDGER_BLOCK_MAX_ENTRIES = envint("LEDGER_BLOCK_MAX_ENTRIES", 10_000, minimum=1)
+LEDGER_SEAL_INTERVAL_SECONDS = envint("LEDGER_SEAL_INTERVAL_SECONDS", 2, minimum=1)
+
+LEDGER_EVM_URL = envstr("LEDGER_EVM_URL")
+LEDGER_EVM_CONTRACT = envstr("LEDGER_EVM_CONTRACT")
+LEDGER_EVM_PRIVATE_KEY = envstr("LEDGER_EVM_PRIVATE_KEY")
+LEDGER_EVM_PRIVATE_KEY_FILE = envstr("LEDGER_EVM_PRIVATE_KEY_FILE")
+# the contract build to deploy: match the Besu network's milestone (see hub/ledger/contracts/)
+LEDGER_EVM_VERSION = envstr("LEDGER_EVM_VERSION", "shanghai")
+LEDGER_EVM_TIMEOUT_SECONDS = envint("LEDGER_EVM_TIMEOUT_SECONDS", 10, minimum=1)
+LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS = envint("LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS", 120, minimum=1)
+if LEDGER_BACKEND == "evm":
+    _missing_evm = [
+        name
+        for name, value in (
+            ("LEDGER_EVM_URL", LEDGER_EVM_URL),
+            ("LEDGER_EVM_CONTRACT", LEDGER_EVM_CONTRACT),
+            (
+                "LEDGER_EVM_PRIVATE_KEY or LEDGER_EVM_PRIVATE_KEY_FILE",
+                LEDGER_EVM_PRIVATE_KEY or LEDGER_EVM_PRIVATE_KEY_FILE,
+            ),
+        )
+        if not value
+    ]
+    if _missing_evm:
+        raise ImproperlyConfigured(
+            f"LEDGER_BACKEND=evm needs {', '.join(_missing_evm)}: the node's JSON-RPC URL, the anchor contract's "
+            "address (deploy it with manage.py ledger_evm_deploy) and the hub's account key (hex)."
+        )

@@ -1,0 +1,42 @@
+"""Read-only admin pages: the ledger is written by its services only, never edited by hand."""
+
+from django.contrib import admin
+
+from hub.ledger.models import Block, Endorsement, Entry, EvmAnchor
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Block)
+class BlockAdmin(ReadOnlyAdmin):
+    list_display = ("height", "entry_count", "csds", "sealed_at", "hub_key_id", "block_hash")
+    search_fields = ("block_hash", "merkle_root")
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "reference", "csds", "block", "appended_at")
+    list_filter = ("kind",)
+    search_fields = ("reference", "record_hash")
+    raw_id_fields = ("block",)
+
+
+@admin.register(Endorsement)
+class EndorsementAdmin(ReadOnlyAdmin):
+    list_display = ("block", "csd", "key_id", "endorsed_at")
+    list_filter = ("csd",)
+
+
+@admin.register(EvmAnchor)
+class EvmAnchorAdmin(ReadOnlyAdmin):
+    list_display = ("block", "status", "chain_id", "nonce", "tx_hash", "receipt_block")
+    list_filter = ("status",)

@@ -1,0 +1,164 @@
+"""Reads of the shared ledger: headers, keys in force, inclusion proofs and the check of the whole chain."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from hub.ledger import verifier
+from hub.ledger.endorsers import configured_endorser
+from hub.ledger.models import Block, Endorsement, Entry, EntryKind, EvmAnchor
+from hub.registry.models import CSD
+
+ENTRY_FIELDS = ("id", "kind", "reference", "csds", "record_hash", "appended_at")
+
+
+def entry_as_leaf_fields(row: dict) -> dict:
+    """An entry's fields as its Merkle leaf commits to them (see ``verifier.entry_leaf_bytes``)."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "reference": row["reference"],
+        "csds": row["csds"].split(",") if row["csds"] else [],
+        "record_hash": row["record_hash"],
+        "appended_at": verifier.time_text(row["appended_at"]),
+    }
+
+
+def block_header(block: Block) -> dict:
+    return {
+        "version": block.version,
+        "height": block.height,
+        "previous_hash": block.previous_hash,
+        "merkle_root": block.merkle_root,
+        "entry_count": block.entry_count,
+        "sealed_at": verifier.time_text(block.sealed_at),
+        "hub_key_id": block.hub_key_id,
+        "csds": block.csd_codes,
+    }
+
+
+def chain_tip() -> Block | None:
+    return Block.objects.order_by("-height").first()
+
+
+def pending_entry_count() -> int:
+    return Entry.objects.filter(block__isnull=True).count()
+
+
+def hub_key_announcements() -> list[dict]:
+    """Sealed announcements of hub keys, oldest first: the first key, then each rotation."""
+    records = Entry.objects.filter(kind=EntryKind.HUB_KEY, block__isnull=False).values_list(
+        "record", flat=True
+    )
+    return [json.loads(record) for record in records.order_by("id")]
+
+
+def hub_key_in_force_id() -> str | None:
+    announcements = hub_key_announcements()
+    return announcements[-1]["key_id"] if announcements else None
+
+
+def hub_public_keys() -> dict[str, str]:
+    return {item["key_id"]: item["public_key"] for item in hub_key_announcements()}
+
+
+def csd_public_keys(csd_codes: list[str]) -> dict[str, str]:
+    """Trusted CSD keys by key id: the registry's key where it has one, else what the endorser vouches for."""
+    trusted, unknown = {}, []
+    registered = dict(CSD.objects.filter(code__in=csd_codes).values_list("code", "signing_public_key"))
+    for code in csd_codes:
+        public_key = registered.get(code)
+        if public_key:
+            trusted[verifier.key_id_for(verifier.b64decode(public_key, f"{code}'s key"))] = public_key
+        else:
+            unknown.append(code)
+    if unknown:
+        trusted.update(configured_endorser().public_keys(csd_codes=unknown))
+    return trusted
+
+
+def blocks_missing_endorsements() -> Iterator[Block]:
+    for block in Block.objects.exclude(csds="").order_by("height").prefetch_related("endorsements"):
+        if {e.csd for e in block.endorsements.all()} != set(block.csd_codes):
+            yield block
+
+
+def blocks_not_anchored() -> list[Block]:
+    return list(Block.objects.filter(evm_anchor__isnull=True).order_by("height"))
+
+
+def entry_proof(*, entry_id: int) -> dict:
+    """The inclusion proof of a sealed entry, as JSON-ready data that ``verifier.verify_proof`` checks."""
+    entry = Entry.objects.select_related("block").get(id=entry_id)
+    if entry.block is None:
+        raise Entry.DoesNotExist(f"entry {entry_id} is not sealed in a block yet")
+    block = entry.block
+    rows = list(Entry.objects.filter(block=block).order_by("id").values(*ENTRY_FIELDS))
+    leaves = [verifier.leaf_hash(verifier.entry_leaf_bytes(entry_as_leaf_fields(row))) for row in rows]
+    index = next(i for i, row in enumerate(rows) if row["id"] == entry_id)
+    levels = verifier.merkle_levels(leaves)
+    endorsements = list(block.endorsements.values("csd", "key_id", "signature"))
+    proof = {
+        "format": verifier.PROOF_FORMAT,
+        "entry": entry_as_leaf_fields(rows[index]),
+        "record": entry.record,
+        "leaf_index": index,
+        "audit_path": [node.hex() for node in verifier.audit_path(levels, index)],
+        "block": block_header(block),
+        "block_hash": block.block_hash,
+        "hub_signature": {"key_id": block.hub_key_id, "signature": block.hub_signature},
+        "endorsements": endorsements,
+        "public_keys": {**csd_public_keys(block.csd_codes), **hub_public_keys()},
+    }
+    anchor = EvmAnchor.objects.filter(block=block, status=EvmAnchor.Status.CONFIRMED).first()
+    if anchor is not None:
+        proof["anchor"] = {
+            "chain_id": anchor.chain_id,
+            "contract": anchor.contract,
+            "tx_hash": anchor.tx_hash,
+            "block_number": anchor.receipt_block,
+        }
+    return proof
+
+
+@dataclass
+class ChainReport:
+    blocks: int = 0
+    entries: int = 0
+    findings: list[verifier.Finding] = field(default_factory=list)
+
+    @property
+    def first_break(self) -> verifier.Finding | None:
+        return self.findings[0] if self.findings else None
+
+
+def chain_blocks() -> Iterator[verifier.ChainBlock]:
+    """Every block as stored, in height order, with its entries (id order) and endorsements."""
+    endorsements: dict[int, list[dict]] = {}
+    for row in Endorsement.objects.values("block_id", "csd", "key_id", "signature").iterator():
+        endorsements.setdefault(row.pop("block_id"), []).append(row)
+    for block in Block.objects.order_by("height").iterator(chunk_size=200):
+        rows = list(Entry.objects.filter(block=block).order_by("id").values(*ENTRY_FIELDS, "record"))
+        yield verifier.ChainBlock(
+            header=block_header(block),
+            block_hash=block.block_hash,
+            hub_signature=block.hub_signature,
+            endorsements=endorsements.get(block.id, []),
+            entries=[entry_as_leaf_fields(row) for row in rows],
+            records=[row["record"] for row in rows],
+        )
+
+
+def chain_verify() -> ChainReport:
+    """Recomputes the whole chain: record hashes, Merkle roots, header hashes and links, heights, the hub's
+    signatures through every key rotation, and every involved CSD's endorsement."""
+    codes = sorted(
+        {code for csds in Block.objects.values_list("csds", flat=True) for code in csds.split(",") if code}
+    )
+    checker = verifier.ChainChecker(csd_public_keys(codes))
+    report = ChainReport()
+    for block in chain_blocks():
+        report.blocks += 1
+        report.entries += len(block.entries)
+        report.findings.extend(checker.check(block))
+    return report

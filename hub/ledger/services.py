@@ -1,0 +1,257 @@
+"""Writes to the shared ledger: appending entries, sealing them into blocks, endorsing, rotating the hub key
+and anchoring. Every write to the ledger's tables goes through here."""
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from hub.ledger import keys, selectors, verifier
+from hub.ledger.endorsers import Endorser, configured_endorser
+from hub.ledger.errors import EndorsementInvalid, EntryInvalid, HubKeyNotInForce
+from hub.ledger.models import Block, Endorsement, Entry, EntryKind
+
+log = logging.getLogger(__name__)
+
+# one sealer at a time on PostgreSQL (SQLite's IMMEDIATE transactions already serialise writers)
+SEALER_LOCK = 0x4C454447  # "LEDG"
+BUSINESS_KINDS = (EntryKind.COMMIT, EntryKind.SETTLED, EntryKind.ABORT)
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    kind: str
+    reference: str
+    csds: tuple[str, ...]
+    record: Mapping
+
+
+def _entry_row(draft: EntryDraft, now) -> Entry:
+    if draft.kind not in BUSINESS_KINDS:
+        raise EntryInvalid(f"kind {draft.kind!r} is not one of {', '.join(BUSINESS_KINDS)}")
+    if not draft.reference or len(draft.reference) > 100:
+        raise EntryInvalid("an entry needs a reference (e.g. the transfer id) of at most 100 characters")
+    codes = sorted(set(draft.csds))
+    if not codes or any(not code or "," in code or len(code) > 16 for code in codes):
+        raise EntryInvalid(f"an entry names the CSDs involved by their codes, not {list(draft.csds)!r}")
+    try:
+        record = verifier.canonical_bytes(draft.record)
+    except (TypeError, ValueError) as exc:
+        raise EntryInvalid(f"the record has no canonical form: {exc}") from None
+    return Entry(
+        kind=draft.kind,
+        reference=draft.reference,
+        csds=",".join(codes),
+        record=record.decode("utf-8"),
+        record_hash=verifier.sha256_hex(record),
+        appended_at=now,
+    )
+
+
+def entry_append(*, kind: str, reference: str, csds: Iterable[str], record: Mapping) -> Entry:
+    """Appends one entry (a transfer's COMMIT, SETTLED or ABORT); it is final once sealed and endorsed."""
+    entry = _entry_row(EntryDraft(kind, reference, tuple(csds), record), timezone.now())
+    entry.save()
+    return entry
+
+
+def entries_append(*, drafts: Iterable[EntryDraft], batch_size: int = 5000) -> int:
+    """Appends many entries in bulk inserts; returns how many."""
+    now = timezone.now()
+    rows = [_entry_row(draft, now) for draft in drafts]
+    Entry.objects.bulk_create(rows, batch_size=batch_size)
+    return len(rows)
+
+
+def _take_sealer_lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEALER_LOCK])
+
+
+def _announcement(*, new: keys.Signer, previous: keys.Signer | None) -> Entry:
+    statement = verifier.hub_key_statement(
+        key_id=new.key_id, public_key=new.public_key, previous_key_id=previous and previous.key_id
+    )
+    record = {
+        "key_id": new.key_id,
+        "public_key": new.public_key,
+        "previous_key_id": previous and previous.key_id,
+        "signature": (previous or new).sign(statement),
+    }
+    return entry_append_hub_key(record=record)
+
+
+def entry_append_hub_key(*, record: Mapping) -> Entry:
+    data = verifier.canonical_bytes(record)
+    entry = Entry(
+        kind=EntryKind.HUB_KEY,
+        reference=f"hub-key:{record['key_id']}",
+        csds="",
+        record=data.decode("utf-8"),
+        record_hash=verifier.sha256_hex(data),
+        appended_at=timezone.now(),
+    )
+    entry.save()
+    return entry
+
+
+def _seal_locked(*, signer: keys.Signer, max_entries: int, must_include: Entry | None = None) -> Block | None:
+    """Seals the oldest pending entries into the next block; the caller holds the sealer lock."""
+    limit = max_entries - 1 if must_include else max_entries
+    pending = Entry.objects.filter(block__isnull=True).order_by("id").values(*selectors.ENTRY_FIELDS)
+    if must_include is not None:
+        pending = pending.exclude(id=must_include.id)
+    rows = list(pending[:limit])
+    if must_include is not None:
+        rows.append(Entry.objects.values(*selectors.ENTRY_FIELDS).get(id=must_include.id))
+        rows.sort(key=lambda row: row["id"])
+    if not rows:
+        return None
+    tip = selectors.chain_tip()
+    fields = [selectors.entry_as_leaf_fields(row) for row in rows]
+    root = verifier.merkle_root([verifier.leaf_hash(verifier.entry_leaf_bytes(f)) for f in fields])
+    involved = sorted({code for f in fields for code in f["csds"]})
+    sealed_at = timezone.now()
+    header = {
+        "version": verifier.HEADER_VERSION,
+        "height": tip.height + 1 if tip else 1,
+        "previous_hash": tip.block_hash if tip else verifier.GENESIS_PREVIOUS_HASH,
+        "merkle_root": root.hex(),
+        "entry_count": len(rows),
+        "sealed_at": verifier.time_text(sealed_at),
+        "hub_key_id": signer.key_id,
+        "csds": involved,
+    }
+    block = Block.objects.create(
+        height=header["height"],
+        version=header["version"],
+        previous_hash=header["previous_hash"],
+        merkle_root=header["merkle_root"],
+        entry_count=len(rows),
+        sealed_at=sealed_at,
+        hub_key_id=signer.key_id,
+        csds=",".join(involved),
+        block_hash=verifier.block_hash(header),
+        hub_signature=signer.sign(verifier.header_bytes(header)),
+    )
+    ids = [row["id"] for row in rows]
+    updated = Entry.objects.filter(id__in=ids, block__isnull=True).update(block=block)
+    if updated != len(ids):
+        raise IntegrityError(f"{len(ids) - updated} entries were sealed by someone else meanwhile")
+    return block
+
+
+def block_seal(*, signer: keys.Signer | None = None, max_entries: int | None = None) -> Block | None:
+    """Seals the oldest pending entries into one block signed by the hub; None when nothing is pending.
+
+    Concurrency-safe: sealers queue on a lock, and a unique height backs it up (a lost race is retried).
+    The first block of a chain also announces the hub's first key.
+    """
+    signer = signer or keys.hub_signer()
+    max_entries = max_entries or settings.LEDGER_BLOCK_MAX_ENTRIES
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                _take_sealer_lock()
+                in_force = selectors.hub_key_in_force_id()
+                genesis = None
+                if in_force is None:
+                    if not Entry.objects.filter(block__isnull=True).exists():
+                        return None
+                    genesis = _announcement(new=signer, previous=None)
+                elif in_force != signer.key_id:
+                    raise HubKeyNotInForce(
+                        f"the configured hub key {signer.key_id} is not the key in force ({in_force}); "
+                        "announce it with manage.py ledger_rotate_key, signed by the key in force"
+                    )
+                return _seal_locked(signer=signer, max_entries=max_entries, must_include=genesis)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            log.warning("ledger: lost a race to seal the next block, trying again")
+    return None
+
+
+def blocks_seal_pending(*, signer: keys.Signer | None = None, max_entries: int | None = None) -> list[Block]:
+    """Seals every pending entry, in as many blocks as the block size needs."""
+    signer = signer or keys.hub_signer()
+    sealed = []
+    while (block := block_seal(signer=signer, max_entries=max_entries)) is not None:
+        sealed.append(block)
+    return sealed
+
+
+def hub_key_rotate(*, current: keys.Signer, new: keys.Signer) -> Block:
+    """Hands the hub's signature over to a new key: an entry announcing it, signed by the key in force, is
+    sealed in a block the old key signs; every later block is signed by the new key."""
+    with transaction.atomic():
+        _take_sealer_lock()
+        in_force = selectors.hub_key_in_force_id()
+        if in_force is None:
+            raise HubKeyNotInForce("the chain has no hub key yet: seal a first block before rotating")
+        if in_force != current.key_id:
+            raise HubKeyNotInForce(f"the key in force is {in_force}, not {current.key_id}")
+        if new.key_id == current.key_id:
+            raise HubKeyNotInForce("the new hub key is the key already in force")
+        announcement = _announcement(new=new, previous=current)
+        block = None
+        while not Entry.objects.filter(id=announcement.id, block__isnull=False).exists():
+            block = _seal_locked(signer=current, max_entries=settings.LEDGER_BLOCK_MAX_ENTRIES)
+    log.info("ledger: hub key %s handed over to %s in block %s", current.key_id, new.key_id, block.height)
+    return block
+
+
+def block_endorse(*, block: Block, endorser: Endorser | None = None) -> list[Endorsement]:
+    """Asks each CSD involved in the block that has not endorsed it yet; stores what verifies. Network I/O:
+    call it outside any transaction."""
+    endorser = endorser or configured_endorser()
+    done = set(block.endorsements.values_list("csd", flat=True))
+    missing = [code for code in block.csd_codes if code not in done]
+    if not missing:
+        return []
+    header = verifier.header_bytes(selectors.block_header(block))
+    signatures = [endorser.endorse(csd_code=code, header=header) for code in missing]
+    trusted = selectors.csd_public_keys(missing)
+    rows = []
+    for signed in signatures:
+        public_key = trusted.get(signed.key_id)
+        if public_key is None or not verifier.signature_holds(public_key, header, signed.signature):
+            raise EndorsementInvalid(
+                f"{signed.csd}'s endorsement of {block} (key {signed.key_id}) does not verify with its trusted key"
+            )
+        rows.append(
+            Endorsement(block=block, csd=signed.csd, key_id=signed.key_id, signature=signed.signature)
+        )
+    return Endorsement.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def block_anchor(*, block: Block) -> None:
+    """Anchors the block's root with the configured backend (``local``: the database is the record)."""
+    if settings.LEDGER_BACKEND == "evm":
+        from hub.ledger import evm
+
+        evm.configured_anchorer().anchor(block)
+
+
+def blocks_seal_and_finalise() -> list[int]:
+    """What the scheduled task does: seal every pending entry, then get every block that still lacks them
+    its endorsements and its anchor. Returns the heights sealed now."""
+    sealed = blocks_seal_pending()
+    for block in selectors.blocks_missing_endorsements():
+        block_endorse(block=block)
+    if settings.LEDGER_BACKEND == "evm":
+        from hub.ledger import evm
+
+        evm.configured_anchorer().anchor_pending()
+    return [block.height for block in sealed]
+
+
+def ledger_seal_request() -> None:
+    """Asks for sealing now rather than at the next scheduled run, once the caller's transaction commits."""
+    from hub.ledger.tasks import seal_blocks
+
+    transaction.on_commit(seal_blocks.delay)

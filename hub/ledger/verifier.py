@@ -1,0 +1,497 @@
+"""Standalone verifier of the hub's shared ledger: canonical bytes, RFC 6962 Merkle trees, block headers,
+hub signatures, CSD endorsements, inclusion proofs and whole chains.
+
+This file is the one a CSD copies to check the ledger on its own, offline, with public keys alone. It
+imports only the standard library and PyNaCl: nothing from Django, nothing from the hub. The hub uses the
+same functions to build what this file checks, so there is one definition of the bytes that are hashed
+and signed.
+
+Command line (run the file itself, so that nothing of the hub is imported)::
+
+    python hub/ledger/verifier.py proof.json --keys keys.json
+
+``keys.json`` maps key ids to base64 Ed25519 public keys (``{"keys": {"<key id>": "<base64>"}}`` or the
+mapping alone). The exit status is 0 when the proof holds, 1 when it does not, 2 on unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+PROOF_FORMAT = "csd-hub-ledger-proof/1"
+HEADER_VERSION = 1
+GENESIS_PREVIOUS_HASH = "0" * 64
+HUB_KEY_PURPOSE = "csd-hub-ledger/hub-key"
+HUB_KEY_KIND = "HUB_KEY"
+
+# --- Canonical bytes ---------------------------------------------------------------------------------------
+
+
+def decimal_text(value: Decimal) -> str:
+    """Fixed decimal notation: no exponent, no trailing zeros after the point, no negative zero."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite decimal")
+    text = format(value.normalize(), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def time_text(value: dt.datetime) -> str:
+    """A moment as canonical text: UTC, microseconds, ``Z``."""
+    if value.tzinfo is None:
+        raise ValueError(f"{value} has no time zone; canonical times are UTC")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _plain(value):
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        raise TypeError("floats have no canonical form here; use Decimal or a string")
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, dt.datetime):
+        return time_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        plain = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+            plain[key] = _plain(item)
+        return plain
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    raise TypeError(f"{type(value).__name__} has no canonical form")
+
+
+def canonical_bytes(value) -> bytes:
+    """The one canonical encoding: JSON, keys sorted, no blanks, UTF-8, decimals as fixed text, no floats."""
+    return json.dumps(
+        _plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- RFC 6962 Merkle tree -----------------------------------------------------------------------------------
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """All levels of the tree, leaf hashes first. Pairing level by level and carrying an odd last node up
+    unchanged gives exactly the RFC 6962 tree (split at the largest power of two below n)."""
+    levels = [leaves]
+    level = leaves
+    while len(level) > 1:
+        upper = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            upper.append(level[-1])
+        levels.append(upper)
+        level = upper
+    return levels
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """The root over leaf hashes; the hash of the empty string for an empty tree (RFC 6962 section 2.1)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    return merkle_levels(leaves)[-1][0]
+
+
+def audit_path(levels: list[list[bytes]], index: int) -> list[bytes]:
+    """Sibling hashes from the leaf up to the root for the leaf at ``index``."""
+    path = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        index //= 2
+    return path
+
+
+def root_from_audit_path(leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes:
+    """The root an audit path leads to (RFC 9162 section 2.1.3.2); ValueError if the path cannot fit."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} is outside a tree of {size} leaves")
+    fn, sn, result = index, size - 1, leaf
+    for sibling in path:
+        if sn == 0:
+            raise ValueError("the audit path is longer than the tree is deep")
+        if fn % 2 == 1 or fn == sn:
+            result = node_hash(sibling, result)
+            if fn % 2 == 0:
+                while fn % 2 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            result = node_hash(result, sibling)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ValueError("the audit path is shorter than the tree is deep")
+    return result
+
+
+# --- Keys and signatures -----------------------------------------------------------------------------------
+
+
+def key_id_for(public_key: bytes) -> str:
+    """A key's id: the first 16 hex digits of the SHA-256 of its raw 32 bytes."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def b64decode(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise ValueError(f"{what} is not valid base64") from None
+
+
+def signature_holds(public_key_b64: str, message: bytes, signature_b64: str) -> bool:
+    try:
+        VerifyKey(b64decode(public_key_b64, "public key")).verify(
+            message, b64decode(signature_b64, "signature")
+        )
+    except (BadSignatureError, ValueError, TypeError):
+        return False
+    return True
+
+
+def hub_key_statement(*, key_id: str, public_key: str, previous_key_id: str | None) -> bytes:
+    """The bytes the previous hub key signs to hand over to a new one (the first key signs its own)."""
+    return canonical_bytes(
+        {
+            "purpose": HUB_KEY_PURPOSE,
+            "key_id": key_id,
+            "public_key": public_key,
+            "previous_key_id": previous_key_id,
+        }
+    )
+
+
+# --- Entries and blocks ------------------------------------------------------------------------------------
+
+
+def entry_leaf_bytes(entry: Mapping) -> bytes:
+    """What a leaf commits to: the entry's id, kind, reference, CSDs, record hash and time of appending."""
+    return canonical_bytes(
+        {
+            "id": entry["id"],
+            "kind": entry["kind"],
+            "reference": entry["reference"],
+            "csds": list(entry["csds"]),
+            "record_hash": entry["record_hash"],
+            "appended_at": entry["appended_at"],
+        }
+    )
+
+
+def header_bytes(header: Mapping) -> bytes:
+    return canonical_bytes(dict(header))
+
+
+def block_hash(header: Mapping) -> str:
+    return sha256_hex(header_bytes(header))
+
+
+HEADER_FIELDS = (
+    "version",
+    "height",
+    "previous_hash",
+    "merkle_root",
+    "entry_count",
+    "sealed_at",
+    "hub_key_id",
+    "csds",
+)
+
+
+# --- Findings ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    """One reason a proof or a chain does not hold, with where it was found."""
+
+    where: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.problem}"
+
+
+@dataclass
+class ProofResult:
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def holds(self) -> bool:
+        return not self.findings
+
+
+def _endorsement_findings(
+    where: str, header: Mapping, endorsements: Iterable[Mapping], keys: Mapping[str, str]
+) -> list[Finding]:
+    findings = []
+    message = header_bytes(header)
+    endorsed = set()
+    for endorsement in endorsements:
+        csd, key_id = endorsement.get("csd"), endorsement.get("key_id")
+        public_key = keys.get(key_id)
+        if csd not in header["csds"]:
+            findings.append(Finding(where, f"endorsement by {csd}, which is not involved in the block"))
+        elif public_key is None:
+            findings.append(Finding(where, f"endorsement by {csd} with unknown key id {key_id}"))
+        elif not signature_holds(public_key, message, endorsement.get("signature", "")):
+            findings.append(Finding(where, f"endorsement by {csd} (key {key_id}) does not verify"))
+        else:
+            endorsed.add(csd)
+    for csd in header["csds"]:
+        if csd not in endorsed and not any(f.problem.startswith(f"endorsement by {csd} ") for f in findings):
+            findings.append(Finding(where, f"no endorsement by {csd}"))
+    return findings
+
+
+def _trusted_keys(proof: Mapping, trusted: Mapping[str, str] | None, result: ProofResult) -> dict[str, str]:
+    keys = {}
+    offered = trusted if trusted is not None else proof.get("public_keys", {})
+    if trusted is None:
+        result.notes.append("public keys taken from the proof itself, not from a trusted key file")
+    for key_id, public_key in offered.items():
+        try:
+            raw = b64decode(public_key, f"public key {key_id}")
+        except ValueError as exc:
+            result.findings.append(Finding("keys", str(exc)))
+            continue
+        if key_id_for(raw) != key_id:
+            result.findings.append(Finding("keys", f"key id {key_id} does not match its public key"))
+            continue
+        keys[key_id] = public_key
+    return keys
+
+
+def verify_proof(proof: Mapping, trusted_keys: Mapping[str, str] | None = None) -> ProofResult:
+    """Checks an inclusion proof: the entry's leaf leads through the audit path to the block's Merkle root,
+    the header's hash, the hub's signature and every involved CSD's endorsement."""
+    result = ProofResult()
+    if proof.get("format") != PROOF_FORMAT:
+        result.findings.append(Finding("proof", f"format is {proof.get('format')!r}, not {PROOF_FORMAT!r}"))
+        return result
+    keys = _trusted_keys(proof, trusted_keys, result)
+    entry, header = proof["entry"], proof["block"]
+    record = proof.get("record")
+    if record is not None and sha256_hex(record.encode("utf-8")) != entry["record_hash"]:
+        result.findings.append(Finding("entry", "the record does not hash to the entry's record hash"))
+    try:
+        root = root_from_audit_path(
+            leaf_hash(entry_leaf_bytes(entry)),
+            proof["leaf_index"],
+            header["entry_count"],
+            [bytes.fromhex(item) for item in proof["audit_path"]],
+        )
+    except ValueError as exc:
+        result.findings.append(Finding("audit path", str(exc)))
+    else:
+        if root.hex() != header["merkle_root"]:
+            result.findings.append(Finding("audit path", "does not lead to the block's Merkle root"))
+    if block_hash(header) != proof.get("block_hash"):
+        result.findings.append(Finding("block", "the header does not hash to the stated block hash"))
+    signature = proof.get("hub_signature", {})
+    hub_key = keys.get(header["hub_key_id"])
+    if signature.get("key_id") != header["hub_key_id"]:
+        result.findings.append(Finding("hub signature", "made with a key other than the header names"))
+    elif hub_key is None:
+        result.findings.append(Finding("hub signature", f"unknown hub key id {header['hub_key_id']}"))
+    elif not signature_holds(hub_key, header_bytes(header), signature.get("signature", "")):
+        result.findings.append(Finding("hub signature", "does not verify"))
+    result.findings.extend(_endorsement_findings("endorsements", header, proof.get("endorsements", []), keys))
+    return result
+
+
+# --- Whole chains -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChainBlock:
+    """One block as stored: its header fields, its stated hash, signatures and its entries in order."""
+
+    header: dict
+    block_hash: str
+    hub_signature: str
+    endorsements: list[dict]
+    entries: list[dict]
+    records: list[str | None]
+
+
+class ChainChecker:
+    """Walks a chain block by block, keeping the state one block needs from the ones before it: the next
+    height, the previous hash and the hub key in force (handed over by HUB_KEY entries)."""
+
+    def __init__(self, csd_keys: Mapping[str, str] | None = None) -> None:
+        self.csd_keys = dict(csd_keys or {})
+        self.hub_keys: dict[str, str] = {}
+        self.active_hub_key: str | None = None
+        self.next_height = 1
+        self.previous_hash = GENESIS_PREVIOUS_HASH
+
+    def check(self, block: ChainBlock) -> list[Finding]:
+        header = block.header
+        where = f"block {header.get('height')}"
+        findings = []
+        if header.get("version") != HEADER_VERSION or set(header) != set(HEADER_FIELDS):
+            return [Finding(where, "the header's version or fields are not the ones this verifier knows")]
+        if header["height"] != self.next_height:
+            findings.append(Finding(where, f"out of order: the height expected here is {self.next_height}"))
+        if header["previous_hash"] != self.previous_hash:
+            findings.append(Finding(where, "its previous hash is not the hash of the block before it"))
+        computed = block_hash(header)
+        if computed != block.block_hash:
+            findings.append(Finding(where, "its header does not hash to its stored block hash"))
+        findings.extend(self._entries(where, block))
+        findings.extend(self._hub_signature(where, block, computed))
+        findings.extend(_endorsement_findings(where, header, block.endorsements, self.csd_keys))
+        self.next_height = header["height"] + 1
+        self.previous_hash = computed
+        return findings
+
+    def _entries(self, where: str, block: ChainBlock) -> list[Finding]:
+        findings = []
+        header = block.header
+        if len(block.entries) != header["entry_count"]:
+            findings.append(
+                Finding(where, f"holds {len(block.entries)} entries, its header says {header['entry_count']}")
+            )
+        leaves, involved, previous_id = [], set(), 0
+        for entry, record in zip(block.entries, block.records, strict=True):
+            if entry["id"] <= previous_id:
+                findings.append(Finding(f"entry {entry['id']}", "out of order in its block (ids must rise)"))
+            previous_id = entry["id"]
+            if record is not None and sha256_hex(record.encode("utf-8")) != entry["record_hash"]:
+                findings.append(
+                    Finding(f"entry {entry['id']}", "its record does not hash to its record hash")
+                )
+            leaves.append(leaf_hash(entry_leaf_bytes(entry)))
+            involved.update(entry["csds"])
+        if merkle_root(leaves).hex() != header["merkle_root"]:
+            findings.append(Finding(where, "its entries do not make its Merkle root"))
+        if sorted(involved) != list(header["csds"]):
+            findings.append(Finding(where, "the CSDs it names are not the CSDs of its entries"))
+        return findings
+
+    def _hub_signature(self, where: str, block: ChainBlock, computed_hash: str) -> list[Finding]:
+        findings = []
+        header = block.header
+        announcements = [
+            (entry, json.loads(record))
+            for entry, record in zip(block.entries, block.records, strict=True)
+            if entry["kind"] == HUB_KEY_KIND and record is not None
+        ]
+        if self.active_hub_key is None:
+            genesis = [a for a in announcements if a[1].get("previous_key_id") is None]
+            if not genesis:
+                return [Finding(where, "the first block does not announce the hub's first key")]
+            self._accept_key(where, genesis[0][1], findings)
+        if header["hub_key_id"] != self.active_hub_key:
+            findings.append(
+                Finding(
+                    where,
+                    f"signed with hub key {header['hub_key_id']}, the key in force is {self.active_hub_key}",
+                )
+            )
+        public_key = self.hub_keys.get(header["hub_key_id"])
+        if public_key is None or not signature_holds(public_key, header_bytes(header), block.hub_signature):
+            findings.append(Finding(where, "the hub's signature does not verify"))
+        for _entry, announcement in announcements:
+            if announcement.get("previous_key_id") is not None:
+                self._accept_key(where, announcement, findings)
+        return findings
+
+    def _accept_key(self, where: str, announcement: dict, findings: list[Finding]) -> None:
+        key_id, public_key = announcement.get("key_id"), announcement.get("public_key", "")
+        previous = announcement.get("previous_key_id")
+        try:
+            raw = b64decode(public_key, "announced hub key")
+        except ValueError as exc:
+            findings.append(Finding(where, str(exc)))
+            return
+        if key_id_for(raw) != key_id:
+            findings.append(Finding(where, f"announced hub key id {key_id} does not match its public key"))
+            return
+        if previous is not None and previous != self.active_hub_key:
+            findings.append(Finding(where, f"hands over from {previous}, not from the key in force"))
+            return
+        signer = public_key if previous is None else self.hub_keys[previous]
+        statement = hub_key_statement(key_id=key_id, public_key=public_key, previous_key_id=previous)
+        if not signature_holds(signer, statement, announcement.get("signature", "")):
+            findings.append(
+                Finding(where, f"the announcement of hub key {key_id} is not signed by {previous or key_id}")
+            )
+            return
+        self.hub_keys[key_id] = public_key
+        self.active_hub_key = key_id
+
+
+# --- Command line ---------------------------------------------------------------------------------------------
+
+
+def _load_keys(path: str) -> dict[str, str]:
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    return dict(data.get("keys", data))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check an inclusion proof of the CSD hub's shared ledger.")
+    parser.add_argument("proof", help="the proof, as JSON")
+    parser.add_argument("--keys", help="trusted public keys by key id, as JSON (default: the proof's own)")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.proof, encoding="utf-8") as handle:
+            proof = json.load(handle)
+        trusted = _load_keys(args.keys) if args.keys else None
+        result = verify_proof(proof, trusted)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"unusable input: {exc}", file=sys.stderr)
+        return 2
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.holds:
+        entry = proof["entry"]
+        print(
+            f"OK: entry {entry['id']} ({entry['kind']} {entry['reference']}) is in block {proof['block']['height']}"
+        )
+        return 0
+    for finding in result.findings:
+        print(f"BROKEN: {finding}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

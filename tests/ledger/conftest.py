@@ -1,0 +1,39 @@
+"""Builders for ledger tests: transfers' entries appended and sealed through the services."""
+
+import uuid
+
+import pytest
+
+from hub.ledger import services
+from hub.ledger.services import EntryDraft
+
+PAIRS = [("NSD", "STRATE"), ("STRATE", "CSCS"), ("NSD", "KACD"), ("MCDR", "CDSC", "NSD")]
+
+
+def transfer_record(n: int) -> dict:
+    return {
+        "transfer": f"T-{n:06d}",
+        "isin": "RU0009029540",
+        "quantity": f"{n}.5",
+        "legs": [{"csd": "NSD", "from": "ACC-1", "to": "OMNI-STRATE"}, {"csd": "STRATE", "to": "ACC-9"}],
+    }
+
+
+def drafts(count: int, *, start: int = 0, kind: str = "COMMIT") -> list[EntryDraft]:
+    return [
+        EntryDraft(kind, f"T-{n:06d}", PAIRS[n % len(PAIRS)], transfer_record(n))
+        for n in range(start, start + count)
+    ]
+
+
+def append_and_seal(count: int, *, block_size: int, start: int = 0) -> list:
+    services.entries_append(drafts=drafts(count, start=start))
+    blocks = services.blocks_seal_pending(max_entries=block_size)
+    for block in blocks:
+        services.block_endorse(block=block)
+    return blocks
+
+
+@pytest.fixture
+def reference() -> str:
+    return f"T-{uuid.uuid4().hex[:10]}"

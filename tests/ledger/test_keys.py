@@ -1,0 +1,109 @@
+"""Hub keys: from the environment or files, a development key only when allowed, and rotation recorded in
+the chain so that blocks signed by an old key still verify."""
+
+import logging
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from hub.ledger import keys, selectors, services
+from hub.ledger.errors import HubKeyMissing, HubKeyNotInForce
+from hub.ledger.models import Block, Entry
+
+from .conftest import append_and_seal, drafts
+
+pytestmark = pytest.mark.django_db
+
+
+def test_with_nothing_configured_in_production_the_hub_refuses_to_seal(settings, tmp_path, reference):
+    settings.LEDGER_GENERATE_DEV_KEYS = False
+    settings.LEDGER_KEY_DIR = tmp_path
+    services.entry_append(kind="COMMIT", reference=reference, csds=["NSD"], record={})
+    with pytest.raises(HubKeyMissing, match="refuses to seal blocks. Set LEDGER_HUB_KEY"):
+        services.blocks_seal_pending()
+    assert not Block.objects.exists()
+
+
+def test_a_development_key_is_generated_once_and_logged_as_such(settings, tmp_path, caplog):
+    settings.LEDGER_GENERATE_DEV_KEYS = True
+    settings.LEDGER_KEY_DIR = tmp_path
+    with caplog.at_level(logging.WARNING, logger="hub.ledger.keys"):
+        first = keys.hub_signer()
+        second = keys.hub_signer()
+    assert first.key_id == second.key_id
+    assert (tmp_path / "hub.key").stat().st_mode & 0o777 == 0o600
+    assert [r.message for r in caplog.records if "DEVELOPMENT KEY" in r.message] == [
+        f"DEVELOPMENT KEY: generated a new Ed25519 key for hub (key id {first.key_id}) in {tmp_path / 'hub.key'}. "
+        "Never use it in production."
+    ]
+
+
+def test_the_hub_key_is_read_from_the_environment_or_a_file_before_any_development_key(settings, tmp_path):
+    chosen = keys.Signer.generate()
+    settings.LEDGER_HUB_KEY = chosen.seed_text
+    assert keys.hub_signer().key_id == chosen.key_id
+    settings.LEDGER_HUB_KEY = None
+    settings.LEDGER_HUB_KEY_FILE = str(tmp_path / "custom.key")
+    with pytest.raises(HubKeyMissing, match="does not exist"):
+        keys.hub_signer()
+    keys.key_file_write(tmp_path / "custom.key", chosen)
+    assert keys.hub_signer().key_id == chosen.key_id
+
+
+def test_a_seed_of_the_wrong_length_is_refused_with_its_source_named(settings):
+    settings.LEDGER_HUB_KEY = "c2hvcnQ="
+    with pytest.raises(ValueError, match="LEDGER_HUB_KEY holds 5 bytes"):
+        keys.hub_signer()
+
+
+def test_after_a_rotation_new_blocks_use_the_new_key_and_old_blocks_still_verify(settings):
+    old, new = keys.Signer.generate(), keys.Signer.generate()
+    settings.LEDGER_HUB_KEY = old.seed_text
+    append_and_seal(20, block_size=8)
+    rotation_block = services.hub_key_rotate(current=old, new=new)
+    assert rotation_block.hub_key_id == old.key_id
+    announcement = Entry.objects.get(block=rotation_block, kind="HUB_KEY")
+    assert f'"previous_key_id":"{old.key_id}"' in announcement.record
+
+    with pytest.raises(HubKeyNotInForce, match=f"not the key in force \\({new.key_id}\\)"):
+        services.entries_append(drafts=drafts(1, start=100))
+        services.block_seal(signer=old)
+    settings.LEDGER_HUB_KEY = new.seed_text
+    later = append_and_seal(10, block_size=8, start=200)
+    assert {b.hub_key_id for b in later} == {new.key_id}
+    assert selectors.hub_key_in_force_id() == new.key_id
+    assert set(selectors.hub_public_keys()) == {old.key_id, new.key_id}
+
+    report = selectors.chain_verify()
+    assert report.first_break is None, report.findings
+    assert {b.hub_key_id for b in Block.objects.all()} == {old.key_id, new.key_id}
+
+
+def test_a_block_signed_by_a_key_never_handed_over_to_is_a_break(settings):
+    append_and_seal(3, block_size=8)
+    intruder = keys.Signer.generate()
+    from hub.ledger.services import _seal_locked  # the sealer without its key check: what a forger would do
+
+    services.entries_append(drafts=drafts(2, start=50))
+    _seal_locked(signer=intruder, max_entries=10)
+    first_key = selectors.hub_key_announcements()[0]["key_id"]
+    report = selectors.chain_verify()
+    expected = f"block 2: signed with hub key {intruder.key_id}, the key in force is {first_key}"
+    assert str(report.first_break) == expected
+
+
+def test_rotation_needs_the_key_in_force(settings):
+    append_and_seal(2, block_size=8)
+    stranger, new = keys.Signer.generate(), keys.Signer.generate()
+    with pytest.raises(HubKeyNotInForce):
+        services.hub_key_rotate(current=stranger, new=new)
+
+
+def test_the_rotation_command_announces_the_key_in_a_file(settings, tmp_path):
+    append_and_seal(2, block_size=8)
+    new = keys.Signer.generate()
+    keys.key_file_write(tmp_path / "next.key", new)
+    call_command("ledger_rotate_key", str(tmp_path / "next.key"))
+    assert selectors.hub_key_in_force_id() == new.key_id
+    with pytest.raises(CommandError, match="the new hub key is the key already in force|not"):
+        call_command("ledger_rotate_key", str(tmp_path / "next.key"))

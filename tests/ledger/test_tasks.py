@@ -1,0 +1,45 @@
+"""Sealing on a schedule stored in the database, and on demand through the queue."""
+
+import time
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from hub.ledger import selectors, services, tasks
+from hub.ledger.models import Block, Entry
+
+from ..conftest import celery_worker
+from .conftest import drafts
+
+
+@pytest.mark.django_db
+def test_the_sealing_task_seals_pending_entries_and_gets_them_endorsed():
+    services.entries_append(drafts=drafts(30))
+    heights = tasks.seal_blocks()
+    assert heights == [1]
+    block = Block.objects.get(height=1)
+    assert set(block.endorsements.values_list("csd", flat=True)) == set(block.csd_codes)
+    assert tasks.seal_blocks() == []
+    assert selectors.chain_verify().first_break is None
+
+
+@pytest.mark.django_db
+def test_beat_runs_the_sealing_task_every_few_seconds_from_a_schedule_in_the_database(settings):
+    task = PeriodicTask.objects.get(task="hub.ledger.seal_blocks")
+    assert task.enabled and task.interval.period == "seconds"
+    assert task.interval.every == settings.LEDGER_SEAL_INTERVAL_SECONDS
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_sealing_asked_for_on_demand_is_done_by_a_real_worker_through_the_broker():
+    """The session's broker: Redis under make test (the worker inherits the session's own queue)."""
+    with celery_worker() as worker:
+        services.entries_append(drafts=drafts(12))
+        services.ledger_seal_request()  # outside a transaction: enqueued at once
+        deadline = time.monotonic() + 60
+        while Entry.objects.filter(block__isnull=True).exists() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert not Entry.objects.filter(block__isnull=True).exists(), worker.output()[-3000:]
+        assert "hub.ledger.seal_blocks" in worker.output()
+    assert selectors.chain_verify().first_break is None
