@@ -1,4 +1,5 @@
-"""Property: MX -> MT -> MX and MT -> MX -> MT keep every mapped field, for generated messages.
+"""Property: MX -> MT -> MX and MT -> MX -> MT keep every mapped field, for generated messages, and the
+MX translated from an MT is valid against the official ISO 20022 schemas.
 
 The strategies generate models that both syntaxes can carry (see ``iso20022/MAPPING.md``): references
 of at most 16 SWIFT characters, text in the SWIFT x character set, quantities that fit 15 characters,
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from iso20022 import models as m
 from iso20022 import mx
@@ -270,11 +272,24 @@ def test_mx_to_mt_to_mx_keeps_every_mapped_field(model, header_id, sender, recei
         _bic11(sender), _bic11(receiver), header_id)
 
 
+_SCHEMAS: dict[str, etree.XMLSchema] = {}
+
+
+def _assert_officially_valid(envelope: bytes, reference_dir) -> None:
+    for part in etree.fromstring(envelope):
+        message_id = etree.QName(part).namespace.rsplit(":", 1)[1]
+        if message_id not in _SCHEMAS:
+            _SCHEMAS[message_id] = etree.XMLSchema(etree.parse(str(reference_dir / "xsd" / f"{message_id}.xsd")))
+        _SCHEMAS[message_id].assertValid(part)
+
+
 @PROPERTY
 @given(model=ANY_MESSAGE, sender=bics, receiver=bics)
-def test_mt_to_mx_to_mt_keeps_every_mapped_field(model, sender, receiver):
+def test_mt_to_mx_to_mt_keeps_every_mapped_field(model, sender, receiver, reference_dir):
     original = build_mt(model, sender=sender, receiver=receiver)
-    back = mx_to_mt(mt_to_mx(original).content).content.decode()
+    translated = mt_to_mx(original).content
+    _assert_officially_valid(translated, reference_dir)
+    back = mx_to_mt(translated).content.decode()
     assert parse_mt(back) == parse_mt(original)
     before, after = parse_fin(original), parse_fin(back)
     assert after.text == before.text  # block 4 field for field, sequence for sequence
