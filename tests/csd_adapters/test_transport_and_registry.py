@@ -1,0 +1,120 @@
+"""The HTTP transport retries only what may succeed later, within its cap; the registry imports adapters
+only when asked; profiles match the demo CSDs."""
+
+import datetime as dt
+import time
+from decimal import Decimal
+
+import pytest
+
+from csd_adapters import registry
+from csd_adapters.base import CsdTimeout, CsdUnavailable, Leg, ProtocolError, leg_reference
+from csd_adapters.profiles import PROFILES, Standard
+from csd_adapters.reference_csd.ledger import Ledger
+from csd_adapters.reference_csd.service import ReferenceCsd
+from csd_adapters.transport import HttpTransport, Reply, RetryPolicy, Transport, WsgiTransport
+
+from ..conftest import free_port
+
+
+class Scripted(Transport):
+    """A transport whose sends fail or answer as scripted, counting the attempts."""
+
+    def __init__(self, script, **kwargs):
+        super().__init__(retry=RetryPolicy(attempts=3, backoff=0.01, cap=0.02), **kwargs)
+        self.script = list(script)
+        self.attempts = 0
+
+    def _send(self, method, path, body, params, content_type):
+        self.attempts += 1
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return Reply(step, "text/plain", (b"reply",))
+
+
+def test_a_transient_failure_is_retried_until_the_csd_answers():
+    transport = Scripted([CsdUnavailable("refused"), CsdTimeout("slow"), 200])
+    assert transport.request("POST", "/messages", body=b"x").parts == (b"reply",)
+    assert transport.attempts == 3
+
+
+def test_retries_stop_at_the_cap_and_raise_the_last_transient_error():
+    transport = Scripted([503, 503, CsdTimeout("slow"), 200])
+    with pytest.raises(CsdTimeout):
+        transport.request("GET", "/health")
+    assert transport.attempts == 3
+
+
+def test_a_permanent_refusal_is_never_retried():
+    transport = Scripted([400, 200])
+    with pytest.raises(ProtocolError) as caught:
+        transport.request("POST", "/messages", body=b"x")
+    assert caught.value.permanent is True
+    assert transport.attempts == 1
+
+
+def test_an_unreachable_csd_is_unavailable_after_bounded_retries():
+    transport = HttpTransport(
+        f"http://127.0.0.1:{free_port()}",
+        connect_timeout=0.5,
+        read_timeout=0.5,
+        retry=RetryPolicy(attempts=2, backoff=0.01, cap=0.01),
+    )
+    started = time.monotonic()
+    with pytest.raises(CsdUnavailable) as caught:
+        transport.request("GET", "/health")
+    assert caught.value.permanent is False
+    assert time.monotonic() - started < 5
+
+
+def test_the_in_process_transport_speaks_to_the_same_application_without_a_network(tmp_path):
+    csd = ReferenceCsd(PROFILES["STRATE"], Ledger(f"sqlite:///{tmp_path / 'strate.sqlite3'}"))
+    adapter = registry.adapter_for("iso15022_mt", profile="STRATE", transport=WsgiTransport(csd))
+    csd.faults.set("down", count=1)
+    assert adapter.health().ok is True  # the one refused attempt was retried
+    csd.faults.set("down")
+    assert adapter.health().ok is False
+
+
+def test_the_registry_names_every_adapter_the_profiles_use_and_imports_lazily():
+    assert {p.adapter for p in PROFILES.values()} <= set(registry.ADAPTERS)
+    assert registry.adapter_class("iso20022_mx").__name__ == "MxAdapter"
+    assert registry.adapter_class("iso15022_mt").__name__ == "MtAdapter"
+    with pytest.raises(KeyError, match="no CSD adapter named"):
+        registry.adapter_class("carrier_pigeon")
+
+
+def test_profiles_describe_the_five_demo_csds():
+    assert {code: (p.bic, p.standard, p.timezone) for code, p in PROFILES.items()} == {
+        "NSD": ("NADCRUMM", Standard.MX, "Europe/Moscow"),
+        "STRATE": ("STRAZAJJ", Standard.MT, "Africa/Johannesburg"),
+        "CSCS": ("CSCSNGLA", Standard.MT, "Africa/Lagos"),
+        "MCDR": ("MCDREGCA", Standard.MX, "Africa/Cairo"),
+        "KACD": ("KACDKZKA", Standard.MX, "Asia/Almaty"),
+    }
+    assert PROFILES["NSD"].cutoff == dt.time(18, 0)
+
+
+def test_a_leg_id_too_long_for_mt_travels_under_a_stable_16_character_reference():
+    long_id = "5f0c2f9e-1111-2222-3333-444455556666"
+    assert leg_reference("LEG-42") == "LEG-42"
+    assert leg_reference(long_id) == leg_reference(long_id)
+    assert len(leg_reference(long_id)) == 16
+    assert leg_reference(long_id) != leg_reference(long_id[:-1] + "7")
+
+
+def test_a_leg_refuses_a_quantity_that_is_not_a_positive_decimal():
+    base = dict(
+        leg_id="L",
+        csd="NSD",
+        isin="X",
+        debit_account="A",
+        credit_account="B",
+        intended_settlement_date=dt.date(2026, 1, 5),
+        transfer_reference="T",
+    )
+    with pytest.raises(ValueError):
+        Leg(quantity=Decimal(0), **base)
+    with pytest.raises(ValueError):
+        Leg(quantity=5, **base)
