@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 
 from lxml import etree
 
@@ -127,22 +126,29 @@ def get_owner(node: Node) -> str | None:
     return owner.text("AnyBIC")
 
 
+def put_party_and_account(
+    w: Writer, parent: etree._Element, name: str, bic: str | None, account: str | None
+) -> None:
+    """``<name>`` as PartyIdentificationAndAccount: ``Id/AnyBIC`` and ``SfkpgAcct/Id``. A party known
+    only by its account is identified by that account, issued by the hub (``Id/PrtryId``)."""
+    node = w.add(parent, name)
+    if bic is not None:
+        w.path(node, "Id/AnyBIC", bic)
+    else:
+        proprietary = w.path(node, "Id/PrtryId")
+        w.add(proprietary, "Id", account)
+        w.add(proprietary, "Issr", "HUB")
+    put_account(w, node, account)
+
+
 def put_settlement_parties(w: Writer, parent: etree._Element, name: str, party: Counterparty) -> None:
     """``DlvrgSttlmPties`` / ``RcvgSttlmPties``: Dpstry = CSD, Pty1 = counterparty and its account,
     Pty2 = its client."""
     node = w.add(parent, name)
     w.path(node, "Dpstry/Id/AnyBIC", party.csd_bic)
-    pty1 = w.add(node, "Pty1")
-    w.path(pty1, "Id/AnyBIC", party.bic)
-    put_account(w, pty1, party.safekeeping_account)
+    put_party_and_account(w, node, "Pty1", party.bic, party.safekeeping_account)
     if party.client_bic is not None or party.client_account is not None:
-        pty2 = w.add(node, "Pty2")
-        if party.client_bic is not None:
-            w.path(pty2, "Id/AnyBIC", party.client_bic)
-        else:
-            w.path(pty2, "Id/PrtryId/Id", party.client_account)
-            w.path(pty2[0][0], "Issr", "HUB")
-        put_account(w, pty2, party.client_account)
+        put_party_and_account(w, node, "Pty2", party.client_bic, party.client_account)
 
 
 def get_settlement_parties(node: Node) -> Counterparty:
@@ -316,10 +322,6 @@ def get_status_choice(
         raise chosen.error(f"status {element} is not supported")
     reasons = get_proprietary_reason(chosen) if code_lists[element] is None else get_reasons(chosen)
     return to_code(element), reasons
-
-
-def decimal_or_none(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
 
 
 def unsupported_status(code: object, where: str) -> BuildError:

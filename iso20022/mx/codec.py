@@ -61,7 +61,7 @@ def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
             line=header_element.sourceline,
         )
         _validate(header_version, header_element)
-        header = head.parse(_node(header_element, header_element))
+        header = head.parse(_node(header_element))
     version = registry.for_namespace(
         etree.QName(document).namespace, path=local_path(document), line=document.sourceline
     )
@@ -77,7 +77,7 @@ def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
             )
         )
     body = version.codec.parse(
-        _node(document, document[0]), header.business_message_id if header is not None else None
+        _node(document[0]), header.business_message_id if header is not None else None
     )
     return MxMessage(message_id=version.message_id, body=body, header=header)
 
@@ -176,5 +176,5 @@ def _validate(version: registry.MessageVersion, element: etree._Element) -> None
         raise SchemaViolation(errors)
 
 
-def _node(top: etree._Element, element: etree._Element) -> Node:
+def _node(element: etree._Element) -> Node:
     return top_node(element, local_path(element))

@@ -61,14 +61,7 @@ def _put_own_parties(w: Writer, body: etree._Element, name: str, m: SettlementIn
     if m.own_csd_bic is not None:
         w.path(node, "Dpstry/Id/AnyBIC", m.own_csd_bic)
     if m.client_bic is not None or m.client_account is not None:
-        client = w.add(node, "Pty2")
-        if m.client_bic is not None:
-            w.path(client, "Id/AnyBIC", m.client_bic)
-        else:
-            prtry = w.path(client, "Id/PrtryId")
-            w.add(prtry, "Id", m.client_account)
-            w.add(prtry, "Issr", "HUB")
-        blocks.put_account(w, client, m.client_account)
+        blocks.put_party_and_account(w, node, "Pty2", m.client_bic, m.client_account)
 
 
 def parse(node: Node, business_message_id: str | None) -> SettlementInstruction:

@@ -96,13 +96,6 @@ class Node:
         found = self._child(name)
         return found.text if found is not None else None
 
-    @property
-    def value(self) -> str:
-        value = self.element.text
-        if value is None:
-            raise self.error("empty element")
-        return value
-
     def attr(self, name: str) -> str:
         value = self.element.get(name)
         if value is None:
