@@ -308,3 +308,41 @@ def test_an_mt537_without_its_statement_structure_is_refused(reference_dir):
     text = (reference_dir / "mt" / "MT537_large_prowide-examples.fin").read_text()
     errors = validate_mt(text.replace(":22H::STST//PENA\n", ""))
     assert [e.path for e in errors] == ["GENL/:22H::STST"]
+
+
+# ------------------------------------------------------------------------------ robustness
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from iso20022.errors import Iso20022Error  # noqa: E402
+
+_TEXTS = [build_mt(model) for model in EXAMPLES.values()]
+
+
+@st.composite
+def _mutated(draw):
+    lines = draw(st.sampled_from(_TEXTS)).split("\r\n")
+    for _ in range(draw(st.integers(1, 4))):
+        index = draw(st.integers(0, len(lines) - 1))
+        action = draw(st.sampled_from(["delete", "duplicate", "swap", "replace"]))
+        if action == "delete" and len(lines) > 1:
+            del lines[index]
+        elif action == "duplicate":
+            lines.insert(index, lines[index])
+        elif action == "swap" and index + 1 < len(lines):
+            lines[index], lines[index + 1] = lines[index + 1], lines[index]
+        elif action == "replace" and lines[index]:
+            position = draw(st.integers(0, len(lines[index]) - 1))
+            char = draw(st.sampled_from(list(":/-,{}NX0 \\n")))
+            lines[index] = lines[index][:position] + char + lines[index][position + 1:]
+    return "\r\n".join(lines)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_mutated())
+def test_a_damaged_message_is_read_or_refused_with_error_values_never_a_crash(text):
+    try:
+        parse_mt(text)
+    except Iso20022Error as refused:
+        assert refused.errors and all(error.message for error in refused.errors)
