@@ -1,0 +1,171 @@
+"""Legs per second (prepare + commit) through each CSD adapter, printed as one JSON line.
+
+For each standard (MX with NSD's profile, MT with Strate's), the same number of legs goes:
+
+- ``http``: through the adapter to a reference CSD served by its own process over HTTP on 127.0.0.1;
+- ``in_process``: through the adapter and the same messages, the CSD's WSGI application called in process;
+
+and, as the named baseline, ``ledger``: the same prepare and commit called straight on a reference ledger,
+without messages or HTTP. Each CSD has its own SQLite database in a temporary folder (``--database-dir``
+to choose). Figures: legs/s, per-leg latency p50/p99 in ms, and peak memory (max RSS of this process and
+of the server process). Nothing is asserted about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from csd_adapters.base import Leg  # noqa: E402
+from csd_adapters.inprocess import LedgerAdapter  # noqa: E402
+from csd_adapters.profiles import profile_for  # noqa: E402
+from csd_adapters.reference_csd.ledger import Ledger, seed_document  # noqa: E402
+from csd_adapters.reference_csd.service import ReferenceCsd  # noqa: E402
+from csd_adapters.registry import adapter_for  # noqa: E402
+from csd_adapters.transport import WsgiTransport  # noqa: E402
+
+ISIN = "XS000BENCH03"  # with its check digit
+ACCOUNTS = ("BENCH-A-OWN", "BENCH-B-OWN")
+
+
+def opening() -> dict:
+    return seed_document(
+        [("ISSUANCE", "ISSUANCE"), (ACCOUNTS[0], "OWN"), (ACCOUNTS[1], "OWN")],
+        [("ISSUANCE", ISIN, Decimal(-(10**9))), (ACCOUNTS[0], ISIN, Decimal(10**9))],
+    )
+
+
+def legs(code: str, count: int) -> list[Leg]:
+    run = uuid.uuid4().hex[:6].upper()
+    return [
+        Leg(
+            leg_id=f"B{run}{n:07d}",
+            csd=code,
+            isin=ISIN,
+            quantity=Decimal(1),
+            debit_account=ACCOUNTS[0],
+            credit_account=ACCOUNTS[1],
+            intended_settlement_date=dt.date.today(),
+            transfer_reference=f"T{run}{n}",
+        )
+        for n in range(count)
+    ]
+
+
+def measure(adapter, batch: list[Leg], warmup: int = 30) -> dict:
+    """Prepare and commit every leg of ``batch`` in turn, after ``warmup`` legs that are not counted."""
+    for leg in legs(batch[0].csd, warmup):
+        adapter.prepare(leg)
+        adapter.commit(leg)
+    latencies = []
+    started = time.perf_counter()
+    for leg in batch:
+        t0 = time.perf_counter()
+        adapter.prepare(leg)
+        adapter.commit(leg)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "legs": len(batch),
+        "legs_per_s": round(len(batch) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 3),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 3),
+    }
+
+
+def serve(code: str, database: str, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "csd_adapters.reference_csd",
+            "serve",
+            "--csd",
+            code,
+            "--port",
+            str(port),
+            "--database",
+            database,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"the {code} reference CSD did not start")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--legs", type=int, default=300, help="legs per measurement")
+    parser.add_argument("--database-dir", type=Path, default=None)
+    args = parser.parse_args()
+    folder = args.database_dir or Path(tempfile.mkdtemp(prefix="bench-csd-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    results: dict = {"bench": "csd_adapters", "legs": args.legs, "database": "sqlite", "baseline": "ledger"}
+    for code in ("NSD", "STRATE"):
+        profile = profile_for(code)
+        figures = {}
+
+        ledger = Ledger(f"sqlite:///{folder / f'{code}-ledger.sqlite3'}", timezone=profile.timezone)
+        ledger.seed(opening())
+        figures["ledger"] = measure(LedgerAdapter(ledger=ledger), legs(code, args.legs))
+        in_process = ReferenceCsd(profile, ledger)
+        adapter = adapter_for(profile.adapter, profile=profile, transport=WsgiTransport(in_process))
+        figures["in_process"] = measure(adapter, legs(code, args.legs))
+        ledger.close()
+
+        database = f"sqlite:///{folder / f'{code}-http.sqlite3'}"
+        seeding = Ledger(database, timezone=profile.timezone)
+        seeding.seed(opening())
+        seeding.close()
+        port = free_port()
+        server = serve(code, database, port)
+        try:
+            adapter = adapter_for(profile.adapter, profile=profile, base_url=f"http://127.0.0.1:{port}")
+            figures["http"] = measure(adapter, legs(code, args.legs))
+        finally:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=30)
+        figures["http_vs_ledger"] = round(figures["http"]["legs_per_s"] / figures["ledger"]["legs_per_s"], 3)
+        results[f"{profile.adapter}_{code}"] = figures
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    results["server_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    print(json.dumps(results, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
