@@ -58,6 +58,10 @@ def _genl_common(reader: Reader, genl: Sequence | None) -> dict[str, object]:
     seme = reader.need(genl, "20C", "SEME", ReasonCode.REFERENCE)
     reader.function(genl, "NEWM")
     page_number, last_page = _page(reader, genl)
+    if genl is not None and genl.value("17B", "CONS") is True:
+        reader.fail("a consolidated statement (:17B::CONS//Y, several sub-accounts) is not one the hub reads: "
+                    "it takes one statement per safekeeping account", genl.field("17B", "CONS"),
+                    ReasonCode.UNSUPPORTED)
     return {
         "statement_id": None if seme == NO_REFERENCE else seme,
         "page_number": page_number,
@@ -82,6 +86,9 @@ def _write_genl(model: HoldingsStatement | TransactionsStatement, date_field: f.
 
 def _securities(reader: Reader, root: Sequence):
     for subsafe in root.sequences("SUBSAFE"):
+        if subsafe.field("97a", "SAFE") is not None:
+            reader.fail("SUBSAFE names its own safekeeping account: a sub-account statement is not one the "
+                        "hub reads", subsafe, ReasonCode.UNSUPPORTED)
         for fin in subsafe.sequences("FIN"):
             security = security_from(reader.need(fin, "35B", None, ReasonCode.SECURITY))
             check_security(reader, security, fin)

@@ -259,6 +259,14 @@ def test_a_function_the_hub_does_not_read_is_refused_rather_than_misread():
     assert refused.value.reason is ReasonCode.UNSUPPORTED
 
 
+def test_a_consolidated_holdings_statement_is_refused_rather_than_merged_into_one_account():
+    text = build_mt(HOLDINGS).replace(":17B::CONS//N", ":17B::CONS//Y").replace(
+        ":16R:SUBSAFE\r\n", ":16R:SUBSAFE\r\n:97A::SAFE//SUB-2\r\n")
+    errors = validate_mt(text)
+    assert [e.reason for e in errors] == [ReasonCode.UNSUPPORTED, ReasonCode.UNSUPPORTED]
+    assert "consolidated" in errors[0].message and "sub-account" in errors[1].message
+
+
 def test_a_status_code_outside_the_iso_list_is_refused():
     text = build_mt(REJECTION).replace(":25D::IPRC//REJT", ":25D::IPRC//XXXX")
     with pytest.raises(InvalidContent, match="XXXX is not one of"):
