@@ -175,6 +175,10 @@ def read_transactions(message: FinMessage) -> TransactionsStatement:
             payment = reader.code(detail, "22H", "PAYM", Payment)
             date = reader.need(detail, "98a", "ESET", ReasonCode.SETTLEMENT_DATE)
             transaction_type = reader.optional(detail, "22F", "SETR") or "TRAD"
+            activity = reader.need(detail, "22F", "TRAN", ReasonCode.UNSUPPORTED)
+            if activity not in (None, "SETT"):
+                reader.fail(f":22F::TRAN//{activity} is not a settlement posting (SETT), the only kind the hub "
+                            "reads", detail.field("22F", "TRAN"), ReasonCode.UNSUPPORTED)
             if None in (security, quantity, side, payment, date) or "RELA" not in references:
                 continue
             movements.append(StatementMovement(

@@ -267,6 +267,12 @@ def test_a_consolidated_holdings_statement_is_refused_rather_than_merged_into_on
     assert "consolidated" in errors[0].message and "sub-account" in errors[1].message
 
 
+def test_a_corporate_action_posting_is_refused_rather_than_read_as_a_settlement():
+    text = build_mt(TRANSACTIONS).replace(":22F::TRAN//SETT", ":22F::TRAN//CORP", 1)
+    with pytest.raises(InvalidContent, match="TRAN//CORP is not a settlement posting"):
+        parse_mt(text)
+
+
 def test_a_status_code_outside_the_iso_list_is_refused():
     text = build_mt(REJECTION).replace(":25D::IPRC//REJT", ":25D::IPRC//XXXX")
     with pytest.raises(InvalidContent, match="XXXX is not one of"):
