@@ -121,6 +121,10 @@ def read_holdings(message: FinMessage) -> HoldingsStatement:
                             ReasonCode.QUANTITY)
                 continue
             sub_balances.append(SubBalanceQuantity(balance=balance, quantity=detail.value.amount))
+        amounts = [b.amount for b in (aggregate, available, not_available) if b is not None]
+        if any(amount < 0 for amount in amounts + [sub.quantity for sub in sub_balances]):
+            reader.fail("a short (negative, N) balance is not one the hub reads", fin, ReasonCode.QUANTITY)
+            continue
         if security is None or aggregate is None:
             continue
         balances.append(HoldingBalance(

@@ -267,6 +267,13 @@ def test_a_consolidated_holdings_statement_is_refused_rather_than_merged_into_on
     assert "consolidated" in errors[0].message and "sub-account" in errors[1].message
 
 
+def test_a_short_position_is_refused_with_dqua():
+    text = build_mt(HOLDINGS).replace(":93B::AGGR//UNIT/1500,", ":93B::AGGR//UNIT/N1500,")
+    with pytest.raises(InvalidContent, match="short") as refused:
+        parse_mt(text)
+    assert refused.value.reason is ReasonCode.QUANTITY
+
+
 def test_a_corporate_action_posting_is_refused_rather_than_read_as_a_settlement():
     text = build_mt(TRANSACTIONS).replace(":22F::TRAN//SETT", ":22F::TRAN//CORP", 1)
     with pytest.raises(InvalidContent, match="TRAN//CORP is not a settlement posting"):
