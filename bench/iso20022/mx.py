@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from lxml import etree  # noqa: E402
 from python_iso20022.semt.semt_002_001_11.models import Semt00200111  # noqa: E402
 from python_iso20022.sese.sese_023_001_11.models import Sese02300111  # noqa: E402
 from xsdata.formats.dataclass.parsers import XmlParser  # noqa: E402
@@ -47,6 +48,10 @@ from xsdata.formats.dataclass.parsers import XmlParser  # noqa: E402
 from iso20022 import models as m  # noqa: E402
 from iso20022 import mx  # noqa: E402
 from iso20022.identifiers import isin_check_digit  # noqa: E402
+from iso20022.mx import registry  # noqa: E402
+from iso20022.mx.safexml import parse_xml  # noqa: E402
+from iso20022.mx.schemas import guideline  # noqa: E402
+from iso20022.mx.xmltree import top_node  # noqa: E402
 
 CORPUS_SIZE = 200
 BALANCES_PER_STATEMENT = 20
@@ -123,6 +128,29 @@ def run(parse: Callable[[object], object], corpus: list, seconds: float) -> dict
     }
 
 
+def phases(data: list[bytes]) -> dict:
+    """Median microseconds of each step of ``mx.parse`` on its own: hardened parse, guideline
+    validation, extraction into the model."""
+    trees = [parse_xml(item) for item in data]
+    version = registry.for_namespace(etree.QName(trees[0]).namespace)
+    schema = guideline(version.guideline)
+
+    def median_us(step: Callable[[object], object], items: list) -> float:
+        times = []
+        for _ in range(5):
+            for item in items:
+                t0 = time.perf_counter_ns()
+                step(item)
+                times.append(time.perf_counter_ns() - t0)
+        return round(statistics.median(times) / 1000, 1)
+
+    return {
+        "parse_us": median_us(parse_xml, data),
+        "validate_us": median_us(schema.validate, trees),
+        "extract_us": median_us(lambda tree: version.codec.parse(top_node(tree[0], "/Document"), None), trees),
+    }
+
+
 def measure(kind: str, models: list, cls: type, seconds: float) -> dict:
     hub_bytes = [mx.build(model) for model in models]
     root = cls.__name__
@@ -138,6 +166,7 @@ def measure(kind: str, models: list, cls: type, seconds: float) -> dict:
         "message": kind,
         "bytes_avg": round(sum(map(len, hub_bytes)) / len(hub_bytes)),
         "hub": hub,
+        "hub_phases": phases(hub_bytes),
         "baseline": baseline,
         "baseline_xsdata_direct": direct,
         "ratio_vs_baseline": round(hub["per_second"] / baseline["per_second"], 1),
