@@ -307,3 +307,10 @@ def test_a_date_that_is_not_a_plain_calendar_date_is_refused_as_an_invalid_settl
     data = pretty().replace(b"2026-11-25", date)
     error = refuse(data, Iso20022Error)
     assert error.reason is ReasonCode.SETTLEMENT_DATE
+
+
+def test_a_flood_of_elements_under_the_size_limit_is_refused_quickly_with_one_error():
+    data = b'<Document xmlns="' + SESE023.encode() + b'">' + b"<X/>" * 1_000_000 + b"</Document>"
+    error = refuse(data, SchemaViolation)
+    assert len(error.errors) == 1
+    assert error.first.path == "/Document/X"
