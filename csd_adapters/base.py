@@ -82,7 +82,9 @@ class LegState(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LegOutcome:
     """What the CSD did with a leg. ``csd_reference`` is the CSD's own id for the operation (its account
-    servicer transaction id); ``replayed`` is true when the call repeated an operation already done."""
+    servicer transaction id): a replay returns the same one. ``replayed`` is true when the call is known to
+    have repeated an operation already done; the messages carry no such flag, so adapters that speak to a
+    CSD over MX or MT always say false, and only the in-process adapter reports it."""
 
     leg_id: str
     state: LegState

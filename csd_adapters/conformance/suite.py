@@ -26,6 +26,7 @@ from csd_adapters.base import (
     Leg,
     LegAborted,
     LegCommitted,
+    LegConflict,
     LegNotPrepared,
     LegState,
     UnknownAccount,
@@ -267,6 +268,19 @@ class ConformanceSuite:
         with pytest.raises(LegAborted):
             target.adapter.commit(leg)
         assert target.adapter.holdings(account=debit, as_of=today).position(target.isin).blocked == 0
+
+    def test_a_leg_id_reused_for_a_different_movement_is_refused(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(10))
+        target.adapter.prepare(leg)
+        bigger = leg_between(target, debit, credit, Decimal(11), leg_id=leg.leg_id)
+        with pytest.raises(LegConflict) as caught:
+            target.adapter.prepare(bigger)
+        assert (caught.value.reason_code, caught.value.permanent) == ("REFE", True)
+        with pytest.raises(LegConflict):
+            target.adapter.commit(bigger)
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(990), Decimal(10))
 
     def test_a_committed_leg_cannot_be_aborted(self, target):
         debit, credit = funded_account(target), empty_account(target)

@@ -7,13 +7,15 @@
 The database defaults to ``var/reference_csd/<csd>.sqlite3``; ``--database postgres://...`` uses a
 PostgreSQL database instead (one per CSD, never the hub's). The seed file is JSON::
 
-    {"securities": [{"isin": "RU000DEMO019", "face_amount": false}],
+    {"opening_date": "2026-01-02",
+     "securities": [{"isin": "RU000DEMO019", "face_amount": false}],
      "accounts": [{"number": "ISSUANCE", "kind": "ISSUANCE"}, {"number": "DEMANADC-OWN", "kind": "OWN"}],
      "positions": [{"account": "ISSUANCE", "isin": "RU000DEMO019", "quantity": "-100000"},
                    {"account": "DEMANADC-OWN", "isin": "RU000DEMO019", "quantity": "100000"}]}
 
 Account kinds: ISSUANCE and MIRROR (contra accounts, may go negative), OMNIBUS, OWN, CLIENT. The positions
-of each security must sum to zero. Seeding an empty ledger books them; seeding again with the same file
+of each security must sum to zero. ``opening_date`` (optional, default today in the CSD's time zone) is
+the settlement date of the opening postings. Seeding an empty ledger books them; seeding again with the same file
 does nothing; a different file is refused.
 """
 
@@ -37,6 +39,8 @@ def default_database(csd: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m csd_adapters.reference_csd",
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="A reference CSD: a book-entry securities ledger speaking "
         "ISO 20022 MX or ISO 15022 MT over HTTP.",
     )

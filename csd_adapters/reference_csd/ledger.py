@@ -33,6 +33,7 @@ from nacl.signing import SigningKey
 from sqlalchemy.dialects import postgresql, sqlite
 
 from csd_adapters.base import (
+    AdapterError,
     BlockedAccount,
     InsufficientSecurities,
     LegAborted,
@@ -216,7 +217,8 @@ class Ledger:
             )
 
     def seed(self, document: dict) -> str:
-        """Book opening positions from a seed document (see ``seed_document_help``) into an empty ledger.
+        """Book opening positions from a seed document (its format: ``python -m csd_adapters.reference_csd
+        --help``) into an empty ledger, dated ``opening_date`` when the document gives one (else today).
 
         A second run with the same document changes nothing; a different one is refused. Returns what
         was done, in words.
@@ -235,32 +237,40 @@ class Ledger:
         per_isin: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
         for entry in document.get("positions", ()):
             per_isin[entry["isin"]].append((entry["account"], Decimal(str(entry["quantity"]))))
+        opening = document.get("opening_date")
+        opening_date = dt.date.fromisoformat(opening) if opening else None
         count = 0
-        with self.engine.begin() as c:
-            for isin, positions in sorted(per_isin.items()):
-                if sum(q for _, q in positions) != 0:
-                    raise SeedError(f"the positions in {isin} do not sum to zero: every posting must balance")
-                givers = [[a, -q] for a, q in positions if q < 0]
-                for account, wanted in ((a, q) for a, q in positions if q > 0):
-                    while wanted > 0:
-                        giver = givers[0]
-                        moved = min(wanted, giver[1])
-                        count += 1
-                        self._post(
-                            c,
-                            reference=f"OPEN-{count}",
-                            kind="OPENING",
-                            isin=isin,
-                            debit=giver[0],
-                            credit=account,
-                            quantity=moved,
-                            from_blocked=False,
+        try:
+            with self.engine.begin() as c:
+                for isin, positions in sorted(per_isin.items()):
+                    if sum(q for _, q in positions) != 0:
+                        raise SeedError(
+                            f"the positions in {isin} do not sum to zero: every posting must balance"
                         )
-                        wanted -= moved
-                        giver[1] -= moved
-                        if giver[1] == 0:
-                            givers.pop(0)
-            c.execute(t.meta.insert().values(key="seed", value=digest))
+                    givers = [[a, -q] for a, q in positions if q < 0]
+                    for account, wanted in ((a, q) for a, q in positions if q > 0):
+                        while wanted > 0:
+                            giver = givers[0]
+                            moved = min(wanted, giver[1])
+                            count += 1
+                            self._post(
+                                c,
+                                reference=f"OPEN-{count}",
+                                kind="OPENING",
+                                isin=isin,
+                                debit=giver[0],
+                                credit=account,
+                                quantity=moved,
+                                from_blocked=False,
+                                settlement_date=opening_date,
+                            )
+                            wanted -= moved
+                            giver[1] -= moved
+                            if giver[1] == 0:
+                                givers.pop(0)
+                c.execute(t.meta.insert().values(key="seed", value=digest))
+        except AdapterError as exc:
+            raise SeedError(f"cannot book the opening positions: {exc}") from exc
         return f"seeded {len(per_isin)} securities with {count} opening postings"
 
     # ------------------------------------------------------------------------------------- legs
@@ -560,6 +570,7 @@ class Ledger:
         credit: str,
         quantity: Decimal,
         from_blocked: bool,
+        settlement_date: dt.date | None = None,
     ) -> Posting:
         debit_account = self._account(c, debit)
         credit_account = self._account(c, credit)
@@ -580,7 +591,7 @@ class Ledger:
             .where(t.balances.c.account == credit, t.balances.c.isin == isin)
             .values(available=t.balances.c.available + quantity)
         )
-        settlement_date = self.today()
+        settlement_date = settlement_date or self.today()
         new_id = c.execute(
             t.postings.insert().values(
                 reference=reference,

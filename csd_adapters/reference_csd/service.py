@@ -17,7 +17,7 @@ A refusal by the ledger is a status message carrying its ISO reason code (``LACK
 reasons; ``SAFE``, ``DSEC``, ``REFE`` as rejection reasons; ``NPRP``, ``ABRT``, ``CMTD`` as proprietary
 rejection reasons issued by ``REFCSD``). A message that cannot be read is answered ``400`` with the
 library's errors; a holdings statement the message layer cannot express (a short position on a contra
-account, in MX) ``422``. Admin endpoints require the ``X-Admin-Token`` header when a token is configured.
+account) ``422``. Admin endpoints require the ``X-Admin-Token`` header when a token is configured.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from csd_adapters.base import (
     LegOutcome,
     UnknownAccount,
 )
-from csd_adapters.profiles import CsdProfile, Standard
+from csd_adapters.profiles import CsdProfile
 from csd_adapters.reference_csd.dialects import dialect_for
 from csd_adapters.reference_csd.faults import Fault, Faults
 from csd_adapters.reference_csd.ledger import Ledger, SeedError
@@ -269,12 +269,12 @@ class ReferenceCsd:
             positions = self.ledger.positions(account, as_of)
         except UnknownAccount as exc:
             raise HttpError("404 Not Found", str(exc)) from exc
-        if self.profile.standard is Standard.MX and any(p.total < 0 for p in positions):
-            # iso20022.mx writes every aggregate as a LONG position, so a short one would not be valid
-            # against the schema: refuse rather than send an invalid semt.002.
+        if any(p.total < 0 for p in positions):
+            # The message layer reads and writes long positions only (semt.002 ShrtLngInd LONG, MT535 without
+            # the N sign), so a contra account's short position is refused rather than sent invalid.
             raise HttpError(
                 "422 Unprocessable Entity",
-                f"{account} has a short position, which this CSD's semt.002 writer cannot express",
+                f"{account} has a short position, which this CSD's holdings statement cannot express",
             )
         balances = tuple(
             m.HoldingBalance(

@@ -60,7 +60,7 @@ def own_database(tmp_path: Path, name: str):
 
 
 @contextlib.contextmanager
-def reference_csd_process(csd: str, database: str):
+def reference_csd_process(csd: str, database: str, extra: list[str] | None = None):
     """``python -m csd_adapters.reference_csd serve`` on a free port, once it answers /health."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -77,6 +77,7 @@ def reference_csd_process(csd: str, database: str):
         database,
         "--threads",
         "16",
+        *(extra or []),
     ]
     with running(command, env={"REFERENCE_CSD_ADMIN_TOKEN": ""}) as child:
 

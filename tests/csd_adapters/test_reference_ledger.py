@@ -308,3 +308,21 @@ def test_the_command_line_seeds_a_ledger_once_and_shows_its_key(tmp_path):
     )
     assert bad.returncode == 2
     assert "cannot seed" in bad.stderr
+
+
+def test_opening_positions_are_dated_as_the_seed_document_says(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    ledger.seed({**opening_document(), "opening_date": "2026-01-02"})
+    assert {p.settlement_date for p in ledger.postings()} == {dt.date(2026, 1, 2)}
+    assert ledger.positions("A-OWN", dt.date(2026, 1, 1)) == ()
+    assert ledger.positions("A-OWN", dt.date(2026, 1, 2))[0].available == Decimal(1000)
+
+
+def test_a_seed_that_would_overdraw_a_participant_account_is_refused(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    document = seed_document(
+        [("A-OWN", "OWN"), ("B-OWN", "OWN")], [("A-OWN", ISIN, Decimal(-5)), ("B-OWN", ISIN, Decimal(5))]
+    )
+    with pytest.raises(SeedError, match="cannot book"):
+        ledger.seed(document)
+    assert ledger.postings() == []
