@@ -245,7 +245,7 @@ def _cancellation(
     answer = _cancellation_status(
         request,
         m.ProcessingStatus(code=outcome.processing, reasons=reasons),
-        instruction_id=outcome.instruction.pk,
+        instruction=outcome.instruction,
     )
     accepted = outcome.processing != m.ProcessingStatusCode.DENIED
     return _answer(
@@ -261,17 +261,26 @@ def _cancellation(
 
 
 def _cancellation_status(
-    request: m.CancellationRequest, status: m.ProcessingStatus, instruction_id: int | None = None
+    request: m.CancellationRequest, status: m.ProcessingStatus, instruction=None
 ) -> m.CancellationStatus:
+    """sese.027 carries the account and the instruction's details all together or not at all."""
+    details = {}
+    if instruction is not None:
+        details = {
+            "account_servicer_transaction_id": f"HUBI{instruction.pk}",
+            "safekeeping_account": instruction.account.number,
+            "account_owner_bic": instruction.participant.bic,
+            "security": m.Security(isin=instruction.security.isin),
+            "quantity": notifications.quantity_of(instruction),
+            "intended_settlement_date": instruction.intended_settlement_date,
+        }
     return m.CancellationStatus(
         cancellation_request_reference=request.business_message_id or request.transaction_id,
         transaction_id=request.transaction_id,
         side=request.side,
         payment=request.payment,
         processing=status,
-        account_servicer_transaction_id=f"HUBI{instruction_id}" if instruction_id else None,
-        safekeeping_account=request.safekeeping_account,
-        account_owner_bic=request.account_owner_bic,
+        **details,
     )
 
 

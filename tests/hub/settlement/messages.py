@@ -44,7 +44,7 @@ def as_mx(body: m.SettlementInstruction | m.CancellationRequest, *, bmi: str | N
     header = m.BusinessHeader(
         from_bic=body.account_owner_bic,
         to_bic=settings.HUB_BIC,
-        business_message_id=bmi or f"BMI-{body.transaction_id}",
+        business_message_id=bmi or getattr(body, "business_message_id", None) or f"BMI-{body.transaction_id}",
         message_definition_id=mx.message_id_for(body),
         creation=dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC),
     )
@@ -64,4 +64,7 @@ def cancellation(side: str = "DELI", *, tx: str = "TX-1") -> m.CancellationReque
         safekeeping_account=NSD_ACCOUNT if deliver else STRATE_ACCOUNT,
         account_owner_bic=NSD_BROKER if deliver else STRATE_BROKER,
         business_message_id=f"CXL-{tx}-{side}",
+        security=m.Security(isin=NSD_SHARES),
+        quantity=m.Quantity(amount=Decimal(100)),
+        intended_settlement_date=SETTLE,
     )

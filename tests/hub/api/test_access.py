@@ -1,0 +1,67 @@
+"""Every caller authenticates; a participant sees and instructs on its own accounts and messages only."""
+
+from django.core.management import call_command
+
+from hub.registry.models import Participant, ParticipantToken
+from hub.registry.selectors import participant_for_token
+from hub.registry.services import participant_token_revoke
+from hub.settlement.models import Instruction
+
+from ..settlement.messages import STRATE_ACCOUNT, as_mx, instruction
+from .conftest import post
+
+
+def test_unauthenticated_calls_are_refused(client, demo):
+    for path in ("/api/v1/messages/outbox/", "/api/v1/instructions/", "/api/v1/accounts/"):
+        response = client.get(path)
+        assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+    assert client.post("/api/v1/messages/", b"<x/>", content_type="application/xml").status_code == 401
+
+
+def test_an_unknown_or_revoked_token_is_refused(nsd_broker, client):
+    client.defaults["HTTP_AUTHORIZATION"] = "Token hub_not-a-real-key"
+    assert client.get("/api/v1/accounts/").status_code == 401
+    assert nsd_broker.get("/api/v1/accounts/").status_code == 200
+    participant_token_revoke(token=ParticipantToken.objects.get(participant__bic="DEMARUMM"))
+    assert nsd_broker.get("/api/v1/accounts/").status_code == 401
+
+
+def test_a_participant_cannot_instruct_on_another_participants_account(nsd_broker):
+    response = post(nsd_broker, as_mx(instruction("DELI", tx="THEIRS", safekeeping_account=STRATE_ACCOUNT)))
+    assert response.status_code == 422 and response["X-Hub-Reason-Codes"] == "SAFE"
+    assert not Instruction.objects.exists()
+
+
+def test_a_participant_reads_only_its_own_instructions_accounts_and_outbox(nsd_broker, strate_broker):
+    post(nsd_broker, as_mx(instruction("DELI", tx="MINE")))
+    own = nsd_broker.get("/api/v1/instructions/").json()
+    assert [row["transaction_id"] for row in own] == ["MINE"]
+    theirs = strate_broker.get("/api/v1/instructions/").json()
+    assert theirs == []
+    assert strate_broker.get(f"/api/v1/instructions/{own[0]['id']}/").status_code == 404
+    assert nsd_broker.get(f"/api/v1/instructions/{own[0]['id']}/").status_code == 200
+    accounts = nsd_broker.get("/api/v1/accounts/").json()
+    assert {a["number"] for a in accounts} == {"DEMARUMM-OWN", "DEMARUMM-CLIENT"}
+    assert all(h["quantity"] for a in accounts for h in a["holdings"])
+    assert nsd_broker.get("/api/v1/messages/outbox/").json()["messages"]
+    assert strate_broker.get("/api/v1/messages/outbox/").json()["messages"] == []
+
+
+def test_issue_token_prints_a_working_token(demo, capsys, client):
+    call_command("issue_token", "DEMBZAJJ", "--label", "back office")
+    key = capsys.readouterr().out.strip()
+    assert participant_for_token(key) == Participant.objects.get(bic="DEMBZAJJ")
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
+    assert client.get("/api/v1/accounts/").status_code == 200
+    assert not ParticipantToken.objects.filter(key_hash=key).exists()  # only the hash is stored
+
+
+def test_the_openapi_schema_documents_the_message_api(client, demo):
+    schema = client.get("/api/schema/").content.decode()
+    for path in (
+        "/api/v1/messages/",
+        "/api/v1/messages/bulk/",
+        "/api/v1/messages/outbox/",
+        "participantToken",
+    ):
+        assert path in schema

@@ -1,0 +1,100 @@
+"""Cancellation as T2S does it (one side before matching, both sides after), the ordered outbox, and
+recycling of instructions that never match."""
+
+import datetime as dt
+
+from django.utils import timezone
+
+from hub.messaging.models import OutboundMessage
+from hub.settlement.models import Instruction, Transfer
+from hub.settlement.services import instruction_match, instructions_recycle
+from iso20022 import models as m
+from iso20022 import mx
+from iso20022.mt import parse_mt
+
+from ..settlement.messages import as_mt, as_mx, cancellation, instruction
+from .conftest import post
+
+
+def sese027(response) -> m.CancellationStatus:
+    if response["Content-Type"].startswith("text/plain"):
+        return parse_mt(response.content)
+    return mx.parse(response.content).body
+
+
+def matched_pair(nsd_broker, strate_broker) -> Transfer:
+    post(nsd_broker, as_mx(instruction("DELI", tx="C-D")))
+    post(strate_broker, as_mt(instruction("RECE", tx="C-R")), mt=True)
+    return instruction_match(instruction_id=Instruction.objects.get(transaction_id="C-D").pk)
+
+
+def test_an_unmatched_instruction_is_cancelled_by_its_sender_alone(nsd_broker):
+    post(nsd_broker, as_mx(instruction("DELI", tx="C-1")))
+    response = post(nsd_broker, as_mx(cancellation("DELI", tx="C-1")))
+    assert response.status_code == 200
+    assert sese027(response).processing.code == m.ProcessingStatusCode.CANCELLED
+    assert Instruction.objects.get().status == "CANCELLED"
+    last = OutboundMessage.objects.order_by("-sequence").first()
+    assert last.status == "CANCELLED" and b"CANI" in bytes(last.payload)
+
+
+def test_a_matched_instruction_is_cancelled_only_when_both_parties_ask(nsd_broker, strate_broker):
+    transfer = matched_pair(nsd_broker, strate_broker)
+    first = post(nsd_broker, as_mx(cancellation("DELI", tx="C-D")))
+    assert sese027(first).processing.code == m.ProcessingStatusCode.PENDING_CANCELLATION
+    assert set(Instruction.objects.values_list("status", flat=True)) == {"MATCHED"}
+    second = post(strate_broker, as_mt(cancellation("RECE", tx="C-R")), mt=True)
+    assert sese027(second).processing.code == m.ProcessingStatusCode.CANCELLED
+    transfer.refresh_from_db()
+    assert transfer.status == "CANCELLED"
+    assert set(Instruction.objects.values_list("status", flat=True)) == {"CANCELLED"}
+
+
+def test_cancellation_is_denied_once_settlement_has_started(nsd_broker, strate_broker):
+    transfer = matched_pair(nsd_broker, strate_broker)
+    Transfer.objects.filter(pk=transfer.pk).update(status="PREPARING")
+    response = post(nsd_broker, as_mx(cancellation("DELI", tx="C-D")))
+    status = sese027(response)
+    assert (
+        status.processing.code == m.ProcessingStatusCode.DENIED
+        and status.processing.reasons[0].code == "DPRG"
+    )
+
+
+def test_cancelling_an_unknown_instruction_is_rejected_with_refe(nsd_broker):
+    response = post(nsd_broker, as_mx(cancellation("DELI", tx="NEVER-SENT")))
+    assert response.status_code == 422
+    assert sese027(response).processing.reasons[0].code == "REFE"
+
+
+def test_the_outbox_is_ordered_paged_by_cursor_and_in_the_participants_format(nsd_broker, strate_broker):
+    matched_pair(nsd_broker, strate_broker)
+    page = nsd_broker.get("/api/v1/messages/outbox/?after=0&limit=1").json()
+    assert [m["sequence"] for m in page["messages"]] == [1] and page["next_cursor"] == 1
+    rest = nsd_broker.get(f"/api/v1/messages/outbox/?after={page['next_cursor']}").json()
+    assert [m["sequence"] for m in rest["messages"]] == [2]
+    statuses = [m["status"] for m in page["messages"] + rest["messages"]]
+    assert statuses == ["ACCEPTED", "MATCHED"]  # NSD's broker gets MX, Strate's broker MT (their profiles)
+    assert rest["messages"][0]["message_type"] == "sese.024.001.12"
+    strate = strate_broker.get("/api/v1/messages/outbox/").json()["messages"]
+    assert {m["message_type"] for m in strate} == {"MT548"}
+    matched = parse_mt(strate[-1]["payload"].encode())
+    assert matched.matching.code == m.MatchingStatusCode.MATCHED
+    assert nsd_broker.get("/api/v1/messages/outbox/?after=x").status_code == 400
+    empty = nsd_broker.get("/api/v1/messages/outbox/?after=99").json()
+    assert empty == {"messages": [], "next_cursor": 99}
+
+
+def test_an_instruction_unmatched_for_twenty_business_days_is_cancelled_by_the_system(nsd_broker):
+    post(nsd_broker, as_mx(instruction("DELI", tx="LONELY")))
+    lonely = Instruction.objects.get()
+    instruction_match(instruction_id=lonely.pk)
+    lonely.refresh_from_db()
+    assert lonely.status == "UNMATCHED"
+    # 20 business days of NSD's calendar after the intended settlement date of 26 November 2026
+    assert lonely.match_deadline == dt.date(2026, 12, 24)
+    assert instructions_recycle(now=timezone.now())["cancelled"] == 0
+    report = instructions_recycle(now=dt.datetime(2026, 12, 25, 12, tzinfo=dt.UTC))
+    assert report["cancelled"] == 1
+    lonely.refresh_from_db()
+    assert lonely.status == "CANCELLED" and lonely.events.last().reason_code == "CANS"
