@@ -156,3 +156,33 @@ def test_the_guideline_refuses_what_the_official_schema_allows_but_the_hub_does_
     with pytest.raises(SchemaViolation) as caught:
         mx.parse(data)
     assert caught.value.reason is reason
+
+
+def test_guideline_code_lists_are_the_builders_code_lists():
+    """The usage guideline refuses inbound reason and sub-balance codes the official lists (or, for
+    sub-balances, the hub's model) do not have: the same lists the builders check outbound."""
+    known_balances = {b.value for b in m.SubBalance}
+    checked = 0
+    for path in SCHEMA_DIR.glob("*.xsd"):
+        for simple in etree.parse(str(path)).getroot().iter(f"{XS}simpleType"):
+            name = simple.get("name") or ""
+            if not name.startswith("Code_"):
+                continue
+            const = name.removeprefix("Code_")
+            expected = getattr(codes, const)
+            if const.startswith("BALANCE_"):
+                expected = expected & known_balances
+            assert {e.get("value") for e in simple.iter(f"{XS}enumeration")} == expected, (path.name, const)
+            checked += 1
+    assert checked >= 20
+
+
+def test_an_inbound_status_with_a_reason_code_outside_the_iso_list_is_refused():
+    advice = m.StatusAdvice(
+        transaction_id="TX-1",
+        processing=m.ProcessingStatus(code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="DSEC"),)),
+    )
+    data = mx.build(advice).replace(b"<Cd>DSEC</Cd>", b"<Cd>LACK</Cd>")  # LACK is a pending reason
+    with pytest.raises(SchemaViolation) as caught:
+        mx.parse(data)
+    assert caught.value.first.path.endswith("/PrcgSts/Rjctd/Rsn/Cd/Cd")
