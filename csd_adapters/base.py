@@ -202,7 +202,7 @@ class UnknownAccount(AdapterError):
 
 
 class BlockedAccount(AdapterError):
-    """The account is blocked: nothing may be debited from or credited to it."""
+    """The account is blocked: nothing may be reserved on it (so nothing can be delivered from it)."""
 
     reason_code = "BLOC"
 

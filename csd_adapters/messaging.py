@@ -5,8 +5,11 @@ reference (``Leg.reference``):
 
 - prepare: intra-position movement AVAI -> BLOK on the debit account (semt.013 / MT524); the CSD
   confirms it (semt.015 / MT508) or answers a status (semt.014 / MT508 with a status sequence).
-- commit: free-of-payment delivery from the debit account to the credit account (sese.023 / MT542);
-  confirmed by sese.025 / MT546, refused by sese.024 / MT548.
+- commit: free-of-payment delivery from the debit account to the credit account: one sese.023 naming
+  both accounts (MX), confirmed by sese.025, refused by sese.024; or, for a CSD that matches the two
+  sides (MT), MT540 (receive free, into the credit account; answered by an MT548 "unmatched") then MT542
+  (deliver free, from the debit account), the one completing the match confirmed by MT546 (or MT544),
+  refused by MT548. A replayed commit sends both again and gets the confirmations again.
 - abort: intra-position movement BLOK -> AVAI (semt.013 / MT524).
 
 A status carrying a pending reason ``LACK`` or ``BLOC``, or a rejection reason, becomes the named
@@ -92,38 +95,53 @@ class MessagingAdapter(CsdAdapter):
     def abort(self, leg: Leg) -> LegOutcome:
         return self._movement(leg, m.SubBalance.BLOCKED, m.SubBalance.AVAILABLE, LegState.ABORTED)
 
+    commit_sides: tuple[m.Side, ...] = (m.Side.DELIVER,)
+    """The instructions a commit sends, in order: the deliverer's alone (already matched), or both sides
+    for a CSD that matches them (MT: MT540 then MT542)."""
+
     def commit(self, leg: Leg) -> LegOutcome:
-        instruction = m.SettlementInstruction(
-            transaction_id=leg.reference,
-            side=m.Side.DELIVER,
-            payment=m.Payment.FREE,
-            trade_date=leg.intended_settlement_date,
-            intended_settlement_date=leg.intended_settlement_date,
-            security=m.Security(isin=leg.isin),
-            quantity=_quantity(leg),
-            safekeeping_account=leg.debit_account,
-            account_owner_bic=self.hub_bic,
-            counterparty=m.Counterparty(
-                bic=self.hub_bic, csd_bic=self.profile.bic, safekeeping_account=leg.credit_account
-            ),
-            own_csd_bic=self.profile.bic,
-            common_trade_reference=_short(leg.transfer_reference),
-        )
-        replies = self._exchange(instruction, leg)
-        if all(isinstance(r, m.SettlementConfirmation) for r in replies):
-            return _agree(
-                leg,
-                [
-                    LegOutcome(
-                        leg_id=leg.leg_id,
-                        state=LegState.COMMITTED,
-                        csd_reference=r.account_servicer_transaction_id,
-                        settlement_date=r.effective_settlement_date,
-                    )
-                    for r in replies
-                ],
+        outcome = None
+        for side in self.commit_sides:
+            own, other = (
+                (leg.debit_account, leg.credit_account)
+                if side is m.Side.DELIVER
+                else (leg.credit_account, leg.debit_account)
             )
-        raise _refusal(replies, leg)
+            instruction = m.SettlementInstruction(
+                transaction_id=leg.reference,
+                side=side,
+                payment=m.Payment.FREE,
+                trade_date=leg.intended_settlement_date,
+                intended_settlement_date=leg.intended_settlement_date,
+                security=m.Security(isin=leg.isin),
+                quantity=_quantity(leg),
+                safekeeping_account=own,
+                account_owner_bic=self.hub_bic,
+                counterparty=m.Counterparty(
+                    bic=self.hub_bic, csd_bic=self.profile.bic, safekeeping_account=other
+                ),
+                own_csd_bic=self.profile.bic,
+                common_trade_reference=_short(leg.transfer_reference),
+            )
+            replies = self._exchange(instruction, leg)
+            if all(isinstance(r, m.SettlementConfirmation) for r in replies):
+                outcome = _agree(
+                    leg,
+                    [
+                        LegOutcome(
+                            leg_id=leg.leg_id,
+                            state=LegState.COMMITTED,
+                            csd_reference=r.account_servicer_transaction_id,
+                            settlement_date=r.effective_settlement_date,
+                        )
+                        for r in replies
+                    ],
+                )
+            elif not all(_awaiting_counterparty(r) for r in replies):
+                raise _refusal(replies, leg)
+        if outcome is None:
+            raise ProtocolError(f"leg {leg.leg_id}: the CSD settled none of the commit's instructions")
+        return outcome
 
     def _movement(self, leg: Leg, source: m.SubBalance, target: m.SubBalance, state: LegState) -> LegOutcome:
         movement = m.IntraPositionMovement(
@@ -276,6 +294,16 @@ def _agree(leg: Leg, outcomes: list[LegOutcome]) -> LegOutcome:
     if any(o != outcomes[0] for o in outcomes):
         raise ProtocolError(f"leg {leg.leg_id}: the CSD's replies disagree: {outcomes}")
     return outcomes[0]
+
+
+def _awaiting_counterparty(reply: m.Message) -> bool:
+    """An instruction accepted but not yet matched: the other side's instruction is still to come."""
+    return (
+        isinstance(reply, m.StatusAdvice)
+        and reply.matching is not None
+        and reply.matching.code is m.MatchingStatusCode.UNMATCHED
+        and (reply.processing is None or reply.processing.code is m.ProcessingStatusCode.ACCEPTED)
+    )
 
 
 def _refusal(replies: list[m.Message], leg: Leg) -> AdapterError:

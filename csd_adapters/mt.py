@@ -10,6 +10,7 @@ from iso20022.mt import build_mt, parse_mt
 
 class MtAdapter(MessagingAdapter):
     content_type = "text/plain; charset=utf-8"
+    commit_sides = (m.Side.RECEIVE, m.Side.DELIVER)  # MT540, then MT542 completes the match
 
     def encode(self, body: m.Message) -> bytes:
         return build_mt(body, sender=self.hub_bic, receiver=self.profile.bic).encode()

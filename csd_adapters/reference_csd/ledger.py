@@ -338,6 +338,65 @@ class Ledger:
             leg_id=reference, state=LegState.PREPARED, csd_reference=f"R{new_id}", settlement_date=today
         )
 
+    def instruct(
+        self,
+        *,
+        reference: str,
+        side: str,
+        account: str,
+        counterparty_account: str,
+        isin: str,
+        quantity: Decimal,
+    ) -> LegOutcome | None:
+        """Record one side of a delivery (``DELI`` from ``account``, ``RECE`` into it) and settle the leg
+        once both sides are in and agree; ``None`` while the other side is still missing (unmatched).
+
+        Recording is idempotent per (reference, side); each side may come first or be replayed, and both
+        arriving at once settle the leg once (``deliver`` is idempotent too).
+        """
+        if side not in ("DELI", "RECE"):
+            raise ValueError(f"side {side!r} is neither DELI nor RECE")
+        wanted = (account, counterparty_account, isin, quantity)
+        with self.engine.begin() as c:
+            self._account(c, account)
+            c.execute(
+                self._insert(t.instructions)
+                .values(
+                    reference=reference,
+                    side=side,
+                    account=account,
+                    counterparty_account=counterparty_account,
+                    isin=isin,
+                    quantity=quantity,
+                )
+                .on_conflict_do_nothing()
+            )
+            rows = {
+                r.side: r
+                for r in c.execute(sa.select(t.instructions).where(t.instructions.c.reference == reference))
+            }
+        mine = rows[side]
+        if (mine.account, mine.counterparty_account, mine.isin, mine.quantity) != wanted:
+            raise LegConflict(f"leg {reference} was instructed ({side}) with other details")
+        other = rows.get("RECE" if side == "DELI" else "DELI")
+        if other is None:
+            return None
+        if (other.account, other.counterparty_account, other.isin, other.quantity) != (
+            counterparty_account,
+            account,
+            isin,
+            quantity,
+        ):
+            raise LegConflict(f"the delivering and receiving instructions of leg {reference} do not match")
+        deliverer = mine if side == "DELI" else other
+        return self.deliver(
+            reference=reference,
+            account=deliverer.account,
+            credit_account=deliverer.counterparty_account,
+            isin=isin,
+            quantity=quantity,
+        )
+
     def deliver(
         self, *, reference: str, account: str, credit_account: str, isin: str, quantity: Decimal
     ) -> LegOutcome:

@@ -101,6 +101,20 @@ reservations = sa.Table(
     sa.CheckConstraint("state IN ('RESERVED', 'COMMITTED', 'RELEASED')", name="refcsd_reservations_state"),
 )
 
+instructions = sa.Table(
+    # One half of a matched delivery (MT542 delivers, MT540 receives): a leg settles once both are in.
+    "refcsd_instructions",
+    metadata,
+    sa.Column("reference", sa.String(35), primary_key=True),
+    sa.Column("side", sa.String(4), primary_key=True),
+    sa.Column("account", sa.String(35), sa.ForeignKey(accounts.c.number), nullable=False),
+    sa.Column("counterparty_account", sa.String(35), nullable=False),
+    sa.Column("isin", sa.String(12), nullable=False),
+    sa.Column("quantity", Quantity, nullable=False),
+    sa.CheckConstraint("side IN ('DELI', 'RECE')", name="refcsd_instructions_side"),
+    sa.CheckConstraint("quantity > 0", name="refcsd_instructions_quantity_positive"),
+)
+
 postings = sa.Table(
     "refcsd_postings",
     metadata,

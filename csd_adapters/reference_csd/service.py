@@ -4,8 +4,11 @@ Endpoints (messages in the CSD's standard, MX or MT, per its profile):
 
 - ``POST /messages``: semt.013 / MT524 (AVAI -> BLOK reserves, BLOK -> AVAI releases), answered by
   semt.015 / MT508, or by a status, semt.014 / MT508 with a status sequence.
-- ``POST /messages``: sese.023 / MT542 (deliver free from the blocked sub-balance), answered by
-  sese.025 / MT546, or by a status, sese.024 / MT548.
+- ``POST /messages``: sese.023 (deliver free from the blocked sub-balance to the counterparty's account),
+  answered by sese.025, or by a status, sese.024.
+- ``POST /messages``, MT: a delivery is matched from its two sides, MT542 (deliver free) and MT540
+  (receive free), in either order; the first is answered by an MT548 (accepted, unmatched ``CMIS``),
+  the one that completes the match by MT546 or MT544 (settled), or by an MT548 refusal.
 - ``GET /statements/holdings?account=&date=``: semt.002 / MT535.
 - ``GET /statements/transactions?account=&since=&until=``: semt.017 / MT536.
 - ``POST /endorse`` (block header bytes): JSON ``{"signature": hex, "key_id": ...}``.
@@ -37,10 +40,9 @@ from csd_adapters.base import (
     AdapterError,
     BlockedAccount,
     InsufficientSecurities,
-    LegOutcome,
     UnknownAccount,
 )
-from csd_adapters.profiles import CsdProfile
+from csd_adapters.profiles import CsdProfile, Standard
 from csd_adapters.reference_csd.dialects import dialect_for
 from csd_adapters.reference_csd.faults import Fault, Faults
 from csd_adapters.reference_csd.ledger import Ledger, SeedError
@@ -227,24 +229,43 @@ class ReferenceCsd:
         def refuse(code: str, narrative: str) -> m.StatusAdvice:
             return m.StatusAdvice(transaction_id=body.transaction_id, processing=_rejected(code, narrative))
 
-        if body.side is not m.Side.DELIVER or body.payment is not m.Payment.FREE:
+        matched = self.profile.standard is Standard.MT  # MT: both sides instruct (MT542 and MT540)
+        sides = (m.Side.DELIVER, m.Side.RECEIVE) if matched else (m.Side.DELIVER,)
+        if body.side not in sides or body.payment is not m.Payment.FREE:
             return refuse("TXST", "this CSD settles hub legs as free-of-payment deliveries only")
         if body.counterparty.csd_bic[:8] != self.profile.bic[:8]:
-            return refuse("DEPT", f"the receiving account must be at {self.profile.bic}")
+            return refuse("DEPT", f"the counterparty's account must be at {self.profile.bic}")
         if not body.counterparty.safekeeping_account:
-            return refuse("SAFE", "the receiving safekeeping account is missing")
+            return refuse("SAFE", "the counterparty's safekeeping account is missing")
+        movement = dict(reference=body.transaction_id, isin=body.security.isin, quantity=body.quantity.amount)
         try:
-            outcome: LegOutcome = self.ledger.deliver(
-                reference=body.transaction_id,
-                account=body.safekeeping_account,
-                credit_account=body.counterparty.safekeeping_account,
-                isin=body.security.isin,
-                quantity=body.quantity.amount,
-            )
+            if matched:
+                outcome = self.ledger.instruct(
+                    side=body.side.value,
+                    account=body.safekeeping_account,
+                    counterparty_account=body.counterparty.safekeeping_account,
+                    **movement,
+                )
+            else:
+                outcome = self.ledger.deliver(
+                    account=body.safekeeping_account,
+                    credit_account=body.counterparty.safekeeping_account,
+                    **movement,
+                )
         except AdapterError as exc:
             processing, settlement = _statuses(exc)
             return m.StatusAdvice(
                 transaction_id=body.transaction_id, processing=processing, settlement=settlement
+            )
+        if outcome is None:
+            other = "delivering" if body.side is m.Side.RECEIVE else "receiving"
+            return m.StatusAdvice(
+                transaction_id=body.transaction_id,
+                processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED),
+                matching=m.MatchingStatus(
+                    code=m.MatchingStatusCode.UNMATCHED,
+                    reasons=(m.Reason(code="CMIS", narrative=f"awaiting the {other} instruction"),),
+                ),
             )
         return m.SettlementConfirmation(
             transaction_id=body.transaction_id,

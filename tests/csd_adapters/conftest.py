@@ -19,6 +19,7 @@ from csd_adapters.conformance import ConformanceTarget, ReferenceCsdControl
 from csd_adapters.profiles import profile_for
 from csd_adapters.registry import adapter_for
 from csd_adapters.transport import RetryPolicy
+from iso20022.mt import parse_fin
 
 from ..conftest import free_port, running
 
@@ -128,6 +129,23 @@ class WireSchemas:
                 self.check(part)
 
 
+class WireTypes:
+    """Records the type of every MT message an adapter exchanges (block 2), requests and replies."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def observe(self, method, path, body, reply) -> None:
+        for data in (body, *reply.parts) if reply.status == 200 else (body,):
+            if data.startswith(b"{1:"):
+                self.seen.add("MT" + parse_fin(data).message_type)
+
+
+@pytest.fixture(scope="session")
+def wire_types() -> WireTypes:
+    return WireTypes()
+
+
 @pytest.fixture(scope="session")
 def wire_schemas(reference_dir) -> WireSchemas:
     return WireSchemas(reference_dir / "xsd")
@@ -137,10 +155,10 @@ TARGETS = {"iso20022_mx": "NSD", "iso15022_mt": "STRATE"}
 
 
 @pytest.fixture(scope="session", params=sorted(TARGETS))
-def conformance_target(request, tmp_path_factory, wire_schemas):
+def conformance_target(request, tmp_path_factory, wire_schemas, wire_types):
     adapter_name = request.param
     profile = profile_for(TARGETS[adapter_name])
-    observer = wire_schemas.observe if profile.standard.value == "MX" else None
+    observer = wire_schemas.observe if profile.standard.value == "MX" else wire_types.observe
     with (
         own_database(tmp_path_factory.mktemp("refcsd"), profile.code.lower()) as database,
         reference_csd_process(profile.code, database) as (base_url, _child),

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from csd_adapters.base import AdapterError, LegState
+from csd_adapters.base import AdapterError, LegConflict, LegOutcome, LegState
 from csd_adapters.reference_csd.ledger import Ledger, SeedError, seed_document
 
 from ..conftest import REPO_ROOT
@@ -326,3 +326,60 @@ def test_a_seed_that_would_overdraw_a_participant_account_is_refused(tmp_path):
     with pytest.raises(SeedError, match="cannot book"):
         ledger.seed(document)
     assert ledger.postings() == []
+
+
+@pytest.mark.parametrize("first_side", ["DELI", "RECE"])
+def test_a_delivery_settles_once_both_of_its_instructions_are_in_whichever_comes_first(ledger, first_side):
+    ledger.reserve(reference="L1", account="A-OWN", isin=ISIN, quantity=Decimal(40))
+    sides = {"DELI": ("A-OWN", "B-OWN"), "RECE": ("B-OWN", "A-OWN")}
+    second_side = "RECE" if first_side == "DELI" else "DELI"
+
+    def instruct(side):
+        account, counterparty = sides[side]
+        return ledger.instruct(
+            reference="L1",
+            side=side,
+            account=account,
+            counterparty_account=counterparty,
+            isin=ISIN,
+            quantity=Decimal(40),
+        )
+
+    assert instruct(first_side) is None
+    assert instruct(first_side) is None  # replayed, still waiting for the other side
+    settled = instruct(second_side)
+    assert settled.state is LegState.COMMITTED
+    assert instruct(first_side) == LegOutcome(**{**_fields(settled), "replayed": True})
+    assert ledger.balances()[("B-OWN", ISIN)] == (Decimal(1040), 0)
+    assert [p.reference for p in ledger.postings()].count("L1") == 1
+
+
+def test_instructions_of_one_leg_that_disagree_are_refused(ledger):
+    ledger.reserve(reference="L1", account="A-OWN", isin=ISIN, quantity=Decimal(40))
+    ledger.instruct(
+        reference="L1",
+        side="DELI",
+        account="A-OWN",
+        counterparty_account="B-OWN",
+        isin=ISIN,
+        quantity=Decimal(40),
+    )
+    with pytest.raises(LegConflict):
+        ledger.instruct(
+            reference="L1",
+            side="RECE",
+            account="C-CLIENT",
+            counterparty_account="A-OWN",
+            isin=ISIN,
+            quantity=Decimal(40),
+        )
+    with pytest.raises(LegConflict):
+        ledger.instruct(
+            reference="L1",
+            side="DELI",
+            account="A-OWN",
+            counterparty_account="B-OWN",
+            isin=ISIN,
+            quantity=Decimal(41),
+        )
+    assert ledger.balances()[("A-OWN", ISIN)] == (Decimal(960), Decimal(40))
