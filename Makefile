@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
+# anvil, the local EVM node of the ledger's anchor tests and benchmark, from the npm registry (package.json)
+ANVIL := node_modules/.bin/anvil
 
 # The test suite runs against real PostgreSQL and Redis (on this machine and in CI).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/hub
@@ -26,17 +28,21 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
 
 venv: $(DEV_STAMP)
 
+$(ANVIL): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 run: export DEBUG ?= true
 run: $(RUN_STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runhub
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) $(ANVIL)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) $(ANVIL)
 	@for script in $$(find bench -name '*.py' ! -name '_*' | sort); do \
 		echo "# $$script" >&2; $(PY) $$script || exit 1; \
 	done

@@ -162,3 +162,20 @@ def chain_verify() -> ChainReport:
         report.entries += len(block.entries)
         report.findings.extend(checker.check(block))
     return report
+
+
+def anchors_verify(*, anchorer) -> list[verifier.Finding]:
+    """Reads every block's root back from the anchor contract: a block missing there, or a different
+    root, is a break (this also catches a chain rewritten and re-signed in the database)."""
+    findings = []
+    for block in Block.objects.order_by("height").only("height", "merkle_root"):
+        on_chain = anchorer.anchored_root(block.height)
+        if on_chain is None:
+            findings.append(
+                verifier.Finding(f"block {block.height}", "its root is not anchored on the chain")
+            )
+        elif on_chain != block.merkle_root:
+            findings.append(
+                verifier.Finding(f"block {block.height}", f"the chain holds another root, {on_chain}")
+            )
+    return findings

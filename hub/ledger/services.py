@@ -229,12 +229,23 @@ def block_endorse(*, block: Block, endorser: Endorser | None = None) -> list[End
     return Endorsement.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def block_anchor(*, block: Block) -> None:
-    """Anchors the block's root with the configured backend (``local``: the database is the record)."""
-    if settings.LEDGER_BACKEND == "evm":
-        from hub.ledger import evm
+def block_anchor(*, block: Block, anchorer=None) -> None:
+    """Anchors one block's root with the configured backend (``local``: the database is the record).
+    Network I/O: call it outside any transaction."""
+    if anchorer is None and settings.LEDGER_BACKEND != "evm":
+        return
+    from hub.ledger import evm
 
-        evm.configured_anchorer().anchor(block)
+    (anchorer or evm.configured_anchorer()).anchor(block)
+
+
+def blocks_anchor_pending(*, anchorer=None) -> list:
+    """Anchors every sealed block not yet confirmed on the chain (``evm`` backend), oldest first."""
+    if anchorer is None and settings.LEDGER_BACKEND != "evm":
+        return []
+    from hub.ledger import evm
+
+    return (anchorer or evm.configured_anchorer()).anchor_pending()
 
 
 def blocks_seal_and_finalise() -> list[int]:
@@ -243,10 +254,7 @@ def blocks_seal_and_finalise() -> list[int]:
     sealed = blocks_seal_pending()
     for block in selectors.blocks_missing_endorsements():
         block_endorse(block=block)
-    if settings.LEDGER_BACKEND == "evm":
-        from hub.ledger import evm
-
-        evm.configured_anchorer().anchor_pending()
+    blocks_anchor_pending()
     return [block.height for block in sealed]
 
 

@@ -1,0 +1,284 @@
+"""The ``evm`` anchor backend: each sealed block's Merkle root is stored once in the LedgerAnchor contract.
+
+How it never anchors a block twice and never loses one:
+
+1. Before anything is sent, the contract is read: a root already there settles the block.
+2. A new transaction gets the next nonce of the hub's account (the hub keeps its own nonces, under a
+   lock), is signed, and the row holding its nonce, hash and signed bytes is committed; only then is it
+   sent. A crash after this point leaves a row that says exactly what may be on the chain.
+3. On restart a recorded transaction is settled by reading the chain: the root in the contract, else the
+   receipt, else, if its nonce is still unused, the same signed bytes are broadcast again (a second copy of
+   one signed transaction can be mined at most once). Only a transaction whose nonce went to something
+   else, or which reverted, is replaced with a new one, and the contract refuses a height twice anyway.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.exceptions import TransactionNotFound, Web3RPCError
+
+from hub.ledger.errors import AnchorConflict, AnchorFailed, AnchorUnavailable
+from hub.ledger.models import Block, EvmAnchor
+
+log = logging.getLogger(__name__)
+
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+ANCHOR_GAS = 250_000
+NONCE_LOCK = 0x45564D4E  # "EVMN"
+EMPTY_ROOT = b"\x00" * 32
+# what a node answers when a copy of a transaction it already has, or has mined, comes again
+ALREADY_THERE = ("already known", "known transaction", "nonce too low", "already imported")
+
+
+def contract_artifact(evm_version: str | None = None) -> dict:
+    """The compiled contract for a Besu milestone (``LEDGER_EVM_VERSION``), see ``contracts/build.py``."""
+    version = evm_version or settings.LEDGER_EVM_VERSION
+    path = CONTRACTS_DIR / f"LedgerAnchor.{version}.json"
+    if not path.exists():
+        available = sorted(p.name.split(".")[1] for p in CONTRACTS_DIR.glob("LedgerAnchor.*.json"))
+        raise AnchorFailed(
+            f"no contract build for EVM version {version!r}; available: {', '.join(available)}"
+        )
+    return json.loads(path.read_text())
+
+
+def connect(url: str, *, timeout: float) -> Web3:
+    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+
+
+def contract_deploy(*, w3: Web3, account: LocalAccount, evm_version: str | None = None) -> str:
+    """Deploys the anchor contract from the hub's account (which becomes the only account that may anchor);
+    returns its address."""
+    artifact = contract_artifact(evm_version)
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    tx = factory.constructor().build_transaction(
+        {
+            "from": account.address,
+            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+            "chainId": w3.eth.chain_id,
+            "gas": 1_000_000,
+            "gasPrice": w3.eth.gas_price,
+        }
+    )
+    tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(
+        tx_hash, timeout=settings.LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS
+    )
+    if receipt["status"] != 1:
+        raise AnchorFailed(f"deploying the anchor contract reverted (transaction {tx_hash.hex()})")
+    return receipt["contractAddress"]
+
+
+@dataclass
+class Anchorer:
+    """Anchors blocks from one account into one contract on one chain."""
+
+    w3: Web3
+    contract_address: str
+    account: LocalAccount
+    receipt_timeout: float = 120
+    poll_interval: float = 0.05
+
+    def __post_init__(self) -> None:
+        self.contract = self.w3.eth.contract(
+            address=Web3.to_checksum_address(self.contract_address), abi=contract_artifact()["abi"]
+        )
+        self._chain_id: int | None = None
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = self._node(lambda: self.w3.eth.chain_id)
+        return self._chain_id
+
+    # --- the public operations -----------------------------------------------------------------------
+
+    def anchor(self, block: Block) -> EvmAnchor:
+        """Anchors one block and waits for its receipt."""
+        anchor = self._settle_or_send(block)
+        return anchor if anchor.status == EvmAnchor.Status.CONFIRMED else self._await(anchor)
+
+    def anchor_pending(self) -> list[EvmAnchor]:
+        """Anchors every block not yet confirmed, oldest first: all transactions are sent (consecutive
+        nonces), then their receipts are awaited."""
+        unconfirmed = Block.objects.exclude(evm_anchor__status=EvmAnchor.Status.CONFIRMED).order_by("height")
+        in_flight = [self._settle_or_send(block) for block in unconfirmed]
+        return [a if a.status == EvmAnchor.Status.CONFIRMED else self._await(a) for a in in_flight]
+
+    def anchored_root(self, height: int) -> str | None:
+        root = self._node(lambda: self.contract.functions.root_at(height).call())
+        return None if root == EMPTY_ROOT else root.hex()
+
+    # --- steps ---------------------------------------------------------------------------------------
+
+    def _settle_or_send(self, block: Block) -> EvmAnchor:
+        anchor = EvmAnchor.objects.filter(block=block).first()
+        if anchor is not None and anchor.status == EvmAnchor.Status.CONFIRMED:
+            return anchor
+        on_chain = self.anchored_root(block.height)
+        if on_chain is not None:
+            if on_chain != block.merkle_root:
+                raise AnchorConflict(
+                    f"the contract holds root {on_chain} at height {block.height}, the hub's {block} has "
+                    f"{block.merkle_root}"
+                )
+            return self._confirm_from_chain(block, anchor)
+        if anchor is None:
+            return self._send(self._record_new(block))
+        receipt = self._receipt(anchor.tx_hash)
+        if receipt is not None and receipt["status"] == 1:
+            # mined between the read above and now: the contract says so on the next read
+            return self._confirm_from_chain(block, anchor)
+        used = self._node(lambda: self.w3.eth.get_transaction_count(self.account.address, "latest"))
+        if receipt is None and used <= anchor.nonce:
+            log.info(
+                "ledger anchor: %s still pending at nonce %s, broadcasting it again", block, anchor.nonce
+            )
+            return self._send(anchor)
+        log.warning(
+            "ledger anchor: transaction %s for %s %s; sending a new one",
+            anchor.tx_hash,
+            block,
+            "reverted" if receipt is not None else "was replaced by another use of its nonce",
+        )
+        return self._send(self._record_new(block, replacing=anchor))
+
+    def _record_new(self, block: Block, replacing: EvmAnchor | None = None) -> EvmAnchor:
+        """Signs a transaction at the next nonce and commits it to the database before it is sent."""
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NONCE_LOCK])
+            nonce = self._next_nonce()
+            tx = self.contract.functions.anchor(
+                block.height, bytes.fromhex(block.merkle_root), bytes.fromhex(block.block_hash)
+            ).build_transaction(
+                {
+                    "from": self.account.address,
+                    "nonce": nonce,
+                    "chainId": self.chain_id,
+                    "gas": ANCHOR_GAS,
+                    "gasPrice": self._node(lambda: self.w3.eth.gas_price),
+                }
+            )
+            signed = self.account.sign_transaction(tx)
+            values = {
+                "chain_id": self.chain_id,
+                "contract": self.contract.address,
+                "sender": self.account.address,
+                "nonce": nonce,
+                "tx_hash": "0x" + bytes(signed.hash).hex(),
+                "raw_tx": "0x" + bytes(signed.raw_transaction).hex(),
+                "status": EvmAnchor.Status.SENT,
+            }
+            if replacing is not None:
+                EvmAnchor.objects.filter(id=replacing.id).update(**values)
+                replacing.refresh_from_db()
+                return replacing
+            return EvmAnchor.objects.create(block=block, **values)
+
+    def _next_nonce(self) -> int:
+        on_chain = self._node(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"))
+        recorded = (
+            EvmAnchor.objects.filter(chain_id=self.chain_id, sender=self.account.address)
+            .order_by("-nonce")
+            .values_list("nonce", flat=True)
+            .first()
+        )
+        return max(on_chain, -1 if recorded is None else recorded + 1)
+
+    def _send(self, anchor: EvmAnchor) -> EvmAnchor:
+        try:
+            self.w3.eth.send_raw_transaction(anchor.raw_tx)
+        except Web3RPCError as exc:
+            if not any(marker in str(exc).lower() for marker in ALREADY_THERE):
+                raise AnchorUnavailable(
+                    f"the node refused the anchor of block {anchor.block_id}: {exc}"
+                ) from exc
+        except (OSError, ConnectionError) as exc:
+            raise AnchorUnavailable(f"the EVM node is unreachable: {exc}") from exc
+        return anchor
+
+    def _await(self, anchor: EvmAnchor) -> EvmAnchor:
+        deadline = time.monotonic() + self.receipt_timeout
+        while (receipt := self._receipt(anchor.tx_hash)) is None:
+            if time.monotonic() > deadline:
+                raise AnchorUnavailable(
+                    f"no receipt for {anchor.tx_hash} (block {anchor.block_id}) after {self.receipt_timeout}s"
+                )
+            time.sleep(self.poll_interval)
+        block = anchor.block
+        if receipt["status"] != 1:
+            if self.anchored_root(block.height) == block.merkle_root:
+                return self._confirm_from_chain(block, anchor)
+            raise AnchorFailed(f"the anchor of {block} reverted (transaction {anchor.tx_hash})")
+        return self._confirm(anchor, receipt["blockNumber"])
+
+    def _confirm_from_chain(self, block: Block, anchor: EvmAnchor | None) -> EvmAnchor:
+        """The root is in the contract: record the transaction that put it there, read from its event."""
+        logs = self._node(
+            lambda: self.contract.events.Anchored().get_logs(
+                from_block=0, argument_filters={"height": block.height}
+            )
+        )
+        event = logs[0]
+        tx_hash = "0x" + bytes(event["transactionHash"]).hex()
+        if anchor is None:  # a row lost with a restored database: rebuild it from the chain
+            tx = self._node(lambda: self.w3.eth.get_transaction(tx_hash))
+            anchor = EvmAnchor.objects.create(
+                block=block,
+                chain_id=self.chain_id,
+                contract=self.contract.address,
+                sender=tx["from"],
+                nonce=tx["nonce"],
+                tx_hash=tx_hash,
+                raw_tx="",
+            )
+        elif anchor.tx_hash != tx_hash:
+            log.warning("ledger anchor: %s was anchored by %s, not by %s", block, tx_hash, anchor.tx_hash)
+        return self._confirm(anchor, event["blockNumber"])
+
+    def _confirm(self, anchor: EvmAnchor, chain_block: int) -> EvmAnchor:
+        EvmAnchor.objects.filter(id=anchor.id).update(
+            status=EvmAnchor.Status.CONFIRMED, receipt_block=chain_block, confirmed_at=timezone.now()
+        )
+        anchor.refresh_from_db()
+        return anchor
+
+    def _receipt(self, tx_hash: str):
+        try:
+            return self._node(lambda: self.w3.eth.get_transaction_receipt(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    @staticmethod
+    def _node(call):
+        try:
+            return call()
+        except (OSError, ConnectionError) as exc:
+            raise AnchorUnavailable(f"the EVM node is unreachable: {exc}") from exc
+
+
+def account_from_settings() -> LocalAccount:
+    key = settings.LEDGER_EVM_PRIVATE_KEY
+    if not key and settings.LEDGER_EVM_PRIVATE_KEY_FILE:
+        key = Path(settings.LEDGER_EVM_PRIVATE_KEY_FILE).read_text().strip()
+    return Account.from_key(key)
+
+
+def configured_anchorer() -> Anchorer:
+    return Anchorer(
+        w3=connect(settings.LEDGER_EVM_URL, timeout=settings.LEDGER_EVM_TIMEOUT_SECONDS),
+        contract_address=settings.LEDGER_EVM_CONTRACT,
+        account=account_from_settings(),
+        receipt_timeout=settings.LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS,
+    )

@@ -1,0 +1,121 @@
+"""The evm backend against anvil over JSON-RPC: roots anchored, read back and matched, for each Besu
+milestone's contract build; and a client killed between send and receipt neither anchors twice nor loses
+a block when it runs again."""
+
+import signal
+import sys
+import time
+
+import pytest
+from django.core.management import call_command
+from web3 import Web3
+
+from hub.ledger import evm, selectors, services, tasks
+from hub.ledger.models import Block, EvmAnchor
+
+from ..conftest import database_url_for_children, running
+from .conftest import append_and_seal, drafts
+from .evm_support import anvil_node, funded_account, rpc
+
+
+def evm_settings(settings, url: str, account, address: str) -> dict:
+    values = {
+        "LEDGER_BACKEND": "evm",
+        "LEDGER_EVM_URL": url,
+        "LEDGER_EVM_CONTRACT": address,
+        "LEDGER_EVM_PRIVATE_KEY": "0x" + bytes(account.key).hex(),
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    return values
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+@pytest.mark.parametrize("milestone", ["london", "paris", "shanghai", "cancun"])
+def test_roots_are_anchored_on_anvil_read_back_and_matched(settings, milestone):
+    settings.LEDGER_EVM_VERSION = milestone
+    with anvil_node("--hardfork", milestone) as url:
+        w3 = evm.connect(url, timeout=10)
+        hub = funded_account(w3, anvil=True)
+        evm_settings(settings, url, hub, evm.contract_deploy(w3=w3, account=hub))
+        services.entries_append(drafts=drafts(40))
+        settings.LEDGER_BLOCK_MAX_ENTRIES = 15
+        assert tasks.seal_blocks() == [1, 2, 3]
+        assert EvmAnchor.objects.filter(status=EvmAnchor.Status.CONFIRMED).count() == 3
+        anchorer = evm.configured_anchorer()
+        assert [anchorer.anchored_root(b.height) for b in Block.objects.all()] == [
+            b.merkle_root for b in Block.objects.all()
+        ]
+        call_command("ledger_verify", "--anchors")
+
+
+def anchor_command(env: dict) -> tuple[list[str], dict]:
+    return [sys.executable, "manage.py", "ledger_anchor"], {
+        **env,
+        "DATABASE_URL": database_url_for_children(),
+        "LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS": "300",
+    }
+
+
+def in_pool(url: str, tx_hash: str) -> bool:
+    return rpc(url, "eth_getTransactionByHash", tx_hash) is not None
+
+
+def anchored_events(w3: Web3, address: str) -> list:
+    contract = w3.eth.contract(address=address, abi=evm.contract_artifact()["abi"])
+    return contract.events.Anchored().get_logs(from_block=0)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mined_before_restart", [True, False], ids=["lost-response", "still-pending"])
+def test_a_client_killed_between_send_and_receipt_neither_anchors_twice_nor_loses_a_block(
+    settings, mined_before_restart
+):
+    with anvil_node() as url:
+        w3 = evm.connect(url, timeout=10)
+        hub = funded_account(w3, anvil=True)
+        address = evm.contract_deploy(w3=w3, account=hub)
+        env = evm_settings(settings, url, hub, address)
+        append_and_seal(30, block_size=8)
+        rpc(
+            url, "evm_setAutomine", False
+        )  # sent transactions wait in the pool: the client waits for receipts
+
+        command, child_env = anchor_command(env)
+        with running(command, env=child_env) as client:
+            client.wait_until(
+                lambda: (
+                    EvmAnchor.objects.count() == 4
+                    and all(in_pool(url, a.tx_hash) for a in EvmAnchor.objects.all())
+                ),
+                timeout=60,
+                what="the client did not send its anchors",
+            )
+            assert client.process.poll() is None, "the client should still be waiting for receipts"
+            client.stop(signal.SIGKILL)
+        sent = dict(EvmAnchor.objects.values_list("block__height", "tx_hash"))
+        assert set(EvmAnchor.objects.values_list("status", flat=True)) == {"SENT"}
+        nonce_after_sends = w3.eth.get_transaction_count(hub.address, "pending")
+
+        if mined_before_restart:
+            rpc(url, "evm_mine")  # the transactions went through; the client never heard
+        with running(command, env=child_env) as client:
+            if not mined_before_restart:
+                time.sleep(2)
+                rpc(url, "evm_mine")
+            client.wait_until(
+                lambda: client.process.poll() == 0, timeout=60, what="the restarted client did not finish"
+            )
+            assert "4 blocks anchored" in client.output()
+
+        assert dict(EvmAnchor.objects.values_list("block__height", "tx_hash")) == sent
+        assert set(EvmAnchor.objects.values_list("status", flat=True)) == {"CONFIRMED"}
+        assert w3.eth.get_transaction_count(hub.address, "pending") == nonce_after_sends
+        events = anchored_events(w3, address)
+        assert sorted(e.args.height for e in events) == [1, 2, 3, 4]
+        anchorer = evm.configured_anchorer()
+        assert selectors.anchors_verify(anchorer=anchorer) == []
+        assert services.blocks_anchor_pending() == []
+        assert w3.eth.get_transaction_count(hub.address, "pending") == nonce_after_sends

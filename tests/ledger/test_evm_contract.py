@@ -1,0 +1,154 @@
+"""The anchor contract on a real EVM (eth-tester, py-evm in process): each root once, by the hub only,
+with an event; and the anchoring client against it. The committed build is what the source compiles to."""
+
+import subprocess
+import sys
+
+import pytest
+from eth_tester.exceptions import TransactionFailed
+from web3 import EthereumTesterProvider, Web3
+from web3.exceptions import ContractLogicError
+
+from hub.ledger import evm, selectors, services
+from hub.ledger.errors import AnchorConflict
+from hub.ledger.models import Block, EvmAnchor
+
+from ..conftest import REPO_ROOT
+from .conftest import append_and_seal
+from .evm_support import funded_account
+
+ROOT_A, ROOT_B, HASH = b"\xaa" * 32, b"\xbb" * 32, b"\xcc" * 32
+
+
+@pytest.fixture
+def chain():
+    w3 = Web3(EthereumTesterProvider())
+    hub = funded_account(w3, anvil=False)
+    address = evm.contract_deploy(w3=w3, account=hub)
+    return w3, hub, w3.eth.contract(address=address, abi=evm.contract_artifact()["abi"])
+
+
+def call_as(w3, account, function):
+    tx = function.build_transaction(
+        {
+            "from": account.address,
+            "nonce": w3.eth.get_transaction_count(account.address),
+            "gas": 300_000,
+            "gasPrice": w3.eth.gas_price,
+        }
+    )
+    return w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    )
+
+
+def test_recompiling_the_contract_source_reproduces_the_committed_builds():
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.ledger.contracts.build", "--check"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_root_is_stored_once_by_height_and_announced_by_an_event(chain):
+    w3, hub, contract = chain
+    receipt = call_as(w3, hub, contract.functions.anchor(1, ROOT_A, HASH))
+    assert contract.functions.root_at(1).call() == ROOT_A
+    assert contract.functions.height_of(ROOT_A).call() == 1
+    assert contract.functions.count().call() == 1
+    [event] = contract.events.Anchored().process_receipt(receipt)
+    assert (event.args.height, event.args.merkle_root, event.args.block_hash) == (1, ROOT_A, HASH)
+
+
+@pytest.mark.parametrize(
+    ("height", "root", "reason"),
+    [
+        (1, ROOT_B, "height already anchored"),
+        (2, ROOT_A, "root already anchored"),
+        (0, ROOT_B, "heights start at 1"),
+    ],
+)
+def test_the_contract_refuses_a_height_or_a_root_anchored_before(chain, height, root, reason):
+    w3, hub, contract = chain
+    call_as(w3, hub, contract.functions.anchor(1, ROOT_A, HASH))
+    with pytest.raises((ContractLogicError, TransactionFailed), match=reason):
+        contract.functions.anchor(height, root, HASH).call({"from": hub.address})
+    assert contract.functions.count().call() == 1
+
+
+def test_the_contract_refuses_any_caller_but_the_hub(chain):
+    w3, _hub, contract = chain
+    stranger = funded_account(w3, anvil=False)
+    with pytest.raises((ContractLogicError, TransactionFailed), match="only the hub anchors"):
+        contract.functions.anchor(1, ROOT_A, HASH).call({"from": stranger.address})
+    receipt = call_as(w3, stranger, contract.functions.anchor(1, ROOT_A, HASH))
+    assert receipt["status"] == 0 and contract.functions.root_at(1).call() == b"\x00" * 32
+
+
+@pytest.mark.django_db
+def test_sealed_blocks_are_anchored_read_back_and_never_sent_twice(chain):
+    w3, hub, contract = chain
+    append_and_seal(50, block_size=12)
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub)
+    anchors = services.blocks_anchor_pending(anchorer=anchorer)
+    assert [a.block.height for a in anchors] == [1, 2, 3, 4, 5]
+    assert all(a.status == EvmAnchor.Status.CONFIRMED for a in anchors)
+    for block in Block.objects.all():
+        assert anchorer.anchored_root(block.height) == block.merkle_root
+    assert selectors.anchors_verify(anchorer=anchorer) == []
+    nonce = w3.eth.get_transaction_count(hub.address)
+    assert services.blocks_anchor_pending(anchorer=anchorer) == []
+    services.block_anchor(block=Block.objects.get(height=2), anchorer=anchorer)
+    assert w3.eth.get_transaction_count(hub.address) == nonce
+    proof = selectors.entry_proof(entry_id=Block.objects.get(height=3).entries.first().id)
+    assert proof["anchor"]["tx_hash"] == EvmAnchor.objects.get(block__height=3).tx_hash
+
+
+@pytest.mark.django_db
+def test_a_different_root_on_the_chain_at_a_blocks_height_is_a_conflict_not_an_overwrite(chain):
+    w3, hub, contract = chain
+    [block] = append_and_seal(3, block_size=12)
+    call_as(w3, hub, contract.functions.anchor(1, ROOT_A, HASH))
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub)
+    with pytest.raises(AnchorConflict, match=f"holds root {ROOT_A.hex()} at height 1"):
+        services.block_anchor(block=block, anchorer=anchorer)
+    assert [str(f) for f in selectors.anchors_verify(anchorer=anchorer)] == [
+        f"block 1: the chain holds another root, {ROOT_A.hex()}"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_transaction_recorded_but_never_sent_is_sent_as_recorded_not_signed_anew(chain):
+    w3, hub, contract = chain
+    [block] = append_and_seal(3, block_size=12)
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub)
+    recorded = anchorer._record_new(block)  # the process died right after committing this row
+    [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+    assert (anchor.tx_hash, anchor.nonce) == (recorded.tx_hash, recorded.nonce)
+    assert anchor.status == EvmAnchor.Status.CONFIRMED
+    assert anchorer.anchored_root(1) == block.merkle_root
+
+
+@pytest.mark.django_db
+def test_a_recorded_transaction_whose_nonce_went_to_something_else_is_replaced_and_anchored_once(chain):
+    w3, hub, contract = chain
+    [block] = append_and_seal(3, block_size=12)
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub)
+    recorded = anchorer._record_new(block)
+    other = hub.sign_transaction(
+        {
+            "to": hub.address,
+            "value": 1,
+            "gas": 21_000,
+            "gasPrice": w3.eth.gas_price,
+            "nonce": recorded.nonce,
+            "chainId": w3.eth.chain_id,
+        }
+    )
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(other.raw_transaction))
+    [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+    assert anchor.nonce == recorded.nonce + 1 and anchor.tx_hash != recorded.tx_hash
+    assert anchor.status == EvmAnchor.Status.CONFIRMED
+    assert contract.functions.count().call() == 1
