@@ -8,14 +8,12 @@ import time
 
 import requests
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from hub.messaging.models import (
     InboundMessage,
     OutboundMessage,
-    OutboxCounter,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -63,6 +61,13 @@ def inbound_answer(
     )
 
 
+_NEXT_SEQUENCE = (
+    "INSERT INTO messaging_outboxcounter (participant_id, last_sequence) VALUES (%s, 1) "
+    "ON CONFLICT (participant_id) DO UPDATE SET last_sequence = messaging_outboxcounter.last_sequence + 1 "
+    "RETURNING last_sequence"
+)
+
+
 def outbound_enqueue(
     *,
     participant: Participant,
@@ -87,10 +92,11 @@ def outbound_enqueue_rendered(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbound_enqueue must run inside the transaction of the change it reports")
     # The counter row's lock orders this participant's outbox in commit order: a pull cursor never
-    # passes a sequence number whose message has not committed yet.
-    OutboxCounter.objects.get_or_create(participant=participant)
-    OutboxCounter.objects.filter(participant=participant).update(last_sequence=F("last_sequence") + 1)
-    sequence = OutboxCounter.objects.values_list("last_sequence", flat=True).get(participant=participant)
+    # passes a sequence number whose message has not committed yet. One upsert takes the lock and the
+    # next number (PostgreSQL and SQLite 3.35+ both speak INSERT ... ON CONFLICT ... RETURNING).
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQUENCE, [participant.pk])
+        (sequence,) = cursor.fetchone()
     message = OutboundMessage.objects.create(
         participant=participant,
         sequence=sequence,

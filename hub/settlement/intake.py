@@ -22,6 +22,7 @@ from hub.messaging.rendering import FIN, XML, render
 from hub.messaging.services import inbound_answer, inbound_record, outbound_enqueue
 from hub.registry.models import Participant
 from hub.settlement import errors, notifications, services
+from hub.settlement.services import bic8
 from iso20022 import models as m
 from iso20022 import mx
 from iso20022.errors import Iso20022Error, MessageError, ReasonCode, UnsupportedMessage
@@ -57,11 +58,6 @@ def message_format(content_type: str, raw: bytes) -> str:
     if media in MT_TYPES:
         return "MT"
     return "MT" if raw.lstrip()[:1] == b"{" else "MX"
-
-
-def bic8(bic: str) -> str:
-    """A BIC without its branch when the branch is the primary office (XXX)."""
-    return bic[:8] if len(bic) == 8 or bic.endswith("XXX") else bic
 
 
 def _parse(fmt: str, raw: bytes, participant: Participant) -> _Parsed:

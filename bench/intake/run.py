@@ -1,0 +1,280 @@
+"""Intake throughput: instructions accepted per second through the HTTP API, one at a time and in bulk
+files, and matching throughput, beside the same messages parsed in-process (the baseline: the cost of the
+message layer alone, with no HTTP, no database, no audit trail).
+
+Run: ``.venv/bin/python bench/intake/run.py [--pairs 1000] [--clients 8]``. Needs PostgreSQL (a database
+``hub_bench`` is dropped and created; ``BENCH_DATABASE_URL`` overrides). Prints ONE JSON line; asserts
+nothing about time.
+
+- ``http_single``: N deliver instructions (sese.023 in the hub envelope, from NSD's demo broker) and N
+  receive instructions (MT540, from Strate's), each one POST /api/v1/messages/ by ``--clients`` threads
+  against gunicorn (``--web-workers`` processes). Latency is per request, as the client sees it.
+- ``http_bulk``: the same number of new instructions in bulk files of ``--bulk-size`` messages.
+- ``matching``: every accepted instruction through ``instruction_match`` in this process (pairs/s).
+- ``baseline_in_process_parse``: the same 2N messages through ``mx.parse`` / ``parse_mt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/hub_bench"
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "hub.settings",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
+        "SECRET_KEY": "bench-only-secret",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        # matching runs in this process; no worker is started, so on-commit match tasks go to a queue nobody reads
+        "CELERY_QUEUE": f"bench-intake-{os.getpid()}",
+    }
+)
+
+import django  # noqa: E402
+import psycopg2  # noqa: E402
+import requests  # noqa: E402
+
+
+def recreate_database(url: str) -> None:
+    parts = urllib.parse.urlparse(url)
+    name = parts.path.lstrip("/")
+    admin = psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname="postgres",
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def figures(latencies_ms: list[float], elapsed: float, count: int) -> dict:
+    return {
+        "count": count,
+        "per_second": round(count / elapsed, 1),
+        "p50_ms": round(percentile(latencies_ms, 0.5), 2),
+        "p99_ms": round(percentile(latencies_ms, 0.99), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--bulk-size", type=int, default=200)
+    args = parser.parse_args()
+
+    recreate_database(os.environ["DATABASE_URL"])
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from hub.registry.demo import demo_isin
+    from hub.registry.models import Participant
+    from hub.registry.services import participant_token_issue
+    from hub.settlement.bulk import BULK_NAMESPACE
+    from hub.settlement.models import Instruction
+    from hub.settlement.services import instruction_match
+    from iso20022 import models as m
+    from iso20022 import mx
+    from iso20022.mt import build_mt, parse_mt
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    tokens = {
+        bic: participant_token_issue(participant=Participant.objects.get(bic=bic))
+        for bic in ("DEMARUMM", "DEMAZAJJ")
+    }
+    isin = demo_isin("RU", "01")
+
+    def body(side: str, tx: str, qty: int) -> m.SettlementInstruction:
+        deliver = side == "DELI"
+        return m.SettlementInstruction(
+            transaction_id=tx,
+            side=m.Side(side),
+            payment=m.Payment.FREE,
+            trade_date=dt.date(2026, 11, 24),
+            intended_settlement_date=dt.date(2026, 11, 26),
+            security=m.Security(isin=isin),
+            quantity=m.Quantity(amount=Decimal(qty)),
+            safekeeping_account="DEMARUMM-OWN" if deliver else "DEMAZAJJ-OWN",
+            account_owner_bic="DEMARUMM" if deliver else "DEMAZAJJ",
+            counterparty=m.Counterparty(bic="DEMAZAJJ", csd_bic="STRAZAJJ")
+            if deliver
+            else m.Counterparty(bic="DEMARUMM", csd_bic="NADCRUMM"),
+        )
+
+    def messages(prefix: str) -> list[tuple[str, bytes, str]]:
+        out = []
+        for i in range(args.pairs):
+            deliver, receive = body("DELI", f"{prefix}D{i}", i + 1), body("RECE", f"{prefix}R{i}", i + 1)
+            header = m.BusinessHeader(
+                from_bic="DEMARUMM",
+                to_bic=settings.HUB_BIC,
+                business_message_id=f"{prefix}B{i}",
+                message_definition_id="sese.023.001.11",
+                creation=dt.datetime.now(dt.UTC),
+            )
+            out.append(("DEMARUMM", mx.build(deliver, header=header), "application/xml"))
+            out.append(
+                (
+                    "DEMAZAJJ",
+                    build_mt(receive, sender="DEMAZAJJ", receiver=settings.HUB_BIC).encode(),
+                    "text/plain",
+                )
+            )
+        return out
+
+    single, bulk = messages("S"), messages("K")
+
+    # baseline: the message layer alone, in this process
+    started = time.perf_counter()
+    parse_latencies = []
+    for _bic, raw, content_type in single:
+        t0 = time.perf_counter()
+        mx.parse(raw) if content_type == "application/xml" else parse_mt(raw)
+        parse_latencies.append((time.perf_counter() - t0) * 1000)
+    baseline = figures(parse_latencies, time.perf_counter() - started, len(single))
+
+    port = 18000 + os.getpid() % 1000
+    web = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "hub.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.web_workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    local = threading.local()
+
+    def session() -> requests.Session:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        return local.session
+
+    for _ in range(200):
+        try:
+            if session().get(f"{base}/health/?worker=false", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+
+    def send(item: tuple[str, bytes, str], path: str = "/api/v1/messages/") -> tuple[float, int]:
+        bic, raw, content_type = item
+        t0 = time.perf_counter()
+        response = session().post(
+            f"{base}{path}",
+            data=raw,
+            timeout=120,
+            headers={"Authorization": f"Token {tokens[bic]}", "Content-Type": content_type},
+        )
+        return (time.perf_counter() - t0) * 1000, response.status_code
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.clients) as pool:
+            results = list(pool.map(send, single))
+        http_single = figures([r[0] for r in results], time.perf_counter() - started, len(results))
+        http_single["accepted"] = sum(1 for r in results if r[1] == 202)
+
+        files = []
+        for bic, content_type in (("DEMARUMM", "application/xml"), ("DEMAZAJJ", "text/plain")):
+            mine = [raw for b, raw, _ct in bulk if b == bic]
+            for start in range(0, len(mine), args.bulk_size):
+                chunk = mine[start : start + args.bulk_size]
+                if content_type == "application/xml":
+                    payload = (
+                        f'<BlkMsgs xmlns="{BULK_NAMESPACE}">'.encode()
+                        + b"".join(raw.split(b"?>", 1)[1] for raw in chunk)
+                        + b"</BlkMsgs>"
+                    )
+                else:
+                    payload = b"\r\n".join(chunk)
+                files.append((bic, payload, content_type))
+        started = time.perf_counter()
+        with ThreadPoolExecutor(min(args.clients, len(files))) as pool:
+            bulk_results = list(pool.map(lambda f: send(f, "/api/v1/messages/bulk/"), files))
+        elapsed = time.perf_counter() - started
+        http_bulk = {
+            "files": len(files),
+            "messages": len(bulk),
+            "per_second": round(len(bulk) / elapsed, 1),
+            "p50_file_ms": round(percentile([r[0] for r in bulk_results], 0.5), 1),
+            "p99_file_ms": round(percentile([r[0] for r in bulk_results], 0.99), 1),
+        }
+    finally:
+        web.terminate()
+        web.wait(30)
+
+    accepted = Instruction.objects.filter(status="ACCEPTED").count()
+    ids = list(Instruction.objects.filter(side="DELI").order_by("pk").values_list("pk", flat=True))
+    started = time.perf_counter()
+    match_latencies = []
+    for instruction_id in ids:
+        t0 = time.perf_counter()
+        instruction_match(instruction_id=instruction_id)
+        match_latencies.append((time.perf_counter() - t0) * 1000)
+    matching = figures(match_latencies, time.perf_counter() - started, len(ids))
+    matching["matched_pairs"] = Instruction.objects.filter(status="MATCHED").count() // 2
+
+    print(
+        json.dumps(
+            {
+                "bench": "intake",
+                "database": "postgresql",
+                "web_workers": args.web_workers,
+                "clients": args.clients,
+                "instructions_accepted_total": accepted + matching["matched_pairs"] * 2 - accepted + accepted,
+                "http_single": http_single,
+                "http_bulk": http_bulk,
+                "matching": matching,
+                "baseline_in_process_parse": baseline,
+                "http_single_vs_baseline": round(http_single["per_second"] / baseline["per_second"], 4),
+                "peak_rss_mb": {
+                    "bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    "web_worker_max": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+                },
+                "median_parse_ms": round(statistics.median(parse_latencies), 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
