@@ -177,7 +177,9 @@ class MessagingAdapter(CsdAdapter):
 
     def _exchange(self, body: m.Message, leg: Leg) -> list[m.Message]:
         if leg.csd != self.profile.code:
-            raise ValueError(f"leg {leg.leg_id} is at {leg.csd}, but this adapter speaks to {self.profile.code}")
+            raise ValueError(
+                f"leg {leg.leg_id} is at {leg.csd}, but this adapter speaks to {self.profile.code}"
+            )
         reply = self.transport.request(
             "POST", "/messages", body=self.encode(body), content_type=self.content_type
         )
