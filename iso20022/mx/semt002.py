@@ -16,12 +16,22 @@ Layout::
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from iso20022.models import HoldingBalance, HoldingsStatement, Quantity, SubBalanceQuantity
+from iso20022.identifiers import isin_is_valid
+from iso20022.models import (
+    HoldingBalance,
+    HoldingsStatement,
+    Quantity,
+    QuantityType,
+    Security,
+    SubBalance,
+    SubBalanceQuantity,
+)
 from iso20022.mx import blocks, codes
+from iso20022.mx.safexml import local_path
 from iso20022.mx.xmltree import Node, Writer
 
 ROOT = "SctiesBalCtdyRpt"
@@ -84,26 +94,55 @@ def parse(node: Node, business_message_id: str | None) -> HoldingsStatement:
 
 
 def _parse_balance(node: Node) -> HoldingBalance:
-    aggregate = node["AggtBal"]
-    if aggregate.text("ShrtLngInd") != "LONG":
-        raise aggregate.error("a short position is not supported", path=f"{aggregate.path}/ShrtLngInd")
-    quantity = blocks.get_quantity(aggregate["Qty"]["Qty"])
-    available = node.opt("AvlblBal")
-    not_available = node.opt("NotAvlblBal")
-    return HoldingBalance(
-        security=blocks.get_security(node["FinInstrmId"]),
-        aggregate=quantity.amount,
-        quantity_type=quantity.type,
-        available=_amount(available["Qty"]) if available is not None else None,
-        not_available=_amount(not_available) if not_available is not None else None,
-        sub_balances=tuple(
-            SubBalanceQuantity(
-                balance=blocks.get_balance_type(sub["SubBalTp"]), quantity=_amount(sub["Qty"]["Qty"])
+    """One ``BalForAcct``, read by position: statements run to thousands of lines, and the usage
+    guideline (validated before any parser runs) fixes the layout of each line exactly::
+
+        FinInstrmId (ISIN, Desc?)  AggtBal (ShrtLngInd, Qty/Qty/Qty/<qty>)  AvlblBal? (Qty/Qty/<qty>)
+        NotAvlblBal? (Qty/<qty>)   BalBrkdwn* (SubBalTp/Cd|Prtry, Qty/Qty/Qty/<qty>)
+
+    where ``<qty>`` is ``Unit`` or ``FaceAmt``. Content errors still name their element."""
+    ns = node.ns
+    element = node.element
+    instrument, aggregate = element[0], element[1]
+    isin = instrument[0].text
+    if not isin_is_valid(isin):
+        raise node.error(f"ISIN {isin} has a wrong check digit", path=local_path(instrument[0]))
+    security = Security(isin=isin, description=instrument[1].text if len(instrument) > 1 else None)
+    if aggregate[0].text != "LONG":
+        raise node.error("a short position is not supported", path=local_path(aggregate[0]))
+    kind, total = _leaf_quantity(node, aggregate[1][0][0][0], ns)
+    available = not_available = None
+    sub_balances = []
+    for section in element[2:]:
+        name = section.tag[len(ns):]
+        if name == "AvlblBal":
+            available = _leaf_quantity(node, section[0][0][0], ns)[1]
+        elif name == "NotAvlblBal":
+            not_available = _leaf_quantity(node, section[0][0], ns)[1]
+        else:  # BalBrkdwn
+            chosen = section[0][0]
+            code = chosen.text if chosen.tag == ns + "Cd" else chosen[0].text
+            try:
+                balance = SubBalance(code)
+            except ValueError:
+                raise node.error(f"sub-balance type {code} is not one the hub knows", path=local_path(chosen)) from None
+            sub_balances.append(
+                SubBalanceQuantity(balance=balance, quantity=_leaf_quantity(node, section[1][0][0][0], ns)[1])
             )
-            for sub in node.all("BalBrkdwn")
-        ),
+    return HoldingBalance(
+        security=security,
+        aggregate=total,
+        quantity_type=kind,
+        available=available,
+        not_available=not_available,
+        sub_balances=tuple(sub_balances),
     )
 
 
-def _amount(node: Node) -> Decimal:
-    return blocks.get_fin_quantity(node["Qty"]).amount
+def _leaf_quantity(node: Node, leaf: etree._Element, ns: str) -> tuple[QuantityType, Decimal]:
+    raw = leaf.text
+    try:
+        amount = Decimal(raw.strip())
+    except (AttributeError, InvalidOperation):
+        raise node.error(f"quantity {raw!r} is not a number", path=local_path(leaf)) from None
+    return (QuantityType.UNIT if leaf.tag == ns + "Unit" else QuantityType.FACE_AMOUNT), amount

@@ -36,6 +36,11 @@ class Node:
         self._children: dict[str, etree._Element] | None = None
 
     @property
+    def ns(self) -> str:
+        """The ``{namespace}`` prefix of this message's tags."""
+        return self._ns
+
+    @property
     def path(self) -> str:
         """``/Document/SctiesSttlmTxInstr/TxId``: where this node is, by local names."""
         if self._parent is None:

@@ -314,3 +314,26 @@ def test_a_flood_of_elements_under_the_size_limit_is_refused_quickly_with_one_er
     error = refuse(data, SchemaViolation)
     assert len(error.errors) == 1
     assert error.first.path == "/Document/X"
+
+
+def test_statement_line_errors_name_the_element_of_the_line():
+    holdings = mx.build(MUTATION_SEEDS_HOLDINGS)
+    error = refuse(holdings.replace(b"RU000A0JX0J2", b"RU000A0JX0J3"), InvalidContent)
+    assert error.reason is ReasonCode.SECURITY
+    assert error.first.path == "/Document/SctiesBalCtdyRpt/BalForAcct/FinInstrmId/ISIN"
+    unknown = holdings.replace(b"<Prtry><Id>AVAI</Id>", b"<Prtry><Id>ZZZZ</Id>")
+    assert unknown != holdings
+    error = refuse(unknown, InvalidContent)
+    assert error.first.path == "/Document/SctiesBalCtdyRpt/BalForAcct/BalBrkdwn/SubBalTp/Prtry"
+
+
+MUTATION_SEEDS_HOLDINGS = m.HoldingsStatement(
+    statement_date=dt.date(2026, 11, 24),
+    safekeeping_account="NSD-001",
+    balances=(
+        m.HoldingBalance(
+            security=m.Security(isin="RU000A0JX0J2"), aggregate=Decimal(10), not_available=Decimal(3),
+            sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.AVAILABLE, quantity=Decimal(7)),),
+        ),
+    ),
+)
