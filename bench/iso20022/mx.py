@@ -15,6 +15,10 @@ What is measured, one process, one core, per message type (sese.023 instruction,
   ``baseline_xsdata_direct`` is xsdata's ``XmlParser().from_bytes`` on the same bytes, without the
   package's wrapper (which first asks the file system whether the text names a file).
 
+``hub_phases`` splits the hub's median per message into hardened parse, guideline validation and
+extraction. Corpus: 200 distinct messages per type, built by the hub (sese.023 ~0.9 KB; semt.002 with
+20 securities, ~8 KB), cycled.
+
 Each side parses the corpus in a loop for ``--seconds``; throughput = messages / elapsed; p50/p99 are
 per-message latencies from the same loop. ``peak_kib`` is the tracemalloc peak while parsing 200
 messages (Python allocations only; libxml2's C allocations are not traced), ``max_rss_kib`` the process's
