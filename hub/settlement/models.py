@@ -108,6 +108,43 @@ class Transfer(models.Model):
         return f"transfer {self.pk} {self.security_id and self.security} {self.quantity} {self.status}"
 
 
+class LegStatus(models.TextChoices):
+    PENDING = "PENDING", "Not yet reserved"
+    PREPARED = "PREPARED", "Reserved at the CSD"
+    COMMITTED = "COMMITTED", "Posted at the CSD"
+    ABORTED = "ABORTED", "Released (or closed before any reservation)"
+
+
+class Leg(models.Model):
+    """One posting inside one CSD: move ``quantity`` of the security from ``debit_account`` to
+    ``credit_account``, both at ``csd``. ``leg_id`` is the idempotency key of every call to the CSD."""
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="legs")
+    position = models.PositiveSmallIntegerField(help_text="1, 2 or 3: the order the securities travel")
+    leg_id = models.CharField(max_length=16, unique=True)
+    csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="legs")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QUANTITY)
+    debit_account = models.ForeignKey(SecuritiesAccount, on_delete=models.PROTECT, related_name="+")
+    credit_account = models.ForeignKey(SecuritiesAccount, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=LegStatus.choices, default=LegStatus.PENDING)
+    csd_reference = models.CharField(max_length=35, blank=True)
+    reason_code = models.CharField(max_length=4, blank=True, help_text="The CSD's last refusal, e.g. LACK")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["transfer", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["transfer", "position"], name="leg_unique_position"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="leg_quantity_positive"),
+            models.CheckConstraint(condition=~Q(debit_account=F("credit_account")), name="leg_two_accounts"),
+            models.CheckConstraint(condition=Q(status__in=LegStatus.values), name="leg_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.leg_id} at {self.csd_id and self.csd}: {self.quantity} {self.status}"
+
+
 class StatusEvent(models.Model):
     """One status move of an instruction or a transfer: the append-only timeline."""
 

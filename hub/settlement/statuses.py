@@ -40,10 +40,12 @@ INSTRUCTION_MOVES: dict[str, frozenset[str]] = {
     I.FAILED: frozenset(),
 }
 
+# PREPARED means every leg is reserved and the commit decision is anchored on the shared ledger: the
+# point of no return. From there the only way is forward; abort is possible only while PREPARING.
 TRANSFER_MOVES: dict[str, frozenset[str]] = {
     T.MATCHED: frozenset({T.PREPARING, T.CANCELLED}),
     T.PREPARING: frozenset({T.PREPARED, T.ABORTING}),
-    T.PREPARED: frozenset({T.COMMITTING, T.ABORTING}),
+    T.PREPARED: frozenset({T.COMMITTING}),
     T.COMMITTING: frozenset({T.SETTLED}),
     T.ABORTING: frozenset({T.FAILED}),
     T.SETTLED: frozenset(),
