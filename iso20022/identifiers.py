@@ -9,14 +9,14 @@ _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
 
 
 _LETTER_DIGITS = {ord(c): str(ord(c) - ord("A") + 10) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
-_DOUBLED = {str(d): (2 * d if d < 5 else 2 * d - 9) for d in range(10)}
+_DOUBLED = {str(d): (2 * d if d < 5 else 2 * d - 9) for d in range(10)}.__getitem__
 
 
 def isin_check_digit(first_eleven: str) -> str:
     """The ISIN check digit: letters become two digits (A=10 ... Z=35), then the Luhn algorithm
     (every second digit from the right doubled, digits of the products summed)."""
     digits = first_eleven.translate(_LETTER_DIGITS)
-    total = sum(_DOUBLED[d] for d in digits[-1::-2]) + sum(int(d) for d in digits[-2::-2])
+    total = sum(map(_DOUBLED, digits[-1::-2])) + sum(map(int, digits[-2::-2]))
     return str((10 - total % 10) % 10)
 
 

@@ -142,7 +142,7 @@ def _parse_balance(node: Node) -> HoldingBalance:
 def _leaf_quantity(node: Node, leaf: etree._Element, ns: str) -> tuple[QuantityType, Decimal]:
     raw = leaf.text
     try:
-        amount = Decimal(raw.strip())
-    except (AttributeError, InvalidOperation):
+        amount = Decimal(raw)  # Decimal ignores the surrounding blanks xs:decimal allows
+    except (TypeError, InvalidOperation):
         raise node.error(f"quantity {raw!r} is not a number", path=local_path(leaf)) from None
     return (QuantityType.UNIT if leaf.tag == ns + "Unit" else QuantityType.FACE_AMOUNT), amount

@@ -10,6 +10,7 @@ from lxml import etree
 from iso20022 import models as m
 from iso20022 import mx
 from iso20022.errors import ReasonCode, SchemaViolation
+from iso20022.identifiers import isin_is_valid
 from iso20022.mx import codes, registry
 from iso20022.mx.blocks import HUB_TRANSACTION_TYPES
 from iso20022.mx.schemas import SCHEMA_DIR, guideline
@@ -186,3 +187,11 @@ def test_an_inbound_status_with_a_reason_code_outside_the_iso_list_is_refused():
     with pytest.raises(SchemaViolation) as caught:
         mx.parse(data)
     assert caught.value.first.path.endswith("/PrcgSts/Rjctd/Rsn/Cd/Cd")
+
+
+@pytest.mark.parametrize("isin", ["US0378331005", "DE000BAY0017", "RU000A0JX0J2", "ZAE000015889", "GB0002634946"])
+def test_isin_check_digits_of_real_securities_are_accepted_and_any_other_digit_is_not(isin):
+    assert isin_is_valid(isin)
+    for digit in "0123456789":
+        if digit != isin[-1]:
+            assert not isin_is_valid(isin[:-1] + digit)
