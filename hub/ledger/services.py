@@ -139,9 +139,17 @@ def _seal_locked(*, signer: keys.Signer, max_entries: int, must_include: Entry |
         hub_signature=signer.sign(verifier.header_bytes(header)),
     )
     ids = [row["id"] for row in rows]
-    updated = Entry.objects.filter(id__in=ids, block__isnull=True).update(block=block)
+    if must_include is None:
+        # the rows taken are all the pending ids in this range, unless an append committed late: the count
+        # tells, and the transaction is then rolled back and tried again
+        chosen = Entry.objects.filter(block__isnull=True, id__gte=ids[0], id__lte=ids[-1])
+    else:
+        chosen = Entry.objects.filter(block__isnull=True, id__in=ids)
+    updated = chosen.update(block=block)
     if updated != len(ids):
-        raise IntegrityError(f"{len(ids) - updated} entries were sealed by someone else meanwhile")
+        raise IntegrityError(
+            f"sealing {block}: {updated} entries matched, {len(ids)} were hashed; trying again"
+        )
     return block
 
 

@@ -20,6 +20,7 @@ import argparse
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import json
 import sys
@@ -49,20 +50,30 @@ def decimal_text(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
+@functools.lru_cache(maxsize=4096)
 def time_text(value: dt.datetime) -> str:
     """A moment as canonical text: UTC, microseconds, ``Z``."""
     if value.tzinfo is None:
         raise ValueError(f"{value} has no time zone; canonical times are UTC")
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _plain(value):
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
         return value
-    if isinstance(value, int):
-        return value
+    if kind is dict:
+        return {_key(key): _plain(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
     if isinstance(value, float):
         raise TypeError("floats have no canonical form here; use Decimal or a string")
+    if isinstance(value, bool):  # subclasses of the plain types (enums, choices) as their plain values
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str.__str__(value)
     if isinstance(value, Decimal):
         return decimal_text(value)
     if isinstance(value, dt.datetime):
@@ -70,15 +81,16 @@ def _plain(value):
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        plain = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"object keys must be strings, not {type(key).__name__}")
-            plain[key] = _plain(item)
-        return plain
+        return {_key(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     raise TypeError(f"{type(value).__name__} has no canonical form")
+
+
+def _key(key) -> str:
+    if type(key) is not str:
+        raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+    return key
 
 
 def canonical_bytes(value) -> bytes:

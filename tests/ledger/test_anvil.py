@@ -14,7 +14,7 @@ from hub.ledger import evm, selectors, services, tasks
 from hub.ledger.models import Block, EvmAnchor
 
 from ..conftest import database_url_for_children, running
-from .conftest import append_and_seal, drafts
+from .conftest import append_and_seal, drafts, transactional_on_postgresql
 from .evm_support import anvil_node, funded_account, rpc
 
 
@@ -68,6 +68,7 @@ def anchored_events(w3: Web3, address: str) -> list:
 
 
 @pytest.mark.slow
+@transactional_on_postgresql
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("mined_before_restart", [True, False], ids=["lost-response", "still-pending"])
 def test_a_client_killed_between_send_and_receipt_neither_anchors_twice_nor_loses_a_block(

@@ -8,12 +8,9 @@ from django.db import IntegrityError, connection
 from hub.ledger import selectors, services
 from hub.ledger.models import Block, Entry
 
-from .conftest import drafts
+from .conftest import drafts, transactional_on_postgresql
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="sealer races are run on PostgreSQL"),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), transactional_on_postgresql]
 
 
 def run_in_threads(count: int, work) -> list:

@@ -132,7 +132,10 @@ def test_a_block_sealed_at_another_moment_is_named(chain):
                 "UPDATE ledger_block SET sealed_at = sealed_at + interval '1 microsecond' WHERE height = 3"
             )
         else:
-            sql.execute("UPDATE ledger_block SET sealed_at = replace(sealed_at, '.', ',') WHERE height = 3")
+            sql.execute(  # the last digit of the microseconds
+                "UPDATE ledger_block SET sealed_at = substr(sealed_at, 1, length(sealed_at) - 1) || "
+                "CASE WHEN substr(sealed_at, -1) = '1' THEN '2' ELSE '1' END WHERE height = 3"
+            )
     assert_first_break("block 3", "does not hash to its stored block hash")
 
 

@@ -9,7 +9,7 @@ from hub.ledger import selectors, services, tasks
 from hub.ledger.models import Block, Entry
 
 from ..conftest import celery_worker
-from .conftest import drafts
+from .conftest import drafts, transactional_on_postgresql
 
 
 @pytest.mark.django_db
@@ -31,6 +31,7 @@ def test_beat_runs_the_sealing_task_every_few_seconds_from_a_schedule_in_the_dat
 
 
 @pytest.mark.slow
+@transactional_on_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_sealing_asked_for_on_demand_is_done_by_a_real_worker_through_the_broker():
     """The session's broker: Redis under make test (the worker inherits the session's own queue)."""
