@@ -6,13 +6,16 @@ environment or files, see ``keys``); a CSD adapter's own ``endorse`` call plugs 
 Endorser in ``LEDGER_ENDORSER``.
 """
 
+import base64
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from hub.ledger import keys
+from hub.ledger.errors import EndorsementRefused, EndorserUnavailable
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,38 @@ class LocalEndorser(Endorser):
             if signer is not None:
                 found[signer.key_id] = signer.public_key
         return found
+
+
+class AdapterEndorser(Endorser):
+    """Asks each CSD itself, through its CSD adapter (``CsdAdapter.endorse``): the CSD signs with its own
+    key, and the hub checks the signature with the key the registry holds for it (``CSD.signing_public_key``).
+    Select it with ``LEDGER_ENDORSER=hub.ledger.endorsers.AdapterEndorser``."""
+
+    def __init__(self, adapter_for: Callable[[str], object] | None = None) -> None:
+        self._adapter_for = adapter_for
+
+    def _adapter(self, csd_code: str):
+        if self._adapter_for is not None:
+            return self._adapter_for(csd_code)
+        from hub.registry.adapters import csd_adapter
+        from hub.registry.models import CSD
+
+        return csd_adapter(CSD.objects.get(code=csd_code))
+
+    def endorse(self, *, csd_code: str, header: bytes) -> EndorsementSignature:
+        from csd_adapters.base import AdapterError
+
+        try:
+            endorsement = self._adapter(csd_code).endorse(header)
+        except AdapterError as exc:
+            if exc.permanent:
+                raise EndorsementRefused(f"{csd_code} refused to endorse: {exc}") from exc
+            raise EndorserUnavailable(f"{csd_code} could not be asked to endorse now: {exc}") from exc
+        return EndorsementSignature(
+            csd=csd_code,
+            key_id=endorsement.key_id,
+            signature=base64.b64encode(endorsement.signature).decode(),
+        )
 
 
 def configured_endorser() -> Endorser:

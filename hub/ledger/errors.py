@@ -27,6 +27,10 @@ class EndorsementInvalid(LedgerError):
     """An endorsement does not verify with the CSD's trusted public key."""
 
 
+class EndorsementRefused(LedgerError):
+    """The CSD refused to endorse the block (a permanent answer from its adapter)."""
+
+
 class EndorserUnavailable(LedgerError):
     """A CSD could not be asked for its endorsement now (network, timeout); try again later."""
 

@@ -1,0 +1,81 @@
+"""Endorsements through the CSDs' own adapters: each reference CSD signs block headers with its own key,
+and the hub trusts the key its registry holds for that CSD."""
+
+import base64
+
+import pytest
+
+from csd_adapters.inprocess import LedgerAdapter
+from csd_adapters.mx import MxAdapter
+from csd_adapters.reference_csd.ledger import Ledger
+from csd_adapters.transport import RetryPolicy
+from hub.ledger import selectors, services, verifier
+from hub.ledger.endorsers import AdapterEndorser
+from hub.ledger.errors import EndorsementInvalid, EndorserUnavailable
+from hub.ledger.models import Endorsement
+
+from ..conftest import free_port
+from ..hub.registry.factories import two_linked_csds
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reference_csds(tmp_path):
+    """NSD and STRATE in the registry, each with a reference ledger whose key the registry knows."""
+    nsd, strate, _link = two_linked_csds()
+    adapters = {}
+    for row in (nsd, strate):
+        ledger = Ledger(f"sqlite:///{tmp_path / row.code}.sqlite3")
+        row.signing_public_key = base64.b64encode(ledger.public_key).decode()
+        row.save(update_fields=["signing_public_key"])
+        adapters[row.code] = LedgerAdapter(ledger=ledger)
+    return adapters
+
+
+def seal_one(reference: str):
+    services.entry_append(kind="COMMIT", reference=reference, csds=["NSD", "STRATE"], record={"q": "10"})
+    [block] = services.blocks_seal_pending()
+    return block
+
+
+def test_each_csd_endorses_through_its_adapter_with_its_own_key_and_the_chain_verifies(
+    reference_csds, reference
+):
+    block = seal_one(reference)
+    stored = services.block_endorse(block=block, endorser=AdapterEndorser(reference_csds.__getitem__))
+    assert sorted(e.csd for e in stored) == ["NSD", "STRATE"]
+    for endorsement in stored:
+        ledger = reference_csds[endorsement.csd].ledger
+        assert endorsement.key_id == ledger.key_id == verifier.key_id_for(ledger.public_key)
+    assert selectors.chain_verify().first_break is None
+    proof = selectors.entry_proof(entry_id=block.entries.get(kind="COMMIT").id)
+    assert verifier.verify_proof(proof).holds
+
+
+def test_an_endorsement_made_with_a_key_the_registry_does_not_hold_is_refused(
+    reference_csds, reference, tmp_path
+):
+    impostor = LedgerAdapter(ledger=Ledger(f"sqlite:///{tmp_path / 'impostor'}.sqlite3"))
+    adapters = {**reference_csds, "STRATE": impostor}
+    block = seal_one(reference)
+    with pytest.raises(EndorsementInvalid, match="STRATE's endorsement of block 1"):
+        services.block_endorse(block=block, endorser=AdapterEndorser(adapters.__getitem__))
+    assert not Endorsement.objects.filter(block=block).exists()
+
+
+def test_a_csd_that_cannot_be_reached_leaves_the_block_to_be_endorsed_later(reference_csds, reference):
+    unreachable = MxAdapter(
+        profile="NSD",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        connect_timeout=0.5,
+        retry=RetryPolicy(attempts=1),
+    )
+    block = seal_one(reference)
+    with pytest.raises(EndorserUnavailable, match="NSD could not be asked to endorse now"):
+        services.block_endorse(
+            block=block, endorser=AdapterEndorser({**reference_csds, "NSD": unreachable}.__getitem__)
+        )
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [1]
+    services.block_endorse(block=block, endorser=AdapterEndorser(reference_csds.__getitem__))
+    assert list(selectors.blocks_missing_endorsements()) == []
