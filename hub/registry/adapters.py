@@ -1,0 +1,91 @@
+"""The CSD adapter for a CSD row: the one way the hub reaches a CSD's own ledger.
+
+The row names the adapter (``CSD.adapter``, a name in ``csd_adapters.registry``) and configures it
+(``CSD.adapter_config``: ``base_url``, and optionally ``connect_timeout`` and ``read_timeout`` in
+seconds); the profile (BIC, standard, time zone, cut-off) comes from the row itself. Adapters are safe
+to share between threads, so each process keeps one per CSD, rebuilt when the row's settings change.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from csd_adapters.base import CsdAdapter
+from csd_adapters.profiles import CsdProfile, Standard
+from csd_adapters.registry import adapter_for
+from hub.registry.models import CSD
+
+CONFIG_KEYS = {"base_url", "connect_timeout", "read_timeout"}
+DEFAULT_TIMEOUTS = {"connect_timeout": 2.0, "read_timeout": 10.0}
+
+_cache: dict[str, tuple[str, CsdAdapter]] = {}
+_lock = threading.Lock()
+
+
+def csd_profile(csd: CSD) -> CsdProfile:
+    return CsdProfile(
+        code=csd.code,
+        bic=csd.bic,
+        standard=Standard(csd.message_standard),
+        timezone=csd.timezone,
+        cutoff=csd.settlement_cutoff,
+        is_demo=csd.is_demo,
+    )
+
+
+def _settings_key(csd: CSD) -> str:
+    return json.dumps(
+        [
+            csd.adapter,
+            csd.adapter_config,
+            csd.bic,
+            csd.message_standard,
+            csd.timezone,
+            str(csd.settlement_cutoff),
+            settings.HUB_BIC,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+def _build(csd: CSD) -> CsdAdapter:
+    config = dict(csd.adapter_config or {})
+    unknown = set(config) - CONFIG_KEYS
+    if unknown:
+        raise ImproperlyConfigured(
+            f"CSD {csd.code}: unknown adapter_config keys {sorted(unknown)}; known: {sorted(CONFIG_KEYS)}"
+        )
+    if not config.get("base_url"):
+        raise ImproperlyConfigured(
+            f"CSD {csd.code} has no adapter_config base_url; for the demo run "
+            "`manage.py reference_csds export`"
+        )
+    timeouts = {name: float(config.get(name, default)) for name, default in DEFAULT_TIMEOUTS.items()}
+    try:
+        return adapter_for(
+            csd.adapter,
+            profile=csd_profile(csd),
+            base_url=config["base_url"],
+            hub_bic=settings.HUB_BIC,
+            **timeouts,
+        )
+    except KeyError as exc:
+        raise ImproperlyConfigured(f"CSD {csd.code}: {exc.args[0]}") from None
+
+
+def csd_adapter(csd: CSD) -> CsdAdapter:
+    """The adapter that reaches ``csd``, shared by every caller in this process while the row's adapter
+    settings stay the same."""
+    key = _settings_key(csd)
+    with _lock:
+        cached = _cache.get(csd.code)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        adapter = _build(csd)
+        _cache[csd.code] = (key, adapter)
+        return adapter

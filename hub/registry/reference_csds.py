@@ -1,0 +1,161 @@
+"""Reference CSDs for the hub's own CSDs: the seed file each one books, and how the hub reaches it.
+
+A reference CSD (``csd_adapters.reference_csd``) stands in for a CSD's core system in the demo. It must
+open with the positions the hub's registry shows, so its seed file is written from the registry, and the
+CSD row then records where it listens (``adapter_config["base_url"]``) and its Ed25519 public key, which
+the hub needs to check the CSD's endorsements of ledger blocks. Only CSDs with a profile in
+``csd_adapters.profiles`` can be run as reference CSDs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from csd_adapters.profiles import PROFILES
+from hub.registry.demo import OPENING
+from hub.registry.models import CSD, Denomination, Holding, SecuritiesAccount
+
+# Where each demo CSD's reference CSD listens on 127.0.0.1 (a convention, see csd_adapters/README.md).
+DEFAULT_PORTS = {"NSD": 9101, "STRATE": 9102, "CSCS": 9103, "MCDR": 9104, "KACD": 9105}
+DEFAULT_BASE_URL = "http://127.0.0.1:{port}"
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def reference_csd_dir() -> Path:
+    """The folder of the reference CSDs' seed files and SQLite databases, inside the hub's VAR_DIR."""
+    return Path(settings.VAR_DIR) / "reference_csd"
+
+
+def reference_csd_database(directory: Path, code: str) -> str:
+    return f"sqlite:///{(Path(directory) / f'{code.lower()}.sqlite3').resolve()}"
+
+
+def reference_csd_seed_path(directory: Path, code: str) -> Path:
+    return Path(directory) / f"{code.lower()}.json"
+
+
+def local_port(csd: CSD) -> int | None:
+    """The port of the CSD's base URL when it points at this machine (so ``runhub`` serves it), else None."""
+    url = urlsplit((csd.adapter_config or {}).get("base_url") or "")
+    if url.hostname in LOCAL_HOSTS and url.port:
+        return url.port
+    return None
+
+
+def _quantity(value) -> str:
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def reference_csd_seed_document(*, csd: CSD) -> dict:
+    """The opening books of ``csd`` as a reference CSD seed document: every account of the CSD, every
+    security held there and every holding, in a fixed order so the same registry gives the same file."""
+    holdings = (
+        Holding.objects.filter(account__csd=csd)
+        .select_related("account", "security")
+        .order_by("security__isin", "account__number")
+    )
+    securities: dict[str, bool] = {}
+    positions = []
+    for holding in holdings:
+        securities[holding.security.isin] = holding.security.denomination == Denomination.FACE_AMOUNT
+        positions.append(
+            {
+                "account": holding.account.number,
+                "isin": holding.security.isin,
+                "quantity": _quantity(holding.quantity),
+            }
+        )
+    accounts = SecuritiesAccount.objects.filter(csd=csd).order_by("number").values_list("number", "kind")
+    return {
+        "opening_date": OPENING.date().isoformat(),
+        "securities": [{"isin": isin, "face_amount": famt} for isin, famt in sorted(securities.items())],
+        "accounts": [{"number": number, "kind": kind} for number, kind in accounts],
+        "positions": positions,
+    }
+
+
+def reference_csd_public_key(*, directory: Path, code: str) -> str:
+    """The reference CSD's Ed25519 public key (standard base64 of the 32 raw bytes), from its database in
+    ``directory``; the database and its key are created on first use, as ``serve`` would."""
+    from csd_adapters.reference_csd.ledger import Ledger
+
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(reference_csd_database(directory, code), timezone=PROFILES[code].timezone)
+    try:
+        return base64.b64encode(ledger.public_key).decode()
+    finally:
+        ledger.close()
+
+
+def csd_endpoint_set(*, csd: CSD, base_url: str, public_key: str) -> bool:
+    """Record where the hub reaches ``csd`` and the key it signs with; other config keys are kept.
+    Returns whether the row changed."""
+    config = {**(csd.adapter_config or {}), "base_url": base_url}
+    if config == csd.adapter_config and csd.signing_public_key == public_key:
+        return False
+    csd.adapter_config = config
+    csd.signing_public_key = public_key
+    csd.full_clean()
+    csd.save(update_fields=["adapter_config", "signing_public_key"])
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedCsd:
+    code: str
+    seed_file: Path
+    database: str
+    base_url: str
+    changed: bool  # the seed file or the CSD row changed
+
+    def __str__(self) -> str:
+        what = "updated" if self.changed else "unchanged"
+        return f"{self.code}: {self.base_url}, seed {self.seed_file} ({what})"
+
+
+def reference_csds_export(
+    *,
+    directory: Path,
+    ports: dict[str, int] | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+) -> list[ExportedCsd]:
+    """Write one seed file per CSD that a reference CSD can stand in for, and record on each CSD row its
+    base URL (``base_url`` formatted with ``code``, lower case, and ``port``) and public key.
+
+    Idempotent: an unchanged registry rewrites nothing and saves nothing.
+    """
+    ports = {**DEFAULT_PORTS, **(ports or {})}
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    exported = []
+    for csd in CSD.objects.filter(code__in=list(PROFILES)).order_by("code"):
+        if csd.code not in ports:
+            raise ValueError(f"no port for the reference CSD of {csd.code}; give one")
+        document = reference_csd_seed_document(csd=csd)
+        seed_file = reference_csd_seed_path(directory, csd.code)
+        text = json.dumps(document, indent=1) + "\n"
+        file_changed = not seed_file.exists() or seed_file.read_text() != text
+        if file_changed:
+            partial = seed_file.with_suffix(".json.tmp")
+            partial.write_text(text)
+            partial.replace(seed_file)  # a reader never sees half a file
+        url = base_url.format(code=csd.code.lower(), port=ports[csd.code])
+        public_key = reference_csd_public_key(directory=directory, code=csd.code)
+        row_changed = csd_endpoint_set(csd=csd, base_url=url, public_key=public_key)
+        exported.append(
+            ExportedCsd(
+                code=csd.code,
+                seed_file=seed_file,
+                database=reference_csd_database(directory, csd.code),
+                base_url=url,
+                changed=file_changed or row_changed,
+            )
+        )
+    return exported
