@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "hub.registry",
+    "hub.messaging",
+    "hub.settlement",
     "hub.ops",
     "hub.api",
     "hub.ledger",
@@ -141,6 +143,29 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
 
 HEALTH_WORKER_TIMEOUT_SECONDS = envint("HEALTH_WORKER_TIMEOUT_SECONDS", 5, minimum=1)
+
+# --- Participant message API -----------------------------------------------------------------------------
+
+HUB_BIC = envstr("HUB_BIC", "CSDHZAJJ")  # the hub's own BIC in headers and FIN blocks (a demo identifier)
+# one request may carry a bulk file of many messages; single messages have their own limits in iso20022
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024)
+BULK_MAX_MESSAGES = envint("BULK_MAX_MESSAGES", 10_000, minimum=1)
+OUTBOX_PAGE_MAX = envint("OUTBOX_PAGE_MAX", 1000, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 5, minimum=1)
+WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 600, minimum=1)
+
+# --- Settlement protocol --------------------------------------------------------------------------------
+
+# off: settle on any day (the local demo, end-to-end tests); on: only on business days of the CSD calendar
+SETTLEMENT_BUSINESS_DAYS_ONLY = envbool("SETTLEMENT_BUSINESS_DAYS_ONLY", True)
+SETTLEMENT_LEASE_SECONDS = envint("SETTLEMENT_LEASE_SECONDS", 60, minimum=1)
+SETTLEMENT_RETRY_BASE_SECONDS = envint("SETTLEMENT_RETRY_BASE_SECONDS", 2, minimum=1)
+SETTLEMENT_RETRY_CAP_SECONDS = envint("SETTLEMENT_RETRY_CAP_SECONDS", 120, minimum=1)
+SETTLEMENT_LACK_RECYCLE_SECONDS = envint("SETTLEMENT_LACK_RECYCLE_SECONDS", 30, minimum=1)
+SETTLEMENT_LEDGER_POLL_MILLISECONDS = envint("SETTLEMENT_LEDGER_POLL_MILLISECONDS", 300, minimum=10)
+SETTLEMENT_SWEEP_BATCH = envint("SETTLEMENT_SWEEP_BATCH", 2000, minimum=1)
 
 # --- Internationalisation, static files ----------------------------------------------------------------
 

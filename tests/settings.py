@@ -24,6 +24,9 @@ from hub.settings import DATABASES, VAR_DIR  # noqa: E402
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # a file, not memory, so a worker process can share the test database
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+else:
+    # one test database per run: two runs on one server (a checkout and a CI clone) never collide
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 from hub.settings import STATIC_ROOT  # noqa: E402
