@@ -11,6 +11,10 @@ class EntryInvalid(LedgerError):
     """An entry to append lacks what the ledger needs (kind, reference, CSD codes, a canonical record)."""
 
 
+class EntryNotSealed(LedgerError):
+    """An inclusion proof was asked for an entry that no block holds (yet)."""
+
+
 class HubKeyMissing(LedgerError):
     """No hub signing key is configured, and generating a development key is not allowed."""
 

@@ -4,8 +4,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.db.models import Count, F, QuerySet, Value
+from django.db.models.functions import Length, Replace
+
 from hub.ledger import verifier
 from hub.ledger.endorsers import configured_endorser
+from hub.ledger.errors import EntryNotSealed
 from hub.ledger.models import Block, Endorsement, Entry, EntryKind, EvmAnchor
 from hub.registry.models import CSD
 
@@ -77,10 +81,15 @@ def csd_public_keys(csd_codes: list[str]) -> dict[str, str]:
     return trusted
 
 
-def blocks_missing_endorsements() -> Iterator[Block]:
-    for block in Block.objects.exclude(csds="").order_by("height").prefetch_related("endorsements"):
-        if {e.csd for e in block.endorsements.all()} != set(block.csd_codes):
-            yield block
+def blocks_missing_endorsements() -> QuerySet[Block]:
+    """Blocks that fewer CSDs have endorsed than they involve (one aggregate query, oldest first)."""
+    involved = Length("csds") - Length(Replace("csds", Value(","), Value(""))) + 1
+    return (
+        Block.objects.exclude(csds="")
+        .annotate(endorsed=Count("endorsements"), involved=involved)
+        .filter(endorsed__lt=F("involved"))
+        .order_by("height")
+    )
 
 
 def blocks_not_anchored() -> list[Block]:
@@ -89,9 +98,11 @@ def blocks_not_anchored() -> list[Block]:
 
 def entry_proof(*, entry_id: int) -> dict:
     """The inclusion proof of a sealed entry, as JSON-ready data that ``verifier.verify_proof`` checks."""
-    entry = Entry.objects.select_related("block").get(id=entry_id)
+    entry = Entry.objects.select_related("block").filter(id=entry_id).first()
+    if entry is None:
+        raise EntryNotSealed(f"there is no ledger entry {entry_id}")
     if entry.block is None:
-        raise Entry.DoesNotExist(f"entry {entry_id} is not sealed in a block yet")
+        raise EntryNotSealed(f"entry {entry_id} is not sealed in a block yet; its proof exists once it is")
     block = entry.block
     rows = list(Entry.objects.filter(block=block).order_by("id").values(*ENTRY_FIELDS))
     leaves = [verifier.leaf_hash(verifier.entry_leaf_bytes(entry_as_leaf_fields(row))) for row in rows]

@@ -214,7 +214,8 @@ def hub_key_rotate(*, current: keys.Signer, new: keys.Signer) -> Block:
 
 
 def block_endorse(*, block: Block, endorser: Endorser | None = None) -> list[Endorsement]:
-    """Asks each CSD involved in the block that has not endorsed it yet; stores what verifies. Network I/O:
+    """Asks each CSD involved in the block that has not endorsed it yet, and stores each endorsement that
+    verifies with the CSD's trusted key, also those gathered before a CSD failed to answer. Network I/O:
     call it outside any transaction."""
     endorser = endorser or configured_endorser()
     done = set(block.endorsements.values_list("csd", flat=True))
@@ -222,19 +223,20 @@ def block_endorse(*, block: Block, endorser: Endorser | None = None) -> list[End
     if not missing:
         return []
     header = verifier.header_bytes(selectors.block_header(block))
-    signatures = [endorser.endorse(csd_code=code, header=header) for code in missing]
     trusted = selectors.csd_public_keys(missing)
     rows = []
-    for signed in signatures:
-        public_key = trusted.get(signed.key_id)
-        if public_key is None or not verifier.signature_holds(public_key, header, signed.signature):
-            raise EndorsementInvalid(
-                f"{signed.csd}'s endorsement of {block} (key {signed.key_id}) does not verify with its trusted key"
-            )
-        rows.append(
-            Endorsement(block=block, csd=signed.csd, key_id=signed.key_id, signature=signed.signature)
-        )
-    return Endorsement.objects.bulk_create(rows, ignore_conflicts=True)
+    try:
+        for code in missing:
+            signed = endorser.endorse(csd_code=code, header=header)
+            public_key = trusted.get(signed.key_id) or selectors.csd_public_keys([code]).get(signed.key_id)
+            if public_key is None or not verifier.signature_holds(public_key, header, signed.signature):
+                raise EndorsementInvalid(
+                    f"{code}'s endorsement of {block} (key {signed.key_id}) does not verify with its trusted key"
+                )
+            rows.append(Endorsement(block=block, csd=code, key_id=signed.key_id, signature=signed.signature))
+    finally:
+        stored = Endorsement.objects.bulk_create(rows, ignore_conflicts=True)
+    return stored
 
 
 def block_anchor(*, block: Block, anchorer=None) -> None:

@@ -61,7 +61,7 @@ def test_an_endorsement_made_with_a_key_the_registry_does_not_hold_is_refused(
     block = seal_one(reference)
     with pytest.raises(EndorsementInvalid, match="STRATE's endorsement of block 1"):
         services.block_endorse(block=block, endorser=AdapterEndorser(adapters.__getitem__))
-    assert not Endorsement.objects.filter(block=block).exists()
+    assert list(Endorsement.objects.filter(block=block).values_list("csd", flat=True)) == ["NSD"]
 
 
 def test_a_csd_that_cannot_be_reached_leaves_the_block_to_be_endorsed_later(reference_csds, reference):
@@ -79,3 +79,24 @@ def test_a_csd_that_cannot_be_reached_leaves_the_block_to_be_endorsed_later(refe
     assert [b.height for b in selectors.blocks_missing_endorsements()] == [1]
     services.block_endorse(block=block, endorser=AdapterEndorser(reference_csds.__getitem__))
     assert list(selectors.blocks_missing_endorsements()) == []
+
+
+def test_endorsements_gathered_before_a_csd_fails_are_kept_and_the_block_stays_pending(
+    reference_csds, reference
+):
+    unreachable = MxAdapter(
+        profile="STRATE",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        connect_timeout=0.5,
+        retry=RetryPolicy(attempts=1),
+    )
+    block = seal_one(reference)
+    with pytest.raises(EndorserUnavailable, match="STRATE"):
+        services.block_endorse(
+            block=block, endorser=AdapterEndorser({**reference_csds, "STRATE": unreachable}.__getitem__)
+        )
+    assert list(Endorsement.objects.filter(block=block).values_list("csd", flat=True)) == ["NSD"]
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [1]
+    assert [str(f) for f in selectors.chain_verify().findings] == ["block 1: no endorsement by STRATE"]
+    [late] = services.block_endorse(block=block, endorser=AdapterEndorser(reference_csds.__getitem__))
+    assert late.csd == "STRATE" and selectors.chain_verify().first_break is None

@@ -1,12 +1,14 @@
 """The verifier a CSD runs offline: one file, no Django, no hub, public keys alone."""
 
+import io
 import json
 import subprocess
 import sys
 
 import pytest
+from django.core.management import CommandError, call_command
 
-from hub.ledger import selectors
+from hub.ledger import selectors, services
 from hub.ledger.models import Entry
 
 from ..conftest import REPO_ROOT
@@ -83,3 +85,16 @@ def test_a_proof_signed_by_keys_the_csd_does_not_trust_is_rejected(proof_and_key
 def test_unusable_input_exits_with_status_2(tmp_path):
     (tmp_path / "proof.json").write_text("{not json")
     assert run_verifier(str(tmp_path / "proof.json")).returncode == 2
+
+
+def test_the_proof_command_writes_what_the_verifier_accepts(tmp_path):
+    append_and_seal(6, block_size=4)
+    entry = Entry.objects.filter(kind="COMMIT").last()
+    out = io.StringIO()
+    call_command("ledger_proof", str(entry.id), stdout=out)
+    (tmp_path / "proof.json").write_text(out.getvalue())
+    result = run_verifier(str(tmp_path / "proof.json"))
+    assert result.returncode == 0, result.stdout
+    pending = services.entry_append(kind="ABORT", reference="T-LATE", csds=["NSD"], record={})
+    with pytest.raises(CommandError, match=f"entry {pending.id} is not sealed in a block yet"):
+        call_command("ledger_proof", str(pending.id))

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from hub.ledger import selectors
-from hub.ledger.models import Entry
+from hub.ledger.errors import EntryNotSealed
 
 
 class Command(BaseCommand):
@@ -15,6 +15,6 @@ class Command(BaseCommand):
     def handle(self, *args, entry_id: int, **options) -> None:
         try:
             proof = selectors.entry_proof(entry_id=entry_id)
-        except Entry.DoesNotExist as exc:
-            raise CommandError(str(exc) or f"no entry {entry_id}") from None
+        except EntryNotSealed as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(json.dumps(proof, indent=2, sort_keys=True))
