@@ -1,9 +1,12 @@
 """The bytes that are hashed and signed, and the RFC 6962 Merkle tree over them."""
 
 import hashlib
+import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.ledger import verifier
 
@@ -78,3 +81,24 @@ def test_an_audit_path_does_not_prove_a_leaf_at_another_index_or_in_another_tree
         verifier.root_from_audit_path(leaves[5], 5, 3, path)
     with pytest.raises(ValueError):
         verifier.root_from_audit_path(leaves[5], 11, 11, path)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=6, min_value=-(10**18), max_value=10**18))
+def test_every_decimal_reads_back_equal_from_its_canonical_text(value):
+    text = verifier.decimal_text(value)
+    assert Decimal(text) == value and "E" not in text
+    assert verifier.decimal_text(Decimal(text)) == text
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), JSONISH, max_size=6))
+def test_the_order_keys_were_written_in_never_changes_the_bytes(mapping):
+    reversed_order = dict(reversed(list(mapping.items())))
+    assert verifier.canonical_bytes(mapping) == verifier.canonical_bytes(reversed_order)
+    assert json.loads(verifier.canonical_bytes(mapping)) == mapping
