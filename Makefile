@@ -1,4 +1,5 @@
-# The two commands: `make run` (the hub on its embedded default, demo data, 127.0.0.1:8000) and `make test`.
+# The two commands: `make run` (the hub on its embedded default with demo data and one reference CSD per demo
+# CSD, 127.0.0.1:8000 and 9101-9105) and `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -36,6 +37,7 @@ run: export DEBUG ?= true
 run: $(RUN_STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py reference_csds export
 	$(PY) manage.py runhub
 
 test: $(DEV_STAMP) $(ANVIL)

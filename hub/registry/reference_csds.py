@@ -159,3 +159,37 @@ def reference_csds_export(
             )
         )
     return exported
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceCsdProcess:
+    name: str  # refcsd-nsd
+    base_url: str
+    seed_file: Path | None  # booked before serving; None when no seed file was exported
+    command: list[str]
+
+
+def reference_csd_processes(*, directory: Path, python: str) -> list[ReferenceCsdProcess]:
+    """The reference CSDs that the registry says listen on this machine, each with its command line:
+    ``serve`` on the port of the CSD's base URL, on its database in ``directory``, booking its seed file
+    there first when there is one (a second start with the same file books nothing)."""
+    processes = []
+    for csd in CSD.objects.filter(code__in=list(PROFILES)).order_by("code"):
+        port = local_port(csd)
+        if port is None:
+            continue
+        command = [python, "-m", "csd_adapters.reference_csd", "serve", "--csd", csd.code]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+        command += ["--database", reference_csd_database(directory, csd.code)]
+        seed_file = reference_csd_seed_path(directory, csd.code)
+        if seed_file.exists():
+            command += ["--seed", str(seed_file)]
+        processes.append(
+            ReferenceCsdProcess(
+                name=f"refcsd-{csd.code.lower()}",
+                base_url=f"http://127.0.0.1:{port}",
+                seed_file=seed_file if seed_file.exists() else None,
+                command=command,
+            )
+        )
+    return processes

@@ -1,7 +1,9 @@
 """What `make run` does, end to end, on the embedded default (SQLite, filesystem broker, no outside
-service): migrate, seed the demo, then web, worker and beat together on 127.0.0.1 until Ctrl-C."""
+service): migrate, seed the demo, export the reference CSDs' seeds, then web, worker, beat and one
+reference CSD per demo CSD together on 127.0.0.1 until Ctrl-C."""
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -15,6 +17,8 @@ import pytest
 from ...conftest import REPO_ROOT, free_port, running
 
 pytestmark = pytest.mark.slow
+
+CSDS = ("NSD", "STRATE", "CSCS", "MCDR", "KACD")
 
 OUTSIDE_CONFIG = (
     "DATABASE_URL",
@@ -65,6 +69,11 @@ def get(opener, url: str, data: dict | None = None) -> tuple[int, str]:
 def test_make_run_serves_admin_and_health_with_demo_data_and_stops_on_ctrl_c(embedded_env):
     manage(embedded_env, "migrate", "--noinput")
     assert "invariants 1-3 hold" in manage(embedded_env, "seed_demo")
+    csd_ports = {code: free_port() for code in CSDS}
+    exported = manage(
+        embedded_env, "reference_csds", "export", *(f"--port={c}={p}" for c, p in csd_ports.items())
+    )
+    assert f"5 reference CSDs exported to {embedded_env['HUB_VAR_DIR']}/reference_csd" in exported
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -76,6 +85,15 @@ def test_make_run_serves_admin_and_health_with_demo_data_and_stops_on_ctrl_c(emb
             timeout=90,
             what="the hub did not report healthy",
         )
+        for code, csd_port in csd_ports.items():  # each demo CSD's reference CSD, seeded from the registry
+            hub.wait_until(
+                lambda p=csd_port: get(opener, f"http://127.0.0.1:{p}/health")[0] == 200,
+                timeout=30,
+                what=f"the reference CSD of {code} did not start",
+            )
+            status, body = get(opener, f"http://127.0.0.1:{csd_port}/health")
+            assert json.loads(body)["csd"] == code
+            assert f"{code}: seeded" in hub.output()
         status, body = get(opener, f"{base}/health/")
         assert '"status":"ok"' in body.replace(" ", "") and '"detail":"sqlite"' in body.replace(" ", "")
         assert f"hub running: {base}/" in hub.output()
@@ -93,6 +111,7 @@ def test_make_run_serves_admin_and_health_with_demo_data_and_stops_on_ctrl_c(emb
         os.killpg(hub.process.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
         hub.process.wait(timeout=30)
         assert "hub stopped" in hub.output()
-        with pytest.raises(ProcessLookupError):  # web, worker and beat are gone with it
+        with pytest.raises(ProcessLookupError):  # web, worker, beat and the reference CSDs are gone with it
             os.killpg(hub.process.pid, 0)
     assert get(opener, f"{base}/health/")[0] == 0  # nothing listens any more
+    assert all(get(opener, f"http://127.0.0.1:{p}/health")[0] == 0 for p in csd_ports.values())

@@ -1,7 +1,10 @@
-"""Start the web server, a Celery worker and Celery beat together; Ctrl-C stops all three.
+"""Start the web server, a Celery worker, Celery beat and the local reference CSDs together; Ctrl-C
+stops them all.
 
-This is the process launcher behind ``make run``. If any of the three exits, the others are stopped too
-and the command exits non-zero, so a broken start is never mistaken for a running hub.
+This is the process launcher behind ``make run``. A reference CSD is started for each CSD whose
+``adapter_config["base_url"]`` points at 127.0.0.1 (``manage.py reference_csds export`` sets them), on its
+own database under ``$HUB_VAR_DIR/reference_csd``. If any process exits, the others are stopped too and
+the command exits non-zero, so a broken start is never mistaken for a running hub.
 """
 
 import os
@@ -14,10 +17,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from hub.ops.services import demo_operator_ensure
+from hub.registry.reference_csds import reference_csd_dir, reference_csd_processes
 
 
 class Command(BaseCommand):
-    help = "Run web, Celery worker and Celery beat on 127.0.0.1 until Ctrl-C."
+    help = "Run web, Celery worker, Celery beat and the local reference CSDs on 127.0.0.1 until Ctrl-C."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -25,8 +29,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--demo-admin", default="admin", help="username of the demo superuser (DEBUG only)"
         )
+        parser.add_argument(
+            "--no-reference-csds", action="store_true", help="do not start the local reference CSDs"
+        )
 
-    def handle(self, *args, host: str, port: int, demo_admin: str, **options) -> None:
+    def handle(
+        self, *args, host: str, port: int, demo_admin: str, no_reference_csds: bool, **options
+    ) -> None:
         if settings.DEBUG:
             password = os.environ.get("HUB_DEMO_ADMIN_PASSWORD", "admin")
             if demo_operator_ensure(username=demo_admin, password=password):
@@ -39,6 +48,13 @@ class Command(BaseCommand):
             "worker": [python, "-m", "celery", "-A", "hub", "worker", "-l", "info", "-n", "worker@%h"],
             "beat": [python, "-m", "celery", "-A", "hub", "beat", "-l", "info", "--pidfile="],
         }
+        if not no_reference_csds:
+            for process in reference_csd_processes(directory=reference_csd_dir(), python=python):
+                commands[process.name] = process.command
+                seeded = (
+                    f"seed {process.seed_file}" if process.seed_file else "no seed file: see reference_csds"
+                )
+                self.stdout.write(f"{process.name}: {process.base_url}/ ({seeded})")
         children = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
         self.stdout.write(
             self.style.SUCCESS(
