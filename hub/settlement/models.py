@@ -92,12 +92,27 @@ class Transfer(models.Model):
     quantity = models.DecimalField(**QUANTITY)
     intended_settlement_date = models.DateField()
     status = models.CharField(max_length=10, choices=TransferStatus.choices, default=TransferStatus.MATCHED)
+    # The durable outbox of the protocol: a non-terminal transfer always has a due time. A step claims the
+    # transfer by moving it into the future (a lease); the sweeper re-drives whatever is overdue, so work
+    # lost with a killed worker or a lost task is picked up again.
+    due_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Consecutive transient failures, for backoff")
+    pending_reason = models.CharField(max_length=4, blank=True, help_text="Why settlement waits, e.g. LACK")
+    failure_reason = models.CharField(max_length=4, blank=True)
+    failure_detail = models.CharField(max_length=200, blank=True)
+    commit_entry_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The COMMIT entry on the ledger"
+    )
+    settled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "updated_at"], name="transfer_status_age")]
+        indexes = [
+            models.Index(fields=["status", "updated_at"], name="transfer_status_age"),
+            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="transfer_due"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_quantity_positive"),
             models.CheckConstraint(condition=Q(status__in=TransferStatus.values), name="transfer_status"),

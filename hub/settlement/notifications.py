@@ -96,3 +96,40 @@ def notify(instruction: Instruction, body: m.Message, *, status: str) -> None:
         transaction_id=instruction.transaction_id,
         status=status,
     )
+
+
+def pending(instruction: Instruction, *, reason: str) -> m.StatusAdvice:
+    """Settlement waits (sese.024 SttlmSts Pdg), e.g. for lack of securities (LACK)."""
+    status = m.SettlementStatus(code=m.SettlementStatusCode.PENDING, reasons=(m.Reason(code=reason),))
+    return _advice(instruction, settlement=status)
+
+
+def failed(instruction: Instruction, *, reason: str, why: str) -> m.StatusAdvice:
+    """Settlement failed for good and everything reserved was released: cancelled by the system, with
+    the failure's reason code in the narrative (e.g. LACK at the CSD's cut-off)."""
+    text = (
+        f"settlement failed ({reason or 'OTHR'}): {why}" if why else f"settlement failed ({reason or 'OTHR'})"
+    )
+    return cancelled(instruction, reason=CANCELLED_BY_SYSTEM, why=text)
+
+
+def confirmation(instruction: Instruction, *, settled_on) -> m.SettlementConfirmation:
+    """sese.025 (MT544-547): the instruction settled, in full."""
+    return m.SettlementConfirmation(
+        transaction_id=instruction.transaction_id,
+        account_servicer_transaction_id=f"HUBI{instruction.pk}",
+        market_infrastructure_transaction_id=f"HUBT{instruction.transfer_id}",
+        side=m.Side(instruction.side),
+        payment=m.Payment.FREE,
+        effective_settlement_date=settled_on,
+        trade_date=instruction.trade_date,
+        security=m.Security(isin=instruction.security.isin),
+        settled_quantity=quantity_of(instruction),
+        safekeeping_account=instruction.account.number,
+        account_owner_bic=instruction.participant.bic,
+        counterparty=m.Counterparty(
+            bic=instruction.counterparty_bic,
+            csd_bic=instruction.counterparty_csd.bic,
+            safekeeping_account=instruction.counterparty_account or None,
+        ),
+    )

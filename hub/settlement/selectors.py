@@ -25,3 +25,15 @@ def instructions_of(participant: Participant) -> QuerySet[Instruction]:
     return Instruction.objects.filter(participant=participant).select_related(
         "security", "account", "csd", "counterparty_csd"
     )
+
+
+def transfers_due(*, now: dt.datetime) -> list[int]:
+    from django.conf import settings
+
+    from hub.settlement.models import Transfer
+
+    return list(
+        Transfer.objects.filter(due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[: settings.SETTLEMENT_SWEEP_BATCH]
+    )

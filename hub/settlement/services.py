@@ -217,6 +217,12 @@ def instruction_submit(
     return instruction
 
 
+def _enqueue_advance(transfer_id: int) -> None:
+    from hub.settlement.tasks import transfer_advance
+
+    transfer_advance.delay(transfer_id)
+
+
 def _enqueue_match(instruction_id: int) -> None:
     from hub.settlement.tasks import instruction_match
 
@@ -276,7 +282,9 @@ def _pair(one: Instruction, other: Instruction) -> Transfer:
         security=deliver.security,
         quantity=deliver.quantity,
         intended_settlement_date=deliver.intended_settlement_date,
+        due_at=timezone.now(),  # the protocol's outbox: due at once, re-driven by the sweeper if lost
     )
+    transaction.on_commit(lambda: _enqueue_advance(transfer.pk))
     StatusEvent.objects.create(
         transfer=transfer,
         to_status=TransferStatus.MATCHED,

@@ -68,3 +68,33 @@ def cancellation(side: str = "DELI", *, tx: str = "TX-1") -> m.CancellationReque
         quantity=m.Quantity(amount=Decimal(100)),
         intended_settlement_date=SETTLE,
     )
+
+
+# (BIC, safekeeping account, CSD BIC) of one demo broker per CSD
+NSD_A = (NSD_BROKER, NSD_ACCOUNT, "NADCRUMM")
+STRATE_A = (STRATE_BROKER, STRATE_ACCOUNT, "STRAZAJJ")
+KACD_A = ("DEMAKZKA", "DEMAKZKA-OWN", "KACDKZKA")
+
+
+def pair(
+    deliverer: tuple, receiver: tuple, *, tx: str, amount: str = "100", isin: str = NSD_SHARES, **overrides
+) -> tuple[m.SettlementInstruction, m.SettlementInstruction]:
+    """Both sides of one trade: the deliverer's and the receiver's instruction."""
+    common = {"amount": amount, "isin": isin, **overrides}
+    deliver = instruction(
+        "DELI",
+        tx=f"{tx}-D",
+        safekeeping_account=deliverer[1],
+        account_owner_bic=deliverer[0],
+        counterparty=m.Counterparty(bic=receiver[0], csd_bic=receiver[2]),
+        **common,
+    )
+    receive = instruction(
+        "RECE",
+        tx=f"{tx}-R",
+        safekeeping_account=receiver[1],
+        account_owner_bic=receiver[0],
+        counterparty=m.Counterparty(bic=deliverer[0], csd_bic=deliverer[2]),
+        **common,
+    )
+    return deliver, receive

@@ -1,0 +1,263 @@
+"""Worked stories of the settlement protocol against real reference ledgers, one per CSD, in this process.
+
+Each story calls ``transfer_advance`` the way the Celery task does, seals the shared ledger when the
+protocol waits for it, and reads the CSDs' own books afterwards.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from csd_adapters import base as csd
+from hub.ledger.models import Entry
+from hub.ledger.services import blocks_seal_and_finalise
+from hub.messaging.models import OutboundMessage
+from hub.messaging.services import inbound_record
+from hub.registry.demo import demo_isin
+from hub.registry.models import CSD, Participant
+from hub.settlement.models import Instruction, Leg, Transfer
+from hub.settlement.protocol import transfer_advance
+from hub.settlement.services import instruction_match, instruction_submit
+
+from .books import Books, invariant_violations
+from .messages import KACD_A, NSD_A, STRATE_A, pair
+
+NOON_IN_MOSCOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)  # Thursday, settlement day, before cut-offs
+SHARES = demo_isin("RU", "01")
+
+
+@pytest.fixture
+def books(db, tmp_path):
+    call_command("seed_demo", verbosity=0)
+    books = Books(tmp_path)
+    yield books
+    books.close()
+
+
+def matched(deliver, receive) -> Transfer:
+    for body in (deliver, receive):
+        participant = Participant.objects.get(bic=body.account_owner_bic)
+        source = inbound_record(sender=participant, raw=b"-", fmt="MX", content_type="application/xml")
+        with transaction.atomic():
+            instruction = instruction_submit(participant=participant, body=body, source_message=source)
+    transfer = instruction_match(instruction_id=instruction.pk)
+    assert transfer is not None
+    return transfer
+
+
+def run(transfer: Transfer, books: Books, *, now=NOON_IN_MOSCOW, rounds: int = 6) -> Transfer:
+    """Advance until the transfer is terminal or waits for something other than the ledger."""
+    for _ in range(rounds):
+        Transfer.objects.filter(pk=transfer.pk, due_at__isnull=False).update(due_at=now)
+        transfer_advance(transfer_id=transfer.pk, adapter_for=books.adapter_for, now=now)
+        transfer.refresh_from_db()
+        if transfer.status != "PREPARED":
+            break
+        blocks_seal_and_finalise()  # the ledger task: seal, endorse
+    return transfer
+
+
+def statuses_sent(bic: str) -> list[str]:
+    return list(
+        OutboundMessage.objects.filter(participant__bic=bic)
+        .order_by("sequence")
+        .values_list("status", flat=True)
+    )
+
+
+def test_issuer_to_investor_nsd_shares_go_from_an_nsd_broker_to_a_strate_broker(books):
+    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="S-I")), books)
+    transfer = run(transfer, books)
+    assert transfer.status == "SETTLED"
+    legs = list(
+        transfer.legs.order_by("position").values_list(
+            "csd__code", "debit_account__number", "credit_account__number", "status"
+        )
+    )
+    assert legs == [
+        ("NSD", "DEMARUMM-OWN", "OMNIBUS-STRATE", "COMMITTED"),
+        ("STRATE", "MIRROR-NSD", "DEMAZAJJ-OWN", "COMMITTED"),
+    ]
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(99_900), 0)
+    assert books.balance("STRATE", "DEMAZAJJ-OWN", SHARES) == (Decimal(100_100), 0)
+    assert invariant_violations(books) == []
+    assert statuses_sent("DEMARUMM")[-1] == "SETTLED" and statuses_sent("DEMAZAJJ")[-1] == "SETTLED"
+    confirmation = OutboundMessage.objects.filter(participant__bic="DEMAZAJJ", status="SETTLED").get()
+    assert confirmation.message_type == "MT544"  # Strate's broker speaks MT: receive free confirmed
+    assert (
+        OutboundMessage.objects.get(participant__bic="DEMARUMM", status="SETTLED").message_type
+        == "sese.025.001.11"
+    )
+    kinds = list(Entry.objects.filter(reference=f"transfer:{transfer.pk}").values_list("kind", flat=True))
+    assert kinds == ["COMMIT", "SETTLED"]
+    assert set(Instruction.objects.values_list("status", flat=True)) == {"SETTLED"}
+
+
+def test_investor_to_issuer_nsd_shares_go_home_from_strate(books):
+    transfer = run(run(matched(*pair(STRATE_A, NSD_A, tx="I-S")), books), books)
+    assert transfer.status == "SETTLED"
+    assert [leg.csd.code for leg in transfer.legs.order_by("position")] == ["STRATE", "NSD"]
+    assert books.balance("NSD", "OMNIBUS-STRATE", SHARES)[0] == Decimal(
+        4 * 100_000 - 100
+    )  # 4 Strate accounts
+    assert invariant_violations(books) == []
+
+
+def test_realignment_through_the_issuer_when_all_three_csds_differ(books):
+    transfer = run(run(matched(*pair(STRATE_A, KACD_A, tx="REAL")), books), books)
+    assert transfer.status == "SETTLED"
+    legs = list(
+        transfer.legs.order_by("position").values_list(
+            "csd__code", "debit_account__number", "credit_account__number"
+        )
+    )
+    assert legs == [
+        ("STRATE", "DEMAZAJJ-OWN", "MIRROR-NSD"),
+        ("NSD", "OMNIBUS-STRATE", "OMNIBUS-KACD"),
+        ("KACD", "MIRROR-NSD", "DEMAKZKA-OWN"),
+    ]
+    assert invariant_violations(books) == []
+
+
+def test_lack_of_securities_is_recycled_until_the_cutoff_then_fails_and_releases_everything(books):
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="LACK", amount="150000"))  # holds 100,000
+    transfer = run(transfer, books)
+    assert transfer.status == "PREPARING" and transfer.pending_reason == "LACK"
+    assert transfer.due_at == NOON_IN_MOSCOW + dt.timedelta(seconds=30)
+    assert statuses_sent("DEMARUMM")[-1] == "PENDING"
+    transfer = run(transfer, books, now=NOON_IN_MOSCOW + dt.timedelta(minutes=1))
+    assert transfer.status == "PREPARING"
+    assert statuses_sent("DEMARUMM").count("PENDING") == 1  # told once, not at every recycle
+    after_cutoff = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)  # 18:30 in Moscow
+    transfer = run(transfer, books, now=after_cutoff)
+    assert transfer.status == "FAILED" and transfer.failure_reason == "LACK"
+    assert set(transfer.legs.values_list("status", flat=True)) == {"ABORTED"}
+    assert all(blocked == 0 for _available, blocked in books.ledgers["NSD"].balances().values())
+    assert set(Instruction.objects.values_list("status", flat=True)) == {"FAILED"}
+    assert statuses_sent("DEMAZAJJ")[-1] == "FAILED"
+    assert list(Entry.objects.filter(reference=f"transfer:{transfer.pk}").values_list("kind", flat=True)) == [
+        "ABORT"
+    ]
+    assert invariant_violations(books) == []
+
+
+def test_a_refusal_other_than_lack_aborts_at_once_and_releases_what_was_reserved(books):
+    books.ledgers["STRATE"].block_account("MIRROR-NSD")  # the second leg's debit account
+    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="BLOC")), books)
+    assert transfer.status == "FAILED" and transfer.failure_reason == "BLOC"
+    assert dict(transfer.legs.values_list("position", "status")) == {1: "ABORTED", 2: "ABORTED"}
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(100_000), 0)
+    assert invariant_violations(books) == []
+
+
+def test_a_future_settlement_date_waits_for_its_day_in_the_csds_time_zone(books):
+    deliver, receive = pair(NSD_A, STRATE_A, tx="LATER", intended_settlement_date=dt.date(2026, 11, 27))
+    transfer = run(matched(deliver, receive), books)
+    assert transfer.status == "MATCHED" and not transfer.legs.exists()
+    assert transfer.due_at == dt.datetime(2026, 11, 26, 21, 0, tzinfo=dt.UTC)  # midnight in Moscow
+    transfer = run(
+        run(transfer, books, now=dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)),
+        books,
+        now=dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC),
+    )
+    assert transfer.status == "SETTLED"
+
+
+def test_a_weekend_waits_for_the_next_business_day_when_calendars_are_enforced(books, settings):
+    settings.SETTLEMENT_BUSINESS_DAYS_ONLY = True
+    deliver, receive = pair(NSD_A, STRATE_A, tx="SAT", intended_settlement_date=dt.date(2026, 11, 28))
+    transfer = run(matched(deliver, receive), books, now=dt.datetime(2026, 11, 28, 9, tzinfo=dt.UTC))
+    assert transfer.status == "MATCHED"
+    assert transfer.due_at == dt.datetime(2026, 11, 29, 21, 0, tzinfo=dt.UTC)  # Monday 00:00 in Moscow
+
+
+def test_commit_waits_for_the_commit_decision_to_be_sealed_and_endorsed(books):
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="WAIT"))
+    Transfer.objects.filter(pk=transfer.pk).update(due_at=NOON_IN_MOSCOW)
+    transfer_advance(transfer_id=transfer.pk, adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
+    transfer.refresh_from_db()
+    assert transfer.status == "PREPARED"
+    assert not Leg.objects.filter(transfer=transfer, status="COMMITTED").exists()
+    assert Entry.objects.get(pk=transfer.commit_entry_id).block is None
+    blocks_seal_and_finalise()
+    assert run(transfer, books).status == "SETTLED"
+
+
+class Flaky:
+    """An adapter that is unavailable for its first ``failures`` calls of ``operation``."""
+
+    def __init__(self, inner, operation: str, failures: int) -> None:
+        self.inner, self.operation, self.failures = inner, operation, failures
+
+    def __getattr__(self, name):
+        method = getattr(self.inner, name)
+        if name != self.operation:
+            return method
+
+        def call(*args, **kwargs):
+            if self.failures:
+                self.failures -= 1
+                raise csd.CsdUnavailable("connection refused")
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_a_csd_that_is_down_is_retried_with_backoff_and_the_transfer_settles_once_it_is_back(books):
+    flaky = Flaky(books.adapters["STRATE"], "commit", failures=2)
+    adapter_for = lambda csd_row: flaky if csd_row.code == "STRATE" else books.adapter_for(csd_row)  # noqa: E731
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="DOWN"))
+    now = NOON_IN_MOSCOW
+    waits = []
+    for _ in range(8):
+        Transfer.objects.filter(pk=transfer.pk, due_at__isnull=False).update(due_at=now)
+        due = transfer_advance(transfer_id=transfer.pk, adapter_for=adapter_for, now=now)
+        transfer.refresh_from_db()
+        if transfer.status == "SETTLED":
+            break
+        if transfer.status == "PREPARED":
+            blocks_seal_and_finalise()
+        if transfer.attempts:
+            waits.append((due - now).total_seconds())
+    assert transfer.status == "SETTLED" and transfer.attempts == 0
+    assert len(waits) == 2 and 1 <= waits[0] <= 2 and 2 <= waits[1] <= 4  # exponential, jittered
+    assert Leg.objects.filter(transfer=transfer, status="COMMITTED").count() == 2
+    assert invariant_violations(books) == []
+
+
+def test_a_run_that_dies_after_the_anchor_is_rolled_forward_not_back(books):
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="CRASH"))
+    Transfer.objects.filter(pk=transfer.pk).update(due_at=NOON_IN_MOSCOW)
+    transfer_advance(transfer_id=transfer.pk, adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
+    assert Transfer.objects.get(pk=transfer.pk).status == "PREPARED"
+    blocks_seal_and_finalise()
+
+    class Dies(Exception):
+        pass
+
+    def dying(csd_row: CSD):
+        if csd_row.code == "STRATE":
+            raise Dies("worker killed before the second commit")
+        return books.adapter_for(csd_row)
+
+    Transfer.objects.filter(pk=transfer.pk).update(due_at=NOON_IN_MOSCOW)
+    with pytest.raises(Dies):
+        transfer_advance(transfer_id=transfer.pk, adapter_for=dying, now=NOON_IN_MOSCOW)
+    transfer.refresh_from_db()
+    assert transfer.status == "COMMITTING" and transfer.due_at > NOON_IN_MOSCOW  # the lease of the dead run
+    later = NOON_IN_MOSCOW + dt.timedelta(minutes=2)  # the lease has lapsed: the sweeper's turn
+    assert run(transfer, books, now=later).status == "SETTLED"
+    assert books.balance("STRATE", "DEMAZAJJ-OWN", SHARES) == (Decimal(100_100), 0)
+    assert invariant_violations(books) == []
+
+
+def test_a_transfer_not_due_or_held_by_another_run_is_left_alone(books):
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="HELD"))
+    Transfer.objects.filter(pk=transfer.pk).update(due_at=timezone.now() + dt.timedelta(minutes=5))
+    assert transfer_advance(transfer_id=transfer.pk, adapter_for=books.adapter_for) is None
+    transfer.refresh_from_db()
+    assert transfer.status == "MATCHED"
