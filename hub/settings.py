@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "hub.ops",
     "hub.api",
     "hub.ledger",
+    "hub.reconciliation",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReconciliationConfig(AppConfig):
+    name = "hub.reconciliation"
+    verbose_name = "Reconciliation"
