@@ -93,11 +93,15 @@ def _key(key) -> str:
     return key
 
 
-def canonical_bytes(value) -> bytes:
-    """The one canonical encoding: JSON, keys sorted, no blanks, UTF-8, decimals as fixed text, no floats."""
-    return json.dumps(
-        _plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def canonical_bytes(value, *, plain: bool = False) -> bytes:
+    """The one canonical encoding: JSON, keys sorted, no blanks, UTF-8, decimals as fixed text, no floats.
+
+    ``plain=True`` says the value is already made of dicts, lists, strings, ints, bools and None only (the
+    hub's own leaf fields), so the conversion pass is skipped; the bytes are the same."""
+    return _ENCODER.encode(value if plain else _plain(value)).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -212,15 +216,22 @@ def hub_key_statement(*, key_id: str, public_key: str, previous_key_id: str | No
 
 def entry_leaf_bytes(entry: Mapping) -> bytes:
     """What a leaf commits to: the entry's id, kind, reference, CSDs, record hash and time of appending."""
-    return canonical_bytes(
-        {
-            "id": entry["id"],
-            "kind": entry["kind"],
-            "reference": entry["reference"],
-            "csds": list(entry["csds"]),
-            "record_hash": entry["record_hash"],
-            "appended_at": entry["appended_at"],
-        }
+    fields = {
+        "id": entry["id"],
+        "kind": entry["kind"],
+        "reference": entry["reference"],
+        "csds": list(entry["csds"]),
+        "record_hash": entry["record_hash"],
+        "appended_at": entry["appended_at"],
+    }
+    return canonical_bytes(fields, plain=_is_plain_leaf(fields))
+
+
+def _is_plain_leaf(fields: dict) -> bool:
+    return (
+        type(fields["id"]) is int
+        and all(type(fields[name]) is str for name in ("kind", "reference", "record_hash", "appended_at"))
+        and all(type(code) is str for code in fields["csds"])
     )
 
 
