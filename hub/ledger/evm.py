@@ -158,6 +158,10 @@ class Anchorer:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NONCE_LOCK])
+            if replacing is None:
+                already = EvmAnchor.objects.filter(block=block).first()
+                if already is not None:  # another anchorer recorded it while this one waited for the lock
+                    return already
             nonce = self._next_nonce()
             tx = self.contract.functions.anchor(
                 block.height, bytes.fromhex(block.merkle_root), bytes.fromhex(block.block_hash)

@@ -120,3 +120,40 @@ def test_a_client_killed_between_send_and_receipt_neither_anchors_twice_nor_lose
         assert selectors.anchors_verify(anchorer=anchorer) == []
         assert services.blocks_anchor_pending() == []
         assert w3.eth.get_transaction_count(hub.address, "pending") == nonce_after_sends
+
+
+@pytest.mark.slow
+@transactional_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_anchorers_at_once_send_one_transaction_per_block(settings):
+    import threading
+
+    from django.db import connection
+
+    with anvil_node() as url:
+        w3 = evm.connect(url, timeout=10)
+        hub = funded_account(w3, anvil=True)
+        address = evm.contract_deploy(w3=w3, account=hub)
+        evm_settings(settings, url, hub, address)
+        append_and_seal(60, block_size=6)
+        nonce_before = w3.eth.get_transaction_count(hub.address)
+        barrier, outcomes = threading.Barrier(3), []
+
+        def anchor_all() -> None:
+            try:
+                barrier.wait(timeout=30)
+                outcomes.append(len(evm.configured_anchorer().anchor_pending()))
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                outcomes.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=anchor_all) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert all(isinstance(o, int) for o in outcomes), outcomes
+        assert w3.eth.get_transaction_count(hub.address) - nonce_before == Block.objects.count() == 11
+        assert sorted(e.args.height for e in anchored_events(w3, address)) == list(range(1, 12))
+        assert set(EvmAnchor.objects.values_list("status", flat=True)) == {"CONFIRMED"}
