@@ -81,11 +81,16 @@ def csd_public_keys(csd_codes: list[str]) -> dict[str, str]:
     return trusted
 
 
-def blocks_missing_endorsements() -> QuerySet[Block]:
-    """Blocks that fewer CSDs have endorsed than they involve (one aggregate query, oldest first)."""
+def blocks_missing_endorsements(*, recent: int | None = None) -> QuerySet[Block]:
+    """Blocks that fewer CSDs have endorsed than they involve (one aggregate query, oldest first); with
+    ``recent``, only among the last that many blocks (what the scheduled task looks at every few seconds)."""
     involved = Length("csds") - Length(Replace("csds", Value(","), Value(""))) + 1
+    blocks = Block.objects.all()
+    if recent is not None:
+        tip = chain_tip()
+        blocks = blocks.filter(height__gt=(tip.height if tip else 0) - recent)
     return (
-        Block.objects.exclude(csds="")
+        blocks.exclude(csds="")
         .annotate(endorsed=Count("endorsements"), involved=involved)
         .filter(endorsed__lt=F("involved"))
         .order_by("height")

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 # one sealer at a time on PostgreSQL (SQLite's IMMEDIATE transactions already serialise writers)
 SEALER_LOCK = 0x4C454447  # "LEDG"
 BUSINESS_KINDS = (EntryKind.COMMIT, EntryKind.SETTLED, EntryKind.ABORT)
+# how far back the scheduled task looks for blocks still missing endorsements (ledger_verify looks at all)
+ENDORSE_WINDOW_BLOCKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ def blocks_seal_and_finalise() -> list[int]:
     """What the scheduled task does: seal every pending entry, then get every block that still lacks them
     its endorsements and its anchor. Returns the heights sealed now."""
     sealed = blocks_seal_pending()
-    for block in selectors.blocks_missing_endorsements():
+    for block in selectors.blocks_missing_endorsements(recent=ENDORSE_WINDOW_BLOCKS):
         block_endorse(block=block)
     blocks_anchor_pending()
     return [block.height for block in sealed]

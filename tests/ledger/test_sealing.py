@@ -136,3 +136,10 @@ def test_the_sealer_takes_the_oldest_entries_first_and_leaves_the_rest_pending()
     ids = list(Entry.objects.filter(block=block).values_list("id", flat=True))
     assert ids == sorted(ids) and block.entry_count == 4
     assert selectors.pending_entry_count() == 7
+
+
+def test_the_scheduled_task_looks_for_missing_endorsements_among_recent_blocks_only():
+    services.entries_append(drafts=drafts(12))
+    services.blocks_seal_pending(max_entries=3)
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [1, 2, 3, 4, 5]
+    assert [b.height for b in selectors.blocks_missing_endorsements(recent=2)] == [4, 5]
