@@ -1,0 +1,252 @@
+"""The five checks, each one SQL statement over the stored statement rows, the hub's rows and the ledger's.
+
+Each check inserts what it finds into the temporary table ``recon_found`` (kind, CSD, ISIN, account,
+reference, expected, actual, detail); ``services`` then upserts breaks from it in one statement. Nothing
+here loops over rows in Python, except the ledger's own verifier (check 5a), which recomputes the chain.
+
+1. ``BALANCE`` (RTS 2017/392 art. 59), per CSD of the run, account and ISIN: the baseline close plus the
+   movements since equals the current holdings.
+2. ``OMNIBUS``, per active link and ISIN of the issuer CSD: the investor CSD's participants hold what its
+   omnibus account at the issuer holds.
+3. ``ISSUED``, per ISIN: participants across every CSD hold what was issued. The quantity issued is the
+   hub's own record, minus the registry's opening position of the issuer CSD's issuance account; it is
+   not read from the issuer's statement, because the issuance account is short (a contra account whose
+   statement cannot travel in semt.002/MT535 today), and because the issuer's books balance by double
+   entry whatever was created, so their own issuance figure could never show an undue creation.
+4. ``MV_MISS``/``MV_DIFF``/``MV_UNKN``, per CSD of the run: every committed leg of a settled transfer is on
+   both of its accounts' statements of transactions with its quantity, ISIN and date (the transfer's
+   settlement day in the CSD's time zone), and no omnibus or mirror account shows a movement under a
+   reference that is not a leg the hub committed at that CSD.
+5. ``LG_CHAIN``: the shared ledger verifies (``hub.ledger.selectors.chain_verify``); ``LG_REC``: every
+   settled transfer has a COMMIT entry whose record hashes to its record hash and says what the transfer's
+   and its legs' rows say.
+
+Checks 2, 3 and 5 compare CSDs with each other, so they read each CSD's latest statement and run only
+when every active CSD has one. Accounts with a gap in a statement are left out rather than guessed.
+"""
+
+from django.db import connection
+
+from hub.ledger.selectors import chain_verify
+
+PARTICIPANT = "('OWN', 'CLIENT')"
+
+CREATE_FOUND = """
+CREATE TEMPORARY TABLE recon_found (
+    kind varchar(8) NOT NULL,
+    csd_id bigint,
+    isin varchar(12) NOT NULL DEFAULT '',
+    account varchar(35) NOT NULL DEFAULT '',
+    reference varchar(100) NOT NULL DEFAULT '',
+    expected numeric,
+    actual numeric,
+    detail varchar(300) NOT NULL DEFAULT ''
+) ON COMMIT DROP
+"""
+
+LATEST = """
+latest AS (
+    SELECT DISTINCT ON (s.csd_id) s.id, s.csd_id
+    FROM reconciliation_statement s JOIN reconciliation_run r ON r.id = s.run_id
+    WHERE s.role = 'CURRENT' AND (r.status = 'DONE' OR r.id = %(run)s)
+    ORDER BY s.csd_id, s.pulled_at DESC, s.id DESC
+)"""
+
+BALANCE = """
+INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail)
+WITH cur AS (
+    SELECT id, csd_id, baseline_id FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
+), expected AS (
+    SELECT c.id AS sid, c.csd_id, p.account_id, p.isin, p.quantity
+    FROM cur c JOIN reconciliation_position p ON p.statement_id = c.baseline_id
+    UNION ALL
+    SELECT c.id, c.csd_id, m.account_id, m.isin, m.quantity
+    FROM cur c JOIN reconciliation_movement m ON m.statement_id = c.id
+), e AS (
+    SELECT sid, csd_id, account_id, isin, sum(quantity) AS q FROM expected GROUP BY sid, csd_id, account_id, isin
+), a AS (
+    SELECT c.id AS sid, c.csd_id, p.account_id, p.isin, p.quantity AS q
+    FROM cur c JOIN reconciliation_position p ON p.statement_id = c.id
+)
+SELECT 'BALANCE', coalesce(e.csd_id, a.csd_id), coalesce(e.isin, a.isin), acc.number,
+       coalesce(e.q, 0), coalesce(a.q, 0), 'previous close plus movements since, against holdings now'
+FROM e FULL JOIN a ON a.sid = e.sid AND a.account_id = e.account_id AND a.isin = e.isin
+JOIN registry_securitiesaccount acc ON acc.id = coalesce(e.account_id, a.account_id)
+WHERE coalesce(e.q, 0) <> coalesce(a.q, 0)
+  AND NOT EXISTS (
+      SELECT 1 FROM cur c JOIN reconciliation_gap g ON g.statement_id IN (c.id, c.baseline_id)
+      WHERE c.id = coalesce(e.sid, a.sid) AND g.account_id = coalesce(e.account_id, a.account_id)
+  )
+"""
+
+OMNIBUS = f"""
+INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail)
+WITH {LATEST}, short AS (
+    SELECT DISTINCT l.csd_id FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
+    JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {PARTICIPANT}
+), part AS (
+    SELECT l.csd_id, p.isin, sum(p.quantity) AS q
+    FROM latest l JOIN reconciliation_position p ON p.statement_id = l.id
+    WHERE p.kind IN {PARTICIPANT} GROUP BY l.csd_id, p.isin
+)
+SELECT 'OMNIBUS', k.issuer_csd_id, sec.isin, acc.number, coalesce(part.q, 0), coalesce(po.quantity, 0),
+       'participants of ' || inv.code || ' against its omnibus account at ' || iss.code
+FROM registry_csdlink k
+JOIN registry_csd inv ON inv.id = k.investor_csd_id
+JOIN registry_csd iss ON iss.id = k.issuer_csd_id
+JOIN registry_security sec ON sec.issuer_csd_id = k.issuer_csd_id
+JOIN registry_securitiesaccount acc ON acc.link_id = k.id AND acc.kind = 'OMNIBUS'
+JOIN latest si ON si.csd_id = k.issuer_csd_id
+JOIN latest sv ON sv.csd_id = k.investor_csd_id
+LEFT JOIN part ON part.csd_id = k.investor_csd_id AND part.isin = sec.isin
+LEFT JOIN reconciliation_position po ON po.statement_id = si.id AND po.account_id = acc.id AND po.isin = sec.isin
+WHERE k.is_active
+  AND coalesce(part.q, 0) <> coalesce(po.quantity, 0)
+  AND k.investor_csd_id NOT IN (SELECT csd_id FROM short)
+  AND NOT EXISTS (SELECT 1 FROM reconciliation_gap g WHERE g.statement_id = si.id AND g.account_id = acc.id)
+"""  # noqa: S608 - only this module's constants are interpolated
+
+ISSUED = f"""
+INSERT INTO recon_found (kind, csd_id, isin, expected, actual, detail)
+WITH {LATEST}, issued AS (
+    SELECT sec.isin, sec.issuer_csd_id, -h.quantity AS q
+    FROM registry_security sec
+    JOIN registry_securitiesaccount a ON a.csd_id = sec.issuer_csd_id AND a.kind = 'ISSUANCE'
+    JOIN registry_holding h ON h.account_id = a.id AND h.security_id = sec.id
+), held AS (
+    SELECT p.isin, sum(p.quantity) AS q
+    FROM latest l JOIN reconciliation_position p ON p.statement_id = l.id
+    WHERE p.kind IN {PARTICIPANT} GROUP BY p.isin
+)
+SELECT 'ISSUED', i.issuer_csd_id, i.isin, i.q, coalesce(held.q, 0),
+       'participants across every CSD against the quantity issued'
+FROM issued i LEFT JOIN held ON held.isin = i.isin
+WHERE i.q <> coalesce(held.q, 0)
+  AND NOT EXISTS (
+      SELECT 1 FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
+      JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {PARTICIPANT}
+  )
+"""  # noqa: S608 - only this module's constants are interpolated
+
+MOVEMENTS = """
+INSERT INTO recon_found (kind, csd_id, isin, account, reference, expected, actual, detail)
+WITH cur AS (
+    SELECT id, csd_id, movements_since, movements_until
+    FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
+), legs AS (
+    SELECT c.id AS sid, l.csd_id, l.leg_id AS reference, sec.isin, l.quantity,
+           l.debit_account_id, l.credit_account_id, (t.settled_at AT TIME ZONE csd.timezone)::date AS settled_on
+    FROM cur c
+    JOIN settlement_leg l ON l.csd_id = c.csd_id AND l.status = 'COMMITTED'
+    JOIN settlement_transfer t ON t.id = l.transfer_id AND t.status = 'SETTLED'
+    JOIN registry_security sec ON sec.id = l.security_id
+    JOIN registry_csd csd ON csd.id = l.csd_id
+    WHERE (t.settled_at AT TIME ZONE csd.timezone)::date BETWEEN c.movements_since AND c.movements_until
+), sides AS (
+    SELECT sid, csd_id, reference, isin, debit_account_id AS account_id, -quantity AS q, settled_on FROM legs
+    UNION ALL
+    SELECT sid, csd_id, reference, isin, credit_account_id, quantity, settled_on FROM legs
+), seen AS (
+    SELECT c.id AS sid, c.csd_id, m.account_id, m.reference, min(m.kind) AS kind,
+           min(m.isin) AS isin, max(m.isin) AS isin_max, sum(m.quantity) AS q,
+           min(m.settlement_date) AS day, max(m.settlement_date) AS day_max
+    FROM cur c JOIN reconciliation_movement m ON m.statement_id = c.id
+    GROUP BY c.id, c.csd_id, m.account_id, m.reference
+)
+SELECT CASE WHEN s.sid IS NULL THEN 'MV_UNKN' WHEN m.sid IS NULL THEN 'MV_MISS' ELSE 'MV_DIFF' END,
+       coalesce(s.csd_id, m.csd_id), coalesce(s.isin, m.isin), acc.number, coalesce(s.reference, m.reference),
+       coalesce(s.q, 0), coalesce(m.q, 0),
+       CASE WHEN s.sid IS NULL THEN 'a cross-CSD movement the hub did not settle'
+            WHEN m.sid IS NULL THEN 'settled by the hub on ' || s.settled_on || ', not on the statement'
+            ELSE 'hub: ' || s.isin || ' on ' || s.settled_on || '; CSD: ' || m.isin || ' on ' || m.day END
+FROM sides s
+FULL JOIN seen m ON m.sid = s.sid AND m.account_id = s.account_id AND m.reference = s.reference
+JOIN registry_securitiesaccount acc ON acc.id = coalesce(s.account_id, m.account_id)
+WHERE NOT EXISTS (
+          SELECT 1 FROM reconciliation_gap g
+          WHERE g.statement_id = coalesce(s.sid, m.sid) AND g.account_id = acc.id AND g.what = 'transactions'
+      )
+  AND (
+      m.sid IS NULL
+      OR (s.sid IS NOT NULL AND (s.q <> m.q OR s.isin <> m.isin OR s.isin <> m.isin_max
+                                 OR s.settled_on <> m.day OR s.settled_on <> m.day_max))
+      OR (s.sid IS NULL AND m.kind IN ('OMNIBUS', 'MIRROR') AND NOT EXISTS (
+              SELECT 1 FROM settlement_leg l
+              WHERE l.leg_id = m.reference AND l.csd_id = m.csd_id AND l.status = 'COMMITTED'))
+  )
+"""
+
+LEDGER_RECORDS = """
+INSERT INTO recon_found (kind, isin, reference, expected, actual, detail)
+WITH settled AS (
+    SELECT t.id, t.quantity, t.commit_entry_id, sec.isin
+    FROM settlement_transfer t JOIN registry_security sec ON sec.id = t.security_id
+    WHERE t.status = 'SETTLED'
+), rec AS (
+    SELECT s.id, s.quantity, s.isin, e.id AS entry_id, e.record_hash,
+           encode(sha256(convert_to(e.record, 'UTF8')), 'hex') AS computed,
+           reconciliation_jsonb(e.record) AS r
+    FROM settled s
+    LEFT JOIN ledger_entry e ON e.id = s.commit_entry_id AND e.kind = 'COMMIT' AND e.reference = 'transfer:' || s.id
+), rows AS (
+    SELECT l.transfer_id, l.leg_id::text AS leg, c.code::text AS csd, da.number::text AS debit,
+           ca.number::text AS credit, l.quantity
+    FROM settlement_leg l
+    JOIN settled s ON s.id = l.transfer_id
+    JOIN registry_csd c ON c.id = l.csd_id
+    JOIN registry_securitiesaccount da ON da.id = l.debit_account_id
+    JOIN registry_securitiesaccount ca ON ca.id = l.credit_account_id
+), recorded AS (
+    SELECT rec.id AS transfer_id, x.leg, x.csd, x.debit, x.credit, reconciliation_numeric(x.quantity) AS quantity
+    FROM rec, jsonb_to_recordset(
+        CASE WHEN jsonb_typeof(rec.r -> 'legs') = 'array' THEN rec.r -> 'legs' ELSE '[]'::jsonb END
+    ) AS x(leg text, csd text, debit text, credit text, quantity text)
+), legs_differ AS (
+    SELECT transfer_id FROM (
+        (SELECT * FROM rows EXCEPT SELECT * FROM recorded)
+        UNION ALL
+        (SELECT * FROM recorded EXCEPT SELECT * FROM rows)
+    ) d GROUP BY transfer_id
+)
+SELECT 'LG_REC', rec.isin, 'transfer:' || rec.id, rec.quantity, reconciliation_numeric(rec.r ->> 'quantity'),
+       CASE WHEN rec.entry_id IS NULL THEN 'no COMMIT entry for this settled transfer'
+            WHEN rec.computed <> rec.record_hash THEN 'entry ' || rec.entry_id || ': record does not hash to its hash'
+            ELSE 'entry ' || rec.entry_id || ': record differs from the transfer or its legs' END
+FROM rec
+WHERE rec.entry_id IS NULL
+   OR rec.r IS NULL
+   OR rec.computed <> rec.record_hash
+   OR rec.r ->> 'transfer' IS DISTINCT FROM rec.id::text
+   OR rec.r ->> 'isin' IS DISTINCT FROM rec.isin
+   OR reconciliation_numeric(rec.r ->> 'quantity') IS DISTINCT FROM rec.quantity
+   OR rec.id IN (SELECT transfer_id FROM legs_differ)
+"""
+
+
+def found_create() -> None:
+    with connection.cursor() as cursor:
+        # dropped at commit; dropped here too for a caller whose outer transaction has not ended yet
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.recon_found")
+        cursor.execute(CREATE_FOUND)
+
+
+def per_csd_checks_run(*, run_id: int) -> None:
+    """Checks 1 and 4 for the CSDs whose statements the run pulled."""
+    with connection.cursor() as cursor:
+        cursor.execute(BALANCE, {"run": run_id})
+        cursor.execute(MOVEMENTS, {"run": run_id})
+
+
+def cross_checks_run(*, run_id: int) -> None:
+    """Checks 2, 3 and 5 across every CSD's latest statement, the hub's transfers and the ledger."""
+    with connection.cursor() as cursor:
+        cursor.execute(OMNIBUS, {"run": run_id})
+        cursor.execute(ISSUED, {"run": run_id})
+        cursor.execute(LEDGER_RECORDS)
+        problems: dict[str, list[str]] = {}
+        for finding in chain_verify().findings:
+            problems.setdefault(finding.where[:100], []).append(finding.problem)
+        cursor.executemany(
+            "INSERT INTO recon_found (kind, reference, detail) VALUES ('LG_CHAIN', %s, %s)",
+            [(where, "; ".join(found)[:300]) for where, found in problems.items()],
+        )

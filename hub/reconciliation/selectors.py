@@ -1,0 +1,104 @@
+"""Reads of reconciliation: runs, breaks, and whether an ISIN is suspended from settlement.
+
+Suspension (CSDR RTS 2017/392 art. 65 and 86): a live break (open or acknowledged) in an ISIN whose
+``suspends_at`` (the end of the next business day of its CSD) has passed suspends the ISIN at that CSD,
+and the suspension spreads down the chain of links: to every investor CSD that holds the ISIN through a
+suspended CSD. In the hub's model an ISIN is held only through its issuer CSD (every leg plan goes through
+the issuer's omnibus accounts), so the chain of an ISIN is the set of links whose issuer is the ISIN's
+issuer; the recursive query walks it whatever its depth. Resolving the break lifts the suspension at once:
+nothing is stored, so there is nothing to release by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from hub.reconciliation.models import Break, BreakEvent, Run
+
+SUSPENDED_CSDS = """
+WITH RECURSIVE roots AS (
+    SELECT DISTINCT coalesce(b.csd_id, sec.issuer_csd_id) AS csd_id, sec.issuer_csd_id
+    FROM reconciliation_break b JOIN registry_security sec ON sec.isin = b.isin
+    WHERE b.isin = %(isin)s AND b.status IN ('OPEN', 'ACK') AND b.suspends_at <= %(now)s
+), chain AS (
+    SELECT csd_id, issuer_csd_id FROM roots
+    UNION
+    SELECT k.investor_csd_id, chain.issuer_csd_id
+    FROM chain JOIN registry_csdlink k ON k.issuer_csd_id = chain.csd_id
+    WHERE k.is_active AND k.issuer_csd_id = chain.issuer_csd_id
+)
+SELECT c.code FROM registry_csd c WHERE c.id IN (SELECT csd_id FROM chain) ORDER BY c.code
+"""
+
+
+def isin_suspended_csds(isin: str, *, now: dt.datetime | None = None) -> list[str]:
+    """Codes of the CSDs at which ``isin`` is suspended now (empty: settles everywhere)."""
+    with connection.cursor() as cursor:
+        cursor.execute(SUSPENDED_CSDS, {"isin": isin, "now": now or timezone.now()})
+        return [code for (code,) in cursor.fetchall()]
+
+
+def isin_suspended(
+    isin: str, *, csd_codes: Iterable[str] | None = None, now: dt.datetime | None = None
+) -> bool:
+    """Whether ``isin`` is suspended from settlement: at any of ``csd_codes`` (the CSDs a transfer's legs
+    touch), or anywhere when none are given. One query; a transfer in a suspended ISIN waits."""
+    suspended = isin_suspended_csds(isin, now=now)
+    if csd_codes is None:
+        return bool(suspended)
+    return bool(set(suspended) & set(csd_codes))
+
+
+def suspensions_in_force(*, now: dt.datetime | None = None) -> list[dict]:
+    """Every suspended ISIN with the CSDs it is suspended at and the breaks that suspend it."""
+    now = now or timezone.now()
+    overdue = Break.objects.filter(status__in=("OPEN", "ACK"), suspends_at__lte=now).exclude(isin="")
+    by_isin: dict[str, list[int]] = {}
+    for isin, break_id in overdue.order_by("isin", "id").values_list("isin", "id"):
+        by_isin.setdefault(isin, []).append(break_id)
+    return [
+        {"isin": isin, "csds": isin_suspended_csds(isin, now=now), "breaks": ids}
+        for isin, ids in by_isin.items()
+    ]
+
+
+def runs_list(*, csd: str | None = None, status: str | None = None) -> QuerySet[Run]:
+    runs = Run.objects.select_related("csd")
+    if csd:
+        runs = runs.filter(csd__code=csd)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-id")
+
+
+def breaks_list(
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    csd: str | None = None,
+    isin: str | None = None,
+    run: int | None = None,
+) -> QuerySet[Break]:
+    breaks = Break.objects.select_related("csd")
+    if status == "LIVE":
+        breaks = breaks.filter(status__in=("OPEN", "ACK"))
+    elif status:
+        breaks = breaks.filter(status=status)
+    if kind:
+        breaks = breaks.filter(kind=kind)
+    if csd:
+        breaks = breaks.filter(csd__code=csd)
+    if isin:
+        breaks = breaks.filter(isin=isin)
+    if run:
+        breaks = breaks.filter(last_seen_run_id=run)
+    return breaks.order_by("-id")
+
+
+def break_events(*, break_id: int) -> QuerySet[BreakEvent]:
+    return BreakEvent.objects.filter(brk_id=break_id).order_by("at", "id")

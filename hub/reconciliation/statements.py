@@ -1,0 +1,168 @@
+"""Pulling one CSD's statements through its adapter, and storing them as rows.
+
+The pull makes network calls and so runs outside any database transaction; the store is one transaction.
+A statement the CSD cannot give for one account is a **gap**, recorded and left out of the checks, never
+guessed: today a contra account (issuance, mirror) with a short balance cannot travel in semt.002 or
+MT535, and the reference CSD answers such a request with a rejection (``MessageRejected``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+
+from csd_adapters import base as csd_base
+from hub.reconciliation.models import Gap, Movement, Position, Run, Statement, StatementRole
+from hub.registry.calendars import csd_business_day_add, csd_local_now
+from hub.registry.models import CSD, SecuritiesAccount
+
+AdapterFor = Callable[[CSD], csd_base.CsdAdapter]
+BATCH = 5000
+
+
+@dataclass
+class PulledHoldings:
+    as_of: dt.date
+    positions: list[tuple[int, str, str, Decimal]] = field(default_factory=list)  # account, kind, isin, qty
+    gaps: list[tuple[int, str]] = field(default_factory=list)  # account, reason
+
+
+@dataclass
+class Pulled:
+    csd: CSD
+    current: PulledHoldings
+    baseline: PulledHoldings | None  # None: the stored end-of-day statement ``baseline_id`` is the baseline
+    baseline_id: int | None
+    since: dt.date
+    until: dt.date
+    end_of_day: bool
+    pulled_at: dt.datetime
+    movements: list[tuple[int, str, str, str, Decimal, dt.date]] = field(default_factory=list)
+    movement_gaps: list[tuple[int, str]] = field(default_factory=list)
+
+
+def stored_baseline(*, csd: CSD, before: dt.date) -> Statement | None:
+    """The latest end-of-day statement of ``csd`` at the close of a day before ``before``."""
+    return (
+        Statement.objects.filter(csd=csd, end_of_day=True, as_of__lt=before, run__status=Run.Status.DONE)
+        .order_by("-as_of", "-id")
+        .first()
+    )
+
+
+def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
+    pulled = PulledHoldings(as_of=as_of)
+    for account in accounts:
+        try:
+            statement = adapter.holdings(account=account.number, as_of=as_of)
+        except csd_base.AdapterError as exc:
+            if not exc.permanent:
+                raise
+            pulled.gaps.append((account.pk, f"{type(exc).__name__}: {exc}"[:300]))
+            continue
+        for position in statement.positions:
+            if position.total:
+                pulled.positions.append((account.pk, account.kind, position.isin, position.total))
+    return pulled
+
+
+def statements_pull(*, csd: CSD, adapter_for: AdapterFor, now: dt.datetime, end_of_day: bool) -> Pulled:
+    """Every statement the checks need from ``csd``: holdings at the close of its business day today, the
+    movements since the last stored close, and that close itself when none is stored. No transaction."""
+    adapter = adapter_for(csd)
+    today = csd_local_now(csd, now=now).date()
+    accounts = list(SecuritiesAccount.objects.filter(csd=csd).order_by("number"))
+    stored = stored_baseline(csd=csd, before=today)
+    baseline = None
+    if stored is None:
+        baseline = _holdings(adapter, accounts, csd_business_day_add(csd, today, -1))
+        since = baseline.as_of + dt.timedelta(days=1)
+    else:
+        since = stored.as_of + dt.timedelta(days=1)
+    pulled = Pulled(
+        csd=csd,
+        current=_holdings(adapter, accounts, today),
+        baseline=baseline,
+        baseline_id=stored.pk if stored else None,
+        since=since,
+        until=today,
+        end_of_day=end_of_day,
+        pulled_at=now,
+    )
+    for account in accounts:
+        try:
+            statement = adapter.transactions(account=account.number, since=since, until=today)
+        except csd_base.AdapterError as exc:
+            if not exc.permanent:
+                raise
+            pulled.movement_gaps.append((account.pk, f"{type(exc).__name__}: {exc}"[:300]))
+            continue
+        for m in statement.movements:
+            signed = m.quantity if m.credit else -m.quantity
+            pulled.movements.append(
+                (account.pk, account.kind, m.reference, m.isin, signed, m.settlement_date)
+            )
+    return pulled
+
+
+def _statement(run: Run, pulled: Pulled, holdings: PulledHoldings, **fields) -> Statement:
+    statement = Statement.objects.create(
+        run=run, csd=pulled.csd, as_of=holdings.as_of, pulled_at=pulled.pulled_at, **fields
+    )
+    Position.objects.bulk_create(
+        [
+            Position(statement=statement, account_id=a, kind=k, isin=i, quantity=q)
+            for a, k, i, q in holdings.positions
+        ],
+        batch_size=BATCH,
+    )
+    Gap.objects.bulk_create(
+        [Gap(statement=statement, account_id=a, what="holdings", reason=r) for a, r in holdings.gaps]
+    )
+    return statement
+
+
+def statements_store(*, run: Run, pulled: Pulled) -> Statement:
+    """Stores what was pulled as rows, in one transaction; returns the CURRENT statement."""
+    with transaction.atomic():
+        baseline_id = pulled.baseline_id
+        if pulled.baseline is not None:
+            baseline_id = _statement(
+                run, pulled, pulled.baseline, role=StatementRole.BASELINE, end_of_day=True
+            ).pk
+        current = _statement(
+            run,
+            pulled,
+            pulled.current,
+            role=StatementRole.CURRENT,
+            end_of_day=pulled.end_of_day,
+            baseline_id=baseline_id,
+            movements_since=pulled.since,
+            movements_until=pulled.until,
+        )
+        Movement.objects.bulk_create(
+            [
+                Movement(
+                    statement=current,
+                    account_id=a,
+                    kind=k,
+                    reference=r,
+                    isin=i,
+                    quantity=q,
+                    settlement_date=d,
+                )
+                for a, k, r, i, q, d in pulled.movements
+            ],
+            batch_size=BATCH,
+        )
+        Gap.objects.bulk_create(
+            [
+                Gap(statement=current, account_id=a, what="transactions", reason=r)
+                for a, r in pulled.movement_gaps
+            ]
+        )
+    return current
