@@ -222,8 +222,9 @@ LEDGER_KEY_DIR = Path(envstr("LEDGER_KEY_DIR", str(VAR_DIR / "ledger-keys")))
 LEDGER_HUB_KEY = envstr("LEDGER_HUB_KEY")
 LEDGER_HUB_KEY_FILE = envstr("LEDGER_HUB_KEY_FILE")
 LEDGER_GENERATE_DEV_KEYS = envbool("LEDGER_GENERATE_DEV_KEYS", DEBUG)
-# who signs endorsements for the CSDs: a dotted path to an Endorser (hub.ledger.endorsers)
-LEDGER_ENDORSER = envstr("LEDGER_ENDORSER", "hub.ledger.endorsers.LocalEndorser")
+# who signs endorsements for the CSDs: a dotted path to an Endorser (hub.ledger.endorsers); by default a
+# CSD whose key the registry holds endorses through its adapter, any other with a local development key
+LEDGER_ENDORSER = envstr("LEDGER_ENDORSER", "hub.ledger.endorsers.RegistryEndorser")
 LEDGER_BLOCK_MAX_ENTRIES = envint("LEDGER_BLOCK_MAX_ENTRIES", 10_000, minimum=1)
 LEDGER_SEAL_INTERVAL_SECONDS = envint("LEDGER_SEAL_INTERVAL_SECONDS", 2, minimum=1)
 

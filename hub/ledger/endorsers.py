@@ -2,8 +2,9 @@
 
 The narrow interface is ``Endorser.endorse``: a CSD code and the block header's canonical bytes in, a
 signature and the id of the key that made it out. ``LocalEndorser`` holds one key per CSD (from the
-environment or files, see ``keys``); a CSD adapter's own ``endorse`` call plugs in by naming another
-Endorser in ``LEDGER_ENDORSER``.
+environment or files, see ``keys``); ``AdapterEndorser`` asks the CSD through its adapter's ``endorse``;
+``RegistryEndorser`` (the default, ``LEDGER_ENDORSER``) picks the adapter for a CSD whose public key the
+registry holds and the local signer for any other.
 """
 
 import base64
@@ -81,6 +82,24 @@ class AdapterEndorser(Endorser):
             key_id=endorsement.key_id,
             signature=base64.b64encode(endorsement.signature).decode(),
         )
+
+
+class RegistryEndorser(Endorser):
+    """The default: a CSD whose key the registry holds (``CSD.signing_public_key``) endorses itself through
+    its adapter; any other CSD is endorsed by the local signer. Trust follows the registry either way."""
+
+    def __init__(self, adapter_for: Callable[[str], object] | None = None) -> None:
+        self.by_adapter = AdapterEndorser(adapter_for)
+        self.local = LocalEndorser()
+
+    def endorse(self, *, csd_code: str, header: bytes) -> EndorsementSignature:
+        from hub.registry.models import CSD
+
+        registered = CSD.objects.filter(code=csd_code).exclude(signing_public_key="").exists()
+        return (self.by_adapter if registered else self.local).endorse(csd_code=csd_code, header=header)
+
+    def public_keys(self, *, csd_codes: list[str]) -> dict[str, str]:
+        return self.local.public_keys(csd_codes=csd_codes)
 
 
 def configured_endorser() -> Endorser:

@@ -9,8 +9,8 @@ from csd_adapters.inprocess import LedgerAdapter
 from csd_adapters.mx import MxAdapter
 from csd_adapters.reference_csd.ledger import Ledger
 from csd_adapters.transport import RetryPolicy
-from hub.ledger import selectors, services, verifier
-from hub.ledger.endorsers import AdapterEndorser
+from hub.ledger import keys, selectors, services, verifier
+from hub.ledger.endorsers import AdapterEndorser, RegistryEndorser
 from hub.ledger.errors import EndorsementInvalid, EndorserUnavailable
 from hub.ledger.models import Endorsement
 
@@ -100,3 +100,16 @@ def test_endorsements_gathered_before_a_csd_fails_are_kept_and_the_block_stays_p
     assert [str(f) for f in selectors.chain_verify().findings] == ["block 1: no endorsement by STRATE"]
     [late] = services.block_endorse(block=block, endorser=AdapterEndorser(reference_csds.__getitem__))
     assert late.csd == "STRATE" and selectors.chain_verify().first_break is None
+
+
+def test_by_default_a_csd_the_registry_holds_a_key_for_endorses_itself_and_any_other_is_signed_locally(
+    reference_csds,
+):
+    services.entry_append(kind="COMMIT", reference="T-REG", csds=["NSD", "STRATE", "KACD"], record={"q": "1"})
+    [block] = services.blocks_seal_pending()
+    services.block_endorse(block=block, endorser=RegistryEndorser(reference_csds.__getitem__))
+    by_csd = dict(Endorsement.objects.filter(block=block).values_list("csd", "key_id"))
+    assert by_csd["NSD"] == reference_csds["NSD"].ledger.key_id
+    assert by_csd["STRATE"] == reference_csds["STRATE"].ledger.key_id
+    assert by_csd["KACD"] == keys.csd_signer("KACD").key_id  # no key in the registry: the local signer
+    assert selectors.chain_verify().first_break is None
