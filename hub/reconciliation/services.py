@@ -159,12 +159,14 @@ WITH up AS (
     RETURNING id, (xmax = 0) AS inserted
 ), events AS (
     INSERT INTO reconciliation_breakevent (break_id, from_status, to_status, actor, note, run_id, at)
-    SELECT id, '', 'OPEN', 'system', 'found by run ' || %(run)s, %(run)s, %(now)s FROM up WHERE inserted
+    SELECT id, '', 'OPEN', 'system', 'found by run ' || %(run)s, %(run)s, %(wall)s FROM up WHERE inserted
     RETURNING 1
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
 """
 
+# Breaks carry the run's clock (``now``, which the suspension deadline counts from); events carry the
+# wall clock, so the audit trail is in the order things were done.
 RESOLVE = """
 WITH gone AS (
     SELECT b.id, b.status FROM reconciliation_break b
@@ -184,7 +186,7 @@ WITH gone AS (
     RETURNING b.id, gone.status AS was
 ), events AS (
     INSERT INTO reconciliation_breakevent (break_id, from_status, to_status, actor, note, run_id, at)
-    SELECT id, was, 'RESOLVED', 'system', 'no longer seen by run ' || %(run)s, %(run)s, %(now)s FROM done
+    SELECT id, was, 'RESOLVED', 'system', 'no longer seen by run ' || %(run)s, %(run)s, %(wall)s FROM done
     RETURNING 1
 )
 SELECT count(*) FROM done
@@ -193,7 +195,7 @@ SELECT count(*) FROM done
 
 def _breaks_upsert(*, run: Run, now: dt.datetime) -> tuple[int, int]:
     with connection.cursor() as cursor:
-        cursor.execute(UPSERT, {"run": run.pk, "now": now})
+        cursor.execute(UPSERT, {"run": run.pk, "now": now, "wall": timezone.now()})
         opened, seen = cursor.fetchone()
     return opened, seen
 
@@ -205,6 +207,7 @@ def _breaks_resolve(*, run: Run, csd_ids: list[int], cross: bool, now: dt.dateti
             {
                 "run": run.pk,
                 "now": now,
+                "wall": timezone.now(),
                 "per_csd": [str(k) for k in PER_CSD_KINDS],
                 "csds": csd_ids,
                 "cross": cross,
