@@ -1,0 +1,153 @@
+"""REST endpoints for operators: runs and breaks (JSON, DRF).
+
+Authentication: a Django session of a **staff** user (``is_staff``), e.g. after logging in at /admin/;
+writes need the CSRF token as every session-authenticated DRF write does. Participants' API tokens do not
+reach these endpoints. Roles (viewer, operator, supervisor) and four-eyes approval belong to the back
+office and are not enforced here yet.
+"""
+
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hub.reconciliation import errors, selectors, services
+from hub.reconciliation.models import Break, BreakKind, BreakStatus, Run
+from hub.registry.models import CSD
+
+
+class OperatorView(APIView):
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAdminUser]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, errors.ReconciliationError):
+            code = status.HTTP_409_CONFLICT
+            if isinstance(exc, errors.NoteRequired):
+                code = status.HTTP_400_BAD_REQUEST
+            return Response({"error": type(exc).__name__, "detail": exc.message}, status=code)
+        return super().handle_exception(exc)
+
+
+class RunOut(serializers.ModelSerializer):
+    csd = serializers.CharField(source="csd.code", default=None)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "csd", "kind", "status", "requested_by", "requested_at", "started_at", "finished_at",
+            "cross_checks", "breaks_opened", "breaks_seen", "breaks_resolved", "notes", "error",
+        ]  # fmt: skip
+
+
+class RunIn(serializers.Serializer):
+    csd = serializers.CharField(required=False, allow_null=True, help_text="CSD code; omit for every CSD")
+
+
+class EventOut(serializers.Serializer):
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    actor = serializers.CharField()
+    note = serializers.CharField()
+    run = serializers.IntegerField(source="run_id", allow_null=True)
+    at = serializers.DateTimeField()
+
+
+class BreakOut(serializers.ModelSerializer):
+    csd = serializers.CharField(source="csd.code", default=None)
+
+    class Meta:
+        model = Break
+        fields = [
+            "id", "kind", "csd", "isin", "account", "reference", "expected", "actual", "difference", "detail",
+            "status", "first_seen_at", "first_seen_run", "last_seen_at", "last_seen_run", "suspends_at",
+            "resolved_at",
+        ]  # fmt: skip
+
+
+class BreakDetailOut(BreakOut):
+    events = EventOut(many=True)
+
+    class Meta(BreakOut.Meta):
+        fields = [*BreakOut.Meta.fields, "events"]
+
+
+class BreakFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["LIVE", *BreakStatus.values], required=False)
+    kind = serializers.ChoiceField(choices=BreakKind.values, required=False)
+    csd = serializers.CharField(required=False)
+    isin = serializers.CharField(required=False)
+    run = serializers.IntegerField(required=False)
+
+
+class NoteIn(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+LIMIT = 500
+
+
+class RunListView(OperatorView):
+    def get(self, request):
+        runs = selectors.runs_list(
+            csd=request.query_params.get("csd"), status=request.query_params.get("status")
+        )
+        return Response(RunOut(runs[:LIMIT], many=True).data)
+
+    def post(self, request):
+        """Request a run now; a worker executes it. 202 with the queued run."""
+        body = RunIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        code = body.validated_data.get("csd")
+        csd = get_object_or_404(CSD, code=code) if code else None
+        run = services.run_request(csd=csd, kind=Run.Kind.ON_DEMAND, requested_by=request.user.get_username())
+        return Response(RunOut(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunDetailView(OperatorView):
+    def get(self, request, pk: int):
+        return Response(RunOut(get_object_or_404(Run.objects.select_related("csd"), pk=pk)).data)
+
+
+class BreakListView(OperatorView):
+    def get(self, request):
+        filters = BreakFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        breaks = selectors.breaks_list(**filters.validated_data)
+        return Response(BreakOut(breaks[:LIMIT], many=True).data)
+
+
+class BreakDetailView(OperatorView):
+    def get(self, request, pk: int):
+        brk = get_object_or_404(Break.objects.select_related("csd").prefetch_related("events"), pk=pk)
+        return Response(BreakDetailOut(brk).data)
+
+
+class BreakAcknowledgeView(OperatorView):
+    def post(self, request, pk: int):
+        body = NoteIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        get_object_or_404(Break, pk=pk)
+        brk = services.break_acknowledge(
+            break_id=pk, actor=request.user.get_username(), note=body.validated_data["note"]
+        )
+        return Response(BreakOut(brk).data)
+
+
+class BreakResolveView(OperatorView):
+    def post(self, request, pk: int):
+        body = NoteIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        get_object_or_404(Break, pk=pk)
+        brk = services.break_resolve(
+            break_id=pk, actor=request.user.get_username(), note=body.validated_data["note"]
+        )
+        return Response(BreakOut(brk).data)
+
+
+class SuspensionListView(OperatorView):
+    def get(self, request):
+        """ISINs suspended from settlement now, where, and the breaks that suspend them."""
+        return Response(selectors.suspensions_in_force())

@@ -1,0 +1,80 @@
+"""The operators' REST endpoints: staff sessions only; runs requested and listed; breaks filtered,
+acknowledged and resolved through the same services as everywhere else."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from hub.reconciliation.models import Break, Run
+
+from .conftest import SHARES, units
+
+
+@pytest.fixture
+def operator(db):
+    user = get_user_model().objects.create_user("alice", password="x", is_staff=True)
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def with_a_break(world):
+    world.sql(
+        "NSD",
+        "INSERT INTO refcsd_postings (reference, kind, isin, debit_account, credit_account, quantity,"
+        " from_blocked, settlement_date, booked_at) VALUES ('UNDUE-1', 'ISSUE', :isin, 'ISSUANCE',"
+        " 'DEMBRUMM-OWN', :q, false, '2026-11-26', '2026-11-26')",
+        isin=SHARES,
+        q=units(500),
+    )
+    world.reconcile()
+    return Break.objects.get()
+
+
+def test_anonymous_callers_and_users_who_are_not_staff_are_refused(db):
+    assert APIClient().get("/api/v1/reconciliation/breaks/").status_code == 403
+    user = get_user_model().objects.create_user("bob", password="x")
+    client = APIClient()
+    client.force_login(user)
+    assert client.get("/api/v1/reconciliation/runs/").status_code == 403
+
+
+def test_an_operator_requests_a_run_which_is_queued_for_a_worker(
+    operator, world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        reply = operator.post("/api/v1/reconciliation/runs/", {"csd": "NSD"}, format="json")
+    assert reply.status_code == 202
+    run = Run.objects.get(pk=reply.json()["id"])
+    assert (run.status, run.csd.code, run.requested_by) == ("QUEUED", "NSD", "alice") and len(callbacks) == 1
+    assert operator.post("/api/v1/reconciliation/runs/", {"csd": "NOPE"}, format="json").status_code == 404
+    listed = operator.get("/api/v1/reconciliation/runs/?status=DONE").json()
+    assert [r["kind"] for r in listed] == ["EOD"]  # the closing run of the fixture
+
+
+def test_an_operator_lists_acknowledges_and_resolves_a_break_and_reads_its_trail(operator, with_a_break):
+    live = operator.get("/api/v1/reconciliation/breaks/?status=LIVE&kind=ISSUED").json()
+    assert [(b["kind"], b["csd"], b["isin"], b["difference"]) for b in live] == [
+        ("ISSUED", "NSD", SHARES, "500.000000")
+    ]
+    assert operator.get("/api/v1/reconciliation/breaks/?kind=NOPE").status_code == 400
+    url = f"/api/v1/reconciliation/breaks/{with_a_break.pk}/"
+    assert operator.post(url + "acknowledge/", {"note": "on it"}, format="json").json()["status"] == "ACK"
+    refused = operator.post(url + "resolve/", {}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"] == "NoteRequired"
+    assert operator.post(url + "resolve/", {"note": "reversed"}, format="json").json()["status"] == "RESOLVED"
+    assert operator.post(url + "acknowledge/", {}, format="json").status_code == 409
+    trail = operator.get(url).json()["events"]
+    assert [(e["to_status"], e["actor"]) for e in trail] == [
+        ("OPEN", "system"),
+        ("ACK", "alice"),
+        ("RESOLVED", "alice"),
+    ]
+
+
+def test_suspended_isins_are_listed_with_their_csds_and_breaks(operator, with_a_break):
+    Break.objects.filter(pk=with_a_break.pk).update(suspends_at="2026-01-01T00:00:00Z")
+    assert operator.get("/api/v1/reconciliation/suspensions/").json() == [
+        {"isin": SHARES, "csds": ["KACD", "MCDR", "NSD", "STRATE"], "breaks": [with_a_break.pk]}
+    ]
