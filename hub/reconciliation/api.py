@@ -6,6 +6,7 @@ reach these endpoints. Roles (viewer, operator, supervisor) and four-eyes approv
 office and are not enforced here yet.
 """
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import get_object_or_404
@@ -86,16 +87,24 @@ class NoteIn(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
+class SuspensionOut(serializers.Serializer):
+    isin = serializers.CharField()
+    csds = serializers.ListField(child=serializers.CharField())
+    breaks = serializers.ListField(child=serializers.IntegerField())
+
+
 LIMIT = 500
 
 
 class RunListView(OperatorView):
+    @extend_schema(operation_id="reconciliation_runs_list", responses={200: RunOut(many=True)})
     def get(self, request):
         runs = selectors.runs_list(
             csd=request.query_params.get("csd"), status=request.query_params.get("status")
         )
         return Response(RunOut(runs[:LIMIT], many=True).data)
 
+    @extend_schema(operation_id="reconciliation_runs_request", request=RunIn, responses={202: RunOut})
     def post(self, request):
         """Request a run now; a worker executes it. 202 with the queued run."""
         body = RunIn(data=request.data)
@@ -107,11 +116,17 @@ class RunListView(OperatorView):
 
 
 class RunDetailView(OperatorView):
+    @extend_schema(operation_id="reconciliation_runs_read", responses={200: RunOut})
     def get(self, request, pk: int):
         return Response(RunOut(get_object_or_404(Run.objects.select_related("csd"), pk=pk)).data)
 
 
 class BreakListView(OperatorView):
+    @extend_schema(
+        operation_id="reconciliation_breaks_list",
+        parameters=[BreakFilter],
+        responses={200: BreakOut(many=True)},
+    )
     def get(self, request):
         filters = BreakFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -120,12 +135,16 @@ class BreakListView(OperatorView):
 
 
 class BreakDetailView(OperatorView):
+    @extend_schema(operation_id="reconciliation_breaks_read", responses={200: BreakDetailOut})
     def get(self, request, pk: int):
         brk = get_object_or_404(Break.objects.select_related("csd").prefetch_related("events"), pk=pk)
         return Response(BreakDetailOut(brk).data)
 
 
 class BreakAcknowledgeView(OperatorView):
+    @extend_schema(
+        operation_id="reconciliation_breaks_acknowledge", request=NoteIn, responses={200: BreakOut}
+    )
     def post(self, request, pk: int):
         body = NoteIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -137,6 +156,7 @@ class BreakAcknowledgeView(OperatorView):
 
 
 class BreakResolveView(OperatorView):
+    @extend_schema(operation_id="reconciliation_breaks_resolve", request=NoteIn, responses={200: BreakOut})
     def post(self, request, pk: int):
         body = NoteIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -148,6 +168,7 @@ class BreakResolveView(OperatorView):
 
 
 class SuspensionListView(OperatorView):
+    @extend_schema(operation_id="reconciliation_suspensions_list", responses={200: SuspensionOut(many=True)})
     def get(self, request):
         """ISINs suspended from settlement now, where, and the breaks that suspend them."""
         return Response(selectors.suspensions_in_force())

@@ -78,3 +78,13 @@ def test_suspended_isins_are_listed_with_their_csds_and_breaks(operator, with_a_
     assert operator.get("/api/v1/reconciliation/suspensions/").json() == [
         {"isin": SHARES, "csds": ["KACD", "MCDR", "NSD", "STRATE"], "breaks": [with_a_break.pk]}
     ]
+
+
+def test_the_openapi_schema_documents_the_reconciliation_endpoints(operator):
+    schema = operator.get("/api/schema/").content.decode()
+    for operation in (
+        "reconciliation_runs_request",
+        "reconciliation_breaks_list",
+        "reconciliation_breaks_resolve",
+    ):
+        assert operation in schema
