@@ -94,6 +94,13 @@ def hub_signer() -> Signer:
     )
 
 
+def configured_hub_key_id() -> str | None:
+    """The id of the hub key configured (environment or file), without generating one; None if there is none."""
+    if settings.LEDGER_HUB_KEY or hub_key_path().exists():
+        return hub_signer().key_id
+    return None
+
+
 def csd_key_path(csd_code: str) -> Path:
     return settings.LEDGER_KEY_DIR / f"csd-{csd_code}.key"
 

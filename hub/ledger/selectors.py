@@ -165,9 +165,11 @@ def chain_blocks() -> Iterator[verifier.ChainBlock]:
         )
 
 
-def chain_verify() -> ChainReport:
+def chain_verify(*, hub_key_id: str | None = None) -> ChainReport:
     """Recomputes the whole chain: record hashes, Merkle roots, header hashes and links, heights, the hub's
-    signatures through every key rotation, and every involved CSD's endorsement."""
+    signatures through every key rotation, and every involved CSD's endorsement. With ``hub_key_id`` (the
+    key the hub is configured with), a chain whose key in force is another one is a break too: a chain
+    rewritten and re-signed from its first block with a foreign key is self-consistent otherwise."""
     codes = sorted(
         {code for csds in Block.objects.values_list("csds", flat=True) for code in csds.split(",") if code}
     )
@@ -177,6 +179,13 @@ def chain_verify() -> ChainReport:
         report.blocks += 1
         report.entries += len(block.entries)
         report.findings.extend(checker.check(block))
+    if hub_key_id is not None and checker.active_hub_key not in (None, hub_key_id):
+        report.findings.append(
+            verifier.Finding(
+                f"block {checker.next_height - 1}",
+                f"the chain's hub key in force is {checker.active_hub_key}, the hub is configured with {hub_key_id}",
+            )
+        )
     return report
 
 

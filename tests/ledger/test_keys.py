@@ -107,3 +107,19 @@ def test_the_rotation_command_announces_the_key_in_a_file(settings, tmp_path):
     assert selectors.hub_key_in_force_id() == new.key_id
     with pytest.raises(CommandError, match="the new hub key is the key already in force|not"):
         call_command("ledger_rotate_key", str(tmp_path / "next.key"))
+
+
+def test_a_chain_rewritten_from_its_first_block_with_a_foreign_key_is_caught_against_the_configured_key(
+    settings,
+):
+    from hub.ledger.services import _seal_locked  # the sealer without its key check: what a forger would do
+
+    settings.LEDGER_HUB_KEY = keys.Signer.generate().seed_text
+    forger = keys.Signer.generate()
+    services.entries_append(drafts=drafts(3))
+    services._announcement(new=forger, previous=None)
+    block = _seal_locked(signer=forger, max_entries=10)
+    services.block_endorse(block=block)  # local CSD keys sit with the hub: only the hub key pins the chain
+    assert selectors.chain_verify().first_break is None  # self-consistent on its own
+    with pytest.raises(CommandError, match=f"the chain's hub key in force is {forger.key_id}, the hub is"):
+        call_command("ledger_verify")

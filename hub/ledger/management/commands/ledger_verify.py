@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from hub.ledger import selectors
+from hub.ledger import keys, selectors
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, anchors: bool, **options) -> None:
-        report = selectors.chain_verify()
+        report = selectors.chain_verify(hub_key_id=keys.configured_hub_key_id())
         if anchors:
             from hub.ledger import evm
 
