@@ -10,7 +10,8 @@ balance, an omnibus and an issued-total break) so the upsert path does real work
 Timed: ``services.run_check_stored``, the same function a run calls once its statements are stored: checks
 1-5 in SQL, break upsert, resolution, suspension deadlines; run twice (first: breaks opened; second: the
 same breaks seen again). Printed beside it: one plain SQL pass (count and sum) over the same position rows.
-Generation and COPY are not timed. Needs PostgreSQL (``DATABASE_URL``); the database is a throwaway one.
+Generation and COPY are not timed. Needs PostgreSQL (``DATABASE_URL``, by default the local server the
+test suite uses); the database is a throwaway one created beside the configured one.
 Nothing is asserted about time.
 """
 
@@ -31,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 TEMP = Path(tempfile.mkdtemp(prefix="bench-reconciliation-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
+# the checks are PostgreSQL SQL: without DATABASE_URL, the server the test suite uses (see Makefile)
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub")
 os.environ.setdefault("SECRET_KEY", "bench-reconciliation-not-a-secret")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
