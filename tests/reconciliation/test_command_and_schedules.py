@@ -74,3 +74,7 @@ def test_every_csd_gets_an_intraday_interval_and_an_end_of_day_crontab_in_its_ow
     services.reconciliation_schedules_ensure()
     assert not PeriodicTask.objects.get(name="reconciliation: KACD intraday").enabled
     assert PeriodicTask.objects.filter(name__startswith="reconciliation: ").count() == 11
+    out = io.StringIO()
+    call_command("reconcile", "--schedules", stdout=out)  # idempotent: nothing new
+    assert out.getvalue() == "schedules in place for 5 CSDs\n"
+    assert PeriodicTask.objects.filter(name__startswith="reconciliation: ").count() == 11
