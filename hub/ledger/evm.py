@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -236,20 +236,28 @@ class Anchorer:
         )
         event = logs[0]
         tx_hash = "0x" + bytes(event["transactionHash"]).hex()
-        if anchor is None:  # a row lost with a restored database: rebuild it from the chain
-            tx = self._node(lambda: self.w3.eth.get_transaction(tx_hash))
-            anchor = EvmAnchor.objects.create(
-                block=block,
-                chain_id=self.chain_id,
-                contract=self.contract.address,
-                sender=tx["from"],
-                nonce=tx["nonce"],
-                tx_hash=tx_hash,
-                raw_tx="",
-            )
+        if anchor is None:  # another anchorer's row, committed meanwhile, or none (a restored database)
+            anchor = EvmAnchor.objects.filter(block=block).first() or self._rebuild(block, tx_hash)
         elif anchor.tx_hash != tx_hash:
             log.warning("ledger anchor: %s was anchored by %s, not by %s", block, tx_hash, anchor.tx_hash)
         return self._confirm(anchor, event["blockNumber"])
+
+    def _rebuild(self, block: Block, tx_hash: str) -> EvmAnchor:
+        """The row of an anchor found on the chain but not in the database, rebuilt from its transaction."""
+        tx = self._node(lambda: self.w3.eth.get_transaction(tx_hash))
+        try:
+            with transaction.atomic():
+                return EvmAnchor.objects.create(
+                    block=block,
+                    chain_id=self.chain_id,
+                    contract=self.contract.address,
+                    sender=tx["from"],
+                    nonce=tx["nonce"],
+                    tx_hash=tx_hash,
+                    raw_tx="",
+                )
+        except IntegrityError:  # written by another anchorer in the meantime
+            return EvmAnchor.objects.get(block=block)
 
     def _confirm(self, anchor: EvmAnchor, chain_block: int) -> EvmAnchor:
         EvmAnchor.objects.filter(id=anchor.id).update(

@@ -9,6 +9,7 @@ import base64
 import binascii
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,11 +64,18 @@ def key_file_read(path: Path) -> Signer:
 
 
 def key_file_write(path: Path, signer: Signer) -> None:
-    """Writes a seed readable by its owner only; refuses to overwrite an existing key."""
+    """Writes a seed readable by its owner only; refuses to overwrite an existing key (FileExistsError).
+
+    The seed goes to a private temporary file first, then is linked to its name in one step, so a reader
+    never sees a key file half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(signer.seed_text + "\n")
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(signer.seed_text + "\n")
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 def hub_key_path() -> Path:

@@ -8,8 +8,10 @@ and signed.
 
 Command line (run the file itself, so that nothing of the hub is imported)::
 
-    python hub/ledger/verifier.py proof.json --keys keys.json
+    python hub/ledger/verifier.py proof.json --keys keys.json [--rpc http://127.0.0.1:8545]
 
+With ``--rpc`` the block's root is also read back from the anchor contract through that EVM node (a CSD's
+own Besu node, say), with the standard library's HTTP client.
 ``keys.json`` maps key ids to base64 Ed25519 public keys (``{"keys": {"<key id>": "<base64>"}}`` or the
 mapping alone). The exit status is 0 when the proof holds, 1 when it does not, 2 on unusable input.
 """
@@ -23,6 +25,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +39,8 @@ HEADER_VERSION = 1
 GENESIS_PREVIOUS_HASH = "0" * 64
 HUB_KEY_PURPOSE = "csd-hub-ledger/hub-key"
 HUB_KEY_KIND = "HUB_KEY"
+# the first four bytes of keccak-256("root_at(uint256)"): the anchor contract's reader (contracts/LedgerAnchor.vy)
+ROOT_AT_SELECTOR = "698d3579"
 
 # --- Canonical bytes ---------------------------------------------------------------------------------------
 
@@ -481,6 +486,45 @@ class ChainChecker:
         self.active_hub_key = key_id
 
 
+# --- Anchor on an EVM chain ---------------------------------------------------------------------------------
+
+
+def anchored_root(rpc_url: str, contract: str, height: int, *, timeout: float = 10) -> str | None:
+    """The root the anchor contract holds for a height, read from a node over JSON-RPC (a CSD's own node)."""
+    import urllib.request
+
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ValueError(f"{rpc_url!r} is not an http(s) JSON-RPC URL")
+    call = {"to": contract, "data": "0x" + ROOT_AT_SELECTOR + format(height, "064x")}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [call, "latest"]})
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        rpc_url, data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+        reply = json.load(answer)
+    if "error" in reply:
+        raise ValueError(f"the node answered: {reply['error']}")
+    result = reply["result"].removeprefix("0x")
+    return None if int(result or "0", 16) == 0 else result.rjust(64, "0")
+
+
+def verify_anchor(proof: Mapping, rpc_url: str) -> list[Finding]:
+    """Checks that the proof's block root is the one anchored on the chain the node at ``rpc_url`` follows."""
+    anchor = proof.get("anchor")
+    if not anchor:
+        return [Finding("anchor", "the proof names no anchor contract")]
+    root = anchored_root(rpc_url, anchor["contract"], proof["block"]["height"])
+    if root is None:
+        return [
+            Finding("anchor", f"block {proof['block']['height']} is not anchored in {anchor['contract']}")
+        ]
+    if root != proof["block"]["merkle_root"]:
+        return [
+            Finding("anchor", f"the contract holds another root for block {proof['block']['height']}: {root}")
+        ]
+    return []
+
+
 # --- Command line ---------------------------------------------------------------------------------------------
 
 
@@ -491,15 +535,24 @@ def _load_keys(path: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # run as a file, this folder comes first on the path, and it holds modules named like standard ones
+    # (selectors, keys): take it off before anything else is imported
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here]
     parser = argparse.ArgumentParser(description="Check an inclusion proof of the CSD hub's shared ledger.")
     parser.add_argument("proof", help="the proof, as JSON")
     parser.add_argument("--keys", help="trusted public keys by key id, as JSON (default: the proof's own)")
+    parser.add_argument(
+        "--rpc", help="JSON-RPC URL of an EVM node: also check the root anchored on that chain"
+    )
     args = parser.parse_args(argv)
     try:
         with open(args.proof, encoding="utf-8") as handle:
             proof = json.load(handle)
         trusted = _load_keys(args.keys) if args.keys else None
         result = verify_proof(proof, trusted)
+        if args.rpc:
+            result.findings.extend(verify_anchor(proof, args.rpc))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"unusable input: {exc}", file=sys.stderr)
         return 2
@@ -510,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"OK: entry {entry['id']} ({entry['kind']} {entry['reference']}) is in block {proof['block']['height']}"
         )
+        if args.rpc:
+            print(f"OK: the block's root is anchored in {proof['anchor']['contract']}")
         return 0
     for finding in result.findings:
         print(f"BROKEN: {finding}")

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from web3 import Web3
 
-from hub.ledger import evm, selectors, services, tasks
+from hub.ledger import evm, selectors, services, tasks, verifier
 from hub.ledger.models import Block, EvmAnchor
 
 from ..conftest import database_url_for_children, running
@@ -157,3 +157,39 @@ def test_two_anchorers_at_once_send_one_transaction_per_block(settings):
         assert w3.eth.get_transaction_count(hub.address) - nonce_before == Block.objects.count() == 11
         assert sorted(e.args.height for e in anchored_events(w3, address)) == list(range(1, 12))
         assert set(EvmAnchor.objects.values_list("status", flat=True)) == {"CONFIRMED"}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_csd_checks_a_proof_and_its_anchored_root_through_its_own_node_with_the_standalone_verifier(
+    settings, tmp_path
+):
+    import json
+    import subprocess
+
+    from .test_verifier_standalone import VERIFIER
+
+    with anvil_node() as url:
+        w3 = evm.connect(url, timeout=10)
+        hub = funded_account(w3, anvil=True)
+        address = evm.contract_deploy(w3=w3, account=hub)
+        evm_settings(settings, url, hub, address)
+        services.entries_append(drafts=drafts(9))
+        tasks.seal_blocks()
+        entry_id = Block.objects.get(height=1).entries.filter(kind="COMMIT").first().id
+        proof = selectors.entry_proof(entry_id=entry_id)
+        (tmp_path / "proof.json").write_text(json.dumps(proof))
+        result = subprocess.run(
+            [sys.executable, str(VERIFIER), str(tmp_path / "proof.json"), "--rpc", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"OK: the block's root is anchored in {address}" in result.stdout
+
+        elsewhere = evm.contract_deploy(w3=w3, account=hub)  # a contract that never saw this block
+        assert [
+            str(f) for f in verifier.verify_anchor({**proof, "anchor": {"contract": elsewhere}}, url)
+        ] == [f"anchor: block 1 is not anchored in {elsewhere}"]

@@ -9,7 +9,7 @@ from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import ContractLogicError
 
-from hub.ledger import evm, selectors, services
+from hub.ledger import evm, selectors, services, verifier
 from hub.ledger.errors import AnchorConflict
 from hub.ledger.models import Block, EvmAnchor
 
@@ -152,3 +152,9 @@ def test_a_recorded_transaction_whose_nonce_went_to_something_else_is_replaced_a
     assert anchor.nonce == recorded.nonce + 1 and anchor.tx_hash != recorded.tx_hash
     assert anchor.status == EvmAnchor.Status.CONFIRMED
     assert contract.functions.count().call() == 1
+
+
+def test_the_standalone_verifiers_selector_is_the_contracts_root_reader():
+    [reader] = [item for item in evm.contract_artifact()["abi"] if item.get("name") == "root_at"]
+    signature = f"root_at({','.join(i['type'] for i in reader['inputs'])})"
+    assert Web3.keccak(text=signature)[:4].hex().removeprefix("0x") == verifier.ROOT_AT_SELECTOR

@@ -123,3 +123,25 @@ def test_a_chain_rewritten_from_its_first_block_with_a_foreign_key_is_caught_aga
     assert selectors.chain_verify().first_break is None  # self-consistent on its own
     with pytest.raises(CommandError, match=f"the chain's hub key in force is {forger.key_id}, the hub is"):
         call_command("ledger_verify")
+
+
+def test_processes_generating_the_development_key_at_once_all_read_one_whole_key(settings, tmp_path):
+    import threading
+
+    settings.LEDGER_KEY_DIR = tmp_path
+    barrier, found = threading.Barrier(8), []
+
+    def generate() -> None:
+        barrier.wait(timeout=10)
+        try:
+            found.append(keys.hub_signer().key_id)
+        except ValueError as exc:  # a half-written file would show up here
+            found.append(exc)
+
+    threads = [threading.Thread(target=generate) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(found) == 8 and len(set(found)) == 1 and isinstance(found[0], str), found
+    assert [p.name for p in tmp_path.iterdir()] == ["hub.key"]
