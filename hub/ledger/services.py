@@ -271,7 +271,8 @@ def blocks_seal_and_finalise() -> list[int]:
 
 
 def ledger_seal_request() -> None:
-    """Asks for sealing now rather than at the next scheduled run, once the caller's transaction commits."""
+    """Asks for sealing now rather than at the next scheduled run, once the caller's transaction commits.
+    A broker that cannot take the request is logged, not raised: the scheduled run seals the entries anyway."""
     from hub.ledger.tasks import seal_blocks
 
-    transaction.on_commit(seal_blocks.delay)
+    transaction.on_commit(seal_blocks.delay, robust=True)

@@ -44,3 +44,21 @@ def test_sealing_asked_for_on_demand_is_done_by_a_real_worker_through_the_broker
         assert not Entry.objects.filter(block__isnull=True).exists(), worker.output()[-3000:]
         assert "hub.ledger.seal_blocks" in worker.output()
     assert selectors.chain_verify().first_break is None
+
+
+@pytest.mark.django_db
+def test_a_broker_that_cannot_take_the_request_does_not_fail_the_callers_commit(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    def broker_down():
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.seal_blocks, "delay", broker_down)
+    with caplog.at_level("ERROR"), django_capture_on_commit_callbacks(execute=True) as requested:
+        services.entries_append(drafts=drafts(2))
+        services.ledger_seal_request()
+    assert len(requested) == 1
+    # the entries are committed, the request is logged, and the scheduled run seals them
+    assert Entry.objects.filter(block__isnull=True).count() == 2
+    assert "broker unreachable" in caplog.text
+    assert tasks.seal_blocks() == [1]
