@@ -139,7 +139,7 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery:
     outcome are recorded afterwards. Returns the delivery as it stands after the attempt."""
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update()
+            WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("message__participant")
             .get(pk=delivery_id)
         )

@@ -30,6 +30,10 @@ RECYCLE_BUSINESS_DAYS = 20
 SYSTEM = "system"
 
 
+# Row locks are taken with ``of=("self",)``: PostgreSQL's FOR UPDATE otherwise locks every joined row too
+# (accounts, securities, CSDs), which would serialise intake's foreign-key checks behind matching.
+
+
 def _require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("status writes must run inside a database transaction")
@@ -250,7 +254,7 @@ def instruction_match(*, instruction_id: int) -> Transfer | None:
                 continue
             pair = {
                 row.pk: row
-                for row in Instruction.objects.select_for_update()
+                for row in Instruction.objects.select_for_update(of=("self",))
                 .select_related("participant", "account", "security", "counterparty_csd")
                 .filter(pk__in=[instruction.pk, candidate.pk])
                 .order_by("pk")
@@ -262,7 +266,7 @@ def instruction_match(*, instruction_id: int) -> Transfer | None:
                 continue
             return _pair(mine, theirs)
         locked = (
-            Instruction.objects.select_for_update()
+            Instruction.objects.select_for_update(of=("self",))
             .select_related("participant", "account", "security", "counterparty_csd")
             .get(pk=instruction.pk)
         )
@@ -334,7 +338,7 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
     _require_transaction()
     related = ("participant", "account", "security", "counterparty_csd")
     instruction = (
-        Instruction.objects.select_for_update()
+        Instruction.objects.select_for_update(of=("self",))
         .select_related(*related)
         .filter(participant=participant, transaction_id=transaction_id)
         .first()
@@ -357,7 +361,7 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
         return CancellationOutcome(
             instruction, denied, m.Reason(code=code, narrative=f"instruction is {instruction.status.lower()}")
         )
-    transfer = Transfer.objects.select_for_update().get(pk=instruction.transfer_id)
+    transfer = Transfer.objects.select_for_update(of=("self",)).get(pk=instruction.transfer_id)
     if transfer.status != TransferStatus.MATCHED:
         return CancellationOutcome(
             instruction,
@@ -365,7 +369,7 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
             m.Reason(code="DPRG", narrative=f"settlement has started ({transfer.status.lower()})"),
         )
     counterpart_id = transfer.receive_id if transfer.deliver_id == instruction.pk else transfer.deliver_id
-    counterpart = Instruction.objects.select_for_update().select_related(*related).get(pk=counterpart_id)
+    counterpart = Instruction.objects.select_for_update(of=("self",)).select_related(*related).get(pk=counterpart_id)
     Instruction.objects.filter(pk=instruction.pk).update(cancellation_requested=True)
     if not counterpart.cancellation_requested:
         StatusEvent.objects.create(
@@ -407,7 +411,7 @@ def instructions_recycle(*, now: dt.datetime | None = None) -> dict[str, int]:
         for instruction_id in due.values_list("pk", flat=True).iterator():
             with transaction.atomic():
                 instruction = (
-                    Instruction.objects.select_for_update()
+                    Instruction.objects.select_for_update(of=("self",))
                     .select_related("participant", "account", "security", "counterparty_csd")
                     .get(pk=instruction_id)
                 )

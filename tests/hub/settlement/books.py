@@ -6,21 +6,28 @@ from decimal import Decimal
 from csd_adapters.inprocess import LedgerAdapter
 from csd_adapters.reference_csd.ledger import Ledger
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, SecuritiesAccount, Security
-from hub.registry.reference_csds import reference_csd_seed_document
+from hub.registry.reference_csds import reference_csd_database, reference_csd_seed_document
 from hub.settlement.models import Leg, Transfer
 
 
 class Books:
-    """One seeded reference ledger per demo CSD, reached through the in-process adapter."""
+    """One reference ledger per demo CSD: seeded here and reached through the in-process adapter, or
+    opened read-only-in-spirit on the databases of reference CSD servers (``Books.of_servers``)."""
 
-    def __init__(self, directory) -> None:
+    def __init__(self, directory, *, seed: bool = True) -> None:
         self.ledgers: dict[str, Ledger] = {}
         self.adapters: dict[str, LedgerAdapter] = {}
         for csd in CSD.objects.all():
-            ledger = Ledger(f"sqlite:///{directory / (csd.code.lower() + '.sqlite3')}", timezone=csd.timezone)
-            ledger.seed(reference_csd_seed_document(csd=csd))
+            ledger = Ledger(reference_csd_database(directory, csd.code), timezone=csd.timezone)
+            if seed:
+                ledger.seed(reference_csd_seed_document(csd=csd))
             self.ledgers[csd.code] = ledger
             self.adapters[csd.code] = LedgerAdapter(ledger=ledger)
+
+    @classmethod
+    def of_servers(cls, directory) -> "Books":
+        """The books the reference CSD servers keep in ``directory`` (as ``reference_csds export`` laid out)."""
+        return cls(directory, seed=False)
 
     def adapter_for(self, csd: CSD) -> LedgerAdapter:
         return self.adapters[csd.code]

@@ -1,0 +1,349 @@
+"""End to end: participants post instructions through the HTTP API; a real Celery worker and beat on Redis
+and PostgreSQL run matching, the protocol and the ledger; five reference CSDs answer over HTTP in MX or MT.
+
+Then the crash stories: a worker killed with SIGKILL again and again while transfers move through their
+steps, a CSD that applies an operation and drops its reply, and Redis restarted in the middle of a run.
+Every transfer must end in exactly one terminal state, nothing may be settled twice, invariants 1-4 must
+hold in the CSDs' own books and the shared ledger must verify.
+"""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import pytest
+import requests
+from django.apps import apps as django_apps
+from django.core.management import call_command
+from kombu import pools as kombu_pools
+
+from hub.celery import app
+from hub.ledger.selectors import chain_verify
+from hub.messaging.models import OutboundMessage
+from hub.ops.schedules import periodic_task_ensure
+from hub.registry.reference_csds import reference_csd_processes, reference_csds_export
+from hub.settlement.models import Instruction, Leg, Transfer
+from hub.settlement.services import instruction_match
+
+from ...conftest import Child, celery_command, database_url_for_children, free_port
+from ..api.conftest import client_for, post
+from .books import Books, invariant_violations
+from .messages import KACD_A, NSD_A, NSD_SHARES, STRATE_A, as_mt, as_mx, pair
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+PROTOCOL_ENV = {
+    "LEDGER_ENDORSER": "hub.ledger.endorsers.AdapterEndorser",  # every CSD endorses blocks with its own key
+    "SETTLEMENT_BUSINESS_DAYS_ONLY": "false",  # the suite runs on any day of the week
+    "SETTLEMENT_LEASE_SECONDS": "4",  # a killed worker's transfers are taken over quickly
+    "SETTLEMENT_RETRY_BASE_SECONDS": "1",
+    "SETTLEMENT_RETRY_CAP_SECONDS": "3",
+    "SETTLEMENT_LEDGER_POLL_MILLISECONDS": "200",
+}
+SWEEP_EVERY_SECONDS = 2
+
+
+def wait_for(condition, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            state = [
+                (
+                    t.pk,
+                    t.status,
+                    t.due_at,
+                    t.attempts,
+                    t.failure_reason,
+                    list(t.legs.values_list("leg_id", "status", "reason_code")),
+                )
+                for t in Transfer.objects.all()
+            ]
+            pytest.fail(f"timed out waiting for {what}; transfers: {state}")
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def csds(tmp_path):
+    """The demo world, its five CSDs each served by a reference CSD process over HTTP."""
+    call_command("seed_demo", verbosity=0)
+    reference_csds_export(
+        directory=tmp_path, ports={code: free_port() for code in ("NSD", "STRATE", "CSCS", "MCDR", "KACD")}
+    )
+    servers = [
+        Child(process.command, {})
+        for process in reference_csd_processes(directory=tmp_path, python=sys.executable)
+    ]
+    try:
+        for server, process in zip(
+            servers, reference_csd_processes(directory=tmp_path, python=sys.executable), strict=True
+        ):
+            server.wait_until(
+                lambda url=process.base_url: _up(url), timeout=60, what="reference CSD did not start"
+            )
+        yield {
+            p.name.removeprefix("refcsd-").upper(): p.base_url
+            for p in reference_csd_processes(directory=tmp_path, python=sys.executable)
+        }
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _up(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/health", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def hub_env(**extra: str) -> dict:
+    # the sweeper runs every couple of seconds in these tests, instead of the production schedule
+    return {"DATABASE_URL": database_url_for_children(), **PROTOCOL_ENV, **extra}
+
+
+def start_worker(env: dict) -> Child:
+    worker = Child(celery_command("worker", "-l", "info", "-c", "2", "-n", f"e2e-{time.time_ns()}@%h"), env)
+    worker.wait_until(lambda: "ready." in worker.output(), timeout=60, what="worker did not start")
+    return worker
+
+
+def start_beat(env: dict) -> Child:
+    """Beat with the sweeper and the ledger's sealing every couple of seconds. The schedules are written
+    here because a transactional test empties every table, the data migrations' schedules included."""
+    for task in ("hub.settlement.transfers_sweep", "hub.ledger.seal_blocks"):
+        periodic_task_ensure(
+            django_apps,
+            name=f"test: {task}",
+            task=task,
+            every_seconds=SWEEP_EVERY_SECONDS,
+            description="end-to-end test schedule",
+        )
+    return Child(celery_command("beat", "-l", "info", "--pidfile=", "--max-interval", "1"), env)
+
+
+def today_pair(deliverer, receiver, tx: str):
+    today = dt.datetime.now(dt.UTC).date()  # every demo CSD is east of UTC: its local date is no earlier
+    return pair(deliverer, receiver, tx=tx, trade_date=today, intended_settlement_date=today)
+
+
+def send_pairs(pairs) -> None:
+    clients = {}
+    for deliver, receive in pairs:
+        for body in (deliver, receive):
+            bic = body.account_owner_bic
+            client = clients.setdefault(bic, client_for(bic))
+            mt = bic == STRATE_A[0]  # Strate's broker speaks ISO 15022
+            response = post(client, as_mt(body) if mt else as_mx(body), mt=mt)
+            assert response.status_code == 202, response.content
+
+
+def all_terminal(expected: int) -> bool:
+    rows = list(Transfer.objects.values_list("status", flat=True))
+    return len(rows) == expected and all(s in ("SETTLED", "FAILED", "CANCELLED") for s in rows)
+
+
+def ledger_final() -> bool:
+    """Every block sealed so far carries every endorsement it needs (beat's sealing task gets them)."""
+    return chain_verify().first_break is None
+
+
+def assert_settled_exactly_once(books: Books) -> None:
+    """Each leg shows up as one posting in its CSD's books: nothing applied twice, nothing lost."""
+    for leg in Leg.objects.select_related("csd", "transfer"):
+        postings = [p for p in books.ledgers[leg.csd.code].postings() if p.reference == leg.leg_id]
+        expected = 1 if leg.transfer.status == "SETTLED" else 0
+        assert len(postings) == expected, (leg.leg_id, leg.transfer.status, postings)
+    assert invariant_violations(books) == []
+    report = chain_verify()
+    assert report.first_break is None, report.first_break
+
+
+def test_each_leg_case_settles_end_to_end_and_every_party_gets_its_messages(csds, tmp_path):
+    env = hub_env()
+    worker = start_worker(env)
+    try:
+        send_pairs(
+            [
+                today_pair(NSD_A, STRATE_A, "E2E-SI"),
+                today_pair(STRATE_A, NSD_A, "E2E-IS"),
+                today_pair(STRATE_A, KACD_A, "E2E-RE"),
+            ]
+        )
+        wait_for(lambda: all_terminal(3), timeout=120, what="three transfers to settle")
+        wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed")
+    finally:
+        worker.stop()
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
+    assert sorted(transfer.legs.count() for transfer in Transfer.objects.all()) == [2, 2, 3]
+    for bic, settled_types in (
+        ("DEMARUMM", {"sese.025.001.11"}),
+        ("DEMAZAJJ", {"MT544", "MT546"}),
+        ("DEMAKZKA", {"sese.025.001.11"}),
+    ):
+        sent = OutboundMessage.objects.filter(participant__bic=bic)
+        statuses = list(sent.order_by("sequence").values_list("status", flat=True))
+        assert statuses.count("SETTLED") == statuses.count("ACCEPTED") and "MATCHED" in statuses, statuses
+        assert set(sent.filter(status="SETTLED").values_list("message_type", flat=True)) <= settled_types
+    assert OutboundMessage.objects.filter(participant__bic="DEMAZAJJ", status="SETTLED").count() == 3
+    books = Books.of_servers(tmp_path)
+    try:
+        assert_settled_exactly_once(books)
+        assert books.balance("KACD", "DEMAKZKA-OWN", NSD_SHARES)[0] == Decimal(100_100)
+    finally:
+        books.close()
+
+
+def test_a_worker_killed_again_and_again_loses_nothing_and_settles_nothing_twice(csds, tmp_path):
+    for code in (
+        "NSD",
+        "STRATE",
+        "KACD",
+    ):  # slow CSDs keep the worker inside every step long enough to die there
+        requests.post(f"{csds[code]}/admin/faults", json={"mode": "slow", "delay": 0.4}, timeout=5)
+    env = hub_env()
+    beat = start_beat(env)
+    killed_in: set[str] = set()
+    try:
+        send_pairs(
+            [today_pair(NSD_A, STRATE_A, f"K-SI{i}") for i in range(2)]
+            + [today_pair(STRATE_A, KACD_A, f"K-RE{i}") for i in range(2)]
+        )
+        deadline = time.monotonic() + 240
+        while not all_terminal(4) and time.monotonic() < deadline:
+            worker = start_worker(env)
+            time.sleep(1.5)
+            killed_in |= set(
+                Transfer.objects.exclude(status__in=["SETTLED", "FAILED"]).values_list("status", flat=True)
+            )
+            os.killpg(worker.process.pid, signal.SIGKILL)  # the worker and its pool, with no warning
+            worker.process.wait()
+            worker.stop()
+        worker = start_worker(env)
+        try:
+            wait_for(lambda: all_terminal(4), timeout=120, what="every transfer to end after the kills")
+            wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed")
+        finally:
+            worker.stop()
+    finally:
+        beat.stop()
+    assert killed_in & {"PREPARING", "PREPARED", "COMMITTING"}, killed_in  # the kills did land mid-protocol
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
+    books = Books.of_servers(tmp_path)
+    try:
+        assert_settled_exactly_once(books)
+    finally:
+        books.close()
+
+
+def test_a_csd_that_applies_and_drops_its_reply_is_replayed_without_settling_twice(csds, tmp_path):
+    requests.post(f"{csds['STRATE']}/admin/faults", json={"mode": "drop_reply", "count": 3}, timeout=5)
+    env = hub_env()
+    beat = start_beat(env)
+    worker = start_worker(env)
+    try:
+        send_pairs([today_pair(NSD_A, STRATE_A, "DROP-1"), today_pair(STRATE_A, NSD_A, "DROP-2")])
+        wait_for(lambda: all_terminal(2), timeout=150, what="transfers to settle despite the dropped replies")
+        wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed")
+    finally:
+        worker.stop()
+        beat.stop()
+    assert (
+        requests.get(f"{csds['STRATE']}/admin/faults", timeout=5).json()["mode"] == "none"
+    )  # all 3 were used
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
+    books = Books.of_servers(tmp_path)
+    try:
+        assert_settled_exactly_once(books)
+    finally:
+        books.close()
+
+
+@pytest.fixture
+def private_redis(monkeypatch):
+    """A Redis of this test's own, so restarting it disturbs nobody else."""
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_for(
+        lambda: (
+            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout == b"PONG\n"
+        ),
+        timeout=20,
+        what="redis",
+    )
+    monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its own configuration
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", url)
+    _drop_broker_connections()
+    holder = {"process": server, "command": command, "port": port}
+    yield holder
+    holder["process"].kill()
+    holder["process"].wait()
+    monkeypatch.undo()
+    _drop_broker_connections()
+
+
+def _drop_broker_connections() -> None:
+    """This process's Celery and kombu keep broker connections in pools: after the broker URL changes,
+    start anew."""
+    kombu_pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_redis_restarted_mid_run_loses_no_transfer(csds, tmp_path, private_redis):
+    """Redis keeps nothing on disk here, so every queued task dies with it; the transfers' due times in
+    PostgreSQL are all that is left, and the sweeper must finish the job. A worker may exit when its broker
+    vanishes under it; like the supervisor in production (compose: restart unless-stopped), the test
+    starts it again."""
+    for code in ("NSD", "STRATE"):
+        requests.post(f"{csds[code]}/admin/faults", json={"mode": "slow", "delay": 0.3}, timeout=5)
+    url = f"redis://127.0.0.1:{private_redis['port']}/0"
+    env = hub_env(CELERY_BROKER_URL=url, CELERY_RESULT_BACKEND=url)
+    beat = start_beat(env)
+    workers = [start_worker(env)]
+    try:
+        send_pairs([today_pair(NSD_A, STRATE_A, f"R-{i}") for i in range(3)])
+        wait_for(lambda: Transfer.objects.count() == 3, timeout=60, what="the pairs to match")
+        private_redis["process"].kill()
+        private_redis["process"].wait()
+        time.sleep(2)
+        private_redis["process"] = subprocess.Popen(private_redis["command"], stdout=subprocess.DEVNULL)
+
+        def settled_with_a_supervisor() -> bool:
+            if workers[-1].process.poll() is not None:
+                workers.append(start_worker(env))
+            return all_terminal(3)
+
+        wait_for(settled_with_a_supervisor, timeout=180, what="transfers to settle after Redis came back")
+        wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed")
+    finally:
+        for worker in workers:
+            worker.stop()
+        beat.stop()
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
+    books = Books.of_servers(tmp_path)
+    try:
+        assert_settled_exactly_once(books)
+    finally:
+        books.close()
+
+
+def test_the_sweeper_alone_drives_a_transfer_whose_task_was_lost(csds):
+    send_pairs([today_pair(NSD_A, STRATE_A, "LOST")])  # no worker runs yet: the match tasks wait in the queue
+    instruction_match(instruction_id=Instruction.objects.get(transaction_id="LOST-D").pk)
+    assert Transfer.objects.get().due_at is not None  # its durable outbox entry
+    app.control.purge()  # the broker loses every queued task, the transfer's included
+    env = hub_env()
+    beat = start_beat(env)
+    worker = start_worker(env)
+    try:
+        wait_for(lambda: all_terminal(1), timeout=90, what="the sweeper to drive the transfer")
+    finally:
+        worker.stop()
+        beat.stop()
+    assert Transfer.objects.get().status == "SETTLED"
