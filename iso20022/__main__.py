@@ -68,21 +68,37 @@ def _parse(data: bytes) -> dict[str, object]:
         fin = parse_fin(data)
         content = read_message(fin)
         shown: dict[str, object] = {
-            "format": "MT", "message": f"MT{fin.message_type}", "sender": fin.sender, "receiver": fin.receiver}
+            "format": "MT",
+            "message": f"MT{fin.message_type}",
+            "sender": fin.sender,
+            "receiver": fin.receiver,
+        }
         if isinstance(content, FinMessage):
             return shown | {"model": None, "content": _tree(content.text)}
         return shown | {"model": type(content).__name__, "content": content}
     parsed = mx.parse(data)
-    return {"format": "MX", "message": parsed.message_id, "header": parsed.header,
-            "model": type(parsed.body).__name__, "content": parsed.body}
+    return {
+        "format": "MX",
+        "message": parsed.message_id,
+        "header": parsed.header,
+        "model": type(parsed.body).__name__,
+        "content": parsed.body,
+    }
 
 
 def _tree(sequence: Sequence) -> list[object]:
     items: list[object] = []
     for item in sequence.items:
         if isinstance(item, Field):
-            items.append({"tag": item.tag, "qualifier": item.qualifier, "issuer": item.issuer,
-                          "value": item.value, "line": item.line})
+            items.append(
+                {
+                    "tag": item.tag,
+                    "qualifier": item.qualifier,
+                    "issuer": item.issuer,
+                    "value": item.value,
+                    "line": item.line,
+                }
+            )
         else:
             items.append({"sequence": item.name, "line": item.line, "items": _tree(item)})
     return items
@@ -107,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m iso20022",
         description="Validate, translate (MT <-> MX) and show ISO 20022 MX and ISO 15022 MT messages. "
-                    "MT or MX is detected from the content.")
+        "MT or MX is detected from the content.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     helps = {
         "validate": "exit 0 if the hub accepts the message, else 1 with each error on stderr",

@@ -1,10 +1,10 @@
 """Turn a refused message into the status advice that tells its sender why (sese.024 / MT548 REJT).
 
-    try:
-        message = mx.parse(raw)
-    except Iso20022Error as exc:
-        advice = rejection_advice(exc, transaction_id=reference_or_nonref)
-        outbound = mx.build(advice)
+try:
+    message = mx.parse(raw)
+except Iso20022Error as exc:
+    advice = rejection_advice(exc, transaction_id=reference_or_nonref)
+    outbound = mx.build(advice)
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def rejection_advice(
     return StatusAdvice(
         transaction_id=transaction_id or NO_REFERENCE,
         account_servicer_transaction_id=account_servicer_transaction_id,
-        processing=ProcessingStatus(code=ProcessingStatusCode.REJECTED, reasons=rejection_reasons(error.errors)),
+        processing=ProcessingStatus(
+            code=ProcessingStatusCode.REJECTED, reasons=rejection_reasons(error.errors)
+        ),
     )
 
 

@@ -48,22 +48,35 @@ def detect(data: bytes | str) -> str:
         return MT
     if head.startswith(b"<"):
         return MX
-    raise MalformedMessage(MessageError(
-        reason=ReasonCode.OTHER, line=1,
-        message="neither a FIN message (starting with {1:) nor an XML document (starting with <)"))
+    raise MalformedMessage(
+        MessageError(
+            reason=ReasonCode.OTHER,
+            line=1,
+            message="neither a FIN message (starting with {1:) nor an XML document (starting with <)",
+        )
+    )
 
 
 def mt_to_mx(data: bytes | str, *, creation: dt.datetime | None = None) -> Translated:
     fin = parse_fin(data)
     model = read_message(fin)
     if isinstance(model, FinMessage):
-        raise UnsupportedMessage(MessageError(
-            reason=ReasonCode.UNSUPPORTED, line=1, path="2",
-            message=f"MT{fin.message_type} has no counterpart in the hub's ISO 20022 message set"))
+        raise UnsupportedMessage(
+            MessageError(
+                reason=ReasonCode.UNSUPPORTED,
+                line=1,
+                path="2",
+                message=f"MT{fin.message_type} has no counterpart in the hub's ISO 20022 message set",
+            )
+        )
     message_id = mx.message_id_for(model)
     header = BusinessHeader(
-        from_bic=fin.sender, to_bic=fin.receiver, business_message_id=_business_id(fin),
-        message_definition_id=message_id, creation=creation or dt.datetime.now(dt.UTC).replace(microsecond=0))
+        from_bic=fin.sender,
+        to_bic=fin.receiver,
+        business_message_id=_business_id(fin),
+        message_definition_id=message_id,
+        creation=creation or dt.datetime.now(dt.UTC).replace(microsecond=0),
+    )
     return Translated(mx.build(model, header=header), message_id, f"MT{fin.message_type}")
 
 

@@ -53,31 +53,94 @@ def corpus() -> list[str]:
     for side in m.Side:
         for payment in m.Payment:
             ap = payment is m.Payment.AGAINST_PAYMENT
-            models.append(m.SettlementInstruction(
-                transaction_id="DVP-2026-0001", side=side, payment=payment, trade_date=day,
-                intended_settlement_date=day, security=SECURITY, quantity=qty, safekeeping_account="MS001",
-                account_owner_bic="BANKRUMMXXX", counterparty=COUNTERPARTY,
-                settlement_amount=amount if ap else None))
-            models.append(m.SettlementConfirmation(
-                transaction_id="DVP-2026-0001", side=side, payment=payment, effective_settlement_date=day,
-                security=SECURITY, settled_quantity=qty, safekeeping_account="MS001",
-                account_owner_bic="BANKRUMMXXX", counterparty=COUNTERPARTY,
-                account_servicer_transaction_id="HUB-1", settled_amount=amount if ap else None))
-    models.append(m.StatusAdvice(transaction_id="DVP-2026-0001", processing=m.ProcessingStatus(
-        code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="SAFE", narrative="UNKNOWN ACCOUNT"),))))
-    models.append(m.IntraPositionMovement(
-        transaction_id="RSV-1", security=SECURITY, quantity=qty, settlement_date=day,
-        from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED, safekeeping_account="MS001"))
-    models.append(m.IntraPositionConfirmation(
-        transaction_id="RSV-1", security=SECURITY, settled_quantity=qty, settlement_date=day,
-        from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED, safekeeping_account="MS001"))
-    models.append(m.HoldingsStatement(statement_date=day, safekeeping_account="MS001", balances=tuple(
-        m.HoldingBalance(security=SECURITY, aggregate=Decimal(n * 100), available=Decimal(n * 100))
-        for n in range(1, 11))))
-    models.append(m.TransactionsStatement(
-        period_start=day, period_end=day, safekeeping_account="MS001", movements=tuple(
-            m.StatementMovement(security=SECURITY, transaction_id=f"REF-{n}", quantity=qty,
-                                credit_debit=m.CreditDebit.CREDIT, settlement_date=day) for n in range(10))))
+            models.append(
+                m.SettlementInstruction(
+                    transaction_id="DVP-2026-0001",
+                    side=side,
+                    payment=payment,
+                    trade_date=day,
+                    intended_settlement_date=day,
+                    security=SECURITY,
+                    quantity=qty,
+                    safekeeping_account="MS001",
+                    account_owner_bic="BANKRUMMXXX",
+                    counterparty=COUNTERPARTY,
+                    settlement_amount=amount if ap else None,
+                )
+            )
+            models.append(
+                m.SettlementConfirmation(
+                    transaction_id="DVP-2026-0001",
+                    side=side,
+                    payment=payment,
+                    effective_settlement_date=day,
+                    security=SECURITY,
+                    settled_quantity=qty,
+                    safekeeping_account="MS001",
+                    account_owner_bic="BANKRUMMXXX",
+                    counterparty=COUNTERPARTY,
+                    account_servicer_transaction_id="HUB-1",
+                    settled_amount=amount if ap else None,
+                )
+            )
+    models.append(
+        m.StatusAdvice(
+            transaction_id="DVP-2026-0001",
+            processing=m.ProcessingStatus(
+                code=m.ProcessingStatusCode.REJECTED,
+                reasons=(m.Reason(code="SAFE", narrative="UNKNOWN ACCOUNT"),),
+            ),
+        )
+    )
+    models.append(
+        m.IntraPositionMovement(
+            transaction_id="RSV-1",
+            security=SECURITY,
+            quantity=qty,
+            settlement_date=day,
+            from_balance=m.SubBalance.AVAILABLE,
+            to_balance=m.SubBalance.BLOCKED,
+            safekeeping_account="MS001",
+        )
+    )
+    models.append(
+        m.IntraPositionConfirmation(
+            transaction_id="RSV-1",
+            security=SECURITY,
+            settled_quantity=qty,
+            settlement_date=day,
+            from_balance=m.SubBalance.AVAILABLE,
+            to_balance=m.SubBalance.BLOCKED,
+            safekeeping_account="MS001",
+        )
+    )
+    models.append(
+        m.HoldingsStatement(
+            statement_date=day,
+            safekeeping_account="MS001",
+            balances=tuple(
+                m.HoldingBalance(security=SECURITY, aggregate=Decimal(n * 100), available=Decimal(n * 100))
+                for n in range(1, 11)
+            ),
+        )
+    )
+    models.append(
+        m.TransactionsStatement(
+            period_start=day,
+            period_end=day,
+            safekeeping_account="MS001",
+            movements=tuple(
+                m.StatementMovement(
+                    security=SECURITY,
+                    transaction_id=f"REF-{n}",
+                    quantity=qty,
+                    credit_debit=m.CreditDebit.CREDIT,
+                    settlement_date=day,
+                )
+                for n in range(10)
+            ),
+        )
+    )
     return [build_mt(model) for model in models]
 
 
@@ -144,19 +207,24 @@ def main() -> None:
         "bench": "iso20022.mt.parse",
         "python": platform.python_version(),
         "corpus": f"{len(messages)} messages, MT540-548/524/508/535/536, "
-                  f"{round(sum(map(len, messages)) / len(messages))} chars each on average",
+        f"{round(sum(map(len, messages)) / len(messages))} chars each on average",
         "hub": measure(parse_mt, messages, args.seconds) | {"peak_kib": peak_kib(parse_mt, messages)},
         "hub_syntax_only": measure(parse_fin, messages, args.seconds / 2),
     }
     parser, baseline_version = baseline_parser()
     if parser is None:
-        result["baseline"] = {"name": "swift-parser-py",
-                              "status": "not installed (pip install swift-parser-py==0.5.0 --no-deps)"}
+        result["baseline"] = {
+            "name": "swift-parser-py",
+            "status": "not installed (pip install swift-parser-py==0.5.0 --no-deps)",
+        }
     else:
         base = measure(parser.process, messages, args.seconds)
-        result["baseline"] = {"name": f"swift-parser-py {baseline_version}", **base,
-                              "peak_kib": peak_kib(parser.process, messages),
-                              "baseline_unparsed_field_share": unparsed_share(parser, messages)}
+        result["baseline"] = {
+            "name": f"swift-parser-py {baseline_version}",
+            **base,
+            "peak_kib": peak_kib(parser.process, messages),
+            "baseline_unparsed_field_share": unparsed_share(parser, messages),
+        }
         result["hub_vs_baseline"] = round(result["hub"]["messages_per_s"] / base["messages_per_s"], 1)
     if sample:
         large = {"chars": len(sample[0]), "hub": measure(parse_mt, sample, args.seconds / 3)}

@@ -72,16 +72,26 @@ def instructions() -> list[m.SettlementInstruction]:
     for n in range(CORPUS_SIZE):
         side = m.Side.DELIVER if n % 2 else m.Side.RECEIVE
         payment = m.Payment.AGAINST_PAYMENT if n % 3 == 0 else m.Payment.FREE
-        out.append(m.SettlementInstruction(
-            transaction_id=f"TX-2026-{n:06d}", side=side, payment=payment,
-            trade_date=day - timedelta(days=2), intended_settlement_date=day,
-            security=m.Security(isin=isin(n), description=f"OFZ {26200 + n}"),
-            quantity=m.Quantity(amount=Decimal(1000 + n), type=m.QuantityType.UNIT),
-            safekeeping_account=f"NSD-{n:05d}", account_owner_bic="BANKRUMMXXX",
-            counterparty=m.Counterparty(bic="BANKZAJJ", csd_bic="STRAZAJJ", safekeeping_account=f"ZA-{n}"),
-            common_trade_reference=f"CTR{n}",
-            settlement_amount=m.Amount(value=Decimal("1000.25") * n, currency="RUB") if payment.value == "APMT" else None,
-        ))
+        out.append(
+            m.SettlementInstruction(
+                transaction_id=f"TX-2026-{n:06d}",
+                side=side,
+                payment=payment,
+                trade_date=day - timedelta(days=2),
+                intended_settlement_date=day,
+                security=m.Security(isin=isin(n), description=f"OFZ {26200 + n}"),
+                quantity=m.Quantity(amount=Decimal(1000 + n), type=m.QuantityType.UNIT),
+                safekeeping_account=f"NSD-{n:05d}",
+                account_owner_bic="BANKRUMMXXX",
+                counterparty=m.Counterparty(
+                    bic="BANKZAJJ", csd_bic="STRAZAJJ", safekeeping_account=f"ZA-{n}"
+                ),
+                common_trade_reference=f"CTR{n}",
+                settlement_amount=m.Amount(value=Decimal("1000.25") * n, currency="RUB")
+                if payment.value == "APMT"
+                else None,
+            )
+        )
     return out
 
 
@@ -92,15 +102,24 @@ def statements() -> list[m.HoldingsStatement]:
         for k in range(BALANCES_PER_STATEMENT):
             blocked = Decimal(k * 10)
             available = Decimal(1000 + n + k)
-            balances.append(m.HoldingBalance(
-                security=m.Security(isin=isin(n * BALANCES_PER_STATEMENT + k)),
-                aggregate=available + blocked, available=available, not_available=blocked,
-                sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=blocked),),
-            ))
-        out.append(m.HoldingsStatement(
-            statement_date=date(2026, 11, 24), safekeeping_account=f"NSD-{n:05d}", account_owner_bic="BANKRUMMXXX",
-            statement_id=f"ST-{n}", balances=tuple(balances),
-        ))
+            balances.append(
+                m.HoldingBalance(
+                    security=m.Security(isin=isin(n * BALANCES_PER_STATEMENT + k)),
+                    aggregate=available + blocked,
+                    available=available,
+                    not_available=blocked,
+                    sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=blocked),),
+                )
+            )
+        out.append(
+            m.HoldingsStatement(
+                statement_date=date(2026, 11, 24),
+                safekeeping_account=f"NSD-{n:05d}",
+                account_owner_bic="BANKRUMMXXX",
+                statement_id=f"ST-{n}",
+                balances=tuple(balances),
+            )
+        )
     return out
 
 
@@ -151,14 +170,18 @@ def phases(data: list[bytes]) -> dict:
     return {
         "parse_us": median_us(parse_xml, data),
         "validate_us": median_us(schema.validate, trees),
-        "extract_us": median_us(lambda tree: version.codec.parse(top_node(tree[0], "/Document"), None), trees),
+        "extract_us": median_us(
+            lambda tree: version.codec.parse(top_node(tree[0], "/Document"), None), trees
+        ),
     }
 
 
 def measure(kind: str, models: list, cls: type, seconds: float) -> dict:
     hub_bytes = [mx.build(model) for model in models]
     root = cls.__name__
-    baseline_text = [b.decode().replace("<Document", f"<{root}").replace("</Document>", f"</{root}>") for b in hub_bytes]
+    baseline_text = [
+        b.decode().replace("<Document", f"<{root}").replace("</Document>", f"</{root}>") for b in hub_bytes
+    ]
     baseline_bytes = [t.encode() for t in baseline_text]
     assert mx.parse(hub_bytes[0]).body == models[0]
     assert cls.from_iso20022_xml(baseline_text[0]) is not None
@@ -186,15 +209,19 @@ def main() -> None:
         measure("sese.023.001.11", instructions(), Sese02300111, args.seconds),
         measure("semt.002.001.11", statements(), Semt00200111, args.seconds),
     ]
-    print(json.dumps({
-        "bench": "iso20022.mx.parse_validate_extract",
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "seconds_per_side": args.seconds,
-        "baseline": "python-iso20022 0.3.0 (xsdata)",
-        "results": results,
-        "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "iso20022.mx.parse_validate_extract",
+                "python": platform.python_version(),
+                "cpu_count": os.cpu_count(),
+                "seconds_per_side": args.seconds,
+                "baseline": "python-iso20022 0.3.0 (xsdata)",
+                "results": results,
+                "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

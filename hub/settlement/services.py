@@ -369,7 +369,9 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
             m.Reason(code="DPRG", narrative=f"settlement has started ({transfer.status.lower()})"),
         )
     counterpart_id = transfer.receive_id if transfer.deliver_id == instruction.pk else transfer.deliver_id
-    counterpart = Instruction.objects.select_for_update(of=("self",)).select_related(*related).get(pk=counterpart_id)
+    counterpart = (
+        Instruction.objects.select_for_update(of=("self",)).select_related(*related).get(pk=counterpart_id)
+    )
     Instruction.objects.filter(pk=instruction.pk).update(cancellation_requested=True)
     if not counterpart.cancellation_requested:
         StatusEvent.objects.create(

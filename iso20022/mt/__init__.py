@@ -17,8 +17,22 @@ from iso20022.errors import Iso20022Error, MessageError, ReasonCode, Unsupported
 from iso20022.mt import intra, settlement, statements
 from iso20022.mt.fin import FinMessage, Sequence, build_fin, input_message, parse_fin
 
-SUPPORTED_TYPES = ("508", "524", "535", "536", "537", "540", "541", "542", "543", "544", "545", "546", "547",
-                   "548")
+SUPPORTED_TYPES = (
+    "508",
+    "524",
+    "535",
+    "536",
+    "537",
+    "540",
+    "541",
+    "542",
+    "543",
+    "544",
+    "545",
+    "546",
+    "547",
+    "548",
+)
 
 _READERS: dict[str, Callable[[FinMessage], object]] = {
     **{mt: settlement.read_instruction for mt in settlement.INSTRUCTIONS},
@@ -31,18 +45,32 @@ _READERS: dict[str, Callable[[FinMessage], object]] = {
     "537": statements.read_pending,
 }
 
-__all__ = ["SUPPORTED_TYPES", "FinMessage", "build_fin", "build_mt", "message_type_for", "parse_fin",
-           "parse_mt", "read_message", "validate_mt"]
+__all__ = [
+    "SUPPORTED_TYPES",
+    "FinMessage",
+    "build_fin",
+    "build_mt",
+    "message_type_for",
+    "parse_fin",
+    "parse_mt",
+    "read_message",
+    "validate_mt",
+]
 
 
 def read_message(message: FinMessage) -> m.Message | FinMessage:
     """The business content of a parsed FIN message."""
     reader = _READERS.get(message.message_type)
     if reader is None:
-        raise UnsupportedMessage(MessageError(
-            reason=ReasonCode.UNSUPPORTED, line=1, path="2",
-            message=f"MT{message.message_type} is not a message type the hub reads "
-                    f"(MT{', MT'.join(SUPPORTED_TYPES)})"))
+        raise UnsupportedMessage(
+            MessageError(
+                reason=ReasonCode.UNSUPPORTED,
+                line=1,
+                path="2",
+                message=f"MT{message.message_type} is not a message type the hub reads "
+                f"(MT{', MT'.join(SUPPORTED_TYPES)})",
+            )
+        )
     return reader(message)
 
 
@@ -75,8 +103,9 @@ def message_type_for(model: object) -> str:
             return "535"
         case m.TransactionsStatement():
             return "536"
-    raise UnsupportedMessage(MessageError(reason=ReasonCode.UNSUPPORTED,
-                                          message=f"no MT message carries a {type(model).__name__}"))
+    raise UnsupportedMessage(
+        MessageError(reason=ReasonCode.UNSUPPORTED, message=f"no MT message carries a {type(model).__name__}")
+    )
 
 
 _WRITERS: dict[type, Callable[[object], Sequence]] = {
@@ -104,8 +133,13 @@ def _default_parties(model: object) -> tuple[str, str]:
     return UNKNOWN_BIC, owner
 
 
-def build_mt(model: m.Message, *, sender: str | None = None, receiver: str | None = None,
-             user: tuple[tuple[str, str], ...] = ()) -> str:
+def build_mt(
+    model: m.Message,
+    *,
+    sender: str | None = None,
+    receiver: str | None = None,
+    user: tuple[tuple[str, str], ...] = (),
+) -> str:
     """FIN text for a model; ``sender`` / ``receiver`` are BICs for blocks 1 and 2, ``user`` the
     block 3 fields (e.g. ``(("108", "MUR"),)``)."""
     writer = _WRITERS.get(type(model))
@@ -113,5 +147,8 @@ def build_mt(model: m.Message, *, sender: str | None = None, receiver: str | Non
         message_type_for(model)  # raises UnsupportedMessage
     default_sender, default_receiver = _default_parties(model)
     text = writer(model)
-    return build_fin(input_message(message_type_for(model), sender or default_sender,
-                                   receiver or default_receiver, text, user))
+    return build_fin(
+        input_message(
+            message_type_for(model), sender or default_sender, receiver or default_receiver, text, user
+        )
+    )

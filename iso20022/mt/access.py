@@ -21,26 +21,49 @@ class Reader:
         self.message_type = message_type
         self.errors: list[MessageError] = []
 
-    def seq(self, parent: Sequence | None, name: str, *, required: bool = True,
-            reason: ReasonCode = ReasonCode.OTHER) -> Sequence | None:
+    def seq(
+        self,
+        parent: Sequence | None,
+        name: str,
+        *,
+        required: bool = True,
+        reason: ReasonCode = ReasonCode.OTHER,
+    ) -> Sequence | None:
         if parent is None:
             return None
         found = parent.sequence(name)
         if found is None and required:
-            problem(self.errors, f"MT{self.message_type}: mandatory sequence {name} is missing",
-                    parent.line or None, _path(parent, name), reason)
+            problem(
+                self.errors,
+                f"MT{self.message_type}: mandatory sequence {name} is missing",
+                parent.line or None,
+                _path(parent, name),
+                reason,
+            )
         return found
 
-    def need(self, parent: Sequence | None, tag: str, qualifier: str | None = None,
-             reason: ReasonCode = ReasonCode.OTHER, *, required: bool = True) -> object:
+    def need(
+        self,
+        parent: Sequence | None,
+        tag: str,
+        qualifier: str | None = None,
+        reason: ReasonCode = ReasonCode.OTHER,
+        *,
+        required: bool = True,
+    ) -> object:
         if parent is None:
             return None
         found = parent.field(tag, qualifier)
         if found is None:
             if required:
                 label = f":{tag}:" + (f":{qualifier}" if qualifier else "")
-                problem(self.errors, f"MT{self.message_type}: mandatory field {label} is missing",
-                        parent.line or None, _path(parent, label), reason)
+                problem(
+                    self.errors,
+                    f"MT{self.message_type}: mandatory field {label} is missing",
+                    parent.line or None,
+                    _path(parent, label),
+                    reason,
+                )
             return None
         if tag == "98a":
             return self._date(parent, found, reason)
@@ -52,8 +75,14 @@ class Reader:
             return found.value.date()
         if isinstance(found.value, dt.date):
             return found.value
-        problem(self.errors, f"MT{self.message_type}: :{found.tag}::{found.qualifier}//{found.value} gives no "
-                "date; the hub needs one", found.line, _path(parent, f":{found.tag}::{found.qualifier}"), reason)
+        problem(
+            self.errors,
+            f"MT{self.message_type}: :{found.tag}::{found.qualifier}//{found.value} gives no "
+            "date; the hub needs one",
+            found.line,
+            _path(parent, f":{found.tag}::{found.qualifier}"),
+            reason,
+        )
         return None
 
     def optional(self, parent: Sequence | None, tag: str, qualifier: str | None = None) -> object:
@@ -67,13 +96,26 @@ class Reader:
         function = str(value).split("/")[0]
         if function not in allowed:
             found = genl.field("23G")
-            problem(self.errors, f"MT{self.message_type}: function :23G:{function} is not one the hub reads "
-                    f"({', '.join(allowed)})", found.line if found else None, _path(genl, ":23G:"),
-                    ReasonCode.UNSUPPORTED)
+            problem(
+                self.errors,
+                f"MT{self.message_type}: function :23G:{function} is not one the hub reads "
+                f"({', '.join(allowed)})",
+                found.line if found else None,
+                _path(genl, ":23G:"),
+                ReasonCode.UNSUPPORTED,
+            )
         return function
 
-    def code(self, parent: Sequence | None, tag: str, qualifier: str, allowed: type,
-             reason: ReasonCode = ReasonCode.OTHER, *, required: bool = True):
+    def code(
+        self,
+        parent: Sequence | None,
+        tag: str,
+        qualifier: str,
+        allowed: type,
+        reason: ReasonCode = ReasonCode.OTHER,
+        *,
+        required: bool = True,
+    ):
         """A coded field whose value must be a member of the ``StrEnum`` ``allowed``."""
         value = self.need(parent, tag, qualifier, reason, required=required)
         if value is None:
@@ -82,13 +124,19 @@ class Reader:
             return allowed(value)
         except ValueError:
             found = parent.field(tag, qualifier)
-            problem(self.errors, f"MT{self.message_type}: :{tag}::{qualifier}//{value} is not one of "
-                    f"{', '.join(m.value for m in allowed)}", found.line if found else None,
-                    _path(parent, f":{tag}::{qualifier}"), reason)
+            problem(
+                self.errors,
+                f"MT{self.message_type}: :{tag}::{qualifier}//{value} is not one of "
+                f"{', '.join(m.value for m in allowed)}",
+                found.line if found else None,
+                _path(parent, f":{tag}::{qualifier}"),
+                reason,
+            )
             return None
 
-    def fail(self, message: str, at: Sequence | Field | None = None,
-             reason: ReasonCode = ReasonCode.OTHER) -> None:
+    def fail(
+        self, message: str, at: Sequence | Field | None = None, reason: ReasonCode = ReasonCode.OTHER
+    ) -> None:
         problem(self.errors, f"MT{self.message_type}: {message}", at.line if at else None, None, reason)
 
     def check(self) -> None:
@@ -109,8 +157,9 @@ def F(tag: str, qualifier: str | None, value: object, issuer: str | None = None)
     except (FieldFormatError, ValueError) as exc:
         label = f":{tag}:" + (f":{qualifier}" if qualifier else "")
         reason = ReasonCode.REFERENCE if tag == "20C" else getattr(exc, "reason", ReasonCode.OTHER)
-        raise BuildError(MessageError(reason=reason,
-                                      message=f"cannot write {label}: {exc}", path=label)) from exc
+        raise BuildError(
+            MessageError(reason=reason, message=f"cannot write {label}: {exc}", path=label)
+        ) from exc
 
 
 def S(name: str, *items: Field | Sequence | None) -> Sequence:  # noqa: N802

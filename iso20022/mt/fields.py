@@ -185,8 +185,10 @@ QUANTITY_TYPES = ("UNIT", "FAMT")  # the hub settles units and face amounts; AMO
 
 def _quantity_type(kind: str, text: str) -> None:
     if kind not in QUANTITY_TYPES:
-        raise FieldFormatError(f"quantity type {kind!r} in {text!r} is not one the hub reads "
-                               f"({', '.join(QUANTITY_TYPES)})", REASON_QUANTITY)
+        raise FieldFormatError(
+            f"quantity type {kind!r} in {text!r} is not one the hub reads ({', '.join(QUANTITY_TYPES)})",
+            REASON_QUANTITY,
+        )
 
 
 def _quantity(text: str) -> Quantity:
@@ -344,8 +346,13 @@ def _wrapped(previous: str, line: str, width: int) -> bool:
     if len(previous) == width:
         return True
     moved = width - len(previous)  # a break moved back by ``moved`` characters
-    return (0 < moved < width and previous != "" and len(line) > moved and line[0] not in ":-"
-            and all(char in ":-" for char in line[1:moved + 1]))
+    return (
+        0 < moved < width
+        and previous != ""
+        and len(line) > moved
+        and line[0] not in ":-"
+        and all(char in ":-" for char in line[1 : moved + 1])
+    )
 
 
 def unwrap(text: str, width: int = 35) -> str:

@@ -126,11 +126,15 @@ def parse_fin(data: str | bytes) -> FinMessage:
         try:
             data = data.decode("ascii")
         except UnicodeDecodeError as exc:
-            raise MalformedMessage(MessageError(reason=ReasonCode.OTHER,
-                                                message=f"not ASCII text: byte {exc.start}")) from exc
+            raise MalformedMessage(
+                MessageError(reason=ReasonCode.OTHER, message=f"not ASCII text: byte {exc.start}")
+            ) from exc
     if len(data) > MAX_MESSAGE_CHARS:
-        raise MalformedMessage(MessageError(reason=ReasonCode.OTHER,
-                                            message=f"message longer than {MAX_MESSAGE_CHARS} characters"))
+        raise MalformedMessage(
+            MessageError(
+                reason=ReasonCode.OTHER, message=f"message longer than {MAX_MESSAGE_CHARS} characters"
+            )
+        )
     text = data.replace("\r\n", "\n").strip()
     blocks, body_line = _split_blocks(text, errors)
     if errors:
@@ -142,8 +146,13 @@ def parse_fin(data: str | bytes) -> FinMessage:
     root = _parse_block4(blocks.get("4"), body_line, errors)
     if errors:
         if len(errors) > MAX_ERRORS:
-            errors[MAX_ERRORS:] = [MessageError(reason=ReasonCode.OTHER, line=errors[MAX_ERRORS].line,
-                                                message=f"{len(errors) - MAX_ERRORS} more errors not listed")]
+            errors[MAX_ERRORS:] = [
+                MessageError(
+                    reason=ReasonCode.OTHER,
+                    line=errors[MAX_ERRORS].line,
+                    message=f"{len(errors) - MAX_ERRORS} more errors not listed",
+                )
+            ]
         raise MalformedMessage(errors)
     return FinMessage(basic, application, root, user, trailer)
 
@@ -182,7 +191,7 @@ def _split_blocks(text: str, errors: list[MessageError]) -> tuple[dict[str, str]
             return blocks, body_line
         if name in blocks:
             problem(errors, f"block {name} appears twice", text.count("\n", 0, pos) + 1, name)
-        blocks[name] = text[start:index - 1]
+        blocks[name] = text[start : index - 1]
         pos = index
     for required in ("1", "2", "4"):
         if required not in blocks:
@@ -193,8 +202,9 @@ def _split_blocks(text: str, errors: list[MessageError]) -> tuple[dict[str, str]
 def _basic_header(content: str | None, errors: list[MessageError]) -> BasicHeader:
     match = _BLOCK1.match(content or "")
     if not match:
-        problem(errors, f"block 1 {content!r} is not F01 + 12-character LT address + session + sequence",
-              1, "1")
+        problem(
+            errors, f"block 1 {content!r} is not F01 + 12-character LT address + session + sequence", 1, "1"
+        )
         return BasicHeader("XXXXXXXXXXXX")
     application, service, address, session, sequence = match.groups()
     return BasicHeader(address, application, service, session, sequence)
@@ -204,8 +214,13 @@ def _application_header(content: str | None, errors: list[MessageError]) -> Appl
     content = content or ""
     match = _BLOCK2_IN.match(content)
     if match:
-        return ApplicationHeader(match.group(1), "I", match.group(2), match.group(3) or "N",
-                                 content[4 + 12 + len(match.group(3)):])
+        return ApplicationHeader(
+            match.group(1),
+            "I",
+            match.group(2),
+            match.group(3) or "N",
+            content[4 + 12 + len(match.group(3)) :],
+        )
     match = _BLOCK2_OUT.match(content)
     if match:
         return ApplicationHeader(match.group(1), "O", match.group(4), match.group(8) or "N", content[4:])
@@ -231,7 +246,7 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
         return root
     starts = list(_FIELD_LINE.finditer(body))
     if not starts or starts[0].start() != 0:
-        head = body[:starts[0].start()] if starts else body
+        head = body[: starts[0].start()] if starts else body
         problem(errors, f"block 4 text must start with a field (:TAG:), not {head[:20]!r}", first_line, "4")
         return root
     stack = [root]
@@ -240,12 +255,17 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
     for index, match in enumerate(starts):
         line += body.count("\n", previous_end, match.start())
         value_end = starts[index + 1].start() - 1 if index + 1 < len(starts) else len(body)
-        tag, raw = match.group(1), body[match.end():value_end]
+        tag, raw = match.group(1), body[match.end() : value_end]
         previous_end = match.start()
         if "\n:" in raw:
             offset = raw.count("\n", 0, raw.index("\n:")) + 1
-            problem(errors, f"a line starting with ':' in :{tag}: is not a field (2 digits and an optional "
-                    "letter between colons)", line + offset, tag)
+            problem(
+                errors,
+                f"a line starting with ':' in :{tag}: is not a field (2 digits and an optional "
+                "letter between colons)",
+                line + offset,
+                tag,
+            )
         if tag == "16R":
             if len(stack) > MAX_DEPTH:
                 problem(errors, f"sequences nested deeper than {MAX_DEPTH}", line, _path(stack, tag))
@@ -255,10 +275,16 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
             stack.append(sequence)
         elif tag == "16S":
             if len(stack) == 1:
-                problem(errors, f":16S:{raw} closes a sequence that was never opened", line, _path(stack, tag))
+                problem(
+                    errors, f":16S:{raw} closes a sequence that was never opened", line, _path(stack, tag)
+                )
             elif stack[-1].name != raw:
-                problem(errors, f":16S:{raw} closes sequence {stack[-1].name} (opened at line "
-                        f"{stack[-1].line})", line, _path(stack, tag))
+                problem(
+                    errors,
+                    f":16S:{raw} closes sequence {stack[-1].name} (opened at line {stack[-1].line})",
+                    line,
+                    _path(stack, tag),
+                )
             else:
                 stack.pop()
         else:
@@ -267,8 +293,12 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
             except FieldFormatError as exc:
                 problem(errors, f":{tag}: {exc}", line, _path(stack, tag), exc.reason)
     for open_sequence in stack[1:]:
-        problem(errors, f"sequence {open_sequence.name} opened by :16R: is never closed by :16S:",
-                open_sequence.line, open_sequence.name)
+        problem(
+            errors,
+            f"sequence {open_sequence.name} opened by :16R: is never closed by :16S:",
+            open_sequence.line,
+            open_sequence.name,
+        )
     return root
 
 
@@ -305,11 +335,16 @@ def _write_items(items: list[Field | Sequence], lines: list[str]) -> None:
             lines.append(f":{item.tag}:" + item.raw.replace("\n", "\r\n"))
 
 
-def input_message(message_type: str, sender: str, receiver: str, text: Sequence,
-                  user: tuple[tuple[str, str], ...] = ()) -> FinMessage:
+def input_message(
+    message_type: str, sender: str, receiver: str, text: Sequence, user: tuple[tuple[str, str], ...] = ()
+) -> FinMessage:
     """An input (sent) message between two BICs (8 or 11 characters)."""
-    return FinMessage(BasicHeader(_lt_address(sender)),
-                      ApplicationHeader(message_type, "I", _lt_address(receiver)), text, user)
+    return FinMessage(
+        BasicHeader(_lt_address(sender)),
+        ApplicationHeader(message_type, "I", _lt_address(receiver)),
+        text,
+        user,
+    )
 
 
 def _lt_address(bic: str) -> str:

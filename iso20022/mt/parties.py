@@ -34,14 +34,18 @@ def read_parties(reader: Reader, setdet: Sequence | None) -> dict[str, tuple[str
             continue
         bic = identifier.value if identifier.tag in ("95P",) else None
         if identifier.tag not in ("95P",) and identifier.qualifier in ("DEAG", "REAG", "PSET"):
-            reader.fail(f":{identifier.tag}::{identifier.qualifier} must identify the party by BIC (95P)",
-                        identifier, ReasonCode.PARTY)
+            reader.fail(
+                f":{identifier.tag}::{identifier.qualifier} must identify the party by BIC (95P)",
+                identifier,
+                ReasonCode.PARTY,
+            )
         found[identifier.qualifier or ""] = (bic, party.value("97A", "SAFE"))
     return found
 
 
-def counterparty_from(reader: Reader, setdet: Sequence | None, side: Side, *, required: bool = True
-                      ) -> tuple[Counterparty | None, str | None, str | None]:
+def counterparty_from(
+    reader: Reader, setdet: Sequence | None, side: Side, *, required: bool = True
+) -> tuple[Counterparty | None, str | None, str | None]:
     """(counterparty, own client BIC, own client account) from the SETPRTY sequences."""
     parties = read_parties(reader, setdet)
     agent_role, client_role, own_role = ROLES[side]
@@ -49,35 +53,68 @@ def counterparty_from(reader: Reader, setdet: Sequence | None, side: Side, *, re
     csd_bic, _ = parties.get("PSET", (None, None))
     if setdet is not None and required:
         if agent_bic is None:
-            reader.fail(f"SETPRTY with :95P::{agent_role}: (the counterparty) is missing", setdet,
-                        ReasonCode.PARTY)
+            reader.fail(
+                f"SETPRTY with :95P::{agent_role}: (the counterparty) is missing", setdet, ReasonCode.PARTY
+            )
         if csd_bic is None:
-            reader.fail("SETPRTY with :95P::PSET: (place of settlement) is missing", setdet,
-                        ReasonCode.PLACE_OF_SETTLEMENT)
+            reader.fail(
+                "SETPRTY with :95P::PSET: (place of settlement) is missing",
+                setdet,
+                ReasonCode.PLACE_OF_SETTLEMENT,
+            )
     client_bic, client_account = parties.get(client_role, (None, None))
     own_bic, own_account = parties.get(own_role, (None, None))
     if agent_bic is None or csd_bic is None:
         return None, own_bic, own_account
-    return (Counterparty(bic=agent_bic, csd_bic=csd_bic, safekeeping_account=agent_account,
-                         client_bic=client_bic, client_account=client_account), own_bic, own_account)
+    return (
+        Counterparty(
+            bic=agent_bic,
+            csd_bic=csd_bic,
+            safekeeping_account=agent_account,
+            client_bic=client_bic,
+            client_account=client_account,
+        ),
+        own_bic,
+        own_account,
+    )
 
 
-def write_parties(side: Side, counterparty: Counterparty | None, client_bic: str | None = None,
-                  client_account: str | None = None) -> list[Sequence]:
+def write_parties(
+    side: Side,
+    counterparty: Counterparty | None,
+    client_bic: str | None = None,
+    client_account: str | None = None,
+) -> list[Sequence]:
     if counterparty is None:
         return []
     agent_role, client_role, own_role = ROLES[side]
-    for bic, account, role in ((counterparty.client_bic, counterparty.client_account, client_role),
-                               (client_bic, client_account, own_role)):
+    for bic, account, role in (
+        (counterparty.client_bic, counterparty.client_account, client_role),
+        (client_bic, client_account, own_role),
+    ):
         if account and not bic:
-            raise BuildError(MessageError(reason=ReasonCode.PARTY, path=f"SETPRTY/:95P::{role}",
-                                          message=f"MT needs the BIC of the {role} party to carry its "
-                                                  "account"))
-    out = [S("SETPRTY", F("95P", agent_role, counterparty.bic),
-             F("97A", "SAFE", counterparty.safekeeping_account))]
+            raise BuildError(
+                MessageError(
+                    reason=ReasonCode.PARTY,
+                    path=f"SETPRTY/:95P::{role}",
+                    message=f"MT needs the BIC of the {role} party to carry its account",
+                )
+            )
+    out = [
+        S(
+            "SETPRTY",
+            F("95P", agent_role, counterparty.bic),
+            F("97A", "SAFE", counterparty.safekeeping_account),
+        )
+    ]
     if counterparty.client_bic or counterparty.client_account:
-        out.append(S("SETPRTY", F("95P", client_role, counterparty.client_bic or None),
-                     F("97A", "SAFE", counterparty.client_account)))
+        out.append(
+            S(
+                "SETPRTY",
+                F("95P", client_role, counterparty.client_bic or None),
+                F("97A", "SAFE", counterparty.client_account),
+            )
+        )
     if client_bic or client_account:
         out.append(S("SETPRTY", F("95P", own_role, client_bic), F("97A", "SAFE", client_account)))
     out.append(S("SETPRTY", F("95P", "PSET", counterparty.csd_bic)))
@@ -91,11 +128,18 @@ def read_reasons(status: Sequence) -> tuple[Reason, ...]:
         if code is None:
             continue
         narrative = reas.value("70D", "REAS")
-        reasons.append(Reason(code=code.value, issuer=code.issuer,
-                              narrative=unwrap(narrative) if narrative else None))
+        reasons.append(
+            Reason(code=code.value, issuer=code.issuer, narrative=unwrap(narrative) if narrative else None)
+        )
     return tuple(reasons)
 
 
 def write_reasons(qualifier: str, reasons: tuple[Reason, ...]) -> list[Sequence]:
-    return [S("REAS", F("24B", qualifier, r.code, r.issuer),
-              F("70D", "REAS", wrap(r.narrative) if r.narrative else None)) for r in reasons]
+    return [
+        S(
+            "REAS",
+            F("24B", qualifier, r.code, r.issuer),
+            F("70D", "REAS", wrap(r.narrative) if r.narrative else None),
+        )
+        for r in reasons
+    ]

@@ -7,6 +7,11 @@ ones a sese.024 or an MT548 ``:24B::REJT//`` carries; line; path) and raise once
 from iso20022.errors import MessageError, ReasonCode
 
 
-def problem(errors: list[MessageError], message: str, line: int | None = None, path: str | None = None,
-            reason: ReasonCode = ReasonCode.OTHER) -> None:
+def problem(
+    errors: list[MessageError],
+    message: str,
+    line: int | None = None,
+    path: str | None = None,
+    reason: ReasonCode = ReasonCode.OTHER,
+) -> None:
     errors.append(MessageError(reason=reason, message=message, line=line, path=path))

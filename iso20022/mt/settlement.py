@@ -34,10 +34,18 @@ from iso20022.mt.access import F, Reader, S, S_if
 from iso20022.mt.fin import FinMessage, Sequence
 from iso20022.mt.parties import counterparty_from, read_reasons, write_parties, write_reasons
 
-INSTRUCTIONS = {"540": (Side.RECEIVE, Payment.FREE), "541": (Side.RECEIVE, Payment.AGAINST_PAYMENT),
-                "542": (Side.DELIVER, Payment.FREE), "543": (Side.DELIVER, Payment.AGAINST_PAYMENT)}
-CONFIRMATIONS = {"544": (Side.RECEIVE, Payment.FREE), "545": (Side.RECEIVE, Payment.AGAINST_PAYMENT),
-                 "546": (Side.DELIVER, Payment.FREE), "547": (Side.DELIVER, Payment.AGAINST_PAYMENT)}
+INSTRUCTIONS = {
+    "540": (Side.RECEIVE, Payment.FREE),
+    "541": (Side.RECEIVE, Payment.AGAINST_PAYMENT),
+    "542": (Side.DELIVER, Payment.FREE),
+    "543": (Side.DELIVER, Payment.AGAINST_PAYMENT),
+}
+CONFIRMATIONS = {
+    "544": (Side.RECEIVE, Payment.FREE),
+    "545": (Side.RECEIVE, Payment.AGAINST_PAYMENT),
+    "546": (Side.DELIVER, Payment.FREE),
+    "547": (Side.DELIVER, Payment.AGAINST_PAYMENT),
+}
 NO_REFERENCE = "NONREF"
 
 
@@ -131,14 +139,24 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     if function == "CANC":
         previous = refs.get("PREV")
         if previous is None:
-            reader.fail("a cancellation needs LINK :20C::PREV// (the instruction to cancel)", genl,
-                        ReasonCode.REFERENCE)
+            reader.fail(
+                "a cancellation needs LINK :20C::PREV// (the instruction to cancel)",
+                genl,
+                ReasonCode.REFERENCE,
+            )
         reader.check()
         return CancellationRequest(
-            transaction_id=previous, side=side, payment=payment, safekeeping_account=account,
-            account_owner_bic=owner, business_message_id=None if seme == NO_REFERENCE else seme,
-            account_servicer_transaction_id=refs.get("ASRF"), security=security, quantity=quantity,
-            intended_settlement_date=settlement_date)
+            transaction_id=previous,
+            side=side,
+            payment=payment,
+            safekeeping_account=account,
+            account_owner_bic=owner,
+            business_message_id=None if seme == NO_REFERENCE else seme,
+            account_servicer_transaction_id=refs.get("ASRF"),
+            security=security,
+            quantity=quantity,
+            intended_settlement_date=settlement_date,
+        )
     trade_date = reader.need(traddet, "98a", "TRAD", ReasonCode.TRADE_DATE)
     transaction_type = reader.need(setdet, "22F", "SETR", ReasonCode.UNSUPPORTED)
     counterparty, client_bic, client_account = counterparty_from(reader, setdet, side)
@@ -149,45 +167,96 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     place = reader.optional(fiac, "94F", "SAFE")
     reader.check()
     return SettlementInstruction(
-        transaction_id=seme, side=side, payment=payment, trade_date=trade_date,
-        intended_settlement_date=settlement_date, security=security, quantity=quantity,
-        safekeeping_account=account, account_owner_bic=owner, counterparty=counterparty,
-        transaction_type=transaction_type, common_trade_reference=refs.get("COMM"),
-        settlement_amount=settlement_amount, client_bic=client_bic, client_account=client_account,
-        own_csd_bic=place.bic if isinstance(place, f.PlaceCode) else None)
+        transaction_id=seme,
+        side=side,
+        payment=payment,
+        trade_date=trade_date,
+        intended_settlement_date=settlement_date,
+        security=security,
+        quantity=quantity,
+        safekeeping_account=account,
+        account_owner_bic=owner,
+        counterparty=counterparty,
+        transaction_type=transaction_type,
+        common_trade_reference=refs.get("COMM"),
+        settlement_amount=settlement_amount,
+        client_bic=client_bic,
+        client_account=client_account,
+        own_csd_bic=place.bic if isinstance(place, f.PlaceCode) else None,
+    )
 
 
 def write_instruction(model: SettlementInstruction) -> Sequence:
     if model.payment is Payment.AGAINST_PAYMENT and model.settlement_amount is None:
-        raise BuildError(MessageError(reason=ReasonCode.AMOUNT, path="SETDET/AMT/:19A::SETT",
-                                      message="an against-payment instruction needs a settlement amount"))
-    return S("",
-             S("GENL", F("20C", "SEME", model.transaction_id), F("23G", None, "NEWM"),
-               link("COMM", model.common_trade_reference)),
-             S("TRADDET", F("98A", "SETT", model.intended_settlement_date),
-               F("98A", "TRAD", model.trade_date), security_field(model.security)),
-             S("FIAC", F("36B", "SETT", quantity_value(model.quantity)),
-               F("95P", "ACOW", model.account_owner_bic), F("97A", "SAFE", model.safekeeping_account),
-               F("94F", "SAFE", f.PlaceCode("NCSD", model.own_csd_bic) if model.own_csd_bic else None)),
-             S("SETDET", F("22F", "SETR", model.transaction_type),
-               *write_parties(model.side, model.counterparty, model.client_bic, model.client_account),
-               S_if("AMT", F("19A", "SETT", amount_value(model.settlement_amount)))
-               if model.payment is Payment.AGAINST_PAYMENT else None))
+        raise BuildError(
+            MessageError(
+                reason=ReasonCode.AMOUNT,
+                path="SETDET/AMT/:19A::SETT",
+                message="an against-payment instruction needs a settlement amount",
+            )
+        )
+    return S(
+        "",
+        S(
+            "GENL",
+            F("20C", "SEME", model.transaction_id),
+            F("23G", None, "NEWM"),
+            link("COMM", model.common_trade_reference),
+        ),
+        S(
+            "TRADDET",
+            F("98A", "SETT", model.intended_settlement_date),
+            F("98A", "TRAD", model.trade_date),
+            security_field(model.security),
+        ),
+        S(
+            "FIAC",
+            F("36B", "SETT", quantity_value(model.quantity)),
+            F("95P", "ACOW", model.account_owner_bic),
+            F("97A", "SAFE", model.safekeeping_account),
+            F("94F", "SAFE", f.PlaceCode("NCSD", model.own_csd_bic) if model.own_csd_bic else None),
+        ),
+        S(
+            "SETDET",
+            F("22F", "SETR", model.transaction_type),
+            *write_parties(model.side, model.counterparty, model.client_bic, model.client_account),
+            S_if("AMT", F("19A", "SETT", amount_value(model.settlement_amount)))
+            if model.payment is Payment.AGAINST_PAYMENT
+            else None,
+        ),
+    )
 
 
 def write_cancellation(model: CancellationRequest) -> Sequence:
-    missing = [name for name in ("security", "quantity", "intended_settlement_date")
-               if getattr(model, name) is None]
+    missing = [
+        name for name in ("security", "quantity", "intended_settlement_date") if getattr(model, name) is None
+    ]
     if missing:
-        raise BuildError(MessageError(reason=ReasonCode.OTHER, message="an MT54x cancellation repeats the "
-                                      f"instruction's details; missing: {', '.join(missing)}"))
-    return S("",
-             S("GENL", F("20C", "SEME", model.business_message_id or NO_REFERENCE), F("23G", None, "CANC"),
-               link("PREV", model.transaction_id), link("ASRF", model.account_servicer_transaction_id)),
-             S("TRADDET", F("98A", "SETT", model.intended_settlement_date), security_field(model.security)),
-             S("FIAC", F("36B", "SETT", quantity_value(model.quantity)),
-               F("95P", "ACOW", model.account_owner_bic), F("97A", "SAFE", model.safekeeping_account)),
-             S("SETDET", F("22F", "SETR", "TRAD")))
+        raise BuildError(
+            MessageError(
+                reason=ReasonCode.OTHER,
+                message="an MT54x cancellation repeats the "
+                f"instruction's details; missing: {', '.join(missing)}",
+            )
+        )
+    return S(
+        "",
+        S(
+            "GENL",
+            F("20C", "SEME", model.business_message_id or NO_REFERENCE),
+            F("23G", None, "CANC"),
+            link("PREV", model.transaction_id),
+            link("ASRF", model.account_servicer_transaction_id),
+        ),
+        S("TRADDET", F("98A", "SETT", model.intended_settlement_date), security_field(model.security)),
+        S(
+            "FIAC",
+            F("36B", "SETT", quantity_value(model.quantity)),
+            F("95P", "ACOW", model.account_owner_bic),
+            F("97A", "SAFE", model.safekeeping_account),
+        ),
+        S("SETDET", F("22F", "SETR", "TRAD")),
+    )
 
 
 # --------------------------------------------------------------------------------- MT544-547 in / out
@@ -202,8 +271,9 @@ def read_confirmation(message: FinMessage) -> SettlementConfirmation:
     reader.function(genl, "NEWM")
     refs = links(genl)
     if "RELA" not in refs:
-        reader.fail("LINK :20C::RELA// (the account owner's reference) is missing", genl,
-                    ReasonCode.REFERENCE)
+        reader.fail(
+            "LINK :20C::RELA// (the account owner's reference) is missing", genl, ReasonCode.REFERENCE
+        )
     traddet = reader.seq(root, "TRADDET")
     fiac = reader.seq(root, "FIAC")
     setdet = reader.seq(root, "SETDET")
@@ -222,33 +292,65 @@ def read_confirmation(message: FinMessage) -> SettlementConfirmation:
         settled_amount = amount_from(reader.need(amt, "19A", "ESTT", ReasonCode.AMOUNT))
     reader.check()
     return SettlementConfirmation(
-        transaction_id=refs["RELA"], side=side, payment=payment, effective_settlement_date=effective,
-        security=security, settled_quantity=quantity, safekeeping_account=account, account_owner_bic=owner,
-        counterparty=counterparty, account_servicer_transaction_id=refs.get("ASRF"),
-        market_infrastructure_transaction_id=refs.get("MITI"), trade_date=trade_date,
-        transaction_type=transaction_type, common_trade_reference=refs.get("COMM"),
-        settled_amount=settled_amount)
+        transaction_id=refs["RELA"],
+        side=side,
+        payment=payment,
+        effective_settlement_date=effective,
+        security=security,
+        settled_quantity=quantity,
+        safekeeping_account=account,
+        account_owner_bic=owner,
+        counterparty=counterparty,
+        account_servicer_transaction_id=refs.get("ASRF"),
+        market_infrastructure_transaction_id=refs.get("MITI"),
+        trade_date=trade_date,
+        transaction_type=transaction_type,
+        common_trade_reference=refs.get("COMM"),
+        settled_amount=settled_amount,
+    )
 
 
 def write_confirmation(model: SettlementConfirmation) -> Sequence:
     if model.payment is Payment.AGAINST_PAYMENT and model.settled_amount is None:
-        raise BuildError(MessageError(reason=ReasonCode.AMOUNT, path="SETDET/AMT/:19A::ESTT",
-                                      message="an against-payment confirmation needs the settled amount"))
-    return S("",
-             S("GENL", F("20C", "SEME", model.account_servicer_transaction_id or model.transaction_id),
-               F("23G", None, "NEWM"),
-               link("RELA", model.transaction_id, instruction_type(model.side, model.payment)),
-               link("ASRF", model.account_servicer_transaction_id),
-               link("MITI", model.market_infrastructure_transaction_id),
-               link("COMM", model.common_trade_reference)),
-             S("TRADDET", F("98A", "ESET", model.effective_settlement_date),
-               F("98A", "TRAD", model.trade_date), security_field(model.security)),
-             S("FIAC", F("36B", "ESTT", quantity_value(model.settled_quantity)),
-               F("95P", "ACOW", model.account_owner_bic), F("97A", "SAFE", model.safekeeping_account)),
-             S("SETDET", F("22F", "SETR", model.transaction_type),
-               *write_parties(model.side, model.counterparty),
-               S_if("AMT", F("19A", "ESTT", amount_value(model.settled_amount)))
-               if model.payment is Payment.AGAINST_PAYMENT else None))
+        raise BuildError(
+            MessageError(
+                reason=ReasonCode.AMOUNT,
+                path="SETDET/AMT/:19A::ESTT",
+                message="an against-payment confirmation needs the settled amount",
+            )
+        )
+    return S(
+        "",
+        S(
+            "GENL",
+            F("20C", "SEME", model.account_servicer_transaction_id or model.transaction_id),
+            F("23G", None, "NEWM"),
+            link("RELA", model.transaction_id, instruction_type(model.side, model.payment)),
+            link("ASRF", model.account_servicer_transaction_id),
+            link("MITI", model.market_infrastructure_transaction_id),
+            link("COMM", model.common_trade_reference),
+        ),
+        S(
+            "TRADDET",
+            F("98A", "ESET", model.effective_settlement_date),
+            F("98A", "TRAD", model.trade_date),
+            security_field(model.security),
+        ),
+        S(
+            "FIAC",
+            F("36B", "ESTT", quantity_value(model.settled_quantity)),
+            F("95P", "ACOW", model.account_owner_bic),
+            F("97A", "SAFE", model.safekeeping_account),
+        ),
+        S(
+            "SETDET",
+            F("22F", "SETR", model.transaction_type),
+            *write_parties(model.side, model.counterparty),
+            S_if("AMT", F("19A", "ESTT", amount_value(model.settled_amount)))
+            if model.payment is Payment.AGAINST_PAYMENT
+            else None,
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------- MT548 in / out
@@ -274,24 +376,29 @@ def read_statuses(reader: Reader, genl: Sequence | None, *, required: bool = Tru
             continue
         kinds = _STATUS_KINDS
         if status.qualifier not in kinds or status.issuer:
-            reader.fail(f":25D::{status.qualifier}/{status.issuer or ''}/ is not an ISO status the hub reads",
-                        status)
+            reader.fail(
+                f":25D::{status.qualifier}/{status.issuer or ''}/ is not an ISO status the hub reads", status
+            )
             continue
         codes, model = kinds[status.qualifier]
         try:
             code = codes(status.value)
         except ValueError:
-            reader.fail(f":25D::{status.qualifier}//{status.value} is not one of "
-                        f"{', '.join(c.value for c in codes)}", status)
+            reader.fail(
+                f":25D::{status.qualifier}//{status.value} is not one of {', '.join(c.value for c in codes)}",
+                status,
+            )
             continue
         found[status.qualifier] = model(code=code, reasons=read_reasons(stat))
     return found
 
 
 def write_statuses(pairs: list[tuple[str, object]]) -> list[Sequence]:
-    return [S("STAT", F("25D", qualifier, status.code.value),
-              *write_reasons(status.code.value, status.reasons))
-            for qualifier, status in pairs if status is not None]
+    return [
+        S("STAT", F("25D", qualifier, status.code.value), *write_reasons(status.code.value, status.reasons))
+        for qualifier, status in pairs
+        if status is not None
+    ]
 
 
 def read_status(message: FinMessage) -> StatusAdvice | CancellationStatus:
@@ -302,33 +409,49 @@ def read_status(message: FinMessage) -> StatusAdvice | CancellationStatus:
     function = reader.function(genl, "INST", "CAST")
     refs = links(genl)
     if "RELA" not in refs:
-        reader.fail("LINK :20C::RELA// (the reference of the instruction) is missing", genl,
-                    ReasonCode.REFERENCE)
+        reader.fail(
+            "LINK :20C::RELA// (the reference of the instruction) is missing", genl, ReasonCode.REFERENCE
+        )
     statuses = read_statuses(reader, genl)
     settran = reader.seq(root, "SETTRAN", required=False)
     if function == "CAST":
         linked = refs.get("LINK")
         if linked not in INSTRUCTIONS:
-            reader.fail("a cancellation status needs LINK :13A::LINK//540-543 (the cancelled message type)",
-                        genl, ReasonCode.UNSUPPORTED)
+            reader.fail(
+                "a cancellation status needs LINK :13A::LINK//540-543 (the cancelled message type)",
+                genl,
+                ReasonCode.UNSUPPORTED,
+            )
         if "PREV" not in refs:
-            reader.fail("LINK :20C::PREV// (the cancelled instruction) is missing", genl,
-                        ReasonCode.REFERENCE)
+            reader.fail(
+                "LINK :20C::PREV// (the cancelled instruction) is missing", genl, ReasonCode.REFERENCE
+            )
         if "CPRC" not in statuses:
             reader.fail("STAT :25D::CPRC// (cancellation processing status) is missing", genl)
         reader.check()
         side, payment = INSTRUCTIONS[linked]
         echoed = _read_cancelled(reader, settran) if settran is not None else {}
         reader.check()
-        return CancellationStatus(cancellation_request_reference=refs["RELA"], transaction_id=refs["PREV"],
-                                  side=side, payment=payment, processing=statuses["CPRC"],
-                                  account_servicer_transaction_id=refs.get("ASRF"), **echoed)
+        return CancellationStatus(
+            cancellation_request_reference=refs["RELA"],
+            transaction_id=refs["PREV"],
+            side=side,
+            payment=payment,
+            processing=statuses["CPRC"],
+            account_servicer_transaction_id=refs.get("ASRF"),
+            **echoed,
+        )
     details = read_details(reader, settran) if settran is not None else None
     reader.check()
     return StatusAdvice(
-        transaction_id=refs["RELA"], account_servicer_transaction_id=refs.get("ASRF"),
-        market_infrastructure_transaction_id=refs.get("MITI"), processing=statuses.get("IPRC"),
-        matching=statuses.get("MTCH"), settlement=statuses.get("SETT"), details=details)
+        transaction_id=refs["RELA"],
+        account_servicer_transaction_id=refs.get("ASRF"),
+        market_infrastructure_transaction_id=refs.get("MITI"),
+        processing=statuses.get("IPRC"),
+        matching=statuses.get("MTCH"),
+        settlement=statuses.get("SETT"),
+        details=details,
+    )
 
 
 def _read_cancelled(reader: Reader, settran: Sequence) -> dict[str, object]:
@@ -354,65 +477,111 @@ def read_details(reader: Reader, settran: Sequence) -> TransactionDetails | None
     account = reader.optional(settran, "97A", "SAFE")
     counterparty = None
     if side is not None:
-        counterparty, _, _ = counterparty_from(reader, settran, side,
-                                               required=settran.sequence("SETPRTY") is not None)
+        counterparty, _, _ = counterparty_from(
+            reader, settran, side, required=settran.sequence("SETPRTY") is not None
+        )
     if None in (security, quantity, side, payment, settlement_date):
         return None
-    return TransactionDetails(side=side, payment=payment, security=security, quantity=quantity,
-                              intended_settlement_date=settlement_date,
-                              trade_date=reader.optional(settran, "98a", "TRAD"), safekeeping_account=account,
-                              account_owner_bic=reader.optional(settran, "95P", "ACOW"),
-                              counterparty=counterparty,
-                              transaction_type=reader.optional(settran, "22F", "SETR") or "TRAD")
+    return TransactionDetails(
+        side=side,
+        payment=payment,
+        security=security,
+        quantity=quantity,
+        intended_settlement_date=settlement_date,
+        trade_date=reader.optional(settran, "98a", "TRAD"),
+        safekeeping_account=account,
+        account_owner_bic=reader.optional(settran, "95P", "ACOW"),
+        counterparty=counterparty,
+        transaction_type=reader.optional(settran, "22F", "SETR") or "TRAD",
+    )
 
 
 def write_status(model: StatusAdvice) -> Sequence:
     pairs = [("IPRC", model.processing), ("MTCH", model.matching), ("SETT", model.settlement)]
     if not any(status for _, status in pairs):
-        raise BuildError(MessageError(reason=ReasonCode.OTHER, path="GENL/STAT",
-                                      message="an MT548 needs at least one status"))
+        raise BuildError(
+            MessageError(
+                reason=ReasonCode.OTHER, path="GENL/STAT", message="an MT548 needs at least one status"
+            )
+        )
     details = model.details
     linked = instruction_type(details.side, details.payment) if details else None
-    return S("",
-             S("GENL", F("20C", "SEME", model.account_servicer_transaction_id or model.transaction_id),
-               F("23G", None, "INST"), link("RELA", model.transaction_id, linked),
-               link("ASRF", model.account_servicer_transaction_id),
-               link("MITI", model.market_infrastructure_transaction_id), *write_statuses(pairs)),
-             _write_details(details) if details else None)
+    return S(
+        "",
+        S(
+            "GENL",
+            F("20C", "SEME", model.account_servicer_transaction_id or model.transaction_id),
+            F("23G", None, "INST"),
+            link("RELA", model.transaction_id, linked),
+            link("ASRF", model.account_servicer_transaction_id),
+            link("MITI", model.market_infrastructure_transaction_id),
+            *write_statuses(pairs),
+        ),
+        _write_details(details) if details else None,
+    )
 
 
 def _write_details(details: TransactionDetails) -> Sequence:
-    return S("SETTRAN", security_field(details.security), F("36B", "SETT", quantity_value(details.quantity)),
-             F("95P", "ACOW", details.account_owner_bic), F("97A", "SAFE", details.safekeeping_account),
-             F("22H", "REDE", details.side.value), F("22H", "PAYM", details.payment.value),
-             F("98A", "SETT", details.intended_settlement_date), F("98A", "TRAD", details.trade_date),
-             F("22F", "SETR", details.transaction_type), *write_parties(details.side, details.counterparty))
+    return S(
+        "SETTRAN",
+        security_field(details.security),
+        F("36B", "SETT", quantity_value(details.quantity)),
+        F("95P", "ACOW", details.account_owner_bic),
+        F("97A", "SAFE", details.safekeeping_account),
+        F("22H", "REDE", details.side.value),
+        F("22H", "PAYM", details.payment.value),
+        F("98A", "SETT", details.intended_settlement_date),
+        F("98A", "TRAD", details.trade_date),
+        F("22F", "SETR", details.transaction_type),
+        *write_parties(details.side, details.counterparty),
+    )
 
 
 def write_cancellation_status(model: CancellationStatus) -> Sequence:
     reference = model.cancellation_request_reference
-    return S("",
-             S("GENL", F("20C", "SEME", model.account_servicer_transaction_id or reference),
-               F("23G", None, "CAST"),
-               link("RELA", reference, instruction_type(model.side, model.payment)),
-               link("PREV", model.transaction_id), link("ASRF", model.account_servicer_transaction_id),
-               *write_statuses([("CPRC", model.processing)])),
-             _write_cancelled(model))
+    return S(
+        "",
+        S(
+            "GENL",
+            F("20C", "SEME", model.account_servicer_transaction_id or reference),
+            F("23G", None, "CAST"),
+            link("RELA", reference, instruction_type(model.side, model.payment)),
+            link("PREV", model.transaction_id),
+            link("ASRF", model.account_servicer_transaction_id),
+            *write_statuses([("CPRC", model.processing)]),
+        ),
+        _write_cancelled(model),
+    )
 
 
 def _write_cancelled(model: CancellationStatus) -> Sequence | None:
     echoed = (model.security, model.quantity, model.intended_settlement_date)
     if all(value is None for value in echoed):
         if model.safekeeping_account is not None or model.account_owner_bic is not None:
-            raise BuildError(MessageError(
-                reason=ReasonCode.OTHER, path="SETTRAN",
-                message="MT548 carries the account of a cancelled instruction only with its instrument, "
-                        "quantity and settlement date"))
+            raise BuildError(
+                MessageError(
+                    reason=ReasonCode.OTHER,
+                    path="SETTRAN",
+                    message="MT548 carries the account of a cancelled instruction only with its instrument, "
+                    "quantity and settlement date",
+                )
+            )
         return None
     if any(value is None for value in echoed):
-        raise BuildError(MessageError(reason=ReasonCode.OTHER, path="SETTRAN", message="MT548 SETTRAN needs "
-                                      "the instrument, quantity and settlement date together"))
-    return S("SETTRAN", security_field(model.security), F("36B", "SETT", quantity_value(model.quantity)),
-             F("95P", "ACOW", model.account_owner_bic), F("97A", "SAFE", model.safekeeping_account),
-             F("22H", "REDE", model.side.value), F("22H", "PAYM", model.payment.value),
-             F("98A", "SETT", model.intended_settlement_date))
+        raise BuildError(
+            MessageError(
+                reason=ReasonCode.OTHER,
+                path="SETTRAN",
+                message="MT548 SETTRAN needs the instrument, quantity and settlement date together",
+            )
+        )
+    return S(
+        "SETTRAN",
+        security_field(model.security),
+        F("36B", "SETT", quantity_value(model.quantity)),
+        F("95P", "ACOW", model.account_owner_bic),
+        F("97A", "SAFE", model.safekeeping_account),
+        F("22H", "REDE", model.side.value),
+        F("22H", "PAYM", model.payment.value),
+        F("98A", "SETT", model.intended_settlement_date),
+    )

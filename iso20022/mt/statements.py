@@ -48,8 +48,13 @@ def _page(reader: Reader, genl: Sequence | None) -> tuple[int, bool]:
 
 def _page_field(page_number: int, last_page: bool) -> f.Field:
     if not 0 < page_number < 100000:
-        raise BuildError(MessageError(reason=ReasonCode.OTHER, path=":28E:",
-                                      message=f"page number {page_number} does not fit 5 digits"))
+        raise BuildError(
+            MessageError(
+                reason=ReasonCode.OTHER,
+                path=":28E:",
+                message=f"page number {page_number} does not fit 5 digits",
+            )
+        )
     continuation = "MORE" if not last_page else "ONLY" if page_number == 1 else "LAST"
     return F("28E", None, f"{page_number:05d}/{continuation}")
 
@@ -59,9 +64,12 @@ def _genl_common(reader: Reader, genl: Sequence | None) -> dict[str, object]:
     reader.function(genl, "NEWM")
     page_number, last_page = _page(reader, genl)
     if genl is not None and genl.value("17B", "CONS") is True:
-        reader.fail("a consolidated statement (:17B::CONS//Y, several sub-accounts) is not one the hub reads: "
-                    "it takes one statement per safekeeping account", genl.field("17B", "CONS"),
-                    ReasonCode.UNSUPPORTED)
+        reader.fail(
+            "a consolidated statement (:17B::CONS//Y, several sub-accounts) is not one the hub reads: "
+            "it takes one statement per safekeeping account",
+            genl.field("17B", "CONS"),
+            ReasonCode.UNSUPPORTED,
+        )
     return {
         "statement_id": None if seme == NO_REFERENCE else seme,
         "page_number": page_number,
@@ -74,21 +82,37 @@ def _genl_common(reader: Reader, genl: Sequence | None) -> dict[str, object]:
     }
 
 
-def _write_genl(model: HoldingsStatement | TransactionsStatement, date_field: f.Field, active: bool,
-                statement_type: str | None) -> Sequence:
-    return S("GENL", _page_field(model.page_number, model.last_page),
-             F("20C", "SEME", model.statement_id or NO_REFERENCE), F("23G", None, "NEWM"), date_field,
-             F("22F", "SFRE", model.frequency), F("22F", "CODE", model.update_type),
-             F("22F", "STTY", statement_type), F("22F", "STBA", model.basis),
-             F("95P", "ACOW", model.account_owner_bic), F("97A", "SAFE", model.safekeeping_account),
-             F("17B", "ACTI", active), F("17B", "CONS", False))
+def _write_genl(
+    model: HoldingsStatement | TransactionsStatement,
+    date_field: f.Field,
+    active: bool,
+    statement_type: str | None,
+) -> Sequence:
+    return S(
+        "GENL",
+        _page_field(model.page_number, model.last_page),
+        F("20C", "SEME", model.statement_id or NO_REFERENCE),
+        F("23G", None, "NEWM"),
+        date_field,
+        F("22F", "SFRE", model.frequency),
+        F("22F", "CODE", model.update_type),
+        F("22F", "STTY", statement_type),
+        F("22F", "STBA", model.basis),
+        F("95P", "ACOW", model.account_owner_bic),
+        F("97A", "SAFE", model.safekeeping_account),
+        F("17B", "ACTI", active),
+        F("17B", "CONS", False),
+    )
 
 
 def _securities(reader: Reader, root: Sequence):
     for subsafe in root.sequences("SUBSAFE"):
         if subsafe.field("97a", "SAFE") is not None:
-            reader.fail("SUBSAFE names its own safekeeping account: a sub-account statement is not one the "
-                        "hub reads", subsafe, ReasonCode.UNSUPPORTED)
+            reader.fail(
+                "SUBSAFE names its own safekeeping account: a sub-account statement is not one the hub reads",
+                subsafe,
+                ReasonCode.UNSUPPORTED,
+            )
         for fin in subsafe.sequences("FIN"):
             security = security_from(reader.need(fin, "35B", None, ReasonCode.SECURITY))
             check_security(reader, security, fin)
@@ -117,8 +141,11 @@ def read_holdings(message: FinMessage) -> HoldingsStatement:
             try:
                 balance = SubBalance(detail.qualifier)
             except ValueError:
-                reader.fail(f":93C::{detail.qualifier} is not a sub-balance type the hub knows", detail,
-                            ReasonCode.QUANTITY)
+                reader.fail(
+                    f":93C::{detail.qualifier} is not a sub-balance type the hub knows",
+                    detail,
+                    ReasonCode.QUANTITY,
+                )
                 continue
             sub_balances.append(SubBalanceQuantity(balance=balance, quantity=detail.value.amount))
         amounts = [b.amount for b in (aggregate, available, not_available) if b is not None]
@@ -127,11 +154,16 @@ def read_holdings(message: FinMessage) -> HoldingsStatement:
             continue
         if security is None or aggregate is None:
             continue
-        balances.append(HoldingBalance(
-            security=security, aggregate=aggregate.amount,
-            quantity_type=QuantityType(aggregate.kind),
-            available=available.amount if available else None,
-            not_available=not_available.amount if not_available else None, sub_balances=tuple(sub_balances)))
+        balances.append(
+            HoldingBalance(
+                security=security,
+                aggregate=aggregate.amount,
+                quantity_type=QuantityType(aggregate.kind),
+                available=available.amount if available else None,
+                not_available=not_available.amount if not_available else None,
+                sub_balances=tuple(sub_balances),
+            )
+        )
     reader.check()
     return HoldingsStatement(statement_date=statement_date, balances=tuple(balances), **common)
 
@@ -140,16 +172,41 @@ def write_holdings(model: HoldingsStatement) -> Sequence:
     fins = []
     for balance in model.balances:
         kind = balance.quantity_type.value
-        fins.append(S(
-            "FIN", security_field(balance.security), F("93B", "AGGR", f.Balance(kind, balance.aggregate)),
-            F("93B", "AVAI", f.Balance(kind, balance.available) if balance.available is not None else None),
-            F("93B", "NAVL", f.Balance(kind, balance.not_available)
-              if balance.not_available is not None else None),
-            *[S("SUBBAL", F("93C", sub.balance.value, f.BalanceDetail(
-                kind, "AVAI" if sub.balance is SubBalance.AVAILABLE else "NAVL", sub.quantity)))
-              for sub in balance.sub_balances]))
-    return S("", _write_genl(model, F("98A", "STAT", model.statement_date), bool(fins), "CUST"),
-             S("SUBSAFE", *fins) if fins else None)
+        fins.append(
+            S(
+                "FIN",
+                security_field(balance.security),
+                F("93B", "AGGR", f.Balance(kind, balance.aggregate)),
+                F(
+                    "93B",
+                    "AVAI",
+                    f.Balance(kind, balance.available) if balance.available is not None else None,
+                ),
+                F(
+                    "93B",
+                    "NAVL",
+                    f.Balance(kind, balance.not_available) if balance.not_available is not None else None,
+                ),
+                *[
+                    S(
+                        "SUBBAL",
+                        F(
+                            "93C",
+                            sub.balance.value,
+                            f.BalanceDetail(
+                                kind, "AVAI" if sub.balance is SubBalance.AVAILABLE else "NAVL", sub.quantity
+                            ),
+                        ),
+                    )
+                    for sub in balance.sub_balances
+                ],
+            )
+        )
+    return S(
+        "",
+        _write_genl(model, F("98A", "STAT", model.statement_date), bool(fins), "CUST"),
+        S("SUBSAFE", *fins) if fins else None,
+    )
 
 
 # -------------------------------------------------------------------------------------------- MT536
@@ -171,8 +228,11 @@ def read_transactions(message: FinMessage) -> TransactionsStatement:
                 for field in link.fields("20C"):
                     references.setdefault(field.qualifier, field.value)
             if "RELA" not in references:
-                reader.fail("TRAN/LINK :20C::RELA// (the transaction reference) is missing", tran,
-                            ReasonCode.REFERENCE)
+                reader.fail(
+                    "TRAN/LINK :20C::RELA// (the transaction reference) is missing",
+                    tran,
+                    ReasonCode.REFERENCE,
+                )
             detail = reader.seq(tran, "TRANSDET")
             quantity = quantity_from(reader.need(detail, "36B", "PSTA", ReasonCode.QUANTITY))
             side = reader.code(detail, "22H", "REDE", Side)
@@ -181,20 +241,33 @@ def read_transactions(message: FinMessage) -> TransactionsStatement:
             transaction_type = reader.optional(detail, "22F", "SETR") or "TRAD"
             activity = reader.need(detail, "22F", "TRAN", ReasonCode.UNSUPPORTED)
             if activity not in (None, "SETT"):
-                reader.fail(f":22F::TRAN//{activity} is not a settlement posting (SETT), the only kind the hub "
-                            "reads", detail.field("22F", "TRAN"), ReasonCode.UNSUPPORTED)
+                reader.fail(
+                    f":22F::TRAN//{activity} is not a settlement posting (SETT), the only kind the hub reads",
+                    detail.field("22F", "TRAN"),
+                    ReasonCode.UNSUPPORTED,
+                )
             if None in (security, quantity, side, payment, date) or "RELA" not in references:
                 continue
-            movements.append(StatementMovement(
-                security=security, transaction_id=references["RELA"], quantity=quantity,
-                credit_debit=_CREDIT_DEBIT[side.value], settlement_date=date,
-                account_servicer_transaction_id=references.get("ASRF"),
-                market_infrastructure_transaction_id=references.get("MITI"), payment=payment,
-                transaction_type=transaction_type))
+            movements.append(
+                StatementMovement(
+                    security=security,
+                    transaction_id=references["RELA"],
+                    quantity=quantity,
+                    credit_debit=_CREDIT_DEBIT[side.value],
+                    settlement_date=date,
+                    account_servicer_transaction_id=references.get("ASRF"),
+                    market_infrastructure_transaction_id=references.get("MITI"),
+                    payment=payment,
+                    transaction_type=transaction_type,
+                )
+            )
     reader.check()
-    return TransactionsStatement(period_start=period.start if period else None,
-                                 period_end=period.end if period else None, movements=tuple(movements),
-                                 **common)
+    return TransactionsStatement(
+        period_start=period.start if period else None,
+        period_end=period.end if period else None,
+        movements=tuple(movements),
+        **common,
+    )
 
 
 def write_transactions(model: TransactionsStatement) -> Sequence:
@@ -205,19 +278,33 @@ def write_transactions(model: TransactionsStatement) -> Sequence:
             current = (movement.security, S("FIN", security_field(movement.security)))
             fins.append(current[1])
         side = Side.RECEIVE if movement.credit_debit is CreditDebit.CREDIT else Side.DELIVER
-        current[1].add(S(
-            "TRAN",
-            S("LINK", F("20C", "RELA", movement.transaction_id)),
-            S("LINK", F("20C", "ASRF", movement.account_servicer_transaction_id))
-            if movement.account_servicer_transaction_id else None,
-            S("LINK", F("20C", "MITI", movement.market_infrastructure_transaction_id))
-            if movement.market_infrastructure_transaction_id else None,
-            S("TRANSDET", F("36B", "PSTA", quantity_value(movement.quantity)), F("22F", "TRAN", "SETT"),
-              F("22H", "REDE", side.value), F("22H", "PAYM", movement.payment.value),
-              F("98A", "ESET", movement.settlement_date), F("22F", "SETR", movement.transaction_type))))
+        current[1].add(
+            S(
+                "TRAN",
+                S("LINK", F("20C", "RELA", movement.transaction_id)),
+                S("LINK", F("20C", "ASRF", movement.account_servicer_transaction_id))
+                if movement.account_servicer_transaction_id
+                else None,
+                S("LINK", F("20C", "MITI", movement.market_infrastructure_transaction_id))
+                if movement.market_infrastructure_transaction_id
+                else None,
+                S(
+                    "TRANSDET",
+                    F("36B", "PSTA", quantity_value(movement.quantity)),
+                    F("22F", "TRAN", "SETT"),
+                    F("22H", "REDE", side.value),
+                    F("22H", "PAYM", movement.payment.value),
+                    F("98A", "ESET", movement.settlement_date),
+                    F("22F", "SETR", movement.transaction_type),
+                ),
+            )
+        )
     period = f.Period(model.period_start, model.period_end)
-    return S("", _write_genl(model, F("69A", "STAT", period), bool(fins), None),
-             S("SUBSAFE", *fins) if fins else None)
+    return S(
+        "",
+        _write_genl(model, F("69A", "STAT", period), bool(fins), None),
+        S("SUBSAFE", *fins) if fins else None,
+    )
 
 
 # -------------------------------------------------------------------------------------------- MT537

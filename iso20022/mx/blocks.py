@@ -28,8 +28,24 @@ from iso20022.mx.xmltree import Node, Writer
 
 # Securities transaction types the hub accepts (present in the code lists of every message it speaks).
 HUB_TRANSACTION_TYPES = frozenset(
-    {"TRAD", "OWNI", "OWNE", "REAL", "COLI", "COLO", "SECB", "SECL", "REPU", "RVPO", "TRPO", "TRVO",
-     "CORP", "ISSU", "REDM", "PORT"}
+    {
+        "TRAD",
+        "OWNI",
+        "OWNE",
+        "REAL",
+        "COLI",
+        "COLO",
+        "SECB",
+        "SECL",
+        "REPU",
+        "RVPO",
+        "TRPO",
+        "TRVO",
+        "CORP",
+        "ISSU",
+        "REDM",
+        "PORT",
+    }
 )
 
 
@@ -177,7 +193,9 @@ def counterparty_side_name(side: Side) -> str:
 # --------------------------------------------------------------------------------------------- amounts
 
 
-def put_amount(w: Writer, parent: etree._Element, name: str, amount: Amount, credit_debit: CreditDebit) -> None:
+def put_amount(
+    w: Writer, parent: etree._Element, name: str, amount: Amount, credit_debit: CreditDebit
+) -> None:
     """``<name>`` as AmountAndDirection: ``Amt Ccy=`` and ``CdtDbtInd``."""
     node = w.add(parent, name)
     w.add(node, "Amt", amount.value, Ccy=amount.currency)
@@ -326,7 +344,9 @@ def get_status_choice(
 
 def unsupported_status(code: object, where: str) -> BuildError:
     return BuildError(
-        MessageError(reason=ReasonCode.OTHER, message=f"status {code} cannot be expressed in {where}", path=where)
+        MessageError(
+            reason=ReasonCode.OTHER, message=f"status {code} cannot be expressed in {where}", path=where
+        )
     )
 
 
@@ -354,7 +374,9 @@ def needs_details(where: str, what: str) -> BuildError:
     )
 
 
-def put_balance_type(w: Writer, parent: etree._Element, name: str, balance: SubBalance, allowed: frozenset[str]) -> None:
+def put_balance_type(
+    w: Writer, parent: etree._Element, name: str, balance: SubBalance, allowed: frozenset[str]
+) -> None:
     """A sub-balance type choice: ``Cd`` when the message's code list has it, else ``Prtry`` issued by the
     hub (``Id`` + ``Issr=HUB``)."""
     node = w.add(parent, name)
@@ -391,7 +413,9 @@ def check_code(value: str, allowed: frozenset[str], where: str) -> str:
 def put_pagination(w: Writer, parent: etree._Element, page_number: int, last_page: bool) -> None:
     if not 1 <= page_number <= 99999:
         raise BuildError(
-            MessageError(reason=ReasonCode.OTHER, message=f"page number {page_number} out of range", path="Pgntn")
+            MessageError(
+                reason=ReasonCode.OTHER, message=f"page number {page_number} out of range", path="Pgntn"
+            )
         )
     node = w.add(parent, "Pgntn")
     w.add(node, "PgNb", page_number)

@@ -57,7 +57,9 @@ def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
     header = None
     if header_element is not None:
         header_version = registry.for_namespace(
-            etree.QName(header_element).namespace, header=True, path=local_path(header_element),
+            etree.QName(header_element).namespace,
+            header=True,
+            path=local_path(header_element),
             line=header_element.sourceline,
         )
         _validate(header_version, header_element)
@@ -76,9 +78,7 @@ def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
                 path=local_path(header_element) + "/MsgDefIdr",
             )
         )
-    body = version.codec.parse(
-        _node(document[0]), header.business_message_id if header is not None else None
-    )
+    body = version.codec.parse(_node(document[0]), header.business_message_id if header is not None else None)
     return MxMessage(message_id=version.message_id, body=body, header=header)
 
 
@@ -149,7 +149,9 @@ def _split(root: etree._Element) -> tuple[etree._Element | None, etree._Element]
         if root.text and root.text.strip() or any(c.tail and c.tail.strip() for c in children):
             raise SchemaViolation(
                 MessageError(
-                    reason=ReasonCode.OTHER, message="text outside AppHdr and Document", line=root.sourceline,
+                    reason=ReasonCode.OTHER,
+                    message="text outside AppHdr and Document",
+                    line=root.sourceline,
                     path="/" + ENVELOPE_ROOT,
                 )
             )
@@ -158,15 +160,19 @@ def _split(root: etree._Element) -> tuple[etree._Element | None, etree._Element]
     if qname.localname == "Document":
         return None, root
     if qname.localname == "AppHdr":
-        message = f"an AppHdr alone is not a message: send it with its Document inside {ENVELOPE_ROOT} " \
-                  f"({ENVELOPE_NAMESPACE})"
+        message = (
+            f"an AppHdr alone is not a message: send it with its Document inside {ENVELOPE_ROOT} "
+            f"({ENVELOPE_NAMESPACE})"
+        )
     else:
         message = (
             f"root element {qname.localname} (namespace {qname.namespace!r}) is neither an ISO 20022 Document "
             f"nor the hub envelope {ENVELOPE_ROOT} ({ENVELOPE_NAMESPACE})"
         )
     raise UnsupportedMessage(
-        MessageError(reason=ReasonCode.UNSUPPORTED, message=message, line=root.sourceline, path=local_path(root))
+        MessageError(
+            reason=ReasonCode.UNSUPPORTED, message=message, line=root.sourceline, path=local_path(root)
+        )
     )
 
 

@@ -93,8 +93,9 @@ def for_model(model: object, message_id: str | None = None) -> MessageVersion:
     return version
 
 
-def for_namespace(namespace: str | None, *, header: bool = False, path: str | None = None,
-                  line: int | None = None) -> MessageVersion:
+def for_namespace(
+    namespace: str | None, *, header: bool = False, path: str | None = None, line: int | None = None
+) -> MessageVersion:
     """The version a Document (or, ``header=True``, an AppHdr) namespace names, or ``UnsupportedMessage``
     saying what is accepted instead."""
     accepted = HEADER_VERSIONS if header else MESSAGE_VERSIONS
@@ -106,12 +107,14 @@ def for_namespace(namespace: str | None, *, header: bool = False, path: str | No
             path=path,
             line=line,
         )
-    message_id = namespace[len(ISO_NAMESPACE_PREFIX):]
+    message_id = namespace[len(ISO_NAMESPACE_PREFIX) :]
     version = _BY_ID.get(message_id)
     if version is not None and version in accepted:
         return version
     if not _MESSAGE_ID.fullmatch(message_id):
-        raise _unsupported(f"namespace {namespace!r} does not name an ISO 20022 message", path=path, line=line)
+        raise _unsupported(
+            f"namespace {namespace!r} does not name an ISO 20022 message", path=path, line=line
+        )
     same_type = [v.message_id for v in accepted if v.message_type == message_id[:8]]
     if same_type:
         raise _unsupported(
@@ -128,4 +131,6 @@ def for_namespace(namespace: str | None, *, header: bool = False, path: str | No
 
 
 def _unsupported(message: str, *, path: str | None = None, line: int | None = None) -> UnsupportedMessage:
-    return UnsupportedMessage(MessageError(reason=ReasonCode.UNSUPPORTED, message=message, path=path, line=line))
+    return UnsupportedMessage(
+        MessageError(reason=ReasonCode.UNSUPPORTED, message=message, path=path, line=line)
+    )

@@ -112,7 +112,9 @@ def parse_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     if not data.strip():
         raise _refuse("message is empty")
     if data.startswith(_FOREIGN_BOMS) or b"\x00" in data[:4]:
-        raise _refuse("message is not UTF-8 (UTF-16 or UTF-32 byte order mark); only UTF-8 is accepted", line=1)
+        raise _refuse(
+            "message is not UTF-8 (UTF-16 or UTF-32 byte order mark); only UTF-8 is accepted", line=1
+        )
     head = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     declared = _DECLARED_ENCODING.match(head[:300])
     if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):

@@ -38,7 +38,9 @@ def _compile(filename: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / filename), parser))
 
 
-def schema_errors(schema: etree.XMLSchema, element: etree._Element, limit: int = 20) -> tuple[MessageError, ...]:
+def schema_errors(
+    schema: etree.XMLSchema, element: etree._Element, limit: int = 20
+) -> tuple[MessageError, ...]:
     """Validate ``element`` (a whole subtree) and describe every violation; empty when valid."""
     if schema.validate(element):
         return ()

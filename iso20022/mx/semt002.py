@@ -61,7 +61,9 @@ def _build_balance(w: Writer, body: etree._Element, b: HoldingBalance) -> None:
     blocks.put_quantity(w, w.add(aggregate, "Qty"), "Qty", Quantity(amount=b.aggregate, type=b.quantity_type))
     if b.available is not None:
         available = w.add(node, "AvlblBal")
-        blocks.put_fin_quantity(w, w.add(available, "Qty"), "Qty", Quantity(amount=b.available, type=b.quantity_type))
+        blocks.put_fin_quantity(
+            w, w.add(available, "Qty"), "Qty", Quantity(amount=b.available, type=b.quantity_type)
+        )
     if b.not_available is not None:
         blocks.put_fin_quantity(
             w, w.add(node, "NotAvlblBal"), "Qty", Quantity(amount=b.not_available, type=b.quantity_type)
@@ -114,7 +116,7 @@ def _parse_balance(node: Node) -> HoldingBalance:
     available = not_available = None
     sub_balances = []
     for section in element[2:]:
-        name = section.tag[len(ns):]
+        name = section.tag[len(ns) :]
         if name == "AvlblBal":
             available = _leaf_quantity(node, section[0][0][0], ns)[1]
         elif name == "NotAvlblBal":
@@ -125,7 +127,9 @@ def _parse_balance(node: Node) -> HoldingBalance:
             try:
                 balance = SubBalance(code)
             except ValueError:
-                raise node.error(f"sub-balance type {code} is not one the hub knows", path=local_path(chosen)) from None
+                raise node.error(
+                    f"sub-balance type {code} is not one the hub knows", path=local_path(chosen)
+                ) from None
             sub_balances.append(
                 SubBalanceQuantity(balance=balance, quantity=_leaf_quantity(node, section[1][0][0][0], ns)[1])
             )

@@ -68,7 +68,9 @@ def parse(node: Node, business_message_id: str | None) -> TransactionsStatement:
     general = node["StmtGnlDtls"]
     period = general["StmtPrd"].opt("FrDtToDt")
     if period is None:
-        raise general.error("the statement period must be given as dates (FrDtToDt)", path=f"{general.path}/StmtPrd")
+        raise general.error(
+            "the statement period must be given as dates (FrDtToDt)", path=f"{general.path}/StmtPrd"
+        )
     account = blocks.get_account(node)
     if account is None:
         raise node.error("the safekeeping account is missing", path=f"{node.path}/SfkpgAcct")

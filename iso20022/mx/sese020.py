@@ -30,7 +30,10 @@ def build(w: Writer, body: etree._Element, m: CancellationRequest) -> None:
     blocks.put_owner(w, body, m.account_owner_bic)
     blocks.put_account(w, body, m.safekeeping_account)
     details = blocks.all_or_none(
-        "TxDtls", security=m.security, quantity=m.quantity, intended_settlement_date=m.intended_settlement_date
+        "TxDtls",
+        security=m.security,
+        quantity=m.quantity,
+        intended_settlement_date=m.intended_settlement_date,
     )
     if details:
         node = w.add(body, "TxDtls")

@@ -91,7 +91,9 @@ def parse(node: Node, business_message_id: str | None) -> SettlementInstruction:
         raise qty.error("the account owner is missing", path=f"{qty.path}/AcctOwnr")
     payment = Payment(params.text("Pmt"))
     if payment is Payment.AGAINST_PAYMENT and amount is None:
-        raise node.error("an against-payment instruction needs a settlement amount", path=f"{node.path}/SttlmAmt")
+        raise node.error(
+            "an against-payment instruction needs a settlement amount", path=f"{node.path}/SttlmAmt"
+        )
     return SettlementInstruction(
         transaction_id=node.text("TxId"),
         business_message_id=business_message_id,

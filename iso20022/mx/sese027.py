@@ -33,7 +33,10 @@ def build(w: Writer, body: etree._Element, m: CancellationStatus) -> None:
         raise blocks.unsupported_status(m.processing.code, "sese.027 PrcgSts")
     blocks.put_status_choice(w, body, "PrcgSts", element, m.processing.reasons, codes.SESE027_PROCESSING)
     details = blocks.all_or_none(
-        "TxDtls", security=m.security, quantity=m.quantity, intended_settlement_date=m.intended_settlement_date
+        "TxDtls",
+        security=m.security,
+        quantity=m.quantity,
+        intended_settlement_date=m.intended_settlement_date,
     )
     if not details and (m.safekeeping_account is not None or m.account_owner_bic is not None):
         raise blocks.needs_details("sese.027 TxDtls", "the account and account owner")
@@ -49,7 +52,9 @@ def build(w: Writer, body: etree._Element, m: CancellationStatus) -> None:
 def parse(node: Node, business_message_id: str | None) -> CancellationStatus:
     ids = node.opt("TxId")
     if ids is None or "SctiesSttlmTxId" not in ids["AcctOwnrTxId"]:
-        raise node.error("the cancelled settlement transaction (TxId/AcctOwnrTxId/SctiesSttlmTxId) is missing")
+        raise node.error(
+            "the cancelled settlement transaction (TxId/AcctOwnrTxId/SctiesSttlmTxId) is missing"
+        )
     ref = ids["AcctOwnrTxId"]["SctiesSttlmTxId"]
     code, reasons = blocks.get_status_choice(
         node["PrcgSts"], codes.SESE027_PROCESSING, codes.PROCESSING_CODES.__getitem__

@@ -81,7 +81,7 @@ class Node:
         """The local name of the chosen element of an ISO ``...Choice``."""
         if len(self.element) == 0:
             raise self.error("a choice with no element")
-        return self.element[0].tag[len(self._ns):]
+        return self.element[0].tag[len(self._ns) :]
 
     def only_child(self) -> tuple[str, Node]:
         """The chosen element of an ISO ``...Choice``: its local name and node."""

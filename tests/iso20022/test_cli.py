@@ -15,15 +15,29 @@ from iso20022.mt import build_mt, parse_mt
 ROOT = Path(__file__).resolve().parents[2]
 
 INSTRUCTION = m.SettlementInstruction(
-    transaction_id="REF-1", side=m.Side.DELIVER, payment=m.Payment.FREE, trade_date=date(2026, 11, 20),
-    intended_settlement_date=date(2026, 11, 24), security=m.Security(isin="RU0007661625"),
-    quantity=m.Quantity(amount=Decimal(100)), safekeeping_account="MS001", account_owner_bic="BANKRUMMXXX",
-    counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"), own_csd_bic="NADCRUMMXXX")
+    transaction_id="REF-1",
+    side=m.Side.DELIVER,
+    payment=m.Payment.FREE,
+    trade_date=date(2026, 11, 20),
+    intended_settlement_date=date(2026, 11, 24),
+    security=m.Security(isin="RU0007661625"),
+    quantity=m.Quantity(amount=Decimal(100)),
+    safekeeping_account="MS001",
+    account_owner_bic="BANKRUMMXXX",
+    counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"),
+    own_csd_bic="NADCRUMMXXX",
+)
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "iso20022", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "iso20022", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -87,7 +101,9 @@ def test_show_prints_the_sequence_tree_of_an_mt537(reference_dir):
     assert shown["message"] == "MT537" and shown["model"] is None
     genl = shown["content"][0]
     assert genl["sequence"] == "GENL"
-    assert {"tag": "98A", "qualifier": "STAT", "issuer": None, "value": "2005-05-25", "line": 7} in genl["items"]
+    assert {"tag": "98A", "qualifier": "STAT", "issuer": None, "value": "2005-05-25", "line": 7} in genl[
+        "items"
+    ]
 
 
 def test_standard_input_is_read_for_a_dash(mt_file):

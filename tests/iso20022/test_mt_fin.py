@@ -115,8 +115,17 @@ def test_a_bad_date_is_refused_with_reason_ddat_line_and_tag(value):
     assert error.path == "TRADDET/98A"
 
 
-@pytest.mark.parametrize("value", [":SETT//UNIT/100", ":SETT//UNIT/100.5", ":SETT//UNIT/1,0,0",
-                                   ":SETT//100,", ":SETT//UNIT/12345678901234567,", ":SETT//AMOR/100,"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        ":SETT//UNIT/100",
+        ":SETT//UNIT/100.5",
+        ":SETT//UNIT/1,0,0",
+        ":SETT//100,",
+        ":SETT//UNIT/12345678901234567,",
+        ":SETT//AMOR/100,",
+    ],
+)
 def test_a_bad_quantity_is_refused_with_reason_dqua(value):
     lines = [*BODY]
     lines[11] = f":36B:{value}"
@@ -178,8 +187,15 @@ def test_an_output_header_gives_the_sender_from_the_message_input_reference():
     assert build_fin(message).startswith(header)
 
 
-@pytest.mark.parametrize(("amount", "text"), [(Decimal("100"), "100,"), (Decimal("2.50"), "2,5"),
-                                              (Decimal("0.001"), "0,001"), (Decimal("1E+3"), "1000,")])
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (Decimal("100"), "100,"),
+        (Decimal("2.50"), "2,5"),
+        (Decimal("0.001"), "0,001"),
+        (Decimal("1E+3"), "1000,"),
+    ],
+)
 def test_decimals_are_written_with_a_comma_and_no_exponent(amount, text):
     assert fields.format_decimal(amount) == text
     assert fields.parse_decimal(text) == amount
@@ -219,15 +235,28 @@ from iso20022.mt.fin import Sequence, input_message  # noqa: E402
 _qualifiers = st.from_regex(r"[A-Z]{4}", fullmatch=True)
 _typed_fields = st.one_of(
     st.builds(lambda q, d: make_field("98A", q, d), _qualifiers, st.dates()),
-    st.builds(lambda q, k, n: make_field("36B", q, fields.Quantity(k, n)), _qualifiers,
-              st.sampled_from(["UNIT", "FAMT"]),
-              st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False, allow_infinity=False)),
-    st.builds(lambda q, v: make_field("20C", q, v), _qualifiers,
-              st.from_regex(r"[A-Z0-9][A-Z0-9/\-]{0,15}", fullmatch=True)),
-    st.builds(lambda q, i, c: make_field("22F", q, c, i), _qualifiers,
-              st.none() | st.from_regex(r"[A-Z]{4,8}", fullmatch=True), _qualifiers),
-    st.builds(lambda q, t: make_field("70E", q, fields.wrap(t)), _qualifiers,
-              st.from_regex(r"[A-Z0-9][A-Z0-9 ,.]{0,300}[A-Z0-9]", fullmatch=True)),
+    st.builds(
+        lambda q, k, n: make_field("36B", q, fields.Quantity(k, n)),
+        _qualifiers,
+        st.sampled_from(["UNIT", "FAMT"]),
+        st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False, allow_infinity=False),
+    ),
+    st.builds(
+        lambda q, v: make_field("20C", q, v),
+        _qualifiers,
+        st.from_regex(r"[A-Z0-9][A-Z0-9/\-]{0,15}", fullmatch=True),
+    ),
+    st.builds(
+        lambda q, i, c: make_field("22F", q, c, i),
+        _qualifiers,
+        st.none() | st.from_regex(r"[A-Z]{4,8}", fullmatch=True),
+        _qualifiers,
+    ),
+    st.builds(
+        lambda q, t: make_field("70E", q, fields.wrap(t)),
+        _qualifiers,
+        st.from_regex(r"[A-Z0-9][A-Z0-9 ,.]{0,300}[A-Z0-9]", fullmatch=True),
+    ),
 )
 _names = st.from_regex(r"[A-Z]{4,8}", fullmatch=True)
 _trees = st.recursive(
@@ -245,8 +274,10 @@ def test_any_tree_of_sequences_and_fields_builds_and_parses_back_equal(items, ne
     parsed = parse_fin(text)
 
     def strip_lines(node):
-        return [(i.tag, i.raw, i.value) if not isinstance(i, Sequence) else (i.name, strip_lines(i))
-                for i in node.items]
+        return [
+            (i.tag, i.raw, i.value) if not isinstance(i, Sequence) else (i.name, strip_lines(i))
+            for i in node.items
+        ]
 
     assert strip_lines(parsed.text) == strip_lines(message.text)
     assert build_fin(parsed) == build_fin(message)

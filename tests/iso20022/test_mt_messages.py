@@ -12,105 +12,227 @@ from iso20022.mt.fin import FinMessage
 
 APPLE = m.Security(isin="US0378331005", description="APPLE INC")
 GAZPROM = m.Security(isin="RU0007661625")
-COUNTERPARTY = m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX", safekeeping_account="ZA-77",
-                              client_bic="CLNTZAJJ", client_account="CL-1")
+COUNTERPARTY = m.Counterparty(
+    bic="STRAZAJJ",
+    csd_bic="STRAZAJJXXX",
+    safekeeping_account="ZA-77",
+    client_bic="CLNTZAJJ",
+    client_account="CL-1",
+)
 
 
 def instruction(side=m.Side.DELIVER, payment=m.Payment.FREE, **changes):
     values = dict(
-        transaction_id="REF-1", side=side, payment=payment, trade_date=date(2026, 11, 20),
-        intended_settlement_date=date(2026, 11, 24), security=APPLE, quantity=m.Quantity(amount=Decimal(100)),
-        safekeeping_account="123", account_owner_bic="BANKRUMMXXX", counterparty=COUNTERPARTY,
-        common_trade_reference="TRADE-9", client_bic="OWNCRUMM", client_account="OWN-1",
+        transaction_id="REF-1",
+        side=side,
+        payment=payment,
+        trade_date=date(2026, 11, 20),
+        intended_settlement_date=date(2026, 11, 24),
+        security=APPLE,
+        quantity=m.Quantity(amount=Decimal(100)),
+        safekeeping_account="123",
+        account_owner_bic="BANKRUMMXXX",
+        counterparty=COUNTERPARTY,
+        common_trade_reference="TRADE-9",
+        client_bic="OWNCRUMM",
+        client_account="OWN-1",
         own_csd_bic="NADCRUMM",
         settlement_amount=m.Amount(value=Decimal("1000.50"), currency="USD")
-        if payment is m.Payment.AGAINST_PAYMENT else None)
+        if payment is m.Payment.AGAINST_PAYMENT
+        else None,
+    )
     values.update(changes)
     return m.SettlementInstruction(**values)
 
 
 def confirmation(side=m.Side.RECEIVE, payment=m.Payment.AGAINST_PAYMENT):
     return m.SettlementConfirmation(
-        transaction_id="REF-1", side=side, payment=payment, effective_settlement_date=date(2026, 11, 24),
+        transaction_id="REF-1",
+        side=side,
+        payment=payment,
+        effective_settlement_date=date(2026, 11, 24),
         security=APPLE,
         settled_quantity=m.Quantity(amount=Decimal("2500000"), type=m.QuantityType.FACE_AMOUNT),
-        safekeeping_account="123", account_owner_bic="BANKRUMMXXX",
+        safekeeping_account="123",
+        account_owner_bic="BANKRUMMXXX",
         counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"),
-        account_servicer_transaction_id="HUB-42", market_infrastructure_transaction_id="T2S-1",
-        trade_date=date(2026, 11, 20), common_trade_reference="TRADE-9",
+        account_servicer_transaction_id="HUB-42",
+        market_infrastructure_transaction_id="T2S-1",
+        trade_date=date(2026, 11, 20),
+        common_trade_reference="TRADE-9",
         settled_amount=m.Amount(value=Decimal("99.99"), currency="ZAR")
-        if payment is m.Payment.AGAINST_PAYMENT else None)
+        if payment is m.Payment.AGAINST_PAYMENT
+        else None,
+    )
 
 
 STATUS = m.StatusAdvice(
-    transaction_id="REF-1", account_servicer_transaction_id="HUB-42",
+    transaction_id="REF-1",
+    account_servicer_transaction_id="HUB-42",
     processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED),
-    matching=m.MatchingStatus(code=m.MatchingStatusCode.UNMATCHED, reasons=(
-        m.Reason(code="CMIS"),
-        m.Reason(code="DDAT",
-                 narrative="SETTLEMENT DATE DIFFERS FROM THE COUNTERPARTY INSTRUCTION BY ONE DAY"))),
-    settlement=m.SettlementStatus(code=m.SettlementStatusCode.PENDING, reasons=(
-        m.Reason(code="LACK", issuer="NSDR"),)),
-    details=m.TransactionDetails(side=m.Side.DELIVER, payment=m.Payment.FREE, security=APPLE,
-                                 quantity=m.Quantity(amount=Decimal(100)),
-                                 intended_settlement_date=date(2026, 11, 24), trade_date=date(2026, 11, 20),
-                                 safekeeping_account="123", account_owner_bic="BANKRUMMXXX",
-                                 counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"),
-                                 transaction_type="OWNE"))
-REJECTION = m.StatusAdvice(transaction_id="REF-2", processing=m.ProcessingStatus(
-    code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="SAFE", narrative="UNKNOWN ACCOUNT"),)))
+    matching=m.MatchingStatus(
+        code=m.MatchingStatusCode.UNMATCHED,
+        reasons=(
+            m.Reason(code="CMIS"),
+            m.Reason(
+                code="DDAT", narrative="SETTLEMENT DATE DIFFERS FROM THE COUNTERPARTY INSTRUCTION BY ONE DAY"
+            ),
+        ),
+    ),
+    settlement=m.SettlementStatus(
+        code=m.SettlementStatusCode.PENDING, reasons=(m.Reason(code="LACK", issuer="NSDR"),)
+    ),
+    details=m.TransactionDetails(
+        side=m.Side.DELIVER,
+        payment=m.Payment.FREE,
+        security=APPLE,
+        quantity=m.Quantity(amount=Decimal(100)),
+        intended_settlement_date=date(2026, 11, 24),
+        trade_date=date(2026, 11, 20),
+        safekeeping_account="123",
+        account_owner_bic="BANKRUMMXXX",
+        counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"),
+        transaction_type="OWNE",
+    ),
+)
+REJECTION = m.StatusAdvice(
+    transaction_id="REF-2",
+    processing=m.ProcessingStatus(
+        code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="SAFE", narrative="UNKNOWN ACCOUNT"),)
+    ),
+)
 CANCELLATION = m.CancellationRequest(
-    transaction_id="REF-1", side=m.Side.DELIVER, payment=m.Payment.FREE, safekeeping_account="123",
-    account_owner_bic="BANKRUMMXXX", business_message_id="CXL-1", security=APPLE,
-    quantity=m.Quantity(amount=Decimal(100)), intended_settlement_date=date(2026, 11, 24))
+    transaction_id="REF-1",
+    side=m.Side.DELIVER,
+    payment=m.Payment.FREE,
+    safekeeping_account="123",
+    account_owner_bic="BANKRUMMXXX",
+    business_message_id="CXL-1",
+    security=APPLE,
+    quantity=m.Quantity(amount=Decimal(100)),
+    intended_settlement_date=date(2026, 11, 24),
+)
 CANCELLATION_STATUS = m.CancellationStatus(
-    cancellation_request_reference="CXL-1", transaction_id="REF-1", side=m.Side.RECEIVE,
-    payment=m.Payment.AGAINST_PAYMENT, processing=m.ProcessingStatus(code=m.ProcessingStatusCode.CANCELLED),
-    account_servicer_transaction_id="HUB-42")
+    cancellation_request_reference="CXL-1",
+    transaction_id="REF-1",
+    side=m.Side.RECEIVE,
+    payment=m.Payment.AGAINST_PAYMENT,
+    processing=m.ProcessingStatus(code=m.ProcessingStatusCode.CANCELLED),
+    account_servicer_transaction_id="HUB-42",
+)
 CANCELLATION_STATUS_WITH_DETAILS = m.CancellationStatus(
-    cancellation_request_reference="CXL-1", transaction_id="REF-1", side=m.Side.DELIVER, payment=m.Payment.FREE,
+    cancellation_request_reference="CXL-1",
+    transaction_id="REF-1",
+    side=m.Side.DELIVER,
+    payment=m.Payment.FREE,
     processing=m.ProcessingStatus(code=m.ProcessingStatusCode.DENIED, reasons=(m.Reason(code="DSET"),)),
-    safekeeping_account="123", account_owner_bic="BANKRUMMXXX", security=APPLE,
-    quantity=m.Quantity(amount=Decimal(100)), intended_settlement_date=date(2026, 11, 24))
+    safekeeping_account="123",
+    account_owner_bic="BANKRUMMXXX",
+    security=APPLE,
+    quantity=m.Quantity(amount=Decimal(100)),
+    intended_settlement_date=date(2026, 11, 24),
+)
 MOVEMENT = m.IntraPositionMovement(
-    transaction_id="RSV-1", security=GAZPROM, quantity=m.Quantity(amount=Decimal(500)),
-    settlement_date=date(2026, 11, 24), from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED,
-    safekeeping_account="NSD-ACC-1", account_owner_bic="BANKRUMMXXX", linked_reference="LEG-7")
+    transaction_id="RSV-1",
+    security=GAZPROM,
+    quantity=m.Quantity(amount=Decimal(500)),
+    settlement_date=date(2026, 11, 24),
+    from_balance=m.SubBalance.AVAILABLE,
+    to_balance=m.SubBalance.BLOCKED,
+    safekeeping_account="NSD-ACC-1",
+    account_owner_bic="BANKRUMMXXX",
+    linked_reference="LEG-7",
+)
 INTRA_CONFIRMATION = m.IntraPositionConfirmation(
-    transaction_id="RSV-1", security=GAZPROM, settled_quantity=m.Quantity(amount=Decimal(500)),
-    settlement_date=date(2026, 11, 24), from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED,
-    safekeeping_account="NSD-ACC-1", account_owner_bic="BANKRUMMXXX", account_servicer_transaction_id="NSD-9")
+    transaction_id="RSV-1",
+    security=GAZPROM,
+    settled_quantity=m.Quantity(amount=Decimal(500)),
+    settlement_date=date(2026, 11, 24),
+    from_balance=m.SubBalance.AVAILABLE,
+    to_balance=m.SubBalance.BLOCKED,
+    safekeeping_account="NSD-ACC-1",
+    account_owner_bic="BANKRUMMXXX",
+    account_servicer_transaction_id="NSD-9",
+)
 INTRA_STATUS = m.IntraPositionStatus(
-    transaction_id="RSV-1", account_servicer_transaction_id="NSD-9",
+    transaction_id="RSV-1",
+    account_servicer_transaction_id="NSD-9",
     processing=m.ProcessingStatus(code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="DQUA"),)),
-    security=GAZPROM, quantity=m.Quantity(amount=Decimal(500)), settlement_date=date(2026, 11, 24),
-    safekeeping_account="NSD-ACC-1", from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED)
+    security=GAZPROM,
+    quantity=m.Quantity(amount=Decimal(500)),
+    settlement_date=date(2026, 11, 24),
+    safekeeping_account="NSD-ACC-1",
+    from_balance=m.SubBalance.AVAILABLE,
+    to_balance=m.SubBalance.BLOCKED,
+)
 INTRA_STATUS_ONLY = m.IntraPositionStatus(
-    transaction_id="RSV-2", settlement=m.SettlementStatus(code=m.SettlementStatusCode.PENDING))
+    transaction_id="RSV-2", settlement=m.SettlementStatus(code=m.SettlementStatusCode.PENDING)
+)
 HOLDINGS = m.HoldingsStatement(
-    statement_date=date(2026, 11, 24), safekeeping_account="NSD-ACC-1", account_owner_bic="BANKRUMMXXX",
-    statement_id="STMT-1", page_number=2, last_page=False, balances=(
-        m.HoldingBalance(security=GAZPROM, aggregate=Decimal(1500), available=Decimal(1000),
-                         not_available=Decimal(500), sub_balances=(
-                             m.SubBalanceQuantity(balance=m.SubBalance.AVAILABLE, quantity=Decimal(1000)),
-                             m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=Decimal(500)))),
-        m.HoldingBalance(security=APPLE, aggregate=Decimal("250000"),
-                         quantity_type=m.QuantityType.FACE_AMOUNT)))
+    statement_date=date(2026, 11, 24),
+    safekeeping_account="NSD-ACC-1",
+    account_owner_bic="BANKRUMMXXX",
+    statement_id="STMT-1",
+    page_number=2,
+    last_page=False,
+    balances=(
+        m.HoldingBalance(
+            security=GAZPROM,
+            aggregate=Decimal(1500),
+            available=Decimal(1000),
+            not_available=Decimal(500),
+            sub_balances=(
+                m.SubBalanceQuantity(balance=m.SubBalance.AVAILABLE, quantity=Decimal(1000)),
+                m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=Decimal(500)),
+            ),
+        ),
+        m.HoldingBalance(
+            security=APPLE, aggregate=Decimal("250000"), quantity_type=m.QuantityType.FACE_AMOUNT
+        ),
+    ),
+)
 EMPTY_HOLDINGS = m.HoldingsStatement(statement_date=date(2026, 11, 24), safekeeping_account="NSD-ACC-1")
 TRANSACTIONS = m.TransactionsStatement(
-    period_start=date(2026, 11, 1), period_end=date(2026, 11, 24), safekeeping_account="NSD-ACC-1",
-    statement_id="STMT-2", frequency="ADHO", movements=(
-        m.StatementMovement(security=GAZPROM, transaction_id="REF-1", quantity=m.Quantity(amount=Decimal(5)),
-                            credit_debit=m.CreditDebit.CREDIT, settlement_date=date(2026, 11, 2),
-                            account_servicer_transaction_id="HUB-1",
-                            market_infrastructure_transaction_id="M-1"),
-        m.StatementMovement(security=GAZPROM, transaction_id="REF-2", quantity=m.Quantity(amount=Decimal(2)),
-                            credit_debit=m.CreditDebit.DEBIT, settlement_date=date(2026, 11, 3),
-                            payment=m.Payment.AGAINST_PAYMENT, transaction_type="OWNI"),
-        m.StatementMovement(security=APPLE, transaction_id="REF-3", quantity=m.Quantity(amount=Decimal(1)),
-                            credit_debit=m.CreditDebit.DEBIT, settlement_date=date(2026, 11, 4)),
-        m.StatementMovement(security=GAZPROM, transaction_id="REF-4", quantity=m.Quantity(amount=Decimal(9)),
-                            credit_debit=m.CreditDebit.CREDIT, settlement_date=date(2026, 11, 5))))
+    period_start=date(2026, 11, 1),
+    period_end=date(2026, 11, 24),
+    safekeeping_account="NSD-ACC-1",
+    statement_id="STMT-2",
+    frequency="ADHO",
+    movements=(
+        m.StatementMovement(
+            security=GAZPROM,
+            transaction_id="REF-1",
+            quantity=m.Quantity(amount=Decimal(5)),
+            credit_debit=m.CreditDebit.CREDIT,
+            settlement_date=date(2026, 11, 2),
+            account_servicer_transaction_id="HUB-1",
+            market_infrastructure_transaction_id="M-1",
+        ),
+        m.StatementMovement(
+            security=GAZPROM,
+            transaction_id="REF-2",
+            quantity=m.Quantity(amount=Decimal(2)),
+            credit_debit=m.CreditDebit.DEBIT,
+            settlement_date=date(2026, 11, 3),
+            payment=m.Payment.AGAINST_PAYMENT,
+            transaction_type="OWNI",
+        ),
+        m.StatementMovement(
+            security=APPLE,
+            transaction_id="REF-3",
+            quantity=m.Quantity(amount=Decimal(1)),
+            credit_debit=m.CreditDebit.DEBIT,
+            settlement_date=date(2026, 11, 4),
+        ),
+        m.StatementMovement(
+            security=GAZPROM,
+            transaction_id="REF-4",
+            quantity=m.Quantity(amount=Decimal(9)),
+            credit_debit=m.CreditDebit.CREDIT,
+            settlement_date=date(2026, 11, 5),
+        ),
+    ),
+)
 
 EXAMPLES = {
     "540": instruction(m.Side.RECEIVE, m.Payment.FREE),
@@ -236,7 +358,7 @@ def test_a_missing_mandatory_sequence_is_refused_naming_it():
     lines = HAND_WRITTEN_543.split("\n")
     start, end = lines.index(":16R:FIAC"), lines.index(":16S:FIAC")
     with pytest.raises(InvalidContent, match="mandatory sequence FIAC is missing"):
-        parse_mt("\n".join(lines[:start] + lines[end + 1:]))
+        parse_mt("\n".join(lines[:start] + lines[end + 1 :]))
 
 
 def test_the_counterparty_and_place_of_settlement_are_required():
@@ -260,8 +382,11 @@ def test_a_function_the_hub_does_not_read_is_refused_rather_than_misread():
 
 
 def test_a_consolidated_holdings_statement_is_refused_rather_than_merged_into_one_account():
-    text = build_mt(HOLDINGS).replace(":17B::CONS//N", ":17B::CONS//Y").replace(
-        ":16R:SUBSAFE\r\n", ":16R:SUBSAFE\r\n:97A::SAFE//SUB-2\r\n")
+    text = (
+        build_mt(HOLDINGS)
+        .replace(":17B::CONS//N", ":17B::CONS//Y")
+        .replace(":16R:SUBSAFE\r\n", ":16R:SUBSAFE\r\n:97A::SAFE//SUB-2\r\n")
+    )
     errors = validate_mt(text)
     assert [e.reason for e in errors] == [ReasonCode.UNSUPPORTED, ReasonCode.UNSUPPORTED]
     assert "consolidated" in errors[0].message and "sub-account" in errors[1].message
@@ -356,7 +481,7 @@ def _mutated(draw):
         elif action == "replace" and lines[index]:
             position = draw(st.integers(0, len(lines[index]) - 1))
             char = draw(st.sampled_from(list(":/-,{}NX0 \\n")))
-            lines[index] = lines[index][:position] + char + lines[index][position + 1:]
+            lines[index] = lines[index][:position] + char + lines[index][position + 1 :]
     return "\r\n".join(lines)
 
 

@@ -92,7 +92,9 @@ def test_a_foreign_wrapper_is_refused_naming_what_the_hub_accepts():
 
 
 def test_header_naming_another_message_than_the_document_is_refused():
-    data = envelope_bytes().replace(b"<MsgDefIdr>sese.023.001.11</MsgDefIdr>", b"<MsgDefIdr>sese.024.001.12</MsgDefIdr>")
+    data = envelope_bytes().replace(
+        b"<MsgDefIdr>sese.023.001.11</MsgDefIdr>", b"<MsgDefIdr>sese.024.001.12</MsgDefIdr>"
+    )
     with pytest.raises(UnsupportedMessage) as caught:
         mx.parse(data)
     assert caught.value.first.path == "/Envlp/AppHdr/MsgDefIdr"
@@ -160,14 +162,19 @@ def test_the_same_code_is_sent_as_proprietary_when_it_has_an_issuer():
 
 
 def test_a_status_the_message_cannot_carry_is_refused_when_building():
-    advice = m.StatusAdvice(transaction_id="X", processing=m.ProcessingStatus(code=m.ProcessingStatusCode.DENIED))
+    advice = m.StatusAdvice(
+        transaction_id="X", processing=m.ProcessingStatus(code=m.ProcessingStatusCode.DENIED)
+    )
     with pytest.raises(BuildError):
         mx.build(advice)
 
 
 def test_partial_transaction_details_are_refused_when_building():
     request = m.CancellationRequest(
-        transaction_id="X", side=m.Side.DELIVER, payment=m.Payment.FREE, safekeeping_account="A",
+        transaction_id="X",
+        side=m.Side.DELIVER,
+        payment=m.Payment.FREE,
+        safekeeping_account="A",
         security=m.Security(isin="ZAE000015889"),
     )
     with pytest.raises(BuildError) as caught:

@@ -42,7 +42,9 @@ SESE023 = "urn:iso:std:iso:20022:tech:xsd:sese.023.001.11"
 
 
 def pretty(model=INSTRUCTION) -> bytes:
-    return etree.tostring(etree.fromstring(mx.build(model)), pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    return etree.tostring(
+        etree.fromstring(mx.build(model)), pretty_print=True, xml_declaration=True, encoding="UTF-8"
+    )
 
 
 def refuse(data: bytes, expected: type[Iso20022Error] = MalformedMessage, **kwargs) -> Iso20022Error:
@@ -273,27 +275,48 @@ def test_any_mutation_of_a_valid_message_is_parsed_or_refused_with_an_error_valu
 
 
 FRAGMENTS = [
-    b"<Foo/>", b"</Unit>", b"<!DOCTYPE x>", b"&amp;", b"&bogus;", b"2026-02-30", b"-0001-01-01", b"24:00:00",
-    b"<Unit>1E5</Unit>", b"<Cd>ZZZZ</Cd>", b"<![CDATA[x]]>", b"<?pi x?>", b"<!-- c -->", b"\xc3\x28",
-    b'xmlns="urn:iso:std:iso:20022:tech:xsd:sese.024.001.12"', b"<PgNb>99999</PgNb>",
+    b"<Foo/>",
+    b"</Unit>",
+    b"<!DOCTYPE x>",
+    b"&amp;",
+    b"&bogus;",
+    b"2026-02-30",
+    b"-0001-01-01",
+    b"24:00:00",
+    b"<Unit>1E5</Unit>",
+    b"<Cd>ZZZZ</Cd>",
+    b"<![CDATA[x]]>",
+    b"<?pi x?>",
+    b"<!-- c -->",
+    b"\xc3\x28",
+    b'xmlns="urn:iso:std:iso:20022:tech:xsd:sese.024.001.12"',
+    b"<PgNb>99999</PgNb>",
 ]
 
 
 def _seeds() -> list[bytes]:
     day = dt.date(2026, 11, 24)
     holdings = m.HoldingsStatement(
-        statement_date=day, safekeeping_account="NSD-001",
-        balances=(m.HoldingBalance(
-            security=m.Security(isin="RU000A0JX0J2"), aggregate=Decimal(10), available=Decimal(7),
-            sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=Decimal(3)),),
-        ),),
+        statement_date=day,
+        safekeeping_account="NSD-001",
+        balances=(
+            m.HoldingBalance(
+                security=m.Security(isin="RU000A0JX0J2"),
+                aggregate=Decimal(10),
+                available=Decimal(7),
+                sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=Decimal(3)),),
+            ),
+        ),
     )
     advice = m.StatusAdvice(
         transaction_id="TX-1",
         processing=m.ProcessingStatus(code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="DSEC"),)),
     )
     header = m.BusinessHeader(
-        from_bic="PARTRUMM", to_bic="HUBBRUMM", business_message_id="B-1", message_definition_id="sese.023.001.11",
+        from_bic="PARTRUMM",
+        to_bic="HUBBRUMM",
+        business_message_id="B-1",
+        message_definition_id="sese.023.001.11",
         creation=dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC),
     )
     return [pretty(), mx.build(holdings), mx.build(advice), mx.build(INSTRUCTION, header=header)]
@@ -302,7 +325,9 @@ def _seeds() -> list[bytes]:
 MUTATION_SEEDS = _seeds()
 
 
-@pytest.mark.parametrize("date", [b"2026-11-25Z", b"2026-11-25+03:00", b"-2026-11-25", b"12026-11-25", b"2026-02-30"])
+@pytest.mark.parametrize(
+    "date", [b"2026-11-25Z", b"2026-11-25+03:00", b"-2026-11-25", b"12026-11-25", b"2026-02-30"]
+)
 def test_a_date_that_is_not_a_plain_calendar_date_is_refused_as_an_invalid_settlement_date(date):
     data = pretty().replace(b"2026-11-25", date)
     error = refuse(data, Iso20022Error)
@@ -332,7 +357,9 @@ MUTATION_SEEDS_HOLDINGS = m.HoldingsStatement(
     safekeeping_account="NSD-001",
     balances=(
         m.HoldingBalance(
-            security=m.Security(isin="RU000A0JX0J2"), aggregate=Decimal(10), not_available=Decimal(3),
+            security=m.Security(isin="RU000A0JX0J2"),
+            aggregate=Decimal(10),
+            not_available=Decimal(3),
             sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.AVAILABLE, quantity=Decimal(7)),),
         ),
     ),

@@ -38,7 +38,9 @@ from iso20022.identifiers import isin_check_digit
 
 pytestmark = pytest.mark.filterwarnings("ignore:Setting `pretty_print` is deprecated:DeprecationWarning")
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def num(value: Decimal) -> str:
@@ -86,7 +88,9 @@ quantities = st.decimals(min_value=Decimal(1), max_value=Decimal("99999999"), pl
 @st.composite
 def securities(draw):
     body = draw(st.from_regex(r"[A-Z]{2}[A-Z0-9]{9}", fullmatch=True))
-    return m.Security(isin=body + isin_check_digit(body), description=draw(st.none() | st.just("Demo bond 2031")))
+    return m.Security(
+        isin=body + isin_check_digit(body), description=draw(st.none() | st.just("Demo bond 2031"))
+    )
 
 
 quantity_values = st.builds(m.Quantity, amount=quantities, type=st.sampled_from(m.QuantityType))
@@ -117,8 +121,16 @@ def counterparty_block(side: m.Side) -> str:
 
 @SETTINGS
 @given(
-    tx=ids, side=st.sampled_from(m.Side), trade=dates, settle=dates, sec=securities(), qty=quantity_values,
-    account=ids, owner=bics, cp=counterparties, ctr=st.none() | ids,
+    tx=ids,
+    side=st.sampled_from(m.Side),
+    trade=dates,
+    settle=dates,
+    sec=securities(),
+    qty=quantity_values,
+    account=ids,
+    owner=bics,
+    cp=counterparties,
+    ctr=st.none() | ids,
     amount=st.none() | st.decimals(min_value=1, max_value=10**9, places=2),
 )
 def test_sese023_built_by_python_iso20022_is_read_by_the_hub(
@@ -164,13 +176,24 @@ def test_sese023_built_by_python_iso20022_is_read_by_the_hub(
 
 
 @SETTINGS
-@given(tx=ids, servicer=st.none() | ids, sec=securities(), qty=quantity_values, settle=dates,
-       side=st.sampled_from(m.Side), cp=counterparties)
-def test_sese024_built_by_python_iso20022_is_read_by_the_hub(official, tx, servicer, sec, qty, settle, side, cp):
+@given(
+    tx=ids,
+    servicer=st.none() | ids,
+    sec=securities(),
+    qty=quantity_values,
+    settle=dates,
+    side=st.sampled_from(m.Side),
+    cp=counterparties,
+)
+def test_sese024_built_by_python_iso20022_is_read_by_the_hub(
+    official, tx, servicer, sec, qty, settle, side, cp
+):
     ids_block = {"AcctOwnrTxId": tx, **({"AcctSvcrTxId": servicer} if servicer else {})}
     content = {
         "TxId": ids_block,
-        "PrcgSts": {"Rjctd": {"Rsn": [{"Cd": {"Cd": "DSEC"}, "AddtlRsnInf": "unknown ISIN"}, {"Cd": {"Cd": "SAFE"}}]}},
+        "PrcgSts": {
+            "Rjctd": {"Rsn": [{"Cd": {"Cd": "DSEC"}, "AddtlRsnInf": "unknown ISIN"}, {"Cd": {"Cd": "SAFE"}}]}
+        },
         "MtchgSts": {"Umtchd": {"NoSpcfdRsn": "NORE"}},
         "SttlmSts": {"Pdg": {"Rsn": [{"Cd": {"Cd": "LACK"}}]}},
         "TxDtls": {
@@ -194,16 +217,30 @@ def test_sese024_built_by_python_iso20022_is_read_by_the_hub(official, tx, servi
         matching=m.MatchingStatus(code=m.MatchingStatusCode.UNMATCHED),
         settlement=m.SettlementStatus(code=m.SettlementStatusCode.PENDING, reasons=(m.Reason(code="LACK"),)),
         details=m.TransactionDetails(
-            side=side, payment=m.Payment.FREE, security=sec, quantity=qty, intended_settlement_date=settle,
+            side=side,
+            payment=m.Payment.FREE,
+            security=sec,
+            quantity=qty,
+            intended_settlement_date=settle,
             counterparty=cp,
         ),
     )
 
 
 @SETTINGS
-@given(tx=ids, side=st.sampled_from(m.Side), settled=dates, sec=securities(), qty=quantity_values, account=ids,
-       owner=bics, cp=counterparties)
-def test_sese025_built_by_python_iso20022_is_read_by_the_hub(official, tx, side, settled, sec, qty, account, owner, cp):
+@given(
+    tx=ids,
+    side=st.sampled_from(m.Side),
+    settled=dates,
+    sec=securities(),
+    qty=quantity_values,
+    account=ids,
+    owner=bics,
+    cp=counterparties,
+)
+def test_sese025_built_by_python_iso20022_is_read_by_the_hub(
+    official, tx, side, settled, sec, qty, account, owner, cp
+):
     content = {
         "TxIdDtls": {"AcctOwnrTxId": tx, "SctiesMvmntTp": side.value, "Pmt": "FREE"},
         "TradDtls": {"FctvSttlmDt": {"Dt": {"Dt": day(settled)}}},
@@ -218,8 +255,15 @@ def test_sese025_built_by_python_iso20022_is_read_by_the_hub(official, tx, side,
     }
     xml = xsdata_document(Sese02500111, {"SctiesSttlmTxConf": content})
     assert hub_reads(xml, "sese.025.001.11", official) == m.SettlementConfirmation(
-        transaction_id=tx, side=side, payment=m.Payment.FREE, effective_settlement_date=settled, security=sec,
-        settled_quantity=qty, safekeeping_account=account, account_owner_bic=owner, counterparty=cp,
+        transaction_id=tx,
+        side=side,
+        payment=m.Payment.FREE,
+        effective_settlement_date=settled,
+        security=sec,
+        settled_quantity=qty,
+        safekeeping_account=account,
+        account_owner_bic=owner,
+        counterparty=cp,
         transaction_type="OWNE",
     )
 
@@ -238,8 +282,13 @@ def test_sese020_built_by_python_iso20022_is_read_by_the_hub(official, tx, side,
     }
     xml = xsdata_document(Sese02000107, {"SctiesTxCxlReq": content})
     assert hub_reads(xml, "sese.020.001.07", official) == m.CancellationRequest(
-        transaction_id=tx, side=side, payment=m.Payment.AGAINST_PAYMENT, safekeeping_account=account,
-        security=sec, quantity=qty, intended_settlement_date=settle,
+        transaction_id=tx,
+        side=side,
+        payment=m.Payment.AGAINST_PAYMENT,
+        safekeeping_account=account,
+        security=sec,
+        quantity=qty,
+        intended_settlement_date=settle,
     )
 
 
@@ -249,20 +298,27 @@ def test_sese027_built_by_python_iso20022_is_read_by_the_hub(official, ref, tx, 
     reason = {"AckdAccptd": "SMPG", "Dnd": "DCAN", "Canc": "CANI"}[status]
     content = {
         "CxlReqRef": ref,
-        "TxId": {"AcctOwnrTxId": {"SctiesSttlmTxId": {"TxId": tx, "SctiesMvmntTp": side.value, "Pmt": "FREE"}}},
+        "TxId": {
+            "AcctOwnrTxId": {"SctiesSttlmTxId": {"TxId": tx, "SctiesMvmntTp": side.value, "Pmt": "FREE"}}
+        },
         "PrcgSts": {status: {"Rsn": [{"Cd": {"Cd": reason}}]}},
     }
     xml = xsdata_document(Sese02700107, {"SctiesTxCxlReqStsAdvc": content})
     code = {"AckdAccptd": "PACK", "Dnd": "DEND", "Canc": "CAND"}[status]
     assert hub_reads(xml, "sese.027.001.07", official) == m.CancellationStatus(
-        cancellation_request_reference=ref, transaction_id=tx, side=side, payment=m.Payment.FREE,
+        cancellation_request_reference=ref,
+        transaction_id=tx,
+        side=side,
+        payment=m.Payment.FREE,
         processing=m.ProcessingStatus(code=m.ProcessingStatusCode(code), reasons=(m.Reason(code=reason),)),
     )
 
 
 @SETTINGS
 @given(
-    statement_date=dates, account=ids, owner=bics,
+    statement_date=dates,
+    account=ids,
+    owner=bics,
     rows=st.lists(st.tuples(securities(), quantities, quantities), min_size=0, max_size=4),
 )
 def test_semt002_built_by_python_iso20022_is_read_by_the_hub(official, statement_date, account, owner, rows):
@@ -270,17 +326,24 @@ def test_semt002_built_by_python_iso20022_is_read_by_the_hub(official, statement
     expected = []
     for sec, available, blocked in rows:
         total = available + blocked
-        balances.append({
-            "FinInstrmId": security(sec),
-            "AggtBal": {"ShrtLngInd": "LONG", "Qty": {"Qty": {"Qty": {"Unit": num(total)}}}},
-            "AvlblBal": {"Qty": {"Qty": {"Unit": num(available)}}},
-            "NotAvlblBal": {"Qty": {"Unit": num(blocked)}},
-            "BalBrkdwn": [{"SubBalTp": {"Cd": "BLOK"}, "Qty": {"Qty": {"Qty": {"Unit": num(blocked)}}}}],
-        })
-        expected.append(m.HoldingBalance(
-            security=sec, aggregate=total, available=available, not_available=blocked,
-            sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=blocked),),
-        ))
+        balances.append(
+            {
+                "FinInstrmId": security(sec),
+                "AggtBal": {"ShrtLngInd": "LONG", "Qty": {"Qty": {"Qty": {"Unit": num(total)}}}},
+                "AvlblBal": {"Qty": {"Qty": {"Unit": num(available)}}},
+                "NotAvlblBal": {"Qty": {"Unit": num(blocked)}},
+                "BalBrkdwn": [{"SubBalTp": {"Cd": "BLOK"}, "Qty": {"Qty": {"Qty": {"Unit": num(blocked)}}}}],
+            }
+        )
+        expected.append(
+            m.HoldingBalance(
+                security=sec,
+                aggregate=total,
+                available=available,
+                not_available=blocked,
+                sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=blocked),),
+            )
+        )
     content = {
         "Pgntn": {"PgNb": "1", "LastPgInd": True},
         "StmtGnlDtls": {
@@ -298,7 +361,9 @@ def test_semt002_built_by_python_iso20022_is_read_by_the_hub(official, statement
     xml = xsdata_document(Semt00200111, {"SctiesBalCtdyRpt": content})
     statement = hub_reads(xml, "semt.002.001.11", official)
     assert statement == m.HoldingsStatement(
-        statement_date=statement_date, safekeeping_account=account, account_owner_bic=owner,
+        statement_date=statement_date,
+        safekeeping_account=account,
+        account_owner_bic=owner,
         balances=tuple(expected),
     )
     assert all(b.blocked == b.not_available for b in statement.balances)
@@ -306,8 +371,13 @@ def test_semt002_built_by_python_iso20022_is_read_by_the_hub(official, statement
 
 @SETTINGS
 @given(
-    start=dates, end=dates, account=ids, sec=securities(),
-    postings=st.lists(st.tuples(ids, quantity_values, st.sampled_from(m.Side), dates), min_size=1, max_size=4),
+    start=dates,
+    end=dates,
+    account=ids,
+    sec=securities(),
+    postings=st.lists(
+        st.tuples(ids, quantity_values, st.sampled_from(m.Side), dates), min_size=1, max_size=4
+    ),
 )
 def test_semt017_built_by_python_iso20022_is_read_by_the_hub(official, start, end, account, sec, postings):
     content = {
@@ -321,30 +391,37 @@ def test_semt017_built_by_python_iso20022_is_read_by_the_hub(official, start, en
             "SubAcctInd": False,
         },
         "SfkpgAcct": {"Id": account},
-        "FinInstrmDtls": [{
-            "FinInstrmId": security(sec),
-            "Tx": [
-                {
-                    "AcctOwnrTxId": tx,
-                    "TxDtls": {
-                        "TxActvty": {"Cd": "SETT"},
-                        "SttlmTxOrCorpActnEvtTp": {"SctiesTxTp": {"Cd": "TRAD"}},
-                        "SctiesMvmntTp": side.value,
-                        "Pmt": "FREE",
-                        "PstngQty": {"Qty": quantity(qty)},
-                        "FctvSttlmDt": {"Dt": day(settled)},
-                    },
-                }
-                for tx, qty, side, settled in postings
-            ],
-        }],
+        "FinInstrmDtls": [
+            {
+                "FinInstrmId": security(sec),
+                "Tx": [
+                    {
+                        "AcctOwnrTxId": tx,
+                        "TxDtls": {
+                            "TxActvty": {"Cd": "SETT"},
+                            "SttlmTxOrCorpActnEvtTp": {"SctiesTxTp": {"Cd": "TRAD"}},
+                            "SctiesMvmntTp": side.value,
+                            "Pmt": "FREE",
+                            "PstngQty": {"Qty": quantity(qty)},
+                            "FctvSttlmDt": {"Dt": day(settled)},
+                        },
+                    }
+                    for tx, qty, side, settled in postings
+                ],
+            }
+        ],
     }
     xml = xsdata_document(Semt01700112, {"SctiesTxPstngRpt": content})
     assert hub_reads(xml, "semt.017.001.12", official) == m.TransactionsStatement(
-        period_start=start, period_end=end, safekeeping_account=account,
+        period_start=start,
+        period_end=end,
+        safekeeping_account=account,
         movements=tuple(
             m.StatementMovement(
-                security=sec, transaction_id=tx, quantity=qty, settlement_date=settled,
+                security=sec,
+                transaction_id=tx,
+                quantity=qty,
+                settlement_date=settled,
                 credit_debit=m.CreditDebit.CREDIT if side is m.Side.RECEIVE else m.CreditDebit.DEBIT,
             )
             for tx, qty, side, settled in postings
@@ -355,9 +432,15 @@ def test_semt017_built_by_python_iso20022_is_read_by_the_hub(official, start, en
 def test_python_iso20022_reads_what_the_hub_builds():
     """And the other way: the independent implementation parses the hub's sese.023 to the same values."""
     model = m.SettlementInstruction(
-        transaction_id="TX-42", side=m.Side.RECEIVE, payment=m.Payment.FREE, trade_date=dt.date(2026, 11, 23),
-        intended_settlement_date=dt.date(2026, 11, 25), security=m.Security(isin="ZAE000015889"),
-        quantity=m.Quantity(amount=Decimal("250")), safekeeping_account="STR-9", account_owner_bic="BANKZAJJ",
+        transaction_id="TX-42",
+        side=m.Side.RECEIVE,
+        payment=m.Payment.FREE,
+        trade_date=dt.date(2026, 11, 23),
+        intended_settlement_date=dt.date(2026, 11, 25),
+        security=m.Security(isin="ZAE000015889"),
+        quantity=m.Quantity(amount=Decimal("250")),
+        safekeeping_account="STR-9",
+        account_owner_bic="BANKZAJJ",
         counterparty=m.Counterparty(bic="PARTRUMM", csd_bic="NADCRUMM", safekeeping_account="NSD-1"),
     )
     xml = mx.build(model).decode().replace("Document", "Sese02300111")
@@ -372,10 +455,19 @@ balance_codes = st.sampled_from(["AVAI", "BLOK", "PLED", "RSTR"])
 
 
 @SETTINGS
-@given(tx=ids, account=ids, sec=securities(), qty=quantity_values, settle=dates, source=balance_codes,
-       target=balance_codes, linked=st.none() | ids)
-def test_semt013_built_by_python_iso20022_is_read_by_the_hub(official, tx, account, sec, qty, settle, source,
-                                                             target, linked):
+@given(
+    tx=ids,
+    account=ids,
+    sec=securities(),
+    qty=quantity_values,
+    settle=dates,
+    source=balance_codes,
+    target=balance_codes,
+    linked=st.none() | ids,
+)
+def test_semt013_built_by_python_iso20022_is_read_by_the_hub(
+    official, tx, account, sec, qty, settle, source, target, linked
+):
     content = {
         "TxId": tx,
         "SfkpgAcct": {"Id": account},
@@ -391,8 +483,14 @@ def test_semt013_built_by_python_iso20022_is_read_by_the_hub(official, tx, accou
         content["Lnkgs"] = [{"Ref": {"SctiesSttlmTxId": linked}}]
     xml = xsdata_document(Semt01300106, {"IntraPosMvmntInstr": content})
     assert hub_reads(xml, "semt.013.001.06", official) == m.IntraPositionMovement(
-        transaction_id=tx, safekeeping_account=account, security=sec, quantity=qty, settlement_date=settle,
-        from_balance=m.SubBalance(source), to_balance=m.SubBalance(target), linked_reference=linked,
+        transaction_id=tx,
+        safekeeping_account=account,
+        security=sec,
+        quantity=qty,
+        settlement_date=settle,
+        from_balance=m.SubBalance(source),
+        to_balance=m.SubBalance(target),
+        linked_reference=linked,
     )
 
 
@@ -413,13 +511,18 @@ def test_semt014_built_by_python_iso20022_is_read_by_the_hub(official, tx, servi
     }
     xml = xsdata_document(Semt01400107, {"IntraPosMvmntStsAdvc": content})
     assert hub_reads(xml, "semt.014.001.07", official) == m.IntraPositionStatus(
-        transaction_id=tx, account_servicer_transaction_id=servicer,
+        transaction_id=tx,
+        account_servicer_transaction_id=servicer,
         processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED),
         settlement=m.SettlementStatus(
-            code=m.SettlementStatusCode.PENDING, reasons=(m.Reason(code="LACK", narrative="lack of securities"),)
+            code=m.SettlementStatusCode.PENDING,
+            reasons=(m.Reason(code="LACK", narrative="lack of securities"),),
         ),
-        security=sec, quantity=qty, settlement_date=settle,
-        from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED,
+        security=sec,
+        quantity=qty,
+        settlement_date=settle,
+        from_balance=m.SubBalance.AVAILABLE,
+        to_balance=m.SubBalance.BLOCKED,
     )
 
 
@@ -440,7 +543,12 @@ def test_semt015_built_by_python_iso20022_is_read_by_the_hub(official, tx, accou
     }
     xml = xsdata_document(Semt01500109, {"IntraPosMvmntConf": content})
     assert hub_reads(xml, "semt.015.001.09", official) == m.IntraPositionConfirmation(
-        transaction_id=tx, account_owner_bic=owner, safekeeping_account=account, security=sec,
-        settled_quantity=qty, settlement_date=settle, from_balance=m.SubBalance.BLOCKED,
+        transaction_id=tx,
+        account_owner_bic=owner,
+        safekeeping_account=account,
+        security=sec,
+        settled_quantity=qty,
+        settlement_date=settle,
+        from_balance=m.SubBalance.BLOCKED,
         to_balance=m.SubBalance.AVAILABLE,
     )

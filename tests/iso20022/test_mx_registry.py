@@ -70,14 +70,24 @@ def test_builder_code_lists_equal_the_official_enumerations(reference_dir, messa
         ("semt.017.001.12", "StatementBasis2Code", codes.TRANSACTIONS_BASES),
     ],
 )
-def test_codes_the_hub_uses_exist_in_every_message_that_carries_them(reference_dir, message_id, type_name, subset):
+def test_codes_the_hub_uses_exist_in_every_message_that_carries_them(
+    reference_dir, message_id, type_name, subset
+):
     assert subset <= enumeration(reference_dir / "xsd" / f"{message_id}.xsd", type_name)
 
 
 def test_the_registry_covers_the_2022_set_and_each_row_has_a_guideline_schema():
     assert set(mx.supported()) == {
-        "sese.023.001.11", "sese.024.001.12", "sese.025.001.11", "sese.020.001.07", "sese.027.001.07",
-        "semt.002.001.11", "semt.017.001.12", "semt.013.001.06", "semt.014.001.07", "semt.015.001.09",
+        "sese.023.001.11",
+        "sese.024.001.12",
+        "sese.025.001.11",
+        "sese.020.001.07",
+        "sese.027.001.07",
+        "semt.002.001.11",
+        "semt.017.001.12",
+        "semt.013.001.06",
+        "semt.014.001.07",
+        "semt.015.001.09",
     }
     for version in registry.MESSAGE_VERSIONS + registry.HEADER_VERSIONS:
         assert (SCHEMA_DIR / version.guideline).exists()
@@ -109,18 +119,30 @@ STATEMENT = m.HoldingsStatement(
     ("message_id", "model"),
     [
         ("sese.024.001.14", STATUS),
-        ("sese.025.001.13", m.SettlementConfirmation(
-            transaction_id="TX-1", side=m.Side.DELIVER, payment=m.Payment.FREE,
-            effective_settlement_date=dt.date(2026, 11, 25), security=m.Security(isin="RU000A0JX0J2"),
-            settled_quantity=m.Quantity(amount=Decimal(5)), safekeeping_account="A", account_owner_bic="PARTRUMM",
-            counterparty=m.Counterparty(bic="BANKZAJJ", csd_bic="STRAZAJJ"),
-        )),
+        (
+            "sese.025.001.13",
+            m.SettlementConfirmation(
+                transaction_id="TX-1",
+                side=m.Side.DELIVER,
+                payment=m.Payment.FREE,
+                effective_settlement_date=dt.date(2026, 11, 25),
+                security=m.Security(isin="RU000A0JX0J2"),
+                settled_quantity=m.Quantity(amount=Decimal(5)),
+                safekeeping_account="A",
+                account_owner_bic="PARTRUMM",
+                counterparty=m.Counterparty(bic="BANKZAJJ", csd_bic="STRAZAJJ"),
+            ),
+        ),
         ("semt.002.001.12", STATEMENT),
     ],
 )
-def test_a_newer_version_is_a_data_change_one_registry_row_with_the_same_codec(reference_dir, message_id, model):
+def test_a_newer_version_is_a_data_change_one_registry_row_with_the_same_codec(
+    reference_dir, message_id, model
+):
     current = registry.for_model(model)
-    newer = registry.MessageVersion(message_id, current.root, current.model, current.codec, f"{message_id}.xsd")
+    newer = registry.MessageVersion(
+        message_id, current.root, current.model, current.codec, f"{message_id}.xsd"
+    )
     writer = Writer(newer.namespace)
     document = writer.root("Document")
     newer.codec.build(writer, writer.add(document, newer.root), model)
@@ -133,7 +155,10 @@ def test_a_newer_version_is_a_data_change_one_registry_row_with_the_same_codec(r
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ((b"<ISIN>RU000A0JX0J2</ISIN>", b"<OthrId><Id>123</Id><Tp><Cd>CUSP</Cd></Tp></OthrId>"), ReasonCode.SECURITY),
+        (
+            (b"<ISIN>RU000A0JX0J2</ISIN>", b"<OthrId><Id>123</Id><Tp><Cd>CUSP</Cd></Tp></OthrId>"),
+            ReasonCode.SECURITY,
+        ),
         ((b"<Unit>100</Unit>", b"<AmtsdVal>100</AmtsdVal>"), ReasonCode.QUANTITY),
         ((b"<Unit>100</Unit>", b"<Unit>0.000001</Unit>"), ReasonCode.QUANTITY),
         ((b"<Cd>TRAD</Cd>", b"<Cd>NETT</Cd>"), ReasonCode.UNSUPPORTED),
@@ -141,11 +166,19 @@ def test_a_newer_version_is_a_data_change_one_registry_row_with_the_same_codec(r
     ],
     ids=["isin-only", "unit-or-face-amount", "five-decimals", "hub-transaction-types", "nothing-else"],
 )
-def test_the_guideline_refuses_what_the_official_schema_allows_but_the_hub_does_not(reference_dir, change, reason):
+def test_the_guideline_refuses_what_the_official_schema_allows_but_the_hub_does_not(
+    reference_dir, change, reason
+):
     instruction = m.SettlementInstruction(
-        transaction_id="TX-1", side=m.Side.DELIVER, payment=m.Payment.FREE, trade_date=dt.date(2026, 11, 23),
-        intended_settlement_date=dt.date(2026, 11, 25), security=m.Security(isin="RU000A0JX0J2"),
-        quantity=m.Quantity(amount=Decimal(100)), safekeeping_account="NSD-1", account_owner_bic="PARTRUMM",
+        transaction_id="TX-1",
+        side=m.Side.DELIVER,
+        payment=m.Payment.FREE,
+        trade_date=dt.date(2026, 11, 23),
+        intended_settlement_date=dt.date(2026, 11, 25),
+        security=m.Security(isin="RU000A0JX0J2"),
+        quantity=m.Quantity(amount=Decimal(100)),
+        safekeeping_account="NSD-1",
+        account_owner_bic="PARTRUMM",
         counterparty=m.Counterparty(bic="BANKZAJJ", csd_bic="STRAZAJJ"),
     )
     data = mx.build(instruction)
@@ -189,7 +222,9 @@ def test_an_inbound_status_with_a_reason_code_outside_the_iso_list_is_refused():
     assert caught.value.first.path.endswith("/PrcgSts/Rjctd/Rsn/Cd/Cd")
 
 
-@pytest.mark.parametrize("isin", ["US0378331005", "DE000BAY0017", "RU000A0JX0J2", "ZAE000015889", "GB0002634946"])
+@pytest.mark.parametrize(
+    "isin", ["US0378331005", "DE000BAY0017", "RU000A0JX0J2", "ZAE000015889", "GB0002634946"]
+)
 def test_isin_check_digits_of_real_securities_are_accepted_and_any_other_digit_is_not(isin):
     assert isin_is_valid(isin)
     for digit in "0123456789":

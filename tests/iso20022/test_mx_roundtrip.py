@@ -19,13 +19,17 @@ from iso20022.mx import codes, registry
 from iso20022.mx.blocks import HUB_TRANSACTION_TYPES
 from iso20022.mx.schemas import guideline
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 # ------------------------------------------------------------------------------------------ strategies
 
 ids = st.text(string.ascii_uppercase + string.digits + "-/", min_size=1, max_size=35)
 texts = st.text(
-    st.characters(categories=("L", "N", "P", "Zs"), exclude_characters="\u2028\u2029"), min_size=1, max_size=35
+    st.characters(categories=("L", "N", "P", "Zs"), exclude_characters="\u2028\u2029"),
+    min_size=1,
+    max_size=35,
 ).filter(lambda s: s.strip() != "")
 bics = st.from_regex(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", fullmatch=True)
 accounts = ids
@@ -47,7 +51,9 @@ def isins(draw):
 
 securities = st.builds(m.Security, isin=isins(), description=st.none() | texts)
 quantity_values = st.builds(m.Quantity, amount=quantities, type=st.sampled_from(m.QuantityType))
-amounts = st.builds(m.Amount, value=st.decimals(min_value=0, max_value=Decimal("9999999999"), places=2), currency=currencies)
+amounts = st.builds(
+    m.Amount, value=st.decimals(min_value=0, max_value=Decimal("9999999999"), places=2), currency=currencies
+)
 counterparties = st.builds(
     m.Counterparty,
     bic=bics,
@@ -72,7 +78,9 @@ def reasons_from(allowed: frozenset[str] | None):
 def statuses(cls, elements: dict, code_lists: dict, to_code: dict):
     """A status of model class ``cls`` whose element is one of ``code_lists``, with fitting reasons."""
     return st.sampled_from(sorted(code_lists)).flatmap(
-        lambda element: st.builds(cls, code=st.just(to_code[element]), reasons=reasons_from(code_lists[element]))
+        lambda element: st.builds(
+            cls, code=st.just(to_code[element]), reasons=reasons_from(code_lists[element])
+        )
     )
 
 
@@ -96,7 +104,9 @@ def instructions(draw):
         counterparty=draw(counterparties),
         transaction_type=draw(transaction_types),
         common_trade_reference=draw(st.none() | ids),
-        settlement_amount=draw(amounts) if payment is m.Payment.AGAINST_PAYMENT else draw(st.none() | amounts),
+        settlement_amount=draw(amounts)
+        if payment is m.Payment.AGAINST_PAYMENT
+        else draw(st.none() | amounts),
         client_bic=draw(st.none() | bics),
         client_account=draw(st.none() | accounts),
         own_csd_bic=draw(st.none() | bics),
@@ -126,7 +136,9 @@ status_advices = st.builds(
     matching=st.none()
     | statuses(m.MatchingStatus, codes.MATCHING_ELEMENTS, codes.SESE024_MATCHING, codes.MATCHING_CODES),
     settlement=st.none()
-    | statuses(m.SettlementStatus, codes.SETTLEMENT_ELEMENTS, codes.SESE024_SETTLEMENT, codes.SETTLEMENT_CODES),
+    | statuses(
+        m.SettlementStatus, codes.SETTLEMENT_ELEMENTS, codes.SESE024_SETTLEMENT, codes.SETTLEMENT_CODES
+    ),
     details=st.none() | transaction_details,
 )
 
@@ -207,7 +219,12 @@ def intra_position_statuses(draw):
         processing=draw(st.none() | processing(codes.SEMT014_PROCESSING)),
         settlement=draw(
             st.none()
-            | statuses(m.SettlementStatus, codes.SETTLEMENT_ELEMENTS, codes.SEMT014_SETTLEMENT, codes.SETTLEMENT_CODES)
+            | statuses(
+                m.SettlementStatus,
+                codes.SETTLEMENT_ELEMENTS,
+                codes.SEMT014_SETTLEMENT,
+                codes.SETTLEMENT_CODES,
+            )
         ),
         security=draw(securities) if with_details else None,
         quantity=draw(quantity_values) if with_details else None,
@@ -239,9 +256,9 @@ holding_balances = st.builds(
     quantity_type=st.sampled_from(m.QuantityType),
     available=st.none() | balances,
     not_available=st.none() | balances,
-    sub_balances=st.lists(st.builds(m.SubBalanceQuantity, balance=sub_balances, quantity=balances), max_size=4).map(
-        tuple
-    ),
+    sub_balances=st.lists(
+        st.builds(m.SubBalanceQuantity, balance=sub_balances, quantity=balances), max_size=4
+    ).map(tuple),
 )
 
 statement_codes = {
@@ -264,7 +281,9 @@ holdings_statements = st.builds(
 
 statement_movements = st.builds(
     m.StatementMovement,
-    security=st.sampled_from([m.Security(isin="US0378331005"), m.Security(isin="RU000A0JX0J2", description="OFZ")])
+    security=st.sampled_from(
+        [m.Security(isin="US0378331005"), m.Security(isin="RU000A0JX0J2", description="OFZ")]
+    )
     | securities,
     transaction_id=ids,
     quantity=quantity_values,

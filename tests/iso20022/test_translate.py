@@ -18,38 +18,88 @@ DAY = dt.date(2026, 11, 24)
 
 PAIRS = {
     "MT543 -> sese.023": m.SettlementInstruction(
-        transaction_id="DVP-1", side=m.Side.DELIVER, payment=m.Payment.AGAINST_PAYMENT, trade_date=DAY,
-        intended_settlement_date=DAY, security=GAZPROM, quantity=m.Quantity(amount=Decimal(1500)),
-        safekeeping_account="MS001", account_owner_bic="BANKRUMMXXX",
+        transaction_id="DVP-1",
+        side=m.Side.DELIVER,
+        payment=m.Payment.AGAINST_PAYMENT,
+        trade_date=DAY,
+        intended_settlement_date=DAY,
+        security=GAZPROM,
+        quantity=m.Quantity(amount=Decimal(1500)),
+        safekeeping_account="MS001",
+        account_owner_bic="BANKRUMMXXX",
         counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX", safekeeping_account="ZA-7"),
-        settlement_amount=m.Amount(value=Decimal("245000.5"), currency="RUB"), own_csd_bic="NADCRUMMXXX"),
+        settlement_amount=m.Amount(value=Decimal("245000.5"), currency="RUB"),
+        own_csd_bic="NADCRUMMXXX",
+    ),
     "MT546 -> sese.025": m.SettlementConfirmation(
-        transaction_id="DVP-1", side=m.Side.DELIVER, payment=m.Payment.FREE, effective_settlement_date=DAY,
-        security=GAZPROM, settled_quantity=m.Quantity(amount=Decimal(1500)), safekeeping_account="MS001",
-        account_owner_bic="BANKRUMMXXX", counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"),
-        account_servicer_transaction_id="HUB-1"),
+        transaction_id="DVP-1",
+        side=m.Side.DELIVER,
+        payment=m.Payment.FREE,
+        effective_settlement_date=DAY,
+        security=GAZPROM,
+        settled_quantity=m.Quantity(amount=Decimal(1500)),
+        safekeeping_account="MS001",
+        account_owner_bic="BANKRUMMXXX",
+        counterparty=m.Counterparty(bic="STRAZAJJ", csd_bic="STRAZAJJXXX"),
+        account_servicer_transaction_id="HUB-1",
+    ),
     "MT548 -> sese.024": m.StatusAdvice(
-        transaction_id="DVP-1", processing=m.ProcessingStatus(code=m.ProcessingStatusCode.REJECTED, reasons=(
-            m.Reason(code="SAFE", narrative="SAFEKEEPING ACCOUNT MS001 IS NOT KNOWN AT THE HUB"),))),
+        transaction_id="DVP-1",
+        processing=m.ProcessingStatus(
+            code=m.ProcessingStatusCode.REJECTED,
+            reasons=(m.Reason(code="SAFE", narrative="SAFEKEEPING ACCOUNT MS001 IS NOT KNOWN AT THE HUB"),),
+        ),
+    ),
     "MT524 -> semt.013": m.IntraPositionMovement(
-        transaction_id="RSV-1", security=GAZPROM, quantity=m.Quantity(amount=Decimal(1500)), settlement_date=DAY,
-        from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED, safekeeping_account="MS001",
-        account_owner_bic="BANKRUMMXXX", linked_reference="LEG-1"),
+        transaction_id="RSV-1",
+        security=GAZPROM,
+        quantity=m.Quantity(amount=Decimal(1500)),
+        settlement_date=DAY,
+        from_balance=m.SubBalance.AVAILABLE,
+        to_balance=m.SubBalance.BLOCKED,
+        safekeeping_account="MS001",
+        account_owner_bic="BANKRUMMXXX",
+        linked_reference="LEG-1",
+    ),
     "MT508 -> semt.015": m.IntraPositionConfirmation(
-        transaction_id="RSV-1", security=GAZPROM, settled_quantity=m.Quantity(amount=Decimal(1500)),
-        settlement_date=DAY, from_balance=m.SubBalance.AVAILABLE, to_balance=m.SubBalance.BLOCKED,
-        safekeeping_account="MS001"),
+        transaction_id="RSV-1",
+        security=GAZPROM,
+        settled_quantity=m.Quantity(amount=Decimal(1500)),
+        settlement_date=DAY,
+        from_balance=m.SubBalance.AVAILABLE,
+        to_balance=m.SubBalance.BLOCKED,
+        safekeeping_account="MS001",
+    ),
     "MT508 -> semt.014": m.IntraPositionStatus(
-        transaction_id="RSV-1", processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED)),
+        transaction_id="RSV-1", processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED)
+    ),
     "MT535 -> semt.002": m.HoldingsStatement(
-        statement_date=DAY, safekeeping_account="MS001", statement_id="S-1", balances=(
-            m.HoldingBalance(security=GAZPROM, aggregate=Decimal(2000), available=Decimal(500),
-                             sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED,
-                                                                quantity=Decimal(1500)),)),)),
+        statement_date=DAY,
+        safekeeping_account="MS001",
+        statement_id="S-1",
+        balances=(
+            m.HoldingBalance(
+                security=GAZPROM,
+                aggregate=Decimal(2000),
+                available=Decimal(500),
+                sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=Decimal(1500)),),
+            ),
+        ),
+    ),
     "MT536 -> semt.017": m.TransactionsStatement(
-        period_start=DAY, period_end=DAY, safekeeping_account="MS001", movements=(
-            m.StatementMovement(security=GAZPROM, transaction_id="DVP-1", quantity=m.Quantity(amount=Decimal(1500)),
-                                credit_debit=m.CreditDebit.DEBIT, settlement_date=DAY),)),
+        period_start=DAY,
+        period_end=DAY,
+        safekeeping_account="MS001",
+        movements=(
+            m.StatementMovement(
+                security=GAZPROM,
+                transaction_id="DVP-1",
+                quantity=m.Quantity(amount=Decimal(1500)),
+                credit_debit=m.CreditDebit.DEBIT,
+                settlement_date=DAY,
+            ),
+        ),
+    ),
 }
 
 
@@ -66,7 +116,9 @@ def official_schema(reference_dir):
 
 
 @pytest.mark.parametrize("pair", PAIRS)
-def test_an_mt_translates_to_an_mx_with_the_same_content_valid_against_the_official_schema(pair, official_schema):
+def test_an_mt_translates_to_an_mx_with_the_same_content_valid_against_the_official_schema(
+    pair, official_schema
+):
     model = PAIRS[pair]
     result = mt_to_mx(build_mt(model, user=(("108", "MUR-7"),)))
     assert result.message.startswith(pair.split(" -> ")[1])
@@ -85,9 +137,13 @@ def test_an_mt_translates_to_an_mx_with_the_same_content_valid_against_the_offic
 @pytest.mark.parametrize("pair", PAIRS)
 def test_an_mx_translates_to_an_mt_with_the_same_content(pair):
     model = PAIRS[pair]
-    header = m.BusinessHeader(from_bic="NADCRUMMXXX", to_bic="BANKRUMMXXX", business_message_id="BIZ-1",
-                              message_definition_id=mx.message_id_for(model),
-                              creation=dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC))
+    header = m.BusinessHeader(
+        from_bic="NADCRUMMXXX",
+        to_bic="BANKRUMMXXX",
+        business_message_id="BIZ-1",
+        message_definition_id=mx.message_id_for(model),
+        creation=dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC),
+    )
     result = mx_to_mt(mx.build(model, header=header))
     assert result.message == "MT" + pair[2:5]
     fin = parse_fin(result.content)
@@ -118,26 +174,36 @@ def test_content_that_is_neither_is_refused():
 
 
 def test_an_mx_reference_too_long_for_mt_is_refused_not_truncated():
-    model = m.IntraPositionStatus(transaction_id="A-REFERENCE-LONGER-THAN-SIXTEEN",
-                                  processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED))
+    model = m.IntraPositionStatus(
+        transaction_id="A-REFERENCE-LONGER-THAN-SIXTEEN",
+        processing=m.ProcessingStatus(code=m.ProcessingStatusCode.ACCEPTED),
+    )
     with pytest.raises(BuildError, match="16 characters") as refused:
         mx_to_mt(mx.build(model))
     assert refused.value.reason is ReasonCode.REFERENCE
 
 
 def test_an_mx_text_outside_the_swift_character_set_is_refused_not_altered():
-    model = m.StatusAdvice(transaction_id="DVP-1", processing=m.ProcessingStatus(
-        code=m.ProcessingStatusCode.REJECTED, reasons=(m.Reason(code="SAFE", narrative="compte inconnu: é"),)))
+    model = m.StatusAdvice(
+        transaction_id="DVP-1",
+        processing=m.ProcessingStatus(
+            code=m.ProcessingStatusCode.REJECTED,
+            reasons=(m.Reason(code="SAFE", narrative="compte inconnu: é"),),
+        ),
+    )
     with pytest.raises(BuildError, match="character set"):
         mx_to_mt(mx.build(model))
 
 
 def test_a_long_header_identifier_is_not_put_in_the_mur():
     model = PAIRS["MT548 -> sese.024"]
-    header = m.BusinessHeader(from_bic="NADCRUMMXXX", to_bic="BANKRUMMXXX",
-                              business_message_id="A-BUSINESS-MESSAGE-ID-OF-35-CHARS-X",
-                              message_definition_id="sese.024.001.12",
-                              creation=dt.datetime(2026, 11, 24, tzinfo=dt.UTC))
+    header = m.BusinessHeader(
+        from_bic="NADCRUMMXXX",
+        to_bic="BANKRUMMXXX",
+        business_message_id="A-BUSINESS-MESSAGE-ID-OF-35-CHARS-X",
+        message_definition_id="sese.024.001.12",
+        creation=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
+    )
     result = mx_to_mt(mx.build(model, header=header))
     assert parse_fin(result.content).user == ()
 
