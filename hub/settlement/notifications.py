@@ -98,9 +98,10 @@ def notify(instruction: Instruction, body: m.Message, *, status: str) -> None:
     )
 
 
-def pending(instruction: Instruction, *, reason: str) -> m.StatusAdvice:
+def pending(instruction: Instruction, *, reason: str, why: str = "") -> m.StatusAdvice:
     """Settlement waits (sese.024 SttlmSts Pdg), e.g. for lack of securities (LACK)."""
-    status = m.SettlementStatus(code=m.SettlementStatusCode.PENDING, reasons=(m.Reason(code=reason),))
+    reasons = (m.Reason(code=reason, narrative=narrative(why) if why else None),)
+    status = m.SettlementStatus(code=m.SettlementStatusCode.PENDING, reasons=reasons)
     return _advice(instruction, settlement=status)
 
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 from csd_adapters import base as csd
 from hub.ledger.models import Endorsement, Entry
 from hub.ledger.services import entry_append, ledger_seal_request
+from hub.reconciliation.selectors import isin_suspended
 from hub.registry.calendars import (
     csd_business_day_add,
     csd_is_business_day,
@@ -147,6 +148,17 @@ def _start(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
         return _start_of_day(deliverer_csd, transfer.intended_settlement_date)
     if settings.SETTLEMENT_BUSINESS_DAYS_ONLY and not csd_is_business_day(deliverer_csd, today):
         return _start_of_day(deliverer_csd, csd_business_day_add(deliverer_csd, today, 1))
+    involved = {deliverer_csd.code, transfer.receive.account.csd.code, transfer.security.issuer_csd.code}
+    if isin_suspended(transfer.security.isin, csd_codes=involved, now=now):
+        # CSDR RTS 2017/392 art. 65: an unresolved reconciliation break suspends the issue; the transfer
+        # waits (it does not fail) until the break is resolved
+        _pending(
+            transfer,
+            reason="SUSP",
+            code="OTHR",
+            why="ISIN suspended from settlement by a reconciliation break",
+        )
+        return now + dt.timedelta(seconds=settings.SETTLEMENT_SUSPENSION_RECHECK_SECONDS)
     with transaction.atomic():
         transfer_status_set(
             transfer=transfer, to=TransferStatus.PREPARING, cause="settlement date reached", actor=SYSTEM
@@ -211,7 +223,7 @@ def _prepare(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
                 raise
             Leg.objects.filter(pk=leg.pk).update(reason_code=(exc.reason_code or "OTHR")[:4])
             if exc.reason_code == "LACK" and not csd_is_past_cutoff(leg.csd, now=now):
-                _lack_pending(transfer, leg)
+                _pending(transfer, reason="LACK", code="LACK")
                 return now + dt.timedelta(seconds=settings.SETTLEMENT_LACK_RECYCLE_SECONDS)
             with transaction.atomic():
                 _abort_begin(transfer, reason=exc.reason_code or "OTHR", detail=f"{leg.csd.code}: {exc}")
@@ -263,19 +275,20 @@ def commit_record(transfer: Transfer, legs: list[Leg]) -> dict:
     }
 
 
-def _lack_pending(transfer: Transfer, leg: Leg) -> None:
-    """Tell both participants once that settlement waits for securities (sese.024 pending, LACK)."""
+def _pending(transfer: Transfer, *, reason: str, code: str, why: str = "") -> None:
+    """Tell both participants once why settlement waits (sese.024 pending with ISO ``code``); ``reason``
+    is what the transfer records (LACK, SUSP)."""
     with transaction.atomic():
-        if (
-            not Transfer.objects.filter(pk=transfer.pk)
-            .exclude(pending_reason="LACK")
-            .update(pending_reason="LACK")
-        ):
+        changed = (
+            Transfer.objects.filter(pk=transfer.pk)
+            .exclude(pending_reason=reason)
+            .update(pending_reason=reason)
+        )
+        if not changed:
             return
         for instruction in (transfer.deliver, transfer.receive):
-            notifications.notify(
-                instruction, notifications.pending(instruction, reason="LACK"), status="PENDING"
-            )
+            advice = notifications.pending(instruction, reason=code, why=why)
+            notifications.notify(instruction, advice, status="PENDING")
 
 
 def _decision_is_final(transfer: Transfer) -> bool:

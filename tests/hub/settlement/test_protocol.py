@@ -261,3 +261,45 @@ def test_a_transfer_not_due_or_held_by_another_run_is_left_alone(books):
     assert transfer_advance(transfer_id=transfer.pk, adapter_for=books.adapter_for) is None
     transfer.refresh_from_db()
     assert transfer.status == "MATCHED"
+
+
+def _open_break(csd: CSD, isin: str, *, suspends_at: dt.datetime):
+    """A break a reconciliation run found (an undue creation at ``csd``), past its deadline."""
+    from hub.reconciliation.models import Break, Run
+
+    found_by = Run.objects.create(csd=csd, kind="DEMAND", status="DONE", requested_by="test")
+    return Break.objects.create(
+        kind="ISSUED",
+        csd=csd,
+        isin=isin,
+        expected=Decimal(600_000),
+        actual=Decimal(600_500),
+        difference=Decimal(500),
+        first_seen_at=suspends_at - dt.timedelta(days=1),
+        first_seen_run=found_by,
+        last_seen_at=suspends_at,
+        last_seen_run=found_by,
+        suspends_at=suspends_at,
+    )
+
+
+def test_a_transfer_in_a_suspended_isin_waits_and_settles_once_the_break_is_resolved(books):
+    from hub.reconciliation.services import break_resolve
+
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="SUSP"))
+    overdue = _open_break(
+        CSD.objects.get(code="NSD"), SHARES, suspends_at=NOON_IN_MOSCOW - dt.timedelta(hours=1)
+    )
+    transfer = run(transfer, books)
+    assert transfer.status == "MATCHED" and transfer.pending_reason == "SUSP" and not transfer.legs.exists()
+    assert statuses_sent("DEMARUMM")[-1] == "PENDING" and statuses_sent("DEMAZAJJ")[-1] == "PENDING"
+    break_resolve(break_id=overdue.pk, actor="operator", note="books repaired")
+    later = NOON_IN_MOSCOW + dt.timedelta(minutes=2)
+    assert run(run(transfer, books, now=later), books, now=later).status == "SETTLED"
+
+
+def test_a_suspension_of_an_unrelated_isin_does_not_hold_a_transfer(books):
+    _open_break(
+        CSD.objects.get(code="NSD"), demo_isin("RU", "02"), suspends_at=NOON_IN_MOSCOW - dt.timedelta(hours=1)
+    )
+    assert run(run(matched(*pair(NSD_A, STRATE_A, tx="FREE")), books), books).status == "SETTLED"
