@@ -1,6 +1,7 @@
 """MT535 (holdings), MT536 (transactions) and MT537 (pending transactions) statements.
 
-MT535 and MT536 map onto ``HoldingsStatement`` and ``TransactionsStatement``. MT537 has no shared model
+MT535 and MT536 map onto ``HoldingsStatement`` and ``TransactionsStatement``. An MT535 balance (``93B``,
+``93C``) is signed: a short position (a contra account's) carries the ``N`` prefix both ways. MT537 has no shared model
 (semt.018 is outside the hub's MX set): it is parsed, its general information checked, and it is
 returned as the FIN tree.
 """
@@ -148,10 +149,6 @@ def read_holdings(message: FinMessage) -> HoldingsStatement:
                 )
                 continue
             sub_balances.append(SubBalanceQuantity(balance=balance, quantity=detail.value.amount))
-        amounts = [b.amount for b in (aggregate, available, not_available) if b is not None]
-        if any(amount < 0 for amount in amounts + [sub.quantity for sub in sub_balances]):
-            reader.fail("a short (negative, N) balance is not one the hub reads", fin, ReasonCode.QUANTITY)
-            continue
         if security is None or aggregate is None:
             continue
         balances.append(

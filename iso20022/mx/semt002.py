@@ -9,9 +9,15 @@ Layout::
       BalForAcct*                                   one per security
         FinInstrmId/ISIN, Desc
         AggtBal/ShrtLngInd, Qty/Qty/Qty/Unit|FaceAmt     aggregate
-        AvlblBal/Qty/Qty/Unit|FaceAmt                    available
+        AvlblBal/ShrtLngInd?, Qty/Qty/Unit|FaceAmt       available
         NotAvlblBal/Qty/Unit|FaceAmt                     not_available
-        BalBrkdwn*/SubBalTp/Cd|Prtry, Qty/Qty/Unit|FaceAmt   sub_balances
+        BalBrkdwn*/SubBalTp/Cd|Prtry, Qty/ShrtLngInd?, Qty/Qty/Unit|FaceAmt   sub_balances
+
+Quantities in semt.002 are unsigned: a short (negative) balance is written as its absolute quantity with
+``ShrtLngInd`` ``SHOR``, and read back as negative. ``AggtBal`` always carries the indicator (``LONG`` or
+``SHOR``); ``AvlblBal`` and a ``BalBrkdwn`` quantity carry it only when short (absent reads as long).
+``NotAvlblBal`` has no indicator in the schema, so a negative not-available balance cannot be written
+(``BuildError``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from iso20022.errors import BuildError, MessageError, ReasonCode
 from iso20022.identifiers import isin_is_valid
 from iso20022.models import (
     HoldingBalance,
@@ -35,6 +42,8 @@ from iso20022.mx.safexml import local_path
 from iso20022.mx.xmltree import Node, Writer
 
 ROOT = "SctiesBalCtdyRpt"
+SHORT = "SHOR"
+LONG = "LONG"
 
 
 def build(w: Writer, body: etree._Element, m: HoldingsStatement) -> None:
@@ -57,22 +66,43 @@ def _build_balance(w: Writer, body: etree._Element, b: HoldingBalance) -> None:
     node = w.add(body, "BalForAcct")
     blocks.put_security(w, node, b.security)
     aggregate = w.add(node, "AggtBal")
-    w.add(aggregate, "ShrtLngInd", "LONG")
-    blocks.put_quantity(w, w.add(aggregate, "Qty"), "Qty", Quantity(amount=b.aggregate, type=b.quantity_type))
+    w.add(aggregate, "ShrtLngInd", SHORT if b.aggregate < 0 else LONG)
+    blocks.put_quantity(
+        w, w.add(aggregate, "Qty"), "Qty", Quantity(amount=abs(b.aggregate), type=b.quantity_type)
+    )
     if b.available is not None:
         available = w.add(node, "AvlblBal")
+        _put_short(w, available, b.available)
         blocks.put_fin_quantity(
-            w, w.add(available, "Qty"), "Qty", Quantity(amount=b.available, type=b.quantity_type)
+            w, w.add(available, "Qty"), "Qty", Quantity(amount=abs(b.available), type=b.quantity_type)
         )
     if b.not_available is not None:
+        if b.not_available < 0:
+            raise BuildError(
+                MessageError(
+                    reason=ReasonCode.QUANTITY,
+                    path="BalForAcct/NotAvlblBal",
+                    message=f"{b.security.isin}: a short not-available balance ({b.not_available}) cannot be "
+                    "written: NotAvlblBal carries no ShrtLngInd in semt.002",
+                )
+            )
         blocks.put_fin_quantity(
             w, w.add(node, "NotAvlblBal"), "Qty", Quantity(amount=b.not_available, type=b.quantity_type)
         )
     for sub in b.sub_balances:
         breakdown = w.add(node, "BalBrkdwn")
         blocks.put_balance_type(w, breakdown, "SubBalTp", sub.balance, codes.BALANCE_12)
-        quantity = w.path(breakdown, "Qty/Qty")
-        blocks.put_fin_quantity(w, quantity, "Qty", Quantity(amount=sub.quantity, type=b.quantity_type))
+        quantity = w.add(breakdown, "Qty")
+        _put_short(w, quantity, sub.quantity)
+        blocks.put_fin_quantity(
+            w, w.add(quantity, "Qty"), "Qty", Quantity(amount=abs(sub.quantity), type=b.quantity_type)
+        )
+
+
+def _put_short(w: Writer, parent: etree._Element, amount: Decimal) -> None:
+    """The optional ``ShrtLngInd`` of ``AvlblBal`` and ``BalBrkdwn/Qty``: written only when short."""
+    if amount < 0:
+        w.add(parent, "ShrtLngInd", SHORT)
 
 
 def parse(node: Node, business_message_id: str | None) -> HoldingsStatement:
@@ -99,8 +129,9 @@ def _parse_balance(node: Node) -> HoldingBalance:
     """One ``BalForAcct``, read by position: statements run to thousands of lines, and the usage
     guideline (validated before any parser runs) fixes the layout of each line exactly::
 
-        FinInstrmId (ISIN, Desc?)  AggtBal (ShrtLngInd, Qty/Qty/Qty/<qty>)  AvlblBal? (Qty/Qty/<qty>)
-        NotAvlblBal? (Qty/<qty>)   BalBrkdwn* (SubBalTp/Cd|Prtry, Qty/Qty/Qty/<qty>)
+        FinInstrmId (ISIN, Desc?)  AggtBal (ShrtLngInd, Qty/Qty/Qty/<qty>)
+        AvlblBal? (ShrtLngInd?, Qty/Qty/<qty>)  NotAvlblBal? (Qty/<qty>)
+        BalBrkdwn* (SubBalTp/Cd|Prtry, Qty (ShrtLngInd?, Qty/Qty/<qty>))
 
     where ``<qty>`` is ``Unit`` or ``FaceAmt``. Content errors still name their element."""
     ns = node.ns
@@ -110,15 +141,15 @@ def _parse_balance(node: Node) -> HoldingBalance:
     if not isin_is_valid(isin):
         raise node.error(f"ISIN {isin} has a wrong check digit", path=local_path(instrument[0]))
     security = Security(isin=isin, description=instrument[1].text if len(instrument) > 1 else None)
-    if aggregate[0].text != "LONG":
-        raise node.error("a short position is not supported", path=local_path(aggregate[0]))
     kind, total = _leaf_quantity(node, aggregate[1][0][0][0], ns)
+    if aggregate[0].text == SHORT:
+        total = -total
     available = not_available = None
     sub_balances = []
     for section in element[2:]:
         name = section.tag[len(ns) :]
         if name == "AvlblBal":
-            available = _leaf_quantity(node, section[0][0][0], ns)[1]
+            available = _signed_quantity(node, section, ns)
         elif name == "NotAvlblBal":
             not_available = _leaf_quantity(node, section[0][0], ns)[1]
         else:  # BalBrkdwn
@@ -131,7 +162,7 @@ def _parse_balance(node: Node) -> HoldingBalance:
                     f"sub-balance type {code} is not one the hub knows", path=local_path(chosen)
                 ) from None
             sub_balances.append(
-                SubBalanceQuantity(balance=balance, quantity=_leaf_quantity(node, section[1][0][0][0], ns)[1])
+                SubBalanceQuantity(balance=balance, quantity=_signed_quantity(node, section[1], ns))
             )
     return HoldingBalance(
         security=security,
@@ -141,6 +172,14 @@ def _parse_balance(node: Node) -> HoldingBalance:
         not_available=not_available,
         sub_balances=tuple(sub_balances),
     )
+
+
+def _signed_quantity(node: Node, parent: etree._Element, ns: str) -> Decimal:
+    """``(ShrtLngInd?, Qty/Qty/<qty>)``: the quantity, negative when the indicator says ``SHOR``."""
+    short = parent[0].tag == ns + "ShrtLngInd" and parent[0].text == SHORT
+    quantity = parent[1] if parent[0].tag == ns + "ShrtLngInd" else parent[0]
+    amount = _leaf_quantity(node, quantity[0][0], ns)[1]
+    return -amount if short else amount
 
 
 def _leaf_quantity(node: Node, leaf: etree._Element, ns: str) -> tuple[QuantityType, Decimal]:

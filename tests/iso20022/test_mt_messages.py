@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from iso20022 import models as m
-from iso20022.errors import InvalidContent, ReasonCode, UnsupportedMessage
+from iso20022.errors import InvalidContent, MalformedMessage, ReasonCode, UnsupportedMessage
 from iso20022.mt import build_mt, message_type_for, parse_mt, validate_mt
 from iso20022.mt.fin import FinMessage
 
@@ -392,9 +392,38 @@ def test_a_consolidated_holdings_statement_is_refused_rather_than_merged_into_on
     assert "consolidated" in errors[0].message and "sub-account" in errors[1].message
 
 
-def test_a_short_position_is_refused_with_dqua():
+SHORT_HOLDINGS = m.HoldingsStatement(
+    statement_date=date(2026, 11, 24),
+    safekeeping_account="ISSUANCE",
+    balances=(
+        m.HoldingBalance(
+            security=GAZPROM,
+            aggregate=Decimal("-1500.5"),
+            available=Decimal("-1500.5"),
+            not_available=Decimal(-2),
+            sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.PLEDGED, quantity=Decimal(-2)),),
+        ),
+    ),
+)
+
+
+def test_a_short_position_is_written_with_the_n_sign_and_read_back_negative():
+    text = build_mt(SHORT_HOLDINGS)
+    assert ":93B::AGGR//UNIT/N1500,5\r\n" in text
+    assert ":93B::AVAI//UNIT/N1500,5\r\n" in text
+    assert ":93B::NAVL//UNIT/N2,\r\n" in text
+    assert ":93C::PLED//UNIT/NAVL/N2,\r\n" in text
+    assert parse_mt(text) == SHORT_HOLDINGS
+
+
+def test_an_n_balance_in_a_received_mt535_is_read_as_a_short_position():
     text = build_mt(HOLDINGS).replace(":93B::AGGR//UNIT/1500,", ":93B::AGGR//UNIT/N1500,")
-    with pytest.raises(InvalidContent, match="short") as refused:
+    assert parse_mt(text).balances[0].aggregate == Decimal(-1500)
+
+
+def test_a_sign_without_a_number_is_still_refused_with_dqua():
+    text = build_mt(HOLDINGS).replace(":93B::AGGR//UNIT/1500,", ":93B::AGGR//UNIT/N")
+    with pytest.raises(MalformedMessage) as refused:
         parse_mt(text)
     assert refused.value.reason is ReasonCode.QUANTITY
 

@@ -14,6 +14,7 @@ from lxml import etree
 
 from iso20022 import models as m
 from iso20022 import mx
+from iso20022.errors import BuildError
 from iso20022.identifiers import isin_check_digit
 from iso20022.mx import codes, registry
 from iso20022.mx.blocks import HUB_TRANSACTION_TYPES
@@ -36,6 +37,10 @@ accounts = ids
 dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2099, 12, 31))
 quantities = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("9999999999999"), places=5)
 balances = st.decimals(min_value=Decimal(0), max_value=Decimal("9999999999999"), places=5)
+# a contra account (issuance, mirror) is short: semt.002 writes the absolute quantity with ShrtLngInd SHOR
+signed_balances = st.decimals(
+    min_value=Decimal("-9999999999999"), max_value=Decimal("9999999999999"), places=5
+)
 currencies = st.sampled_from(["EUR", "USD", "RUB", "ZAR", "KES", "NGN", "EGP", "KZT"])
 transaction_types = st.sampled_from(sorted(HUB_TRANSACTION_TYPES))
 narratives = st.none() | st.text(
@@ -252,12 +257,12 @@ intra_position_confirmations = st.builds(
 holding_balances = st.builds(
     m.HoldingBalance,
     security=securities,
-    aggregate=balances,
+    aggregate=signed_balances,
     quantity_type=st.sampled_from(m.QuantityType),
-    available=st.none() | balances,
-    not_available=st.none() | balances,
+    available=st.none() | signed_balances,
+    not_available=st.none() | balances,  # NotAvlblBal has no ShrtLngInd
     sub_balances=st.lists(
-        st.builds(m.SubBalanceQuantity, balance=sub_balances, quantity=balances), max_size=4
+        st.builds(m.SubBalanceQuantity, balance=sub_balances, quantity=signed_balances), max_size=4
     ).map(tuple),
 )
 
@@ -427,3 +432,49 @@ def an_instruction(**changes):
         counterparty=m.Counterparty(bic="BANKZAJJ", csd_bic="STRAZAJJ", safekeeping_account="ZA-7"),
     )
     return _replace(model, **changes)
+
+
+def a_short_holding(**changes):
+    """The issuance account of an issuer CSD: short by what it issued, nothing blocked."""
+    balance = m.HoldingBalance(
+        security=m.Security(isin="RU000A0JX0J2"),
+        aggregate=Decimal(-500000),
+        available=Decimal(-500000),
+        not_available=Decimal(0),
+    )
+    return m.HoldingsStatement(
+        statement_date=dt.date(2026, 11, 24),
+        safekeeping_account="ISSUANCE",
+        balances=(_replace(balance, **changes),),
+    )
+
+
+def test_a_short_position_is_written_as_shor_with_its_absolute_quantity_and_read_back_negative(official):
+    model = a_short_holding(
+        sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.PLEDGED, quantity=Decimal("-2.5")),)
+    )
+    document = etree.fromstring(mx.build(model))
+    assert_valid(official("semt.002.001.11"), document, "official")
+    assert_valid(guideline("semt.002.001.11.xsd"), document, "usage guideline")
+    ns = {"d": etree.QName(document).namespace}
+    line = document.find("d:SctiesBalCtdyRpt/d:BalForAcct", ns)
+    assert line.findtext("d:AggtBal/d:ShrtLngInd", namespaces=ns) == "SHOR"
+    assert line.findtext("d:AggtBal/d:Qty/d:Qty/d:Qty/d:Unit", namespaces=ns) == "500000"
+    assert line.findtext("d:AvlblBal/d:ShrtLngInd", namespaces=ns) == "SHOR"
+    assert line.findtext("d:AvlblBal/d:Qty/d:Qty/d:Unit", namespaces=ns) == "500000"
+    assert line.findtext("d:BalBrkdwn/d:Qty/d:ShrtLngInd", namespaces=ns) == "SHOR"
+    assert line.findtext("d:BalBrkdwn/d:Qty/d:Qty/d:Qty/d:Unit", namespaces=ns) == "2.5"
+    assert mx.parse(mx.build(model)).body == model
+
+
+def test_a_long_available_balance_may_carry_an_explicit_long_indicator():
+    xml = mx.build(a_short_holding(aggregate=Decimal(7), available=Decimal(7))).decode()
+    assert "<ShrtLngInd>SHOR</ShrtLngInd>" not in xml
+    explicit = xml.replace("<AvlblBal>", "<AvlblBal><ShrtLngInd>LONG</ShrtLngInd>")
+    assert explicit.count("<ShrtLngInd>LONG</ShrtLngInd>") == 2  # AggtBal's and AvlblBal's
+    assert mx.parse(explicit.encode()).body.balances[0].available == Decimal(7)
+
+
+def test_a_short_not_available_balance_cannot_be_written_because_semt002_has_no_indicator_for_it():
+    with pytest.raises(BuildError, match="NotAvlblBal carries no ShrtLngInd"):
+        mx.build(a_short_holding(aggregate=Decimal(-3), available=Decimal(0), not_available=Decimal(-3)))

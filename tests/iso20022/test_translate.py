@@ -215,3 +215,49 @@ def test_an_mt537_has_no_mx_counterpart(reference_dir):
 
 def _fields(model):
     return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}
+
+
+SHORT_HOLDINGS = m.HoldingsStatement(
+    statement_date=DAY,
+    safekeeping_account="ISSUANCE",
+    statement_id="H-SHORT-1",
+    balances=(
+        m.HoldingBalance(
+            security=GAZPROM,
+            aggregate=Decimal(-1000000),
+            available=Decimal(-1000002),
+            not_available=Decimal(2),
+            sub_balances=(
+                m.SubBalanceQuantity(balance=m.SubBalance.AVAILABLE, quantity=Decimal(-1000002)),
+                m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=Decimal(2)),
+            ),
+        ),
+    ),
+)
+
+
+def test_a_short_position_in_an_mt535_becomes_shor_in_semt002_and_comes_back_with_the_n_sign(
+    official_schema,
+):
+    original = build_mt(SHORT_HOLDINGS)
+    assert ":93B::AGGR//UNIT/N1000000," in original
+    result = mt_to_mx(original)
+    envelope = etree.fromstring(result.content)
+    document = envelope[1]
+    official_schema("semt.002.001.11").assertValid(document)
+    ns = {"d": etree.QName(document).namespace}
+    indicators = [e.text for e in document.iterfind(".//d:ShrtLngInd", ns)]
+    assert indicators == ["SHOR", "SHOR", "SHOR"]  # aggregate, available, the AVAI sub-balance
+    assert mx.parse(result.content).body == SHORT_HOLDINGS
+    back = mx_to_mt(result.content).content.decode()
+    assert parse_mt(back) == SHORT_HOLDINGS
+    assert ":93B::AVAI//UNIT/N1000002," in back and ":93C::AVAI//UNIT/AVAI/N1000002," in back
+
+
+def test_a_short_not_available_balance_in_an_mt535_cannot_be_translated_to_semt002():
+    balance = dataclasses.replace(SHORT_HOLDINGS.balances[0], not_available=Decimal(-2), sub_balances=())
+    text = build_mt(dataclasses.replace(SHORT_HOLDINGS, balances=(balance,)))
+    assert parse_mt(text).balances[0].not_available == Decimal(-2)  # MT carries it
+    with pytest.raises(BuildError, match="NotAvlblBal carries no ShrtLngInd") as refused:
+        mt_to_mx(text)
+    assert refused.value.reason is ReasonCode.QUANTITY

@@ -50,6 +50,13 @@ def decimals(draw, places=4):
     return value if value > 0 else Decimal(1)
 
 
+@st.composite
+def signed_decimals(draw, places=4):
+    """A balance, long or short: a contra account's position travels as ``N`` (MT) or ``SHOR`` (MX)."""
+    value = draw(decimals(places))
+    return -value if draw(st.booleans()) else value
+
+
 securities = st.builds(
     lambda isin, description: m.Security(isin=isin, description=description), isins(), st.none() | words
 )
@@ -303,14 +310,14 @@ def holdings(draw):
                 sub_balances=subs,
             ),
             securities,
-            decimals(),
-            st.none() | decimals(),
-            st.none() | decimals(),
+            signed_decimals(),
+            st.none() | signed_decimals(),
+            st.none() | decimals(),  # semt.002 NotAvlblBal has no ShrtLngInd: never short across
             st.lists(
                 st.builds(
                     lambda b, q: m.SubBalanceQuantity(balance=b, quantity=q),
                     balances(codes.BALANCE_12),
-                    decimals(),
+                    signed_decimals(),
                 ),
                 max_size=3,
             ).map(tuple),
@@ -445,3 +452,21 @@ def test_mt_to_mx_to_mt_keeps_every_mapped_field(model, sender, receiver, refere
         before.receiver,
         before.message_type,
     )
+
+
+@PROPERTY
+@given(model=holdings(), short_not_available=st.booleans())
+def test_an_mt535_builds_and_parses_back_to_its_model_with_long_and_short_balances(
+    model, short_not_available
+):
+    if short_not_available:  # MT535 carries the N sign on every balance, NAVL included
+        model = dataclasses.replace(
+            model,
+            balances=tuple(
+                dataclasses.replace(b, not_available=-b.not_available if b.not_available else Decimal(-1))
+                for b in model.balances
+            ),
+        )
+    text = build_mt(model)
+    assert parse_mt(text) == model
+    assert build_mt(parse_mt(text)) == text
