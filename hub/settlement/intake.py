@@ -34,6 +34,8 @@ MT_TYPES = ("text/plain",)
 
 @dataclass(frozen=True, slots=True)
 class IntakeAnswer:
+    """What the hub answers; plain ``str`` values only, as WSGI servers require for headers."""
+
     http_status: int
     body: bytes
     content_type: str
@@ -150,7 +152,7 @@ def _replay(inbound: InboundMessage, original: InboundMessage, parsed: _Parsed) 
         original.http_status,
         bytes(original.response),
         original.response_content_type,
-        InboundOutcome.REPLAY,
+        InboundOutcome.REPLAY.value,
         codes,
         inbound.pk,
     )
@@ -315,5 +317,5 @@ def _answer(
         detail="\n".join(text for _code, text in reasons),
     )
     return IntakeAnswer(
-        http_status, rendered.payload, XML if fmt == "MX" else FIN, outcome, codes, inbound.pk
+        http_status, rendered.payload, XML if fmt == "MX" else FIN, str(outcome), codes, inbound.pk
     )

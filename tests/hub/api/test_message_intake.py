@@ -182,3 +182,11 @@ def test_a_message_type_participants_do_not_send_is_refused(nsd_broker):
     statement = m.HoldingsStatement(statement_date=dt.date(2026, 11, 24), safekeeping_account=NSD_ACCOUNT)
     response = post(nsd_broker, mx.build(statement))
     assert response.status_code == 400 and response["X-Hub-Reason-Codes"] == "TXST"
+
+
+def test_answer_headers_are_plain_strings_as_a_wsgi_server_requires(nsd_broker):
+    response = post(nsd_broker, as_mx(instruction("DELI", tx="HDR-1")))
+    for name in ("X-Hub-Outcome", "X-Hub-Message-Id"):
+        assert type(response.headers[name]) is str, name  # wsgiref refuses str subclasses such as enums
+    rejected = post(nsd_broker, as_mx(instruction("DELI", tx="HDR-2", isin="US0378331005")))
+    assert type(rejected.headers["X-Hub-Reason-Codes"]) is str

@@ -347,3 +347,19 @@ def test_the_sweeper_alone_drives_a_transfer_whose_task_was_lost(csds):
         worker.stop()
         beat.stop()
     assert Transfer.objects.get().status == "SETTLED"
+
+
+def test_simulate_sends_all_three_cases_through_the_api_and_summarises(csds, live_server, capsys):
+    env = hub_env()
+    beat = start_beat(env)
+    worker = start_worker(env)
+    try:
+        call_command("simulate", count=9, rate=30, base_url=live_server.url, lack_share=0, seed=3, wait=120)
+    finally:
+        worker.stop()
+        beat.stop()
+    out = capsys.readouterr().out
+    assert "trades sent: 9 (investor_to_issuer 3, issuer_to_investor 3, realignment 3)" in out
+    assert "instructions accepted: 18, rejected: 0" in out
+    assert "settled: 9" in out and "failed by reason: none" in out
+    assert Transfer.objects.filter(status="SETTLED").count() == 9
