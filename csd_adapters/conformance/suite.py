@@ -361,6 +361,17 @@ class ConformanceSuite:
         yesterday = today - dt.timedelta(days=1)
         assert target.adapter.transactions(account=a, since=yesterday, until=yesterday).movements == ()
 
+    def test_the_issuance_account_statement_shows_its_short_position(self, target, today):
+        """A contra account goes negative by what it issues: its statement of holdings carries the short
+        position (semt.002 ``ShrtLngInd`` ``SHOR``, MT535 ``N``) rather than being refused."""
+        issuance = target.issuance_account
+        before = target.adapter.holdings(account=issuance, as_of=today).position(target.isin)
+        funded_account(target, Decimal("250.5"))
+        after = target.adapter.holdings(account=issuance, as_of=today).position(target.isin)
+        assert after.total < 0
+        assert after.total == before.total - Decimal("250.5")
+        assert (after.available, after.blocked) == (after.total, 0)
+
     def test_a_statement_of_an_unknown_account_is_refused(self, target, today):
         with pytest.raises(UnknownAccount):
             target.adapter.holdings(account=f"NOSUCH{new_id()}", as_of=today)

@@ -39,7 +39,8 @@ class ConformanceTarget:
     """The adapter under test, the control of its CSD, and how the adapter was configured.
 
     ``read_timeout`` is the adapter's read timeout in seconds (a ``slow`` fault waits longer than that);
-    ``isin`` a security the CSD knows and ``unknown_isin`` a valid ISIN it does not.
+    ``isin`` a security the CSD knows and ``unknown_isin`` a valid ISIN it does not; ``issuance_account``
+    the contra account ``CsdControl.fund`` books from, short by what it issued.
     """
 
     name: str
@@ -48,6 +49,7 @@ class ConformanceTarget:
     isin: str
     unknown_isin: str
     read_timeout: float
+    issuance_account: str = "ISSUANCE"
 
 
 class ReferenceCsdControl:

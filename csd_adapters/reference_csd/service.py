@@ -19,8 +19,9 @@ Endpoints (messages in the CSD's standard, MX or MT, per its profile):
 A refusal by the ledger is a status message carrying its ISO reason code (``LACK``, ``BLOC`` as pending
 reasons; ``SAFE``, ``DSEC``, ``REFE`` as rejection reasons; ``NPRP``, ``ABRT``, ``CMTD`` as proprietary
 rejection reasons issued by ``REFCSD``). A message that cannot be read is answered ``400`` with the
-library's errors; a holdings statement the message layer cannot express (a short position on a contra
-account) ``422``. Admin endpoints require the ``X-Admin-Token`` header when a token is configured.
+library's errors; a holdings statement the message layer cannot express ``422``. A contra account's
+(issuance, mirror) short position travels like any other: semt.002 ``ShrtLngInd`` ``SHOR``, MT535 ``N``
+balances. Admin endpoints require the ``X-Admin-Token`` header when a token is configured.
 """
 
 from __future__ import annotations
@@ -290,13 +291,6 @@ class ReferenceCsd:
             positions = self.ledger.positions(account, as_of)
         except UnknownAccount as exc:
             raise HttpError("404 Not Found", str(exc)) from exc
-        if any(p.total < 0 for p in positions):
-            # The message layer reads and writes long positions only (semt.002 ShrtLngInd LONG, MT535 without
-            # the N sign), so a contra account's short position is refused rather than sent invalid.
-            raise HttpError(
-                "422 Unprocessable Entity",
-                f"{account} has a short position, which this CSD's holdings statement cannot express",
-            )
         balances = tuple(
             m.HoldingBalance(
                 security=m.Security(isin=p.isin),

@@ -5,9 +5,11 @@ statuses, MT535 and MT536 for statements."""
 from decimal import Decimal
 
 import pytest
+import requests
 
 from csd_adapters.base import InsufficientSecurities, LegState
 from csd_adapters.conformance.suite import empty_account, funded_account, leg_between
+from iso20022.mt.fields import format_decimal
 
 
 @pytest.mark.parametrize("conformance_target", ["iso15022_mt"], indirect=True)
@@ -37,3 +39,21 @@ def test_every_message_type_of_the_mt_mapping_is_used_on_the_wire(conformance_ta
         "MT535",
         "MT536",
     } <= wire_types.seen
+
+
+@pytest.mark.parametrize("conformance_target", ["iso15022_mt"], indirect=True)
+def test_the_issuance_accounts_mt535_carries_its_short_position_with_the_n_sign(conformance_target):
+    target = conformance_target
+    debit, credit = funded_account(target), empty_account(target)
+    leg = leg_between(target, debit, credit, Decimal(1))
+    target.adapter.prepare(leg)
+    today = target.adapter.commit(leg).settlement_date
+    held = target.adapter.holdings(account="ISSUANCE", as_of=today).position(target.isin)
+    assert held.total < 0 and held.blocked == 0
+    raw = requests.get(
+        target.control.base_url + "/statements/holdings",
+        params={"account": "ISSUANCE", "date": today.isoformat()},
+        timeout=10,
+    )
+    assert raw.status_code == 200
+    assert f":93B::AGGR//UNIT/N{format_decimal(-held.total)}" in raw.text

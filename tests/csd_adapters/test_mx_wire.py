@@ -4,6 +4,8 @@ schemas (head.001.001.02 and each document), for every kind of message on the wi
 from decimal import Decimal
 
 import pytest
+import requests
+from lxml import etree
 
 from csd_adapters.base import InsufficientSecurities, LegNotPrepared, UnknownAccount
 from csd_adapters.conformance.suite import empty_account, funded_account, leg_between
@@ -45,6 +47,32 @@ def test_every_mx_message_on_the_wire_validates_against_the_official_schema(conf
         "semt.002.001.11",
         "semt.017.001.12",
     } <= wire_schemas.seen
+
+
+@pytest.mark.parametrize("conformance_target", ["iso20022_mx"], indirect=True)
+def test_the_issuance_accounts_semt002_carries_its_short_position_valid_against_the_official_schema(
+    conformance_target, wire_schemas
+):
+    target = conformance_target
+    debit, credit = funded_account(target), empty_account(target)
+    leg = leg_between(target, debit, credit, Decimal(1))
+    target.adapter.prepare(leg)
+    today = target.adapter.commit(leg).settlement_date
+    held = target.adapter.holdings(account="ISSUANCE", as_of=today).position(target.isin)
+    assert held.total < 0 and held.blocked == 0
+    raw = requests.get(
+        target.control.base_url + "/statements/holdings",
+        params={"account": "ISSUANCE", "date": today.isoformat()},
+        timeout=10,
+    )
+    assert raw.status_code == 200
+    wire_schemas.check(raw.content)
+    assert wire_schemas.errors == []
+    document = etree.fromstring(raw.content)  # a bare Document: no bic asked for, no AppHdr
+    ns = {"d": etree.QName(document).namespace}
+    aggregate = document.find("d:SctiesBalCtdyRpt/d:BalForAcct/d:AggtBal", ns)
+    assert aggregate.findtext("d:ShrtLngInd", namespaces=ns) == "SHOR"
+    assert Decimal(aggregate.findtext("d:Qty/d:Qty/d:Qty/d:Unit", namespaces=ns)) == -held.total
 
 
 def test_a_message_invalid_against_the_schema_is_caught_by_the_wire_check(wire_schemas):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from csd_adapters.base import CsdUnavailable, Leg, LegState, MessageRejected
+from csd_adapters.base import CsdUnavailable, Leg, LegState
 from csd_adapters.profiles import PROFILES
 from csd_adapters.reference_csd.ledger import Ledger, seed_document
 from csd_adapters.reference_csd.service import ReferenceCsd
@@ -80,7 +80,7 @@ def test_a_served_csd_starts_seeded_speaks_its_standard_and_guards_its_admin_end
 
 
 @pytest.mark.parametrize(("csd", "adapter_name"), [("MCDR", "iso20022_mx"), ("CSCS", "iso15022_mt")])
-def test_a_short_position_is_refused_on_a_holdings_statement_rather_than_sent_invalid(
+def test_a_contra_accounts_short_position_comes_back_negative_on_its_holdings_statement(
     tmp_path, csd, adapter_name
 ):
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", timezone=PROFILES[csd].timezone)
@@ -88,11 +88,11 @@ def test_a_short_position_is_refused_on_a_holdings_statement_rather_than_sent_in
     adapter = adapter_for(
         adapter_name, profile=csd, transport=WsgiTransport(ReferenceCsd(PROFILES[csd], ledger))
     )
-    with pytest.raises(MessageRejected, match="short position"):
-        adapter.holdings(account="MIRROR-STRATE", as_of=ledger.today())
-    assert (
-        adapter.holdings(account="DEMACSCS-OWN", as_of=ledger.today()).position(KNOWN_ISIN).total == 100_000
-    )
+    today = ledger.today()
+    for account, short in (("ISSUANCE", -100_000), ("MIRROR-STRATE", -2_500)):
+        position = adapter.holdings(account=account, as_of=today).position(KNOWN_ISIN)
+        assert (position.total, position.available, position.blocked) == (short, short, 0)
+    assert adapter.holdings(account="DEMACSCS-OWN", as_of=today).position(KNOWN_ISIN).total == 100_000
 
 
 def test_a_dropped_reply_reaches_the_caller_as_unavailable_although_the_csd_applied_the_operation(tmp_path):
