@@ -5,14 +5,15 @@ reference, expected, actual, detail); ``services`` then upserts breaks from it i
 here loops over rows in Python, except the ledger's own verifier (check 5a), which recomputes the chain.
 
 1. ``BALANCE`` (RTS 2017/392 art. 59), per CSD of the run, account and ISIN: the baseline close plus the
-   movements since equals the current holdings.
+   movements since equals the current holdings; every account, the short contra accounts (issuance,
+   mirror) included.
 2. ``OMNIBUS``, per active link and ISIN of the issuer CSD: the investor CSD's participants hold what its
    omnibus account at the issuer holds.
 3. ``ISSUED``, per ISIN: participants across every CSD hold what was issued. The quantity issued is the
    hub's own record, minus the registry's opening position of the issuer CSD's issuance account; it is
-   not read from the issuer's statement, because the issuance account is short (a contra account whose
-   statement cannot travel in semt.002/MT535 today), and because the issuer's books balance by double
-   entry whatever was created, so their own issuance figure could never show an undue creation.
+   not read from the issuer's statement of its issuance account (which travels, short, and is checked by
+   check 1), because the issuer's books balance by double entry whatever was created, so their own
+   issuance figure could never show an undue creation.
 4. ``MV_MISS``/``MV_DIFF``/``MV_UNKN``, per CSD of the run: every committed leg of a settled transfer is on
    both of its accounts' statements of transactions with its quantity, ISIN and date (the transfer's
    settlement day in the CSD's time zone), and no omnibus or mirror account shows a movement under a
@@ -81,7 +82,7 @@ WHERE coalesce(e.q, 0) <> coalesce(a.q, 0)
 
 OMNIBUS = f"""
 INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail)
-WITH {LATEST}, short AS (
+WITH {LATEST}, incomplete AS (
     SELECT DISTINCT l.csd_id FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
     JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {PARTICIPANT}
 ), part AS (
@@ -102,7 +103,7 @@ LEFT JOIN part ON part.csd_id = k.investor_csd_id AND part.isin = sec.isin
 LEFT JOIN reconciliation_position po ON po.statement_id = si.id AND po.account_id = acc.id AND po.isin = sec.isin
 WHERE k.is_active
   AND coalesce(part.q, 0) <> coalesce(po.quantity, 0)
-  AND k.investor_csd_id NOT IN (SELECT csd_id FROM short)
+  AND k.investor_csd_id NOT IN (SELECT csd_id FROM incomplete)
   AND NOT EXISTS (SELECT 1 FROM reconciliation_gap g WHERE g.statement_id = si.id AND g.account_id = acc.id)
 """  # noqa: S608 - only this module's constants are interpolated
 

@@ -1,9 +1,10 @@
 """Pulling one CSD's statements through its adapter, and storing them as rows.
 
 The pull makes network calls and so runs outside any database transaction; the store is one transaction.
-A statement the CSD cannot give for one account is a **gap**, recorded and left out of the checks, never
-guessed: today a contra account (issuance, mirror) with a short balance cannot travel in semt.002 or
-MT535, and the reference CSD answers such a request with a rejection (``MessageRejected``).
+A statement the CSD cannot give for one account (a permanent ``AdapterError``: an account it does not
+know, a request it rejects) is a **gap**, recorded and left out of the checks, never guessed. Contra
+accounts (issuance, mirror) are not gaps: their short positions travel as negative quantities (semt.002
+``ShrtLngInd`` ``SHOR``, MT535 ``N``) and are stored and checked like any other account's.
 """
 
 from __future__ import annotations
