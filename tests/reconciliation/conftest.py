@@ -88,6 +88,18 @@ def units(quantity) -> int:
     return int(Decimal(quantity) * SCALE)
 
 
+def undue_creation(world, quantity=500):
+    """500 units of the shares booked out of NSD's issuance account onto a participant, under no transfer."""
+    world.sql(
+        "NSD",
+        "INSERT INTO refcsd_postings (reference, kind, isin, debit_account, credit_account, quantity,"
+        " from_blocked, settlement_date, booked_at) VALUES ('UNDUE-1', 'ISSUE', :isin, 'ISSUANCE',"
+        " 'DEMBRUMM-OWN', :q, false, '2026-11-26', '2026-11-26')",
+        isin=SHARES,
+        q=units(quantity),
+    )
+
+
 def breaks(run: Run) -> set[tuple]:
     """The live breaks a run saw: (kind, CSD, ISIN, account, reference, expected, actual, difference)."""
     rows = Break.objects.filter(last_seen_run=run, status__in=("OPEN", "ACK")).select_related("csd")

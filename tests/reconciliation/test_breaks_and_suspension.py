@@ -13,23 +13,12 @@ from hub.reconciliation.selectors import isin_suspended, isin_suspended_csds, su
 from hub.reconciliation.services import break_acknowledge, break_resolve
 from hub.registry.demo import demo_isin
 
-from .conftest import LATER_THAT_DAY, SHARES, units
+from .conftest import LATER_THAT_DAY, SHARES, undue_creation, units
 
 # a break first seen on Thursday 26 November suspends at the end of Friday 27, in the CSD's time zone
 END_OF_FRIDAY_IN_MOSCOW = dt.datetime(2026, 11, 27, 21, 0, tzinfo=dt.UTC)
 END_OF_FRIDAY_IN_JOHANNESBURG = dt.datetime(2026, 11, 27, 22, 0, tzinfo=dt.UTC)
 STRATE_SHARES = demo_isin("ZA", "01")
-
-
-def undue_creation(world, quantity=500):
-    world.sql(
-        "NSD",
-        "INSERT INTO refcsd_postings (reference, kind, isin, debit_account, credit_account, quantity,"
-        " from_blocked, settlement_date, booked_at) VALUES ('UNDUE-1', 'ISSUE', :isin, 'ISSUANCE',"
-        " 'DEMBRUMM-OWN', :q, false, '2026-11-26', '2026-11-26')",
-        isin=SHARES,
-        q=units(quantity),
-    )
 
 
 def ghost_movement_at_strate(world):
