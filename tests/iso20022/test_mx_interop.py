@@ -319,18 +319,26 @@ def test_sese027_built_by_python_iso20022_is_read_by_the_hub(official, ref, tx, 
     statement_date=dates,
     account=ids,
     owner=bics,
-    rows=st.lists(st.tuples(securities(), quantities, quantities), min_size=0, max_size=4),
+    rows=st.lists(st.tuples(securities(), quantities, quantities, st.booleans()), min_size=0, max_size=4),
 )
 def test_semt002_built_by_python_iso20022_is_read_by_the_hub(official, statement_date, account, owner, rows):
     balances = []
     expected = []
-    for sec, available, blocked in rows:
+    for sec, available, blocked, short in rows:
+        if short:  # a contra account: its available balance short, written as SHOR with the absolute quantity
+            available = -available
         total = available + blocked
         balances.append(
             {
                 "FinInstrmId": security(sec),
-                "AggtBal": {"ShrtLngInd": "LONG", "Qty": {"Qty": {"Qty": {"Unit": num(total)}}}},
-                "AvlblBal": {"Qty": {"Qty": {"Unit": num(available)}}},
+                "AggtBal": {
+                    "ShrtLngInd": "SHOR" if total < 0 else "LONG",
+                    "Qty": {"Qty": {"Qty": {"Unit": num(abs(total))}}},
+                },
+                "AvlblBal": {
+                    **({"ShrtLngInd": "SHOR"} if short else {}),
+                    "Qty": {"Qty": {"Unit": num(abs(available))}},
+                },
                 "NotAvlblBal": {"Qty": {"Unit": num(blocked)}},
                 "BalBrkdwn": [{"SubBalTp": {"Cd": "BLOK"}, "Qty": {"Qty": {"Qty": {"Unit": num(blocked)}}}}],
             }

@@ -89,7 +89,7 @@ def units(quantity) -> int:
 
 
 def undue_creation(world, quantity=500):
-    """500 units of the shares booked out of NSD's issuance account onto a participant, under no transfer."""
+    """``quantity`` of the shares booked out of NSD's issuance account onto a participant, under no transfer."""
     world.sql(
         "NSD",
         "INSERT INTO refcsd_postings (reference, kind, isin, debit_account, credit_account, quantity,"
