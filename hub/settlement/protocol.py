@@ -27,7 +27,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from csd_adapters import base as csd
@@ -44,7 +44,7 @@ from hub.registry.models import CSD
 from hub.settlement import errors, notifications
 from hub.settlement.legs import MissingLinkAccount, legs_plan
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
-from hub.settlement.services import SYSTEM, instruction_status_set, transfer_status_set
+from hub.settlement.services import SYSTEM, in_lock_order, instruction_status_set, transfer_status_set
 from hub.settlement.statuses import TERMINAL_TRANSFER, InstructionStatus, TransferStatus
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,10 @@ def transfer_advance(
             transfer = _load(transfer.pk)
         _hand_back(transfer, due_at=now)
         return now
-    except csd.AdapterError as exc:
-        if exc.permanent:
+    except (csd.AdapterError, OperationalError) as exc:
+        if isinstance(exc, csd.AdapterError) and exc.permanent:
             raise
+        # a CSD that cannot be reached now, or the database choosing this run as a deadlock's victim
         attempts = transfer.attempts + 1
         ceiling = min(
             settings.SETTLEMENT_RETRY_CAP_SECONDS,
@@ -135,6 +136,13 @@ def transfer_advance(
 
 
 # --- the steps -------------------------------------------------------------------------------------------
+
+
+def request_anchoring() -> None:
+    """Ask for the ledger to seal and endorse pending entries, then for committable transfers to go on."""
+    from hub.settlement.tasks import transfers_anchor_and_release
+
+    transfers_anchor_and_release.delay()
 
 
 def _start_of_day(csd_row: CSD, day: dt.date) -> dt.datetime:
@@ -243,7 +251,7 @@ def _prepare(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
             transfer=transfer, to=TransferStatus.PREPARED, cause=f"anchored as entry {entry.pk}", actor=SYSTEM
         )
         Transfer.objects.filter(pk=transfer.pk).update(commit_entry_id=entry.pk, pending_reason="")
-        ledger_seal_request()
+        transaction.on_commit(request_anchoring)
     return CONTINUE
 
 
@@ -286,25 +294,46 @@ def _pending(transfer: Transfer, *, reason: str, code: str, why: str = "") -> No
         )
         if not changed:
             return
-        for instruction in (transfer.deliver, transfer.receive):
+        for instruction in in_lock_order(transfer.deliver, transfer.receive):
             advice = notifications.pending(instruction, reason=code, why=why)
             notifications.notify(instruction, advice, status="PENDING")
 
 
-def _decision_is_final(transfer: Transfer) -> bool:
-    """The COMMIT entry is sealed in a block that every CSD it names has endorsed."""
-    entry = Entry.objects.filter(pk=transfer.commit_entry_id).values("block_id", "csds").first()
-    if entry is None or entry["block_id"] is None:
-        return False
-    endorsed = set(Endorsement.objects.filter(block_id=entry["block_id"]).values_list("csd", flat=True))
-    return set(entry["csds"].split(",")) <= endorsed
+def _final_entries(entry_ids: list[int]) -> set[int]:
+    """Of these COMMIT entries, those sealed in a block that every CSD the entry names has endorsed."""
+    entries = list(
+        Entry.objects.filter(pk__in=entry_ids, block__isnull=False).values_list("pk", "block_id", "csds")
+    )
+    endorsed: dict[int, set[str]] = {}
+    for block_id, code in Endorsement.objects.filter(block_id__in={b for _e, b, _c in entries}).values_list(
+        "block_id", "csd"
+    ):
+        endorsed.setdefault(block_id, set()).add(code)
+    return {pk for pk, block_id, csds in entries if set(csds.split(",")) <= endorsed.get(block_id, set())}
+
+
+def transfers_release_committable(*, now: dt.datetime | None = None) -> list[int]:
+    """Make due now every PREPARED transfer whose commit decision has become final, and return their ids.
+
+    Called once the ledger has sealed and endorsed: one pass releases the whole batch, so transfers do not
+    each poll the ledger while they wait."""
+    now = now or timezone.now()
+    waiting = dict(
+        Transfer.objects.filter(status=TransferStatus.PREPARED).values_list("pk", "commit_entry_id")
+    )
+    final = _final_entries([entry for entry in waiting.values() if entry])
+    ready = [pk for pk, entry in waiting.items() if entry in final]
+    if ready:
+        Transfer.objects.filter(pk__in=ready, status=TransferStatus.PREPARED).update(due_at=now)
+    return ready
 
 
 def _commit(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
     if transfer.status == TransferStatus.PREPARED:
-        if not _decision_is_final(transfer):
-            ledger_seal_request()
-            return now + dt.timedelta(milliseconds=settings.SETTLEMENT_LEDGER_POLL_MILLISECONDS)
+        if transfer.commit_entry_id not in _final_entries([transfer.commit_entry_id]):
+            # the ledger task releases it as soon as its block is endorsed; this is only the safety net
+            request_anchoring()
+            return now + dt.timedelta(seconds=settings.SETTLEMENT_LEDGER_RECHECK_SECONDS)
         with transaction.atomic():
             transfer_status_set(
                 transfer=transfer, to=TransferStatus.COMMITTING, cause="commit decision final", actor=SYSTEM
@@ -341,7 +370,7 @@ def _commit(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
                 "settled_at": now.isoformat(),
             },
         )
-        for instruction in (transfer.deliver, transfer.receive):
+        for instruction in in_lock_order(transfer.deliver, transfer.receive):
             _instruction_close(
                 instruction, to=InstructionStatus.SETTLED, cause=f"transfer {transfer.pk} settled"
             )
@@ -398,7 +427,7 @@ def _abort(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
                 "legs": [leg.leg_id for leg in legs],
             },
         )
-        for instruction in (transfer.deliver, transfer.receive):
+        for instruction in in_lock_order(transfer.deliver, transfer.receive):
             _instruction_close(
                 instruction, to=InstructionStatus.FAILED, cause=transfer.failure_detail or "failed"
             )

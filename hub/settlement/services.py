@@ -34,6 +34,12 @@ SYSTEM = "system"
 # (accounts, securities, CSDs), which would serialise intake's foreign-key checks behind matching.
 
 
+def in_lock_order(*instructions: Instruction) -> list[Instruction]:
+    """Instructions in the order their participants' outbox counters are locked: by participant, so two
+    transfers between the same participants in opposite directions never wait on each other."""
+    return sorted(instructions, key=lambda instruction: (instruction.participant_id, instruction.pk))
+
+
 def _require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("status writes must run inside a database transaction")
@@ -295,7 +301,7 @@ def _pair(one: Instruction, other: Instruction) -> Transfer:
         cause=f"matched {deliver.transaction_id} with {receive.transaction_id}",
         actor=SYSTEM,
     )
-    for side in (deliver, receive):
+    for side in in_lock_order(deliver, receive):
         instruction_status_set(
             instruction=side,
             to=InstructionStatus.MATCHED,
@@ -389,7 +395,7 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
     transfer_status_set(
         transfer=transfer, to=TransferStatus.CANCELLED, cause="both parties cancelled", actor=participant.bic
     )
-    for side in (instruction, counterpart):
+    for side in in_lock_order(instruction, counterpart):
         _cancel(
             side,
             reason=notifications.CANCELLED_BY_SENDER,

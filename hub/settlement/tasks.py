@@ -3,6 +3,7 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
+from hub.ledger.services import blocks_seal_and_finalise
 from hub.settlement import protocol, selectors, services
 
 
@@ -18,6 +19,17 @@ def transfer_advance(transfer_id: int) -> None:
     due = protocol.transfer_advance(transfer_id=transfer_id)
     if due is not None:
         transfer_advance.apply_async(args=[transfer_id], eta=max(due, timezone.now()))
+
+
+@shared_task(name="hub.settlement.transfers_anchor_and_release", acks_late=True, ignore_result=True)
+def transfers_anchor_and_release() -> int:
+    """Seal and endorse what the ledger holds pending, then release every transfer whose commit decision
+    is now final: one task for a whole batch of transfers, instead of each polling the ledger."""
+    blocks_seal_and_finalise()
+    ready = protocol.transfers_release_committable()
+    for transfer_id in ready:
+        transfer_advance.delay(transfer_id)
+    return len(ready)
 
 
 @shared_task(name="hub.settlement.transfers_sweep", ignore_result=True)

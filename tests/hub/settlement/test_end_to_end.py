@@ -42,7 +42,7 @@ PROTOCOL_ENV = {
     "SETTLEMENT_LEASE_SECONDS": "4",  # a killed worker's transfers are taken over quickly
     "SETTLEMENT_RETRY_BASE_SECONDS": "1",
     "SETTLEMENT_RETRY_CAP_SECONDS": "3",
-    "SETTLEMENT_LEDGER_POLL_MILLISECONDS": "200",
+    "SETTLEMENT_LEDGER_RECHECK_SECONDS": "3",
 }
 SWEEP_EVERY_SECONDS = 2
 
@@ -114,7 +114,11 @@ def start_worker(env: dict) -> Child:
 def start_beat(env: dict) -> Child:
     """Beat with the sweeper and the ledger's sealing every couple of seconds. The schedules are written
     here because a transactional test empties every table, the data migrations' schedules included."""
-    for task in ("hub.settlement.transfers_sweep", "hub.ledger.seal_blocks"):
+    for task in (
+        "hub.settlement.transfers_sweep",
+        "hub.ledger.seal_blocks",
+        "hub.settlement.transfers_anchor_and_release",
+    ):
         periodic_task_ensure(
             django_apps,
             name=f"test: {task}",

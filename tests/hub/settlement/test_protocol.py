@@ -303,3 +303,21 @@ def test_a_suspension_of_an_unrelated_isin_does_not_hold_a_transfer(books):
         CSD.objects.get(code="NSD"), demo_isin("RU", "02"), suspends_at=NOON_IN_MOSCOW - dt.timedelta(hours=1)
     )
     assert run(run(matched(*pair(NSD_A, STRATE_A, tx="FREE")), books), books).status == "SETTLED"
+
+
+def test_transfers_waiting_for_the_ledger_are_released_together_once_their_block_is_endorsed(books):
+    from hub.settlement.protocol import transfers_release_committable
+
+    transfers = [matched(*pair(NSD_A, STRATE_A, tx=f"BATCH{i}", amount=str(10 + i))) for i in range(3)]
+    for transfer in transfers:
+        Transfer.objects.filter(pk=transfer.pk).update(due_at=NOON_IN_MOSCOW)
+        transfer_advance(transfer_id=transfer.pk, adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"PREPARED"}
+    assert transfers_release_committable(now=NOON_IN_MOSCOW) == []  # nothing sealed yet: nothing to release
+    blocks_seal_and_finalise()  # one block for the three commit decisions
+    released = transfers_release_committable(now=NOON_IN_MOSCOW)
+    assert sorted(released) == sorted(t.pk for t in transfers)
+    assert set(Transfer.objects.values_list("due_at", flat=True)) == {NOON_IN_MOSCOW}
+    for transfer_id in released:
+        transfer_advance(transfer_id=transfer_id, adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}

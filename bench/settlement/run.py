@@ -1,0 +1,290 @@
+"""Settlement end to end: instructions in through the HTTP message API, confirmations out, with the real
+processes: gunicorn, a Celery worker and beat on Redis and PostgreSQL, five reference CSDs over HTTP
+(each in MX or MT as its market speaks), the shared ledger sealing and endorsing blocks.
+
+Run: ``.venv/bin/python bench/settlement/run.py [--count 20000] [--workers 4]``. The database
+``hub_bench_settlement`` is dropped and created (``BENCH_DATABASE_URL`` overrides). Prints ONE JSON line;
+asserts nothing about time.
+
+- ``settled_per_second``: transfers settled divided by the time from the first instruction sent to the
+  last transfer settled (both sides' confirmations are in the outboxes by then).
+- ``matched_to_settled``: p50/p99 of each transfer's time from match to settlement.
+- ``baseline_postgresql``: PostgreSQL's raw write rate on the same server in the same run: single-row
+  INSERT + COMMIT per second from one connection (the price of one durable step) and rows per second
+  inserted in batches, so the distance to the limit is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/hub_bench_settlement"
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "hub.settings",
+    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
+    "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13"),
+    "CELERY_QUEUE": f"bench-settlement-{os.getpid()}",
+    "SECRET_KEY": "bench-only-secret",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DEBUG": "false",
+    "LOG_LEVEL": "WARNING",
+    "LEDGER_GENERATE_DEV_KEYS": "true",
+    "SETTLEMENT_BUSINESS_DAYS_ONLY": "false",
+    "SETTLEMENT_LEDGER_RECHECK_SECONDS": "3",
+}
+os.environ.update(ENV)
+
+import django  # noqa: E402
+import psycopg2  # noqa: E402
+import requests  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def admin_connection(url: str):
+    parts = urllib.parse.urlparse(url)
+    return parts.path.lstrip("/"), dict(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+    )
+
+
+def recreate_database(url: str) -> None:
+    name, params = admin_connection(url)
+    admin = psycopg2.connect(dbname="postgres", **params)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def postgresql_write_rate(url: str) -> dict:
+    name, params = admin_connection(url)
+    conn = psycopg2.connect(dbname=name, **params)
+    with conn.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE bench_writes (id bigserial PRIMARY KEY, payload text)")
+    conn.commit()
+    rows = 2000
+    started = time.perf_counter()
+    for i in range(rows):
+        with conn.cursor() as cursor:
+            cursor.execute("INSERT INTO bench_writes (payload) VALUES (%s)", [f"row {i}"])
+        conn.commit()
+    single = rows / (time.perf_counter() - started)
+    batch_rows = 100_000
+    started = time.perf_counter()
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO bench_writes (payload) SELECT 'row ' || g FROM generate_series(1, %s) g",
+            [batch_rows],
+        )
+    conn.commit()
+    batched = batch_rows / (time.perf_counter() - started)
+    conn.close()
+    return {"single_row_commits_per_s": round(single, 1), "batched_rows_per_s": round(batched, 1)}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=20_000, help="transfers")
+    parser.add_argument("--workers", type=int, default=4, help="Celery worker processes")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--bulk-size", type=int, default=200, help="instructions per bulk file")
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args()
+
+    recreate_database(ENV["DATABASE_URL"])
+    baseline = postgresql_write_rate(ENV["DATABASE_URL"])
+    django.setup()
+    from django.core.management import call_command
+
+    from hub.registry.models import Participant
+    from hub.registry.reference_csds import reference_csd_processes, reference_csds_export
+    from hub.registry.services import participant_token_issue
+    from hub.settlement.bulk import BULK_NAMESPACE
+    from hub.settlement.models import Transfer
+    from hub.settlement.simulation import trade_messages, trades_plan
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-settlement-"))
+    os.environ["HUB_VAR_DIR"] = str(workdir)
+    ports = {code: free_port() for code in ("NSD", "STRATE", "CSCS", "MCDR", "KACD")}
+    reference_csds_export(directory=workdir / "reference_csd", ports=ports)
+    children = []
+
+    def start(command: list[str]) -> subprocess.Popen:
+        child = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        children.append(child)
+        return child
+
+    python = sys.executable
+    for process in reference_csd_processes(directory=workdir / "reference_csd", python=python):
+        start(process.command)
+    web_port = free_port()
+    start(
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "hub.wsgi",
+            "--bind",
+            f"127.0.0.1:{web_port}",
+            "--workers",
+            str(args.web_workers),
+            "--log-level",
+            "warning",
+        ]
+    )
+    start(
+        [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "hub",
+            "worker",
+            "-l",
+            "warning",
+            "-c",
+            str(args.workers),
+            "-n",
+            f"bench-{os.getpid()}@%h",
+        ]
+    )
+    start([python, "-m", "celery", "-A", "hub", "beat", "-l", "warning", "--pidfile="])
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"{base}/health/", timeout=5).json().get("status") == "ok":
+                    break
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(0.5)
+        trades = trades_plan(count=args.count, lack_share=0.0, seed=20261124, prefix="B")
+        tokens = {p.bic: participant_token_issue(participant=p) for p in Participant.objects.all()}
+        by_sender: dict[tuple[str, str], list[bytes]] = {}
+        for trade in trades:
+            for bic, body, content_type in trade_messages(trade):
+                by_sender.setdefault((bic, content_type), []).append(body)
+        files = []
+        for (bic, content_type), bodies in by_sender.items():
+            for start_at in range(0, len(bodies), args.bulk_size):
+                chunk = bodies[start_at : start_at + args.bulk_size]
+                if content_type == "application/xml":
+                    payload = (
+                        f'<BlkMsgs xmlns="{BULK_NAMESPACE}">'.encode()
+                        + b"".join(body.split(b"?>", 1)[1] for body in chunk)
+                        + b"</BlkMsgs>"
+                    )
+                else:
+                    payload = b"\r\n".join(chunk)
+                files.append((bic, content_type, payload))
+
+        def send(item) -> int:
+            bic, content_type, payload = item
+            response = requests.post(
+                f"{base}/api/v1/messages/bulk/",
+                data=payload,
+                timeout=600,
+                headers={"Authorization": f"Token {tokens[bic]}", "Content-Type": content_type},
+            )
+            return sum(1 for r in response.json()["results"] if r["http_status"] == 202)
+
+        started = time.time()
+        with ThreadPoolExecutor(4) as pool:
+            accepted = sum(pool.map(send, files))
+        sent_s = time.time() - started
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            settled = Transfer.objects.filter(status="SETTLED").count()
+            if settled + Transfer.objects.filter(status="FAILED").count() >= args.count:
+                break
+            time.sleep(1)
+        rows = list(Transfer.objects.filter(status="SETTLED").values_list("created_at", "settled_at"))
+        elapsed = (max(s for _c, s in rows).timestamp() - started) if rows else float("nan")
+        latencies = [(s - c).total_seconds() * 1000 for c, s in rows]
+        from hub.messaging.models import OutboundMessage
+        from hub.settlement.models import Leg
+
+        confirmations = OutboundMessage.objects.filter(status="SETTLED").count()
+        print(
+            json.dumps(
+                {
+                    "bench": "settlement",
+                    "database": "postgresql",
+                    "broker": "redis",
+                    "transfers": args.count,
+                    "instructions_accepted": accepted,
+                    "instructions_sent_s": round(sent_s, 2),
+                    "settled": len(rows),
+                    "failed": Transfer.objects.filter(status="FAILED").count(),
+                    "legs": Leg.objects.count(),
+                    "confirmations_out": confirmations,
+                    "elapsed_s": round(elapsed, 2),
+                    "settled_per_second": round(len(rows) / elapsed, 2) if rows else 0,
+                    "matched_to_settled": {
+                        "p50_ms": round(percentile(latencies, 0.5), 1),
+                        "p99_ms": round(percentile(latencies, 0.99), 1),
+                    },
+                    "baseline_postgresql": baseline,
+                    "settled_vs_single_row_commits": round(
+                        (len(rows) / elapsed) / baseline["single_row_commits_per_s"], 4
+                    )
+                    if rows
+                    else 0,
+                    "target_settled_per_second": 500,
+                    "celery_workers": args.workers,
+                    "peak_rss_mb": {
+                        "bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+                    },
+                }
+            )
+        )
+    finally:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, 15)
+        for child in children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, 9)
+
+
+if __name__ == "__main__":
+    main()
