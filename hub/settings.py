@@ -167,6 +167,8 @@ SETTLEMENT_RETRY_CAP_SECONDS = envint("SETTLEMENT_RETRY_CAP_SECONDS", 120, minim
 SETTLEMENT_LACK_RECYCLE_SECONDS = envint("SETTLEMENT_LACK_RECYCLE_SECONDS", 30, minimum=1)
 # a transfer whose commit decision awaits its block is released by the ledger task; this is the safety net
 SETTLEMENT_LEDGER_RECHECK_SECONDS = envint("SETTLEMENT_LEDGER_RECHECK_SECONDS", 10, minimum=1)
+# commit decisions gathered this long into one block before sealing and endorsement are asked for
+SETTLEMENT_ANCHOR_BATCH_MILLISECONDS = envint("SETTLEMENT_ANCHOR_BATCH_MILLISECONDS", 500, minimum=0)
 SETTLEMENT_SWEEP_BATCH = envint("SETTLEMENT_SWEEP_BATCH", 2000, minimum=1)
 SETTLEMENT_SUSPENSION_RECHECK_SECONDS = envint("SETTLEMENT_SUSPENSION_RECHECK_SECONDS", 60, minimum=1)
 

@@ -23,6 +23,7 @@ Transient CSD failures (unreachable, timeout) are retried with exponential backo
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -138,11 +139,23 @@ def transfer_advance(
 # --- the steps -------------------------------------------------------------------------------------------
 
 
+_last_anchoring_request = 0.0
+
+
 def request_anchoring() -> None:
-    """Ask for the ledger to seal and endorse pending entries, then for committable transfers to go on."""
+    """Ask for the ledger to seal and endorse pending entries, then for committable transfers to go on.
+
+    At most one request per process every ``SETTLEMENT_ANCHOR_BATCH_MILLISECONDS``: the task seals
+    whatever is pending by then, so many transfers share one block and one round of endorsements (beat
+    runs the same task every two seconds, so nothing waits on a request that was skipped)."""
+    global _last_anchoring_request
+    now = time.monotonic()
+    if now - _last_anchoring_request < settings.SETTLEMENT_ANCHOR_BATCH_MILLISECONDS / 1000:
+        return
+    _last_anchoring_request = now
     from hub.settlement.tasks import transfers_anchor_and_release
 
-    transfers_anchor_and_release.delay()
+    transfers_anchor_and_release.apply_async(countdown=settings.SETTLEMENT_ANCHOR_BATCH_MILLISECONDS / 1000)
 
 
 def _start_of_day(csd_row: CSD, day: dt.date) -> dt.datetime:
