@@ -38,7 +38,7 @@ run: $(RUN_STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py reference_csds export
-	$(PY) manage.py runhub
+	$(PY) manage.py runhub $(if $(SIMULATE),--simulate $(SIMULATE))
 
 test: $(DEV_STAMP) $(ANVIL)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \

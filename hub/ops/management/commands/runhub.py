@@ -32,9 +32,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-reference-csds", action="store_true", help="do not start the local reference CSDs"
         )
+        parser.add_argument(
+            "--simulate",
+            type=int,
+            default=0,
+            metavar="COUNT",
+            help="once the hub is up, send COUNT demo trades through its message API (manage.py simulate)",
+        )
+        parser.add_argument("--simulate-rate", type=float, default=5.0, help="trades per second")
 
     def handle(
-        self, *args, host: str, port: int, demo_admin: str, no_reference_csds: bool, **options
+        self,
+        *args,
+        host: str,
+        port: int,
+        demo_admin: str,
+        no_reference_csds: bool,
+        simulate: int,
+        simulate_rate: float,
+        **options,
     ) -> None:
         if settings.DEBUG:
             password = os.environ.get("HUB_DEMO_ADMIN_PASSWORD", "admin")
@@ -62,6 +78,24 @@ class Command(BaseCommand):
                 f"health: http://{host}:{port}/health/). Ctrl-C stops everything."
             )
         )
+        if simulate:
+            # a one-off: it ends by itself when its trades are done, and the hub stays up
+            one_off = subprocess.Popen(
+                [
+                    python,
+                    "manage.py",
+                    "simulate",
+                    "--count",
+                    str(simulate),
+                    "--rate",
+                    str(simulate_rate),
+                    "--base-url",
+                    f"http://{host}:{port}",
+                    "--startup-wait",
+                    "60",
+                ],
+                cwd=settings.BASE_DIR,
+            )
         stopping = False
 
         def stop(*_args) -> None:
@@ -79,7 +113,7 @@ class Command(BaseCommand):
                 )
                 break
             time.sleep(0.5)
-        for child in children.values():
+        for child in [*children.values(), *([one_off] if simulate else [])]:
             if child.poll() is None:
                 child.terminate()
         deadline = time.monotonic() + 15

@@ -31,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None, help="for a repeatable mix")
         parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for settlement")
         parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+        parser.add_argument(
+            "--startup-wait", type=float, default=0, help="seconds to wait for the hub to be up"
+        )
 
     def handle(
         self,
@@ -43,10 +46,12 @@ class Command(BaseCommand):
         seed: int | None,
         wait: float,
         json: bool,
+        startup_wait: float,
         **options,
     ) -> None:
         if count < 1 or rate <= 0 or not 0 <= lack_share <= 1:
             raise CommandError("--count >= 1, --rate > 0 and 0 <= --lack-share <= 1")
+        self._wait_for_hub(base_url, startup_wait)
         prefix = f"SIM{uuid.uuid4().hex[:5].upper()}"
         trades = trades_plan(
             count=count,
@@ -103,6 +108,20 @@ class Command(BaseCommand):
         self.stdout.write(f"sent: {dict(sent.items())}; elapsed {elapsed:.1f}s")
         if json:
             self.stdout.write(json_line(summary, sent.items(), elapsed, prefix))
+
+    def _wait_for_hub(self, base_url: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if requests.get(f"{base_url}/health/?worker=false", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                if seconds:
+                    raise CommandError(f"the hub at {base_url} did not come up within {seconds:.0f}s")
+                return
+            time.sleep(1)
 
     def _progress(self, done: int, total: int, prefix: str, trades, summary=None) -> None:
         width = 30
