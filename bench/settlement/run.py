@@ -112,7 +112,12 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=20_000, help="transfers")
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=int(os.environ.get("BENCH_SETTLEMENT_COUNT", "20000")),
+        help="transfers (default $BENCH_SETTLEMENT_COUNT or 20000)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="Celery worker processes")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--bulk-size", type=int, default=200, help="instructions per bulk file")
