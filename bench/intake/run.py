@@ -26,7 +26,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -48,30 +47,9 @@ os.environ.update(
 )
 
 import django  # noqa: E402
-import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
-
-def recreate_database(url: str) -> None:
-    parts = urllib.parse.urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+from bench._support import percentile, recreate_database  # noqa: E402
 
 
 def figures(latencies_ms: list[float], elapsed: float, count: int) -> dict:
@@ -242,7 +220,6 @@ def main() -> None:
         web.terminate()
         web.wait(30)
 
-    accepted = Instruction.objects.filter(status="ACCEPTED").count()
     ids = list(Instruction.objects.filter(side="DELI").order_by("pk").values_list("pk", flat=True))
     started = time.perf_counter()
     match_latencies = []
@@ -260,7 +237,7 @@ def main() -> None:
                 "database": "postgresql",
                 "web_workers": args.web_workers,
                 "clients": args.clients,
-                "instructions_accepted_total": accepted + matching["matched_pairs"] * 2 - accepted + accepted,
+                "instructions_accepted_total": Instruction.objects.count(),
                 "http_single": http_single,
                 "http_bulk": http_bulk,
                 "matching": matching,

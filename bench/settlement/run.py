@@ -21,12 +21,10 @@ import contextlib
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -52,35 +50,11 @@ import django  # noqa: E402
 import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def admin_connection(url: str):
-    parts = urllib.parse.urlparse(url)
-    return parts.path.lstrip("/"), dict(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-    )
-
-
-def recreate_database(url: str) -> None:
-    name, params = admin_connection(url)
-    admin = psycopg2.connect(dbname="postgres", **params)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+from bench._support import connection_params, free_port, percentile, recreate_database  # noqa: E402
 
 
 def postgresql_write_rate(url: str) -> dict:
-    name, params = admin_connection(url)
+    name, params = connection_params(url)
     conn = psycopg2.connect(dbname=name, **params)
     with conn.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE bench_writes (id bigserial PRIMARY KEY, payload text)")
@@ -103,11 +77,6 @@ def postgresql_write_rate(url: str) -> dict:
     batched = batch_rows / (time.perf_counter() - started)
     conn.close()
     return {"single_row_commits_per_s": round(single, 1), "batched_rows_per_s": round(batched, 1)}
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
 def main() -> None:

@@ -45,56 +45,59 @@ def _require_transaction() -> None:
         raise RuntimeError("status writes must run inside a database transaction")
 
 
+def _status_move(
+    row, *, moves: dict, name: str, to: str, cause: str, actor: str, reason_code: str, fields: dict
+):
+    """Compare-and-set ``row``'s status along the table of allowed ``moves`` and append its event."""
+    _require_transaction()
+    current = row.status
+    if to not in moves[current]:
+        raise errors.StatusConflict(f"{name} cannot go from {current} to {to}")
+    updated = (
+        type(row)
+        .objects.filter(pk=row.pk, status=current)
+        .update(status=to, updated_at=timezone.now(), **fields)
+    )
+    if updated != 1:
+        raise errors.StatusConflict(f"{name} changed while moving to {to}")
+    owner = {"instruction": row} if isinstance(row, Instruction) else {"transfer": row}
+    StatusEvent.objects.create(
+        **owner, from_status=current, to_status=to, cause=cause[:200], reason_code=reason_code, actor=actor
+    )
+    row.status = to
+    for field, value in fields.items():
+        setattr(row, field, value)
+    return row
+
+
 def instruction_status_set(
     *, instruction: Instruction, to: str, cause: str, actor: str, reason_code: str = "", **fields
 ) -> Instruction:
-    _require_transaction()
-    current = instruction.status
-    if to not in INSTRUCTION_MOVES[current]:
-        raise errors.StatusConflict(
-            f"instruction {instruction.transaction_id} cannot go from {current} to {to}"
-        )
-    updated = Instruction.objects.filter(pk=instruction.pk, status=current).update(
-        status=to, updated_at=timezone.now(), **fields
-    )
-    if updated != 1:
-        raise errors.StatusConflict(f"instruction {instruction.transaction_id} changed while moving to {to}")
-    StatusEvent.objects.create(
-        instruction=instruction,
-        from_status=current,
-        to_status=to,
-        cause=cause[:200],
-        reason_code=reason_code,
+    return _status_move(
+        instruction,
+        moves=INSTRUCTION_MOVES,
+        name=f"instruction {instruction.transaction_id}",
+        to=to,
+        cause=cause,
         actor=actor,
+        reason_code=reason_code,
+        fields=fields,
     )
-    instruction.status = to
-    for name, value in fields.items():
-        setattr(instruction, name, value)
-    return instruction
 
 
 def transfer_status_set(
     *, transfer: Transfer, to: str, cause: str, actor: str, reason_code: str = ""
 ) -> Transfer:
-    _require_transaction()
-    current = transfer.status
-    if to not in TRANSFER_MOVES[current]:
-        raise errors.StatusConflict(f"transfer {transfer.pk} cannot go from {current} to {to}")
-    if (
-        Transfer.objects.filter(pk=transfer.pk, status=current).update(status=to, updated_at=timezone.now())
-        != 1
-    ):
-        raise errors.StatusConflict(f"transfer {transfer.pk} changed while moving to {to}")
-    StatusEvent.objects.create(
-        transfer=transfer,
-        from_status=current,
-        to_status=to,
-        cause=cause[:200],
-        reason_code=reason_code,
+    return _status_move(
+        transfer,
+        moves=TRANSFER_MOVES,
+        name=f"transfer {transfer.pk}",
+        to=to,
+        cause=cause,
         actor=actor,
+        reason_code=reason_code,
+        fields={},
     )
-    transfer.status = to
-    return transfer
 
 
 # --- intake of an instruction ----------------------------------------------------------------------------

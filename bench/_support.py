@@ -1,0 +1,42 @@
+"""Helpers the benchmarks share (not a benchmark itself: `make bench` skips files starting with _)."""
+
+from __future__ import annotations
+
+import socket
+import urllib.parse
+
+import psycopg2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def connection_params(url: str) -> tuple[str, dict]:
+    """(database name, psycopg2 keyword arguments without the database) for a PostgreSQL URL."""
+    parts = urllib.parse.urlparse(url)
+    params = {
+        "host": parts.hostname,
+        "port": parts.port or 5432,
+        "user": parts.username or "postgres",
+        "password": parts.password,
+    }
+    return parts.path.lstrip("/"), params
+
+
+def recreate_database(url: str) -> None:
+    """Drop the benchmark's database if it exists, and create it empty."""
+    name, params = connection_params(url)
+    admin = psycopg2.connect(dbname="postgres", **params)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
