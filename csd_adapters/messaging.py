@@ -19,6 +19,7 @@ A status carrying a pending reason ``LACK`` or ``BLOC``, or a rejection reason, 
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import json
 import time
@@ -81,11 +82,13 @@ class MessagingAdapter(CsdAdapter):
 
     # ------------------------------------------------------------------------------ for subclasses
 
+    @abc.abstractmethod
     def encode(self, body: m.Message) -> bytes:
-        raise NotImplementedError
+        """The message on the wire in this adapter's standard."""
 
+    @abc.abstractmethod
     def decode(self, data: bytes) -> m.Message:
-        raise NotImplementedError
+        """The business content of a reply in this adapter's standard."""
 
     # ------------------------------------------------------------------------------------------ legs
 

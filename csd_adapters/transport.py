@@ -11,6 +11,7 @@ A reply is a list of message parts: one normally, more when the CSD sends a ``mu
 
 from __future__ import annotations
 
+import abc
 import email.parser
 import email.policy
 import io
@@ -55,7 +56,7 @@ class RetryPolicy:
         return min(self.cap, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
-class Transport:
+class Transport(abc.ABC):
     """Sends one request to the CSD and returns its reply, retrying transient failures."""
 
     def __init__(self, *, retry: RetryPolicy | None = None, observer: Observer | None = None) -> None:
@@ -93,8 +94,9 @@ class Transport:
             raise ProtocolError(f"{method} {path}: HTTP {reply.status}: {_text(reply)}")
         return reply
 
+    @abc.abstractmethod
     def _send(self, method: str, path: str, body: bytes, params: dict, content_type: str) -> Reply:
-        raise NotImplementedError
+        """One exchange with the CSD, without retries: the subclass's way of reaching it."""
 
 
 class HttpTransport(Transport):

@@ -27,7 +27,7 @@ _FIN_START = re.compile(rb"\{1:")
 
 
 class BulkUnreadable(Exception):
-    pass
+    """The file cannot be split into messages: refused whole, each message unread."""
 
 
 @dataclass

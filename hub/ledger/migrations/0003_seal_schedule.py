@@ -3,28 +3,23 @@
 from django.conf import settings
 from django.db import migrations
 
+from hub.ops.schedules import periodic_task_ensure, periodic_task_remove
+
 TASK_NAME = "ledger: seal pending entries and finalise blocks"
 
 
 def create_schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every = getattr(settings, "LEDGER_SEAL_INTERVAL_SECONDS", 2)
-    interval, _ = IntervalSchedule.objects.get_or_create(every=every, period="seconds")
-    PeriodicTask.objects.update_or_create(
+    periodic_task_ensure(
+        apps,
         name=TASK_NAME,
-        defaults={
-            "task": "hub.ledger.seal_blocks",
-            "interval": interval,
-            "enabled": True,
-            "description": "Seals pending ledger entries into blocks, gets endorsements, anchors roots.",
-            "expire_seconds": max(every * 5, 10),
-        },
+        task="hub.ledger.seal_blocks",
+        every_seconds=getattr(settings, "LEDGER_SEAL_INTERVAL_SECONDS", 2),
+        description="Seals pending ledger entries into blocks, gets endorsements, anchors roots.",
     )
 
 
 def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=TASK_NAME).delete()
+    periodic_task_remove(apps, name=TASK_NAME)
 
 
 class Migration(migrations.Migration):
