@@ -1,7 +1,8 @@
 """Writes of settlement before the protocol starts: instructions in, matching, cancellation, recycling.
 
-``instruction_status_set`` and ``transfer_status_set`` are the only functions that write a status: they
-compare-and-set the row, check the move against the tables in ``statuses``, and append the event.
+``instruction_status_set`` and ``transfer_status_set`` (and their batch forms, ``instructions_status_set``
+and ``transfers_status_set``) are the only functions that write a status: they compare-and-set the rows,
+check the move against the tables in ``statuses``, and append the events.
 """
 
 import datetime as dt
@@ -45,28 +46,85 @@ def _require_transaction() -> None:
         raise RuntimeError("status writes must run inside a database transaction")
 
 
+def _status_moves(
+    rows: list, *, moves: dict, to: str, cause: str, actor: str, reason_code: str, fields: dict
+) -> list:
+    """Compare-and-set the status of every row in ``rows`` (all of one model) along the table of allowed
+    ``moves``, and append one event per row that moved. Returns the rows that moved: a row whose status
+    another actor changed meanwhile is left out, untouched. One UPDATE per current status and one INSERT
+    of events, however many rows."""
+    _require_transaction()
+    if not rows:
+        return []
+    model = type(rows[0])
+    for row in rows:
+        if to not in moves[row.status]:
+            raise errors.StatusConflict(
+                f"{model.__name__.lower()} {row.pk} cannot go from {row.status} to {to}"
+            )
+    now = timezone.now()
+    moved = []
+    for current in sorted({row.status for row in rows}):
+        changed = _compare_and_set(
+            model,
+            [row.pk for row in rows if row.status == current],
+            current=current,
+            values={"status": to, "updated_at": now, **fields},
+        )
+        moved += [row for row in rows if row.status == current and row.pk in changed]
+    owner = "instruction" if model is Instruction else "transfer"
+    StatusEvent.objects.bulk_create(
+        StatusEvent(
+            **{owner: row},
+            from_status=row.status,
+            to_status=to,
+            cause=cause[:200],
+            reason_code=reason_code,
+            actor=actor,
+        )
+        for row in moved
+    )
+    for row in moved:
+        row.status = to
+        row.updated_at = now
+        for field, value in fields.items():
+            setattr(row, field, value)
+    return moved
+
+
+def _compare_and_set(model, ids: list[int], *, current: str, values: dict) -> set[int]:
+    """UPDATE the rows of ``ids`` still in status ``current`` with ``values``; the ids it changed."""
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    assignments, params = [], []
+    for name, value in values.items():
+        field = model._meta.get_field(name)
+        if field.is_relation and hasattr(value, "pk"):
+            value = value.pk
+        assignments.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # identifiers come from the model's metadata; every value is a bound parameter
+            f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
+            f"WHERE id IN ({marks}) AND status = %s RETURNING id",
+            [*params, *ids, current],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def _status_move(
     row, *, moves: dict, name: str, to: str, cause: str, actor: str, reason_code: str, fields: dict
 ):
-    """Compare-and-set ``row``'s status along the table of allowed ``moves`` and append its event."""
-    _require_transaction()
-    current = row.status
-    if to not in moves[current]:
-        raise errors.StatusConflict(f"{name} cannot go from {current} to {to}")
-    updated = (
-        type(row)
-        .objects.filter(pk=row.pk, status=current)
-        .update(status=to, updated_at=timezone.now(), **fields)
+    """Compare-and-set one row's status along the table of allowed ``moves`` and append its event."""
+    if to not in moves[row.status]:
+        raise errors.StatusConflict(f"{name} cannot go from {row.status} to {to}")
+    moved = _status_moves(
+        [row], moves=moves, to=to, cause=cause, actor=actor, reason_code=reason_code, fields=fields
     )
-    if updated != 1:
+    if not moved:
         raise errors.StatusConflict(f"{name} changed while moving to {to}")
-    owner = {"instruction": row} if isinstance(row, Instruction) else {"transfer": row}
-    StatusEvent.objects.create(
-        **owner, from_status=current, to_status=to, cause=cause[:200], reason_code=reason_code, actor=actor
-    )
-    row.status = to
-    for field, value in fields.items():
-        setattr(row, field, value)
     return row
 
 
@@ -77,6 +135,21 @@ def instruction_status_set(
         instruction,
         moves=INSTRUCTION_MOVES,
         name=f"instruction {instruction.transaction_id}",
+        to=to,
+        cause=cause,
+        actor=actor,
+        reason_code=reason_code,
+        fields=fields,
+    )
+
+
+def instructions_status_set(
+    *, instructions: list[Instruction], to: str, cause: str, actor: str, reason_code: str = "", **fields
+) -> list[Instruction]:
+    """The batch form of ``instruction_status_set``: returns the instructions that moved."""
+    return _status_moves(
+        instructions,
+        moves=INSTRUCTION_MOVES,
         to=to,
         cause=cause,
         actor=actor,
@@ -97,6 +170,21 @@ def transfer_status_set(
         actor=actor,
         reason_code=reason_code,
         fields={},
+    )
+
+
+def transfers_status_set(
+    *, transfers: list[Transfer], to: str, cause: str, actor: str, reason_code: str = "", **fields
+) -> list[Transfer]:
+    """The batch form of ``transfer_status_set``: returns the transfers that moved."""
+    return _status_moves(
+        transfers,
+        moves=TRANSFER_MOVES,
+        to=to,
+        cause=cause,
+        actor=actor,
+        reason_code=reason_code,
+        fields=fields,
     )
 
 
