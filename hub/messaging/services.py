@@ -5,6 +5,8 @@ import hashlib
 import hmac
 import random
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import requests
 from django.conf import settings
@@ -61,11 +63,24 @@ def inbound_answer(
     )
 
 
-_NEXT_SEQUENCE = (
-    "INSERT INTO messaging_outboxcounter (participant_id, last_sequence) VALUES (%s, 1) "
-    "ON CONFLICT (participant_id) DO UPDATE SET last_sequence = messaging_outboxcounter.last_sequence + 1 "
+# Takes the next ``n`` numbers of one participant's outbox and returns the last of them.
+_NEXT_SEQUENCES = (
+    "INSERT INTO messaging_outboxcounter (participant_id, last_sequence) VALUES (%s, %s) "
+    "ON CONFLICT (participant_id) DO UPDATE "
+    "SET last_sequence = messaging_outboxcounter.last_sequence + EXCLUDED.last_sequence "
     "RETURNING last_sequence"
 )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message for a participant's outbox, before it is rendered in the participant's format."""
+
+    participant: Participant
+    body: Message
+    transaction_id: str
+    status: str
+    related_id: str | None = None
 
 
 def outbound_enqueue(
@@ -78,41 +93,83 @@ def outbound_enqueue(
 ) -> OutboundMessage:
     """Put a message in the participant's outbox in its format; must run inside the transaction that
     made the change the message reports (the transactional outbox)."""
-    rendered = render(
-        body, receiver_bic=participant.bic, fmt=participant.outbound_format, related_id=related_id
+    (message,) = outbound_enqueue_many(
+        messages=[Outgoing(participant, body, transaction_id, status, related_id)]
     )
-    return outbound_enqueue_rendered(
-        participant=participant, rendered=rendered, transaction_id=transaction_id, status=status
+    return message
+
+
+def outbound_enqueue_many(*, messages: Sequence[Outgoing]) -> list[OutboundMessage]:
+    """``outbound_enqueue`` for many messages at once, returned in the order given: each participant's
+    numbers are taken in one statement, and the rows are inserted together."""
+    return outbound_enqueue_rendered_many(
+        messages=[
+            (
+                item.participant,
+                render(
+                    item.body,
+                    receiver_bic=item.participant.bic,
+                    fmt=item.participant.outbound_format,
+                    related_id=item.related_id,
+                ),
+                item.transaction_id,
+                item.status,
+            )
+            for item in messages
+        ]
     )
 
 
 def outbound_enqueue_rendered(
     *, participant: Participant, rendered: Rendered, transaction_id: str, status: str
 ) -> OutboundMessage:
+    (message,) = outbound_enqueue_rendered_many(messages=[(participant, rendered, transaction_id, status)])
+    return message
+
+
+def outbound_enqueue_rendered_many(
+    *, messages: Sequence[tuple[Participant, Rendered, str, str]]
+) -> list[OutboundMessage]:
+    """Queue rendered messages, each as (participant, rendered, transaction id, status), in order."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbound_enqueue must run inside the transaction of the change it reports")
     # The counter row's lock orders this participant's outbox in commit order: a pull cursor never
-    # passes a sequence number whose message has not committed yet. One upsert takes the lock and the
-    # next number (PostgreSQL and SQLite 3.35+ both speak INSERT ... ON CONFLICT ... RETURNING).
+    # passes a sequence number whose message has not committed yet. One upsert per participant takes the
+    # lock and its next numbers (PostgreSQL and SQLite 3.35+ both speak INSERT ... ON CONFLICT ...
+    # RETURNING); participants are taken in id order, so two batches never wait on each other in a cycle.
+    by_participant: dict[int, list[int]] = {}
+    for index, (participant, *_rest) in enumerate(messages):
+        by_participant.setdefault(participant.pk, []).append(index)
+    sequences: dict[int, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_NEXT_SEQUENCE, [participant.pk])
-        (sequence,) = cursor.fetchone()
-    message = OutboundMessage.objects.create(
-        participant=participant,
-        sequence=sequence,
-        format=participant.outbound_format,
-        message_type=rendered.message_type,
-        content_type=rendered.content_type,
-        payload=rendered.payload,
-        transaction_id=transaction_id[:35],
-        status=status[:40],
-    )
-    if participant.webhook_url:
-        delivery = WebhookDelivery.objects.create(
-            message=message, url=participant.webhook_url, next_attempt_at=timezone.now()
+        for participant_id in sorted(by_participant):
+            indexes = by_participant[participant_id]
+            cursor.execute(_NEXT_SEQUENCES, [participant_id, len(indexes)])
+            (last,) = cursor.fetchone()
+            for offset, index in enumerate(indexes):
+                sequences[index] = last - len(indexes) + 1 + offset
+    rows = OutboundMessage.objects.bulk_create(
+        OutboundMessage(
+            participant=participant,
+            sequence=sequences[index],
+            format=participant.outbound_format,
+            message_type=rendered.message_type,
+            content_type=rendered.content_type,
+            payload=rendered.payload,
+            transaction_id=transaction_id[:35],
+            status=status[:40],
         )
-        transaction.on_commit(lambda: _enqueue_delivery(delivery.pk))
-    return message
+        for index, (participant, rendered, transaction_id, status) in enumerate(messages)
+    )
+    now = timezone.now()
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(message=message, url=participant.webhook_url, next_attempt_at=now)
+        for message, (participant, *_rest) in zip(rows, messages, strict=True)
+        if participant.webhook_url
+    )
+    for delivery in deliveries:
+        transaction.on_commit(lambda delivery_id=delivery.pk: _enqueue_delivery(delivery_id))
+    return rows
 
 
 def _enqueue_delivery(delivery_id: int) -> None:
