@@ -18,6 +18,7 @@ import base64
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -91,6 +92,19 @@ class LegOutcome:
     csd_reference: str | None = None
     settlement_date: dt.date | None = None
     replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegResult:
+    """One leg's answer within a batch: its ``outcome``, or the ``error`` the CSD refused it with."""
+
+    leg_id: str
+    outcome: LegOutcome | None = None
+    error: AdapterError | None = None
+
+    def __post_init__(self) -> None:
+        if (self.outcome is None) == (self.error is None):
+            raise ValueError("a leg's result is an outcome or an error, exactly one of them")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -297,6 +311,32 @@ class CsdAdapter(abc.ABC):
     def abort(self, leg: Leg) -> LegOutcome:
         """Release the leg's reservation (blocked -> available); a leg never prepared is simply closed,
         so a late prepare of it is refused."""
+
+    # Batches: many legs at this CSD in one exchange where the CSD takes bulk files. The answer holds one
+    # ``LegResult`` per leg, in the order given, each refusal on its own leg; a batch is as idempotent as
+    # its legs, so a batch whose reply was lost is simply sent again. When the CSD cannot be reached at
+    # all, the transient error is raised for the whole batch. These defaults send one leg at a time.
+
+    def prepare_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self._one_by_one(self.prepare, legs)
+
+    def commit_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self._one_by_one(self.commit, legs)
+
+    def abort_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self._one_by_one(self.abort, legs)
+
+    @staticmethod
+    def _one_by_one(operation: Callable[[Leg], LegOutcome], legs: Sequence[Leg]) -> list[LegResult]:
+        results = []
+        for leg in legs:
+            try:
+                results.append(LegResult(leg_id=leg.leg_id, outcome=operation(leg)))
+            except AdapterError as exc:
+                if not exc.permanent:
+                    raise
+                results.append(LegResult(leg_id=leg.leg_id, error=exc))
+        return results
 
     @abc.abstractmethod
     def holdings(self, *, account: str, as_of: dt.date) -> Holdings: ...
