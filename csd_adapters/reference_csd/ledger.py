@@ -20,12 +20,15 @@ transaction under ``BEGIN IMMEDIATE``. The CHECK constraints of ``schema`` back 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -52,6 +55,7 @@ from csd_adapters.reference_csd import schema as t
 from csd_adapters.reference_csd.schema import CONTRA_KINDS
 
 ZERO = Decimal(0)
+T = TypeVar("T")
 
 
 def database_url(url: str) -> str:
@@ -123,9 +127,51 @@ class Ledger:
         t.metadata.create_all(self.engine)
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         self.signing_key = self._signing_key()
+        self._batch = threading.local()
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------- batches
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the leg operations this thread calls inside one database transaction, each under its own
+        savepoint: each stays atomic on its own (a refusal undoes only its own work), and the whole batch
+        is committed once. A failure that is not a refusal (the database gave up) rolls the whole batch
+        back and is raised."""
+        if getattr(self._batch, "connection", None) is not None:
+            raise RuntimeError("a ledger batch is already open in this thread")
+        with self.engine.begin() as c:
+            self._batch.connection = c
+            try:
+                yield
+            finally:
+                self._batch.connection = None
+
+    def in_batch(self, work: Callable[[], T], *, attempts: int = 3) -> T:
+        """``work()`` inside one ``batch``, run again from the start when the database gave the whole
+        transaction up (a deadlock between two batches, a serialization failure, a busy database): the
+        rollback undid all of it, so running it again is safe."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.batch():
+                    return work()
+            except sa.exc.DBAPIError as exc:
+                if attempt == attempts or not _worth_retrying(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _unit(self) -> Iterator[sa.Connection]:
+        """One leg operation's transaction: its own, or a savepoint inside the thread's open batch."""
+        c = getattr(self._batch, "connection", None)
+        if c is None:
+            with self.engine.begin() as c:
+                yield c
+        else:
+            with c.begin_nested():
+                yield c
 
     # ------------------------------------------------------------------------------------ time, keys
 
@@ -294,27 +340,20 @@ class Ledger:
         raise AssertionError("unreachable")
 
     def _reserve(self, reference, account, isin, quantity, linked_reference) -> LegOutcome:
-        with self.engine.begin() as c:
-            row = self._reservation(c, reference)
-            if row is not None:
-                _same_movement(row, account, isin, quantity)
-                if row.state == "RELEASED":
-                    raise LegAborted(f"leg {reference} was aborted; it cannot be prepared again")
-                state = LegState.PREPARED if row.state == "RESERVED" else LegState.COMMITTED
-                return LegOutcome(
-                    leg_id=reference,
-                    state=state,
-                    csd_reference=f"R{row.id}",
-                    settlement_date=row.reserved_on,
-                    replayed=True,
-                )
-            debit = self._account(c, account)
-            self._security(c, isin)
-            if debit.blocked:
-                raise BlockedAccount(f"account {account} is blocked")
+        # The usual case in three statements: the account, the reservation inserted unless the leg has one
+        # already (then a replay), the conditional move available -> blocked. Refusals are told apart
+        # only once the move failed, in the order: unknown account, replay, security, blocked, lack.
+        with self._unit() as c:
+            debit = self._account_row(c, account)
+            if debit is None:
+                row = self._reservation(c, reference)
+                if row is not None:
+                    return _reservation_replayed(row, account, isin, quantity)
+                raise UnknownAccount(f"no account {account}")
             today = self.today()
             new_id = c.execute(
-                t.reservations.insert().values(
+                self._insert(t.reservations)
+                .values(
                     reference=reference,
                     account=account,
                     isin=isin,
@@ -324,19 +363,35 @@ class Ledger:
                     applied=True,
                     reserved_on=today,
                 )
-            ).inserted_primary_key[0]
-            self._ensure_balance(c, debit, isin)
-            moved = c.execute(
-                t.balances.update()
-                .where(t.balances.c.account == account, t.balances.c.isin == isin)
-                .where(sa.or_(t.balances.c.contra, t.balances.c.available >= quantity))
-                .values(available=t.balances.c.available - quantity, blocked=t.balances.c.blocked + quantity)
-            ).rowcount
+                .on_conflict_do_nothing()
+                .returning(t.reservations.c.id)
+            ).scalar()
+            if new_id is None:
+                return _reservation_replayed(self._reservation(c, reference), account, isin, quantity)
+            if debit.blocked:
+                self._security(c, isin)
+                raise BlockedAccount(f"account {account} is blocked")
+            moved = self._block(c, account, isin, quantity)
+            if moved != 1:
+                self._security(c, isin)
+                if debit.contra:  # a contra account may go short: its first balance row for the security
+                    self._ensure_balance(c, debit, isin)
+                    moved = self._block(c, account, isin, quantity)
             if moved != 1:
                 raise InsufficientSecurities(f"account {account} holds less than {quantity} {isin} available")
         return LegOutcome(
             leg_id=reference, state=LegState.PREPARED, csd_reference=f"R{new_id}", settlement_date=today
         )
+
+    @staticmethod
+    def _block(c: sa.Connection, account: str, isin: str, quantity: Decimal) -> int:
+        """Move ``quantity`` from available to blocked if available holds it (or the account is contra)."""
+        return c.execute(
+            t.balances.update()
+            .where(t.balances.c.account == account, t.balances.c.isin == isin)
+            .where(sa.or_(t.balances.c.contra, t.balances.c.available >= quantity))
+            .values(available=t.balances.c.available - quantity, blocked=t.balances.c.blocked + quantity)
+        ).rowcount
 
     def instruct(
         self,
@@ -357,7 +412,7 @@ class Ledger:
         if side not in ("DELI", "RECE"):
             raise ValueError(f"side {side!r} is neither DELI nor RECE")
         wanted = (account, counterparty_account, isin, quantity)
-        with self.engine.begin() as c:
+        with self._unit() as c:
             self._account(c, account)
             c.execute(
                 self._insert(t.instructions)
@@ -400,7 +455,7 @@ class Ledger:
     def deliver(
         self, *, reference: str, account: str, credit_account: str, isin: str, quantity: Decimal
     ) -> LegOutcome:
-        with self.engine.begin() as c:
+        with self._unit() as c:
             row = self._reservation(c, reference, lock=True)
             if row is None:
                 raise LegNotPrepared(f"leg {reference} was never prepared")
@@ -419,26 +474,24 @@ class Ledger:
                     replayed=True,
                 )
             credit = self._account(c, credit_account)
-            claimed = c.execute(
-                t.reservations.update()
-                .where(t.reservations.c.id == row.id, t.reservations.c.state == "RESERVED")
-                .values(state="COMMITTED", closed_on=self.today())
-            ).rowcount
-            if claimed != 1:
-                raise RuntimeError(f"reservation of leg {reference} changed under its lock")
-            posting = self._post(
+            # The reservation's balance row exists (it was blocked there), and with it the security.
+            posting = self._book(
                 c,
                 reference=reference,
                 kind="DELIVERY",
                 isin=isin,
                 debit=account,
-                credit=credit.number,
+                credit=credit,
                 quantity=quantity,
                 from_blocked=True,
             )
-            c.execute(
-                t.reservations.update().where(t.reservations.c.id == row.id).values(posting_id=posting.id)
-            )
+            claimed = c.execute(
+                t.reservations.update()
+                .where(t.reservations.c.id == row.id, t.reservations.c.state == "RESERVED")
+                .values(state="COMMITTED", closed_on=posting.settlement_date, posting_id=posting.id)
+            ).rowcount
+            if claimed != 1:
+                raise RuntimeError(f"reservation of leg {reference} changed under its lock")
         return LegOutcome(
             leg_id=reference,
             state=LegState.COMMITTED,
@@ -456,7 +509,7 @@ class Ledger:
         raise AssertionError("unreachable")
 
     def _release(self, reference, account, isin, quantity) -> LegOutcome:
-        with self.engine.begin() as c:
+        with self._unit() as c:
             row = self._reservation(c, reference, lock=True)
             today = self.today()
             if row is None:
@@ -602,10 +655,15 @@ class Ledger:
         return c.execute(query).first()
 
     def _account(self, c: sa.Connection, number: str) -> Account:
-        row = c.execute(sa.select(t.accounts).where(t.accounts.c.number == number)).first()
-        if row is None:
+        account = self._account_row(c, number)
+        if account is None:
             raise UnknownAccount(f"no account {number}")
-        return Account(number=row.number, kind=row.kind, blocked=row.blocked)
+        return account
+
+    @staticmethod
+    def _account_row(c: sa.Connection, number: str) -> Account | None:
+        row = c.execute(sa.select(t.accounts).where(t.accounts.c.number == number)).first()
+        return None if row is None else Account(number=row.number, kind=row.kind, blocked=row.blocked)
 
     def _security(self, c: sa.Connection, isin: str) -> None:
         if c.execute(sa.select(t.securities.c.isin).where(t.securities.c.isin == isin)).first() is None:
@@ -631,24 +689,58 @@ class Ledger:
         from_blocked: bool,
         settlement_date: dt.date | None = None,
     ) -> Posting:
+        """A posting between two accounts that are checked to exist, of a security checked too."""
         debit_account = self._account(c, debit)
         credit_account = self._account(c, credit)
         self._security(c, isin)
-        for account in (debit_account, credit_account):
-            self._ensure_balance(c, account, isin)
+        self._ensure_balance(c, debit_account, isin)
+        return self._book(
+            c,
+            reference=reference,
+            kind=kind,
+            isin=isin,
+            debit=debit,
+            credit=credit_account,
+            quantity=quantity,
+            from_blocked=from_blocked,
+            settlement_date=settlement_date,
+        )
+
+    def _book(
+        self,
+        c: sa.Connection,
+        *,
+        reference: str,
+        kind: str,
+        isin: str,
+        debit: str,
+        credit: Account,
+        quantity: Decimal,
+        from_blocked: bool,
+        settlement_date: dt.date | None = None,
+    ) -> Posting:
+        """Book a posting: the debit's sub-balance down (its balance row must exist), the credit's
+        available up (its row made if need be), the posting row. The CHECK constraints refuse any
+        balance going negative that may not."""
         side = t.balances.c.blocked if from_blocked else t.balances.c.available
         try:
-            c.execute(
+            moved = c.execute(
                 t.balances.update()
                 .where(t.balances.c.account == debit, t.balances.c.isin == isin)
                 .values({side.name: side - quantity})
-            )
+            ).rowcount
         except sa.exc.IntegrityError as exc:
             raise InsufficientSecurities(f"account {debit} holds less than {quantity} {isin}") from exc
+        if moved != 1:
+            raise InsufficientSecurities(f"account {debit} holds no {isin}")
+        upsert = self._insert(t.balances).values(
+            account=credit.number, isin=isin, contra=credit.contra, available=quantity, blocked=0
+        )
         c.execute(
-            t.balances.update()
-            .where(t.balances.c.account == credit, t.balances.c.isin == isin)
-            .values(available=t.balances.c.available + quantity)
+            upsert.on_conflict_do_update(
+                index_elements=[t.balances.c.account, t.balances.c.isin],
+                set_={"available": t.balances.c.available + upsert.excluded.available},
+            )
         )
         settlement_date = settlement_date or self.today()
         new_id = c.execute(
@@ -657,7 +749,7 @@ class Ledger:
                 kind=kind,
                 isin=isin,
                 debit_account=debit,
-                credit_account=credit,
+                credit_account=credit.number,
                 quantity=quantity,
                 from_blocked=from_blocked,
                 settlement_date=settlement_date,
@@ -670,11 +762,31 @@ class Ledger:
             kind=kind,
             isin=isin,
             debit_account=debit,
-            credit_account=credit,
+            credit_account=credit.number,
             quantity=quantity,
             from_blocked=from_blocked,
             settlement_date=settlement_date,
         )
+
+
+def _worth_retrying(exc: sa.exc.DBAPIError) -> bool:
+    """A deadlock or serialization failure (PostgreSQL), or a locked database (SQLite)."""
+    code = getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001") or "database is locked" in str(exc.orig)
+
+
+def _reservation_replayed(row, account: str, isin: str, quantity: Decimal) -> LegOutcome:
+    """The outcome of a reserve replayed against the leg's reservation ``row``."""
+    _same_movement(row, account, isin, quantity)
+    if row.state == "RELEASED":
+        raise LegAborted(f"leg {row.reference} was aborted; it cannot be prepared again")
+    return LegOutcome(
+        leg_id=row.reference,
+        state=LegState.PREPARED if row.state == "RESERVED" else LegState.COMMITTED,
+        csd_reference=f"R{row.id}",
+        settlement_date=row.reserved_on,
+        replayed=True,
+    )
 
 
 def _same_movement(row, account: str, isin: str, quantity: Decimal) -> None:

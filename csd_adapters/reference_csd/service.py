@@ -6,6 +6,11 @@ Endpoints (messages in the CSD's standard, MX or MT, per its profile):
   semt.015 / MT508, or by a status, semt.014 / MT508 with a status sequence.
 - ``POST /messages``: sese.023 (deliver free from the blocked sub-balance to the counterparty's account),
   answered by sese.025, or by a status, sese.024.
+- ``POST /messages/bulk``: a bulk file of such messages (``iso20022.bulk``: MX ``BlkMsgs``, MT FIN
+  messages one after another), each applied in order with the same effect and reply as if sent alone,
+  answered by the replies in order as the parts of one ``multipart/mixed`` body. Every message is read
+  before any is applied: a file with one unreadable message is refused whole (``400``), nothing applied.
+  The messages share one database transaction, each under its own savepoint.
 - ``POST /messages``, MT: a delivery is matched from its two sides, MT542 (deliver free) and MT540
   (receive free), in either order; the first is answered by an MT548 (accepted, unmatched ``CMIS``),
   the one that completes the match by MT546 or MT544 (settled), or by an MT548 refusal.
@@ -47,6 +52,7 @@ from csd_adapters.profiles import CsdProfile, Standard
 from csd_adapters.reference_csd.dialects import dialect_for
 from csd_adapters.reference_csd.faults import Fault, Faults
 from csd_adapters.reference_csd.ledger import Ledger, SeedError
+from iso20022 import bulk
 from iso20022 import models as m
 from iso20022.errors import Iso20022Error
 
@@ -54,6 +60,7 @@ PROPRIETARY_ISSUER = "REFCSD"
 PENDING_REASONS = frozenset({InsufficientSecurities.reason_code, BlockedAccount.reason_code})
 ISO_REJECTIONS = frozenset({"SAFE", "DSEC", "REFE", "TXST", "DEPT", "DQUA"})
 MAX_BODY = 1_000_000
+MAX_BULK_BODY = bulk.BULK_LIMITS.max_bytes
 
 
 class HttpError(Exception):
@@ -109,21 +116,28 @@ class ReferenceCsd:
             raise HttpError("503 Service Unavailable", f"{self.profile.code} is down (injected fault)")
         if fault.fault is Fault.SLOW:
             time.sleep(fault.delay)
-        body = _body(environ)
+        body = _body(environ, MAX_BULK_BODY if path == "/messages/bulk" else MAX_BODY)
         status, content_type, reply = self._route(environ, path, body)
         if fault.fault is Fault.DROP_REPLY:
             _drop_connection(environ)
-        if fault.fault is Fault.REPLY_TWICE and path == "/messages":
+        if fault.fault is Fault.REPLY_TWICE and path.startswith("/messages"):
             _, _, again = self._route(environ, path, body)
-            return status, content_type, [reply, again]
+            return status, content_type, [*reply, *again]
+        return status, content_type, reply
+
+    def _route(self, environ, path: str, body: bytes) -> tuple[str, str, list[bytes]]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "POST" and path == "/messages":
+            return "200 OK", self.dialect.content_type, [self.handle_message(body)]
+        if method == "POST" and path == "/messages/bulk":
+            return "200 OK", self.dialect.content_type, self.handle_bulk(body)
+        status, content_type, reply = self._route_one(environ, path, body)
         return status, content_type, [reply]
 
-    def _route(self, environ, path: str, body: bytes) -> tuple[str, str, bytes]:
+    def _route_one(self, environ, path: str, body: bytes) -> tuple[str, str, bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         ok = "200 OK"
-        if method == "POST" and path == "/messages":
-            return ok, self.dialect.content_type, self.handle_message(body)
         if method == "GET" and path == "/statements/holdings":
             return (
                 ok,
@@ -176,20 +190,37 @@ class ReferenceCsd:
 
     def handle_message(self, data: bytes) -> bytes:
         """Apply one inbound message to the ledger and return the reply message."""
+        return self._answer(self._read(data))
+
+    def handle_bulk(self, data: bytes) -> list[bytes]:
+        """Apply the messages of a bulk file in order, in one ledger batch, and return their replies."""
+        split = bulk.split_mx if self.profile.standard is Standard.MX else bulk.split_mt
+        try:
+            parts = split(data)
+        except Iso20022Error as exc:
+            raise HttpError("400 Bad Request", f"the bulk file cannot be read: {exc}") from exc
+        inbound = []
+        for n, part in enumerate(parts):
+            try:
+                inbound.append(self._read(part))
+            except HttpError as exc:
+                raise HttpError(exc.status, f"message {n} of the bulk file: {exc}") from exc
+        return self.ledger.in_batch(lambda: [self._answer(message) for message in inbound])
+
+    def _read(self, data: bytes) -> tuple[m.Message, str | None, str | None]:
+        """(body, sender, message id) of an inbound instruction; 400 for anything else."""
         try:
             body, sender, message_id = self.dialect.read(data)
         except Iso20022Error as exc:
             raise HttpError("400 Bad Request", str(exc)) from exc
-        match body:
-            case m.IntraPositionMovement():
-                reply = self._movement(body)
-            case m.SettlementInstruction():
-                reply = self._instruction(body)
-            case _:
-                raise HttpError(
-                    "400 Bad Request", f"{type(body).__name__} is not an instruction this CSD takes"
-                )
-        return self.dialect.write(reply, to_bic=sender, related=message_id)
+        if not isinstance(body, m.IntraPositionMovement | m.SettlementInstruction):
+            raise HttpError("400 Bad Request", f"{type(body).__name__} is not an instruction this CSD takes")
+        return body, sender, message_id
+
+    def _answer(self, message: tuple[m.Message, str | None, str | None]) -> bytes:
+        body, sender, message_id = message
+        handle = self._movement if isinstance(body, m.IntraPositionMovement) else self._instruction
+        return self.dialect.write(handle(body), to_bic=sender, related=message_id)
 
     def _movement(self, body: m.IntraPositionMovement) -> m.Message:
         balances = (body.from_balance, body.to_balance)
@@ -423,13 +454,13 @@ def _drop_connection(environ) -> None:
     raise ReplyDropped("reply dropped (injected fault)")
 
 
-def _body(environ) -> bytes:
+def _body(environ, limit: int = MAX_BODY) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > MAX_BODY:
-        raise HttpError("413 Content Too Large", f"at most {MAX_BODY} bytes")
+    if length > limit:
+        raise HttpError("413 Content Too Large", f"at most {limit} bytes")
     return environ["wsgi.input"].read(length) if length else b""
 
 
