@@ -15,6 +15,13 @@ reference (``Leg.reference``):
 A status carrying a pending reason ``LACK`` or ``BLOC``, or a rejection reason, becomes the named
 ``AdapterError``; a reply that does not answer the request (another reference, another message) is a
 ``ProtocolError``. When the CSD replies twice, both replies must say the same.
+
+Batches (``prepare_many``, ``commit_many``, ``abort_many``) send the same messages in bulk files
+(``iso20022.bulk``, ``POST /messages/bulk``), at most ``batch_size`` messages a file, and read each leg's
+replies, found by its reference, exactly as a single leg's: each operation is written once, as steps that
+send a message and read its replies, and either driver runs them. A commit that sends two instructions
+(MT) sends every leg's first instruction in one round of bulk files, then the second instruction of
+the legs still waiting for their match in the next, as a single commit stops at a refusal.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import abc
 import datetime as dt
 import json
 import time
+from collections import defaultdict
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import replace
 
 from csd_adapters.base import (
@@ -34,6 +43,7 @@ from csd_adapters.base import (
     Holdings,
     Leg,
     LegOutcome,
+    LegResult,
     LegState,
     Movement,
     Position,
@@ -43,10 +53,16 @@ from csd_adapters.base import (
 )
 from csd_adapters.profiles import CsdProfile, profile_for
 from csd_adapters.transport import HttpTransport, Observer, RetryPolicy, Transport
+from iso20022 import bulk
 from iso20022 import models as m
 from iso20022.errors import Iso20022Error
 
 DEFAULT_HUB_BIC = "CSDHUBZZ"  # demo BIC of the hub as account operator
+DEFAULT_BATCH_SIZE = 500
+
+Steps = Generator[m.Message, list[m.Message], LegOutcome]
+"""One leg operation: yields each message to send, is sent that message's replies, returns the outcome
+or raises the refusal."""
 
 
 class MessagingAdapter(CsdAdapter):
@@ -65,7 +81,14 @@ class MessagingAdapter(CsdAdapter):
         read_timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         observer: Observer | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
+        """``batch_size``: the most messages one bulk file carries (1 to ``bulk.MAX_MESSAGES``); a bulk
+        file is one request under the same ``read_timeout``, so keep it small enough to be answered in
+        time."""
+        if not 1 <= batch_size <= bulk.MAX_MESSAGES:
+            raise ValueError(f"batch_size must be from 1 to {bulk.MAX_MESSAGES}, not {batch_size}")
+        self.batch_size = batch_size
         self.profile = profile_for(profile) if isinstance(profile, str) else profile
         if transport is None:
             if base_url is None:
@@ -90,19 +113,41 @@ class MessagingAdapter(CsdAdapter):
     def decode(self, data: bytes) -> m.Message:
         """The business content of a reply in this adapter's standard."""
 
+    @abc.abstractmethod
+    def join(self, messages: Sequence[bytes]) -> bytes:
+        """One bulk file of encoded messages, in this adapter's standard."""
+
     # ------------------------------------------------------------------------------------------ legs
 
     def prepare(self, leg: Leg) -> LegOutcome:
-        return self._movement(leg, m.SubBalance.AVAILABLE, m.SubBalance.BLOCKED, LegState.PREPARED)
+        return self._run(leg, self._prepare_steps(leg))
 
     def abort(self, leg: Leg) -> LegOutcome:
-        return self._movement(leg, m.SubBalance.BLOCKED, m.SubBalance.AVAILABLE, LegState.ABORTED)
+        return self._run(leg, self._abort_steps(leg))
+
+    def commit(self, leg: Leg) -> LegOutcome:
+        return self._run(leg, self._commit_steps(leg))
+
+    def prepare_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self._run_many(legs, self._prepare_steps)
+
+    def commit_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self._run_many(legs, self._commit_steps)
+
+    def abort_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self._run_many(legs, self._abort_steps)
+
+    def _prepare_steps(self, leg: Leg) -> Steps:
+        return self._movement_steps(leg, m.SubBalance.AVAILABLE, m.SubBalance.BLOCKED, LegState.PREPARED)
+
+    def _abort_steps(self, leg: Leg) -> Steps:
+        return self._movement_steps(leg, m.SubBalance.BLOCKED, m.SubBalance.AVAILABLE, LegState.ABORTED)
 
     commit_sides: tuple[m.Side, ...] = (m.Side.DELIVER,)
     """The instructions a commit sends, in order: the deliverer's alone (already matched), or both sides
     for a CSD that matches them (MT: MT540 then MT542)."""
 
-    def commit(self, leg: Leg) -> LegOutcome:
+    def _commit_steps(self, leg: Leg) -> Steps:
         outcome = None
         for side in self.commit_sides:
             own, other = (
@@ -126,7 +171,7 @@ class MessagingAdapter(CsdAdapter):
                 own_csd_bic=self.profile.bic,
                 common_trade_reference=_short(leg.transfer_reference),
             )
-            replies = self._exchange(instruction, leg)
+            replies = yield instruction
             if all(isinstance(r, m.SettlementConfirmation) for r in replies):
                 outcome = _agree(
                     leg,
@@ -146,7 +191,7 @@ class MessagingAdapter(CsdAdapter):
             raise ProtocolError(f"leg {leg.leg_id}: the CSD settled none of the commit's instructions")
         return outcome
 
-    def _movement(self, leg: Leg, source: m.SubBalance, target: m.SubBalance, state: LegState) -> LegOutcome:
+    def _movement_steps(self, leg: Leg, source: m.SubBalance, target: m.SubBalance, state: LegState) -> Steps:
         movement = m.IntraPositionMovement(
             transaction_id=leg.reference,
             security=m.Security(isin=leg.isin),
@@ -157,7 +202,7 @@ class MessagingAdapter(CsdAdapter):
             safekeeping_account=leg.debit_account,
             linked_reference=_short(leg.transfer_reference),
         )
-        replies = self._exchange(movement, leg)
+        replies = yield movement
         if all(isinstance(r, m.IntraPositionConfirmation) for r in replies):
             for r in replies:
                 if (r.from_balance, r.to_balance) != (source, target):
@@ -178,21 +223,112 @@ class MessagingAdapter(CsdAdapter):
             )
         raise _refusal(replies, leg)
 
-    def _exchange(self, body: m.Message, leg: Leg) -> list[m.Message]:
+    # ------------------------------------------------------------------------ running the steps
+
+    def _run(self, leg: Leg, steps: Steps) -> LegOutcome:
+        """One leg: each message in its own exchange (``POST /messages``)."""
+        self._check_csd(leg)
+        try:
+            message = next(steps)
+            while True:
+                reply = self.transport.request(
+                    "POST", "/messages", body=self.encode(message), content_type=self.content_type
+                )
+                replies = self._replies(reply.parts).get(leg.reference, [])
+                if len(replies) != len(reply.parts):
+                    raise ProtocolError(f"leg {leg.leg_id}: a reply is about another transaction")
+                message = steps.send(replies)
+        except StopIteration as done:
+            return done.value
+        finally:
+            steps.close()
+
+    def _run_many(self, legs: Sequence[Leg], steps_for: Callable[[Leg], Steps]) -> list[LegResult]:
+        """Many legs in rounds: each round sends the next message of every leg still running, in bulk
+        files; each leg's replies are sent back into its steps. A refusal ends its own leg; a transient
+        failure ends the batch, raised."""
+        for leg in legs:
+            self._check_csd(leg)
+        results: list[LegResult | None] = [None] * len(legs)
+
+        def advance(index: int, steps: Steps, replies: list[m.Message] | None, running: list) -> None:
+            """Send ``replies`` into the leg's steps: its next message joins ``running``, or its
+            outcome or refusal is its result."""
+            try:
+                if replies == []:
+                    raise ProtocolError(f"leg {legs[index].leg_id}: the CSD's bulk reply says nothing of it")
+                message = next(steps) if replies is None else steps.send(replies)
+            except StopIteration as done:
+                results[index] = LegResult(leg_id=legs[index].leg_id, outcome=done.value)
+            except AdapterError as exc:
+                if not exc.permanent:
+                    raise
+                steps.close()
+                results[index] = LegResult(leg_id=legs[index].leg_id, error=exc)
+            else:
+                running.append((index, steps, message))
+
+        running: list[tuple[int, Steps, m.Message]] = []
+        for index, leg in enumerate(legs):
+            advance(index, steps_for(leg), None, running)
+        while running:
+            this_round, running = running, []
+            for chunk in self._chunks(this_round, legs):
+                try:
+                    replies = self._exchange_many([(legs[i], message) for i, _, message in chunk])
+                except AdapterError as exc:
+                    if not exc.permanent:
+                        raise
+                    for index, steps, _ in chunk:
+                        steps.close()
+                        results[index] = LegResult(leg_id=legs[index].leg_id, error=exc)
+                    continue
+                for (index, steps, _), leg_replies in zip(chunk, replies, strict=True):
+                    advance(index, steps, leg_replies, running)
+        return results  # type: ignore[return-value]  # every leg has its result once none runs
+
+    def _chunks(self, waiting: list[tuple[int, Steps, m.Message]], legs: Sequence[Leg]):
+        """The round's messages in bulk files of at most ``batch_size``, a leg's reference at most once
+        a file (a leg given twice is sent twice, the second time as a replay)."""
+        chunk: list[tuple[int, Steps, m.Message]] = []
+        references: set[str] = set()
+        for item in waiting:
+            reference = legs[item[0]].reference
+            if len(chunk) == self.batch_size or reference in references:
+                yield chunk
+                chunk, references = [], set()
+            chunk.append(item)
+            references.add(reference)
+        if chunk:
+            yield chunk
+
+    def _exchange_many(self, messages: list[tuple[Leg, m.Message]]) -> list[list[m.Message]]:
+        """One bulk file of messages (one per leg, references all different) and each one's replies."""
+        reply = self.transport.request(
+            "POST",
+            "/messages/bulk",
+            body=self.join([self.encode(message) for _, message in messages]),
+            content_type=self.content_type,
+        )
+        by_reference = self._replies(reply.parts)
+        unknown = set(by_reference) - {leg.reference for leg, _ in messages}
+        if unknown:
+            raise ProtocolError(f"the bulk reply is about transactions never sent: {sorted(unknown)[:5]}")
+        return [by_reference.get(leg.reference, []) for leg, _ in messages]
+
+    def _replies(self, parts: tuple[bytes, ...]) -> dict[str, list[m.Message]]:
+        """The replies in ``parts``, by the transaction they are about."""
+        by_reference: dict[str, list[m.Message]] = defaultdict(list)
+        for part in parts:
+            reply = self._decode(part)
+            by_reference[reply.transaction_id].append(reply)
+        return by_reference
+
+    def _check_csd(self, leg: Leg) -> None:
         if leg.csd != self.profile.code:
             raise ValueError(
                 f"leg {leg.leg_id} is at {leg.csd}, but this adapter speaks to {self.profile.code}"
             )
-        reply = self.transport.request(
-            "POST", "/messages", body=self.encode(body), content_type=self.content_type
-        )
-        replies = [self._decode(part) for part in reply.parts]
-        for r in replies:
-            if r.transaction_id != leg.reference:
-                raise ProtocolError(
-                    f"leg {leg.leg_id}: the reply is about {r.transaction_id}, not {leg.reference}"
-                )
-        return replies
 
     def _decode(self, data: bytes) -> m.Message:
         try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from csd_adapters.base import ProtocolError
 from csd_adapters.messaging import MessagingAdapter
+from iso20022 import bulk
 from iso20022 import models as m
 from iso20022.mt import build_mt, parse_mt
 
@@ -20,3 +23,6 @@ class MtAdapter(MessagingAdapter):
         if not isinstance(body, m.Message.__args__):
             raise ProtocolError(f"an MT reply without a business model: MT{body.message_type}")
         return body
+
+    def join(self, messages: Sequence[bytes]) -> bytes:
+        return bulk.join_mt(messages)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 
 from csd_adapters.messaging import MessagingAdapter
+from iso20022 import bulk, mx
 from iso20022 import models as m
-from iso20022 import mx
 
 _sequence = itertools.count(1)
 
@@ -28,3 +29,6 @@ class MxAdapter(MessagingAdapter):
 
     def decode(self, data: bytes) -> m.Message:
         return mx.parse(data).body
+
+    def join(self, messages: Sequence[bytes]) -> bytes:
+        return bulk.join_mx(messages)
