@@ -321,6 +321,149 @@ class ConformanceSuite:
         held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
         assert (held.available, held.blocked) == (Decimal(900), Decimal(100))
 
+    # -------------------------------------------------------------------------------------- batches
+
+    def test_a_batch_refuses_only_its_own_bad_legs(self, target, today):
+        """A batch of prepares with a lack of securities and an unknown account among successes: one
+        result per leg, in order, each refusal on its own leg, every other leg applied; then the good legs
+        commit in one batch."""
+        debit, short, credit = (
+            funded_account(target),
+            funded_account(target, Decimal(5)),
+            empty_account(target),
+        )
+        good = [leg_between(target, debit, credit, Decimal(q)) for q in (100, 200, 300)]
+        lacking = leg_between(target, short, credit, Decimal(6))
+        unknown = leg_between(target, f"NOSUCH{new_id()}", credit, Decimal(1))
+        legs = [good[0], lacking, good[1], unknown, good[2]]
+        results = target.adapter.prepare_many(legs)
+        assert [r.leg_id for r in results] == [leg.leg_id for leg in legs]
+        assert [r.outcome.state if r.outcome else type(r.error) for r in results] == [
+            LegState.PREPARED,
+            InsufficientSecurities,
+            LegState.PREPARED,
+            UnknownAccount,
+            LegState.PREPARED,
+        ]
+        assert results[1].error.reason_code == "LACK" and results[1].error.permanent is True
+        assert results[3].error.reason_code == "SAFE" and results[3].error.permanent is True
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(400), Decimal(600))
+        assert target.adapter.holdings(account=short, as_of=today).position(target.isin).blocked == 0
+
+        committed = target.adapter.commit_many(good)
+        assert [(r.leg_id, r.outcome.state) for r in committed] == [
+            (leg.leg_id, LegState.COMMITTED) for leg in good
+        ]
+        assert len({r.outcome.csd_reference for r in committed}) == 3
+        assert all(r.outcome.settlement_date == today for r in committed)
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(400), 0)
+        assert target.adapter.holdings(account=credit, as_of=today).position(target.isin).total == 600
+
+    def test_a_batch_refuses_commits_and_aborts_leg_by_leg(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        prepared, never, done = (leg_between(target, debit, credit, Decimal(10)) for _ in range(3))
+        target.adapter.prepare_many([prepared, done])
+        target.adapter.commit_many([done])
+        commits = target.adapter.commit_many([never, prepared])
+        assert isinstance(commits[0].error, LegNotPrepared)
+        assert commits[1].outcome.state is LegState.COMMITTED
+        aborts = target.adapter.abort_many([done, never])
+        assert isinstance(aborts[0].error, LegCommitted)
+        assert aborts[1].outcome.state is LegState.ABORTED
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (Decimal(980), 0)
+
+    @pytest.mark.parametrize("operation", ["prepare", "commit", "abort"])
+    def test_a_batch_whose_reply_was_lost_is_applied_once_when_replayed(self, target, today, operation):
+        debit, credit = funded_account(target), empty_account(target)
+        legs = [leg_between(target, debit, credit, Decimal(q)) for q in (100, 200, 300)]
+        lacking = leg_between(target, debit, credit, Decimal(5000))
+        batch = [legs[0], lacking, *legs[1:]]
+        if operation != "prepare":
+            target.adapter.prepare_many(legs)
+        target.control.inject("drop_reply", count=1)
+        first = _attempt(getattr(target.adapter, f"{operation}_many"), batch)  # retried, or raised
+        results = getattr(target.adapter, f"{operation}_many")(batch)  # the hub's own replay
+        again = getattr(target.adapter, f"{operation}_many")(batch)
+        if not isinstance(first, AdapterError):
+            assert [r.outcome for r in first] == [r.outcome for r in results]
+        assert [r.outcome for r in again] == [r.outcome for r in results]
+        if operation == "prepare":
+            assert isinstance(results[1].error, InsufficientSecurities)
+        state = {"prepare": LegState.PREPARED, "commit": LegState.COMMITTED, "abort": LegState.ABORTED}
+        assert [r.outcome.state for r in results if r.leg_id != lacking.leg_id] == [state[operation]] * 3
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        expected = {"prepare": (400, 600), "commit": (400, 0), "abort": (1000, 0)}[operation]
+        assert (held.available, held.blocked) == tuple(Decimal(q) for q in expected)
+        moves = target.adapter.transactions(account=credit, since=today, until=today).movements
+        posted = sorted((m.reference, m.quantity) for m in moves)
+        assert posted == (
+            sorted((leg.reference, leg.quantity) for leg in legs) if operation == "commit" else []
+        )
+
+    def test_a_batch_whose_reply_came_twice_is_taken_once(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        legs = [leg_between(target, debit, credit, Decimal(q)) for q in (100, 200)]
+        target.control.inject("reply_twice", count=1)
+        assert [r.outcome.state for r in target.adapter.prepare_many(legs)] == [LegState.PREPARED] * 2
+        target.control.inject("reply_twice", count=2)  # both rounds of a two-sided commit
+        assert [r.outcome.state for r in target.adapter.commit_many(legs)] == [LegState.COMMITTED] * 2
+        assert target.adapter.holdings(account=credit, as_of=today).position(target.isin).total == 300
+        assert target.adapter.holdings(account=debit, as_of=today).position(target.isin).total == 700
+
+    def test_a_batch_to_a_csd_that_is_down_raises_a_transient_error_and_applies_nothing(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        legs = [leg_between(target, debit, credit, Decimal(q)) for q in (100, 200)]
+        target.control.inject("down", count=None)
+        with pytest.raises(CsdUnavailable) as caught:
+            target.adapter.prepare_many(legs)
+        assert caught.value.permanent is False
+        target.control.clear_faults()
+        held = target.adapter.holdings(account=debit, as_of=today).position(target.isin)
+        assert (held.available, held.blocked) == (LOT, 0)
+        assert [r.outcome.state for r in target.adapter.prepare_many(legs)] == [LegState.PREPARED] * 2
+
+    def test_a_leg_given_twice_in_one_batch_is_applied_once(self, target, today):
+        debit, credit = funded_account(target), empty_account(target)
+        leg = leg_between(target, debit, credit, Decimal(100))
+        results = target.adapter.prepare_many([leg, leg])
+        assert results[0].outcome.csd_reference == results[1].outcome.csd_reference
+        results = target.adapter.commit_many([leg, leg])
+        assert results[0].outcome.csd_reference == results[1].outcome.csd_reference
+        assert target.adapter.holdings(account=credit, as_of=today).position(target.isin).total == 100
+
+    def test_statements_reproduce_exactly_the_postings_applied_in_batches(self, target, today):
+        a, b, c = funded_account(target), funded_account(target), empty_account(target)
+        legs = [
+            leg_between(target, a, c, Decimal(120)),
+            leg_between(target, b, c, Decimal("35.5")),
+            leg_between(target, a, b, Decimal(7)),
+            leg_between(target, b, a, Decimal(20)),
+        ]
+        aborted = leg_between(target, a, c, Decimal(500))
+        pending = leg_between(target, b, a, Decimal(3))
+        target.adapter.prepare_many([*legs, aborted, pending])
+        target.adapter.commit_many(legs)
+        target.adapter.abort_many([aborted])
+        for account in (a, b, c):
+            moves = target.adapter.transactions(account=account, since=today, until=today).movements
+            leg_moves = [
+                (m.reference, m.quantity, m.credit) for m in moves if not m.reference.startswith("F")
+            ]
+            expected = [
+                (leg.reference, leg.quantity, leg.credit_account == account)
+                for leg in legs
+                if account in (leg.debit_account, leg.credit_account)
+            ]
+            assert sorted(leg_moves) == sorted(expected)
+            total = sum((m.quantity if m.credit else -m.quantity for m in moves), Decimal(0))
+            assert target.adapter.holdings(account=account, as_of=today).position(target.isin).total == total
+        held = target.adapter.holdings(account=b, as_of=today).position(target.isin)
+        assert (held.total, held.blocked) == (Decimal("951.5"), Decimal(3))
+        assert target.adapter.holdings(account=c, as_of=today).position(target.isin).total == Decimal("155.5")
+
     # ---------------------------------------------------------------------------------- statements
 
     def test_statements_reproduce_exactly_the_postings_applied(self, target, today):

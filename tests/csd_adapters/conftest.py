@@ -19,6 +19,7 @@ from csd_adapters.conformance import ConformanceTarget, ReferenceCsdControl
 from csd_adapters.profiles import profile_for
 from csd_adapters.registry import adapter_for
 from csd_adapters.transport import RetryPolicy
+from iso20022 import bulk
 from iso20022.mt import parse_fin
 
 from ..conftest import free_port, running
@@ -124,7 +125,10 @@ class WireSchemas:
     def observe(self, method, path, body, reply) -> None:
         if body and path == "/messages":
             self.check(body)
-        if reply.status == 200 and (path == "/messages" or path.startswith("/statements/")):
+        if body and path == "/messages/bulk":
+            for message in bulk.split_mx(body):
+                self.check(message)
+        if reply.status == 200 and path.startswith(("/messages", "/statements/")):
             for part in reply.parts:
                 self.check(part)
 
@@ -136,7 +140,8 @@ class WireTypes:
         self.seen: set[str] = set()
 
     def observe(self, method, path, body, reply) -> None:
-        for data in (body, *reply.parts) if reply.status == 200 else (body,):
+        sent = bulk.split_mt(body) if path == "/messages/bulk" else [body]
+        for data in (*sent, *reply.parts) if reply.status == 200 else sent:
             if data.startswith(b"{1:"):
                 self.seen.add("MT" + parse_fin(data).message_type)
 
