@@ -1,15 +1,25 @@
 """An adapter straight onto a reference ``Ledger`` in this process: no messages, no network.
 
 The baseline of the benchmarks, and a way for a CSD without any core system to run the reference ledger
-inside the hub's own process.
+inside the hub's own process. Its batches run in one ledger transaction, each leg under its own savepoint.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 
-from csd_adapters.base import CsdAdapter, Endorsement, Health, Holdings, Leg, LegOutcome, Transactions
+from csd_adapters.base import (
+    CsdAdapter,
+    Endorsement,
+    Health,
+    Holdings,
+    Leg,
+    LegOutcome,
+    LegResult,
+    Transactions,
+)
 from csd_adapters.reference_csd.ledger import Ledger
 
 
@@ -46,6 +56,15 @@ class LedgerAdapter(CsdAdapter):
                 reference=leg.reference, account=leg.debit_account, isin=leg.isin, quantity=leg.quantity
             ),
         )
+
+    def prepare_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self.ledger.in_batch(lambda: self._one_by_one(self.prepare, legs))
+
+    def commit_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self.ledger.in_batch(lambda: self._one_by_one(self.commit, legs))
+
+    def abort_many(self, legs: Sequence[Leg]) -> list[LegResult]:
+        return self.ledger.in_batch(lambda: self._one_by_one(self.abort, legs))
 
     def holdings(self, *, account: str, as_of: dt.date) -> Holdings:
         return Holdings(account=account, as_of=as_of, positions=self.ledger.positions(account, as_of))
