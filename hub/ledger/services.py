@@ -60,12 +60,11 @@ def entry_append(*, kind: str, reference: str, csds: Iterable[str], record: Mapp
     return entry
 
 
-def entries_append(*, drafts: Iterable[EntryDraft], batch_size: int = 5000) -> int:
-    """Appends many entries in bulk inserts; returns how many."""
+def entries_append(*, drafts: Iterable[EntryDraft], batch_size: int = 5000) -> list[Entry]:
+    """Appends many entries in bulk inserts; returns them, in the order of ``drafts``, with their ids."""
     now = timezone.now()
     rows = [_entry_row(draft, now) for draft in drafts]
-    Entry.objects.bulk_create(rows, batch_size=batch_size)
-    return len(rows)
+    return Entry.objects.bulk_create(rows, batch_size=batch_size)
 
 
 def _take_sealer_lock() -> None:

@@ -34,7 +34,14 @@ class LegPlan:
     quantity: Decimal
 
 
-def _link_account(investor: CSD, issuer: CSD, kind: str) -> SecuritiesAccount:
+LinkAccounts = dict[tuple[int, int, str], SecuritiesAccount]
+"""Link accounts already looked up, by (investor CSD id, issuer CSD id, kind): one batch's cache."""
+
+
+def _link_account(investor: CSD, issuer: CSD, kind: str, known: LinkAccounts) -> SecuritiesAccount:
+    key = (investor.pk, issuer.pk, kind)
+    if key in known:
+        return known[key]
     account = (
         SecuritiesAccount.objects.filter(
             kind=kind, link__investor_csd=investor, link__issuer_csd=issuer, link__is_active=True
@@ -46,10 +53,13 @@ def _link_account(investor: CSD, issuer: CSD, kind: str) -> SecuritiesAccount:
         exists = CSDLink.objects.filter(investor_csd=investor, issuer_csd=issuer).exists()
         problem = "has no " + kind.lower() + " account" if exists else "does not exist"
         raise MissingLinkAccount(f"the link of {investor.code} through {issuer.code} {problem}")
+    known[key] = account
     return account
 
 
-def legs_plan(transfer: Transfer) -> list[LegPlan]:
+def legs_plan(transfer: Transfer, *, known: LinkAccounts | None = None) -> list[LegPlan]:
+    """The legs of ``transfer``; ``known`` caches link accounts across the transfers of one batch."""
+    known = {} if known is None else known
     deliverer = transfer.deliver.account
     receiver = transfer.receive.account
     source, target, issuer = deliverer.csd, receiver.csd, transfer.security.issuer_csd
@@ -58,22 +68,24 @@ def legs_plan(transfer: Transfer) -> list[LegPlan]:
         raise SettlementError(f"deliverer and receiver are both at {source.code}: not a cross-CSD transfer")
     if source.pk == issuer.pk:
         return [
-            LegPlan(1, issuer, deliverer, _link_account(target, issuer, AccountKind.OMNIBUS), quantity),
-            LegPlan(2, target, _link_account(target, issuer, AccountKind.MIRROR), receiver, quantity),
+            LegPlan(
+                1, issuer, deliverer, _link_account(target, issuer, AccountKind.OMNIBUS, known), quantity
+            ),
+            LegPlan(2, target, _link_account(target, issuer, AccountKind.MIRROR, known), receiver, quantity),
         ]
     if target.pk == issuer.pk:
         return [
-            LegPlan(1, source, deliverer, _link_account(source, issuer, AccountKind.MIRROR), quantity),
-            LegPlan(2, issuer, _link_account(source, issuer, AccountKind.OMNIBUS), receiver, quantity),
+            LegPlan(1, source, deliverer, _link_account(source, issuer, AccountKind.MIRROR, known), quantity),
+            LegPlan(2, issuer, _link_account(source, issuer, AccountKind.OMNIBUS, known), receiver, quantity),
         ]
     return [
-        LegPlan(1, source, deliverer, _link_account(source, issuer, AccountKind.MIRROR), quantity),
+        LegPlan(1, source, deliverer, _link_account(source, issuer, AccountKind.MIRROR, known), quantity),
         LegPlan(
             2,
             issuer,
-            _link_account(source, issuer, AccountKind.OMNIBUS),
-            _link_account(target, issuer, AccountKind.OMNIBUS),
+            _link_account(source, issuer, AccountKind.OMNIBUS, known),
+            _link_account(target, issuer, AccountKind.OMNIBUS, known),
             quantity,
         ),
-        LegPlan(3, target, _link_account(target, issuer, AccountKind.MIRROR), receiver, quantity),
+        LegPlan(3, target, _link_account(target, issuer, AccountKind.MIRROR, known), receiver, quantity),
     ]

@@ -1,11 +1,19 @@
 """The cross-CSD settlement protocol (ARCHITECTURE.md §4): prepare every leg -> anchor the commit decision
 on the shared ledger -> commit every leg; abort only before the anchor, roll forward after it.
 
-``transfer_advance`` is the one entry point. It claims the transfer with a conditional UPDATE of its due
-time (a lease), runs the protocol as far as it can go now, and hands the transfer back with the time it is
-next due. Every call to a CSD happens outside any database transaction and is idempotent on the leg id,
-so a run that dies anywhere is simply run again by the sweeper once its lease lapses. Each step writes its
-outcome with a compare-and-set, so two runs that overlap never apply a step twice.
+``transfers_advance`` is the one entry point. It runs the protocol for a **batch** of transfers: it claims
+them with one conditional UPDATE of their due times (a lease), takes each as far as it can go now, and
+hands each back with the time it is next due. Batching is what makes it fast, and it gives up nothing of
+each transfer's atomicity:
+
+- every CSD is called once per step for all the batch's legs at that CSD (``prepare_many``,
+  ``commit_many``), outside any database transaction, and every call is idempotent on the leg id, so a
+  run that dies anywhere is simply run again by the sweeper once its lease lapses;
+- each transfer keeps its own status, its own COMMIT entry (one per transfer, never one per batch) and
+  its own outcome: a refusal at one CSD fails or recycles only the transfers whose legs it refused;
+- each step writes its outcome with a compare-and-set, so two runs that overlap never apply a step twice.
+
+The steps, by the transfer's status:
 
 - MATCHED: waits for the intended settlement date in the deliverer's CSD time zone (and a business day of
   its calendar when ``SETTLEMENT_BUSINESS_DAYS_ONLY``), then plans the legs and moves to PREPARING.
@@ -17,23 +25,29 @@ outcome with a compare-and-set, so two runs that overlap never apply a step twic
 - COMMITTING -> SETTLED: every leg posted; a SETTLED entry, confirmations to both participants.
 - ABORTING -> FAILED: every leg released; an ABORT entry, a failure status to both participants.
 
-Transient CSD failures (unreachable, timeout) are retried with exponential backoff, jitter and a cap.
+Transient CSD failures (unreachable, timeout) are retried with exponential backoff, jitter and a cap, for
+the transfers with a leg at that CSD only.
 """
+
+from __future__ import annotations
 
 import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from csd_adapters import base as csd
 from hub.ledger.models import Endorsement, Entry
-from hub.ledger.services import entry_append, ledger_seal_request
+from hub.ledger.services import EntryDraft, entries_append, entry_append, ledger_seal_request
+from hub.messaging.services import Outgoing, outbound_enqueue_many
 from hub.reconciliation.selectors import isin_suspended
 from hub.registry.calendars import (
     csd_business_day_add,
@@ -41,17 +55,26 @@ from hub.registry.calendars import (
     csd_is_past_cutoff,
     csd_local_now,
 )
-from hub.registry.models import CSD
-from hub.settlement import errors, notifications
-from hub.settlement.legs import MissingLinkAccount, legs_plan
+from hub.registry.models import CSD, Participant, SecuritiesAccount
+from hub.settlement import notifications
+from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
-from hub.settlement.services import SYSTEM, in_lock_order, instruction_status_set, transfer_status_set
+from hub.settlement.services import (
+    SYSTEM,
+    in_lock_order,
+    instruction_status_set,
+    instructions_status_set,
+    transfer_status_set,
+    transfers_status_set,
+)
 from hub.settlement.statuses import TERMINAL_TRANSFER, InstructionStatus, TransferStatus
 
 log = logging.getLogger(__name__)
 
 AdapterFor = Callable[[CSD], csd.CsdAdapter]
-CONTINUE = None  # a step's answer when the transfer moved on and the run should go on
+Due = dt.datetime | None
+CONTINUE = "continue"  # a step's answer for a transfer that moved on: look at it again in the next round
+ROUNDS = 12
 
 
 def _default_adapter(csd_row: CSD) -> csd.CsdAdapter:
@@ -60,80 +83,250 @@ def _default_adapter(csd_row: CSD) -> csd.CsdAdapter:
     return csd_adapter(csd_row)
 
 
-# --- claiming and handing back ---------------------------------------------------------------------------
+# --- claiming, loading and handing back ------------------------------------------------------------------
 
 
-def transfer_claim(*, transfer_id: int, now: dt.datetime) -> Transfer | None:
-    """Take the transfer for one run if it is due; None if it is not due or another run holds it."""
+def transfers_claim(*, transfer_ids: Iterable[int], now: dt.datetime) -> list[int]:
+    """Take for one run those of ``transfer_ids`` that are due and not held by another run."""
+    ids = sorted(set(transfer_ids))
+    if not ids:
+        return []
     lease_until = now + dt.timedelta(seconds=settings.SETTLEMENT_LEASE_SECONDS)
-    claimed = (
-        Transfer.objects.filter(pk=transfer_id, due_at__lte=now)
-        .exclude(status__in=TERMINAL_TRANSFER)
-        .update(due_at=lease_until)
+    marks = ", ".join(["%s"] * len(ids))
+    terminal = ", ".join(["%s"] * len(TERMINAL_TRANSFER))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # a conditional UPDATE is the claim: of two runs, only one sees a transfer still due
+            f"UPDATE settlement_transfer SET due_at = %s WHERE id IN ({marks}) AND due_at <= %s "  # noqa: S608
+            f"AND status NOT IN ({terminal}) RETURNING id",
+            [lease_until, *ids, now, *TERMINAL_TRANSFER],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _load(transfer_ids: list[int]) -> list[Transfer]:
+    """The transfers with their instructions and the registry rows the steps read, in a few queries
+    (one wide join would cost more to plan than to run)."""
+    transfers = list(
+        Transfer.objects.filter(pk__in=transfer_ids)
+        .select_related("security__issuer_csd", "deliver", "receive")
+        .order_by("pk")
     )
-    if not claimed:
-        return None
-    return _load(transfer_id)
+    instructions = [i for t in transfers for i in (t.deliver, t.receive)]
+    participants = Participant.objects.in_bulk({i.participant_id for i in instructions})
+    accounts = SecuritiesAccount.objects.select_related("csd").in_bulk({i.account_id for i in instructions})
+    csds = CSD.objects.in_bulk(
+        {i.counterparty_csd_id for i in instructions} | {i.csd_id for i in instructions}
+    )
+    for transfer in transfers:
+        for instruction in (transfer.deliver, transfer.receive):
+            instruction.participant = participants[instruction.participant_id]
+            instruction.account = accounts[instruction.account_id]
+            instruction.security = transfer.security
+            instruction.csd = csds[instruction.csd_id]
+            instruction.counterparty_csd = csds[instruction.counterparty_csd_id]
+    return transfers
 
 
-def _load(transfer_id: int) -> Transfer:
-    return Transfer.objects.select_related(
-        "security__issuer_csd",
-        "deliver__participant",
-        "deliver__account__csd",
-        "deliver__security",
-        "deliver__counterparty_csd",
-        "receive__participant",
-        "receive__account__csd",
-        "receive__security",
-        "receive__counterparty_csd",
-    ).get(pk=transfer_id)
+def _legs_of(transfers: list[Transfer]) -> dict[int, list[Leg]]:
+    legs: dict[int, list[Leg]] = {t.pk: [] for t in transfers}
+    for leg in (
+        Leg.objects.filter(transfer_id__in=list(legs))
+        .select_related("csd", "debit_account", "credit_account")
+        .order_by("transfer_id", "position")
+    ):
+        legs[leg.transfer_id].append(leg)
+    return legs
 
 
-def _hand_back(transfer: Transfer, *, due_at: dt.datetime | None, attempts: int = 0) -> None:
-    Transfer.objects.filter(pk=transfer.pk).update(
-        due_at=due_at, attempts=attempts, updated_at=timezone.now()
+def _update_each(table: str, values: dict[int, tuple], columns: tuple[str, ...], *, where: str = "") -> None:
+    """One UPDATE for many rows, each with its own ``values`` (by id, in the order of ``columns``), through
+    CASE expressions that PostgreSQL and SQLite both read; 500 rows a statement."""
+    ids = sorted(values)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sets, params = [], []
+        for position, column in enumerate(columns):
+            # ELSE gives the CASE the column's type, even when every value is NULL
+            sets.append(f"{column} = CASE id " + "WHEN %s THEN %s " * len(chunk) + f"ELSE {column} END")
+            for pk in chunk:
+                params += [pk, values[pk][position]]
+        marks = ", ".join(["%s"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # table and columns are this module's constants; every value is a bound parameter
+                f"UPDATE {table} SET {', '.join(sets)} WHERE id IN ({marks}) {where}",  # noqa: S608
+                [*params, *chunk],
+            )
+
+
+def _hand_back(transfers: dict[int, Transfer], due: dict[int, Due], attempts: dict[int, int]) -> None:
+    now = timezone.now()
+    _update_each(
+        "settlement_transfer",
+        {pk: (due[pk], attempts.get(pk, 0), now) for pk in due if pk in transfers},
+        ("due_at", "attempts", "updated_at"),
     )
 
 
-def transfer_advance(
-    *, transfer_id: int, adapter_for: AdapterFor | None = None, now: dt.datetime | None = None
-) -> dt.datetime | None:
-    """Run the protocol for one transfer as far as it goes now. Returns when the transfer is next due
-    (None when it is terminal, or when it was not due or is held by another run)."""
-    now = now or timezone.now()
-    transfer = transfer_claim(transfer_id=transfer_id, now=now)
-    if transfer is None:
-        return None
-    adapter_for = adapter_for or _default_adapter
-    try:
-        for _round in range(12):
-            if transfer.status in TERMINAL_TRANSFER:
-                _hand_back(transfer, due_at=None)
-                return None
-            try:
-                due = _STEPS[transfer.status](transfer, adapter_for, now)
-            except errors.StatusConflict:
-                due = CONTINUE  # another actor moved it (a cancellation, an overlapping run): look again
-            if due is not CONTINUE:
-                _hand_back(transfer, due_at=due)
-                return due
-            transfer = _load(transfer.pk)
-        _hand_back(transfer, due_at=now)
-        return now
-    except (csd.AdapterError, OperationalError) as exc:
-        if isinstance(exc, csd.AdapterError) and exc.permanent:
-            raise
-        # a CSD that cannot be reached now, or the database choosing this run as a deadlock's victim
+@dataclass
+class _Run:
+    """One run over a batch: its clock, how it reaches CSDs, and what it has decided so far."""
+
+    adapter_for: AdapterFor
+    now: dt.datetime
+    due: dict[int, Due] = field(default_factory=dict)
+    attempts: dict[int, int] = field(default_factory=dict)
+    link_accounts: LinkAccounts = field(default_factory=dict)
+
+    def retry(self, transfer: Transfer, exc: Exception) -> dt.datetime:
+        """When to try again after a transient failure: exponential backoff with jitter, capped."""
         attempts = transfer.attempts + 1
         ceiling = min(
             settings.SETTLEMENT_RETRY_CAP_SECONDS,
             settings.SETTLEMENT_RETRY_BASE_SECONDS * 2 ** (attempts - 1),
         )
-        due = now + dt.timedelta(seconds=random.uniform(ceiling / 2, ceiling))
-        log.warning("transfer %s: CSD unavailable (%s); retry %d at %s", transfer.pk, exc, attempts, due)
-        _hand_back(transfer, due_at=due, attempts=attempts)
+        self.attempts[transfer.pk] = attempts
+        due = self.now + dt.timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+        log.warning("transfer %s: %s; retry %d at %s", transfer.pk, exc, attempts, due)
         return due
+
+
+def transfer_advance(
+    *, transfer_id: int, adapter_for: AdapterFor | None = None, now: dt.datetime | None = None
+) -> Due:
+    """``transfers_advance`` for one transfer: when it is next due (None when it is terminal, or when it
+    was not due or is held by another run)."""
+    return transfers_advance(transfer_ids=[transfer_id], adapter_for=adapter_for, now=now).get(transfer_id)
+
+
+def transfers_advance(
+    *, transfer_ids: Iterable[int], adapter_for: AdapterFor | None = None, now: dt.datetime | None = None
+) -> dict[int, Due]:
+    """Run the protocol for a batch of transfers as far as each goes now. Returns, for each transfer this
+    run claimed, when it is next due (None once terminal); transfers not due or held elsewhere are left
+    out."""
+    now = now or timezone.now()
+    claimed = transfers_claim(transfer_ids=transfer_ids, now=now)
+    if not claimed:
+        return {}
+    run = _Run(adapter_for=adapter_for or _default_adapter, now=now)
+    active = claimed
+    transfers: dict[int, Transfer] = {}
+    for _round in range(ROUNDS):
+        if not active:
+            break
+        loaded = _load(active)
+        transfers.update((t.pk, t) for t in loaded)
+        legs = _legs_of(loaded)
+        groups: dict[str, list[Transfer]] = {}
+        for transfer in loaded:
+            groups.setdefault(transfer.status, []).append(transfer)
+        moving = []
+        for status, group in groups.items():
+            if status in TERMINAL_TRANSFER:
+                run.due.update((t.pk, None) for t in group)
+                continue
+            try:
+                answers = _STEPS[status](group, legs, run)
+            except OperationalError as exc:
+                # the database chose this run as a deadlock's victim: the whole step is retried later
+                answers = {t.pk: run.retry(t, exc) for t in group}
+            for transfer in group:
+                answer = answers.get(transfer.pk, CONTINUE)
+                if answer == CONTINUE:
+                    moving.append(transfer.pk)
+                else:
+                    run.due[transfer.pk] = answer
+        active = moving
+    run.due.update((pk, now) for pk in active)  # more to do than one run takes: due again at once
+    _hand_back(transfers, run.due, run.attempts)
+    return run.due
+
+
+# --- calling the CSDs ------------------------------------------------------------------------------------
+
+
+def _wire_leg(leg: Leg, transfer: Transfer) -> csd.Leg:
+    return csd.Leg(
+        leg_id=leg.leg_id,
+        csd=leg.csd.code,
+        isin=transfer.security.isin,
+        quantity=leg.quantity,
+        debit_account=leg.debit_account.number,
+        credit_account=leg.credit_account.number,
+        intended_settlement_date=transfer.intended_settlement_date,
+        transfer_reference=f"T{transfer.pk}",
+        face_amount=transfer.security.denomination == "FAMT",
+    )
+
+
+@dataclass
+class _Answers:
+    """What the CSDs said about a set of legs: a result per leg, or the transient error of its CSD."""
+
+    results: dict[int, csd.LegResult] = field(default_factory=dict)
+    unreachable: dict[str, csd.AdapterError] = field(default_factory=dict)
+
+
+def _call_csds(run: _Run, operation: str, work: list[tuple[Transfer, Leg]]) -> _Answers:
+    """One batch call per CSD (``prepare_many``, ``commit_many`` or ``abort_many``), the CSDs in parallel.
+    No database transaction is open: the calls are network I/O."""
+    by_csd: dict[str, list[tuple[Transfer, Leg]]] = {}
+    for transfer, leg in work:
+        by_csd.setdefault(leg.csd.code, []).append((transfer, leg))
+    adapters = {code: run.adapter_for(pairs[0][1].csd) for code, pairs in by_csd.items()}
+
+    def call(code: str) -> list[csd.LegResult]:
+        return getattr(adapters[code], operation)([_wire_leg(leg, t) for t, leg in by_csd[code]])
+
+    answers = _Answers()
+    with ThreadPoolExecutor(max_workers=max(1, len(by_csd))) as pool:
+        futures = {code: pool.submit(call, code) for code in by_csd}
+    for code, future in futures.items():
+        try:
+            results = future.result()
+        except csd.AdapterError as exc:
+            if exc.permanent:
+                raise
+            answers.unreachable[code] = exc
+            continue
+        for (_transfer, leg), result in zip(by_csd[code], results, strict=True):
+            if result.leg_id != leg.leg_id:
+                raise csd.ProtocolError(f"{code} answered for {result.leg_id} in place of {leg.leg_id}")
+            answers.results[leg.pk] = result
+    return answers
+
+
+def _legs_done(done: list[tuple[Leg, csd.LegOutcome]], *, to: str) -> None:
+    """Record each leg's new status, compare-and-set on the status it had."""
+    now = timezone.now()
+    for was in sorted({leg.status for leg, _outcome in done}):
+        _update_each(
+            "settlement_leg",
+            {
+                leg.pk: (to, (outcome.csd_reference or "")[:35], "", now)
+                for leg, outcome in done
+                if leg.status == was
+            },
+            ("status", "csd_reference", "reason_code", "updated_at"),
+            where=f"AND status = '{LegStatus(was).value}'",
+        )
+    for leg, _outcome in done:
+        leg.status = to
+
+
+def _leg_refused(leg: Leg, exc: csd.AdapterError) -> None:
+    Leg.objects.filter(pk=leg.pk).update(reason_code=(exc.reason_code or "OTHR")[:4])
+
+
+def _leg_statuses(transfers: list[Transfer]) -> dict[int, set[str]]:
+    statuses: dict[int, set[str]] = {t.pk: set() for t in transfers}
+    for transfer_id, status in Leg.objects.filter(transfer_id__in=list(statuses)).values_list(
+        "transfer_id", "status"
+    ):
+        statuses[transfer_id].add(status)
+    return statuses
 
 
 # --- the steps -------------------------------------------------------------------------------------------
@@ -162,35 +355,51 @@ def _start_of_day(csd_row: CSD, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(csd_row.timezone)).astimezone(dt.UTC)
 
 
-def _start(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
-    deliverer_csd = transfer.deliver.account.csd
-    today = csd_local_now(deliverer_csd, now=now).date()
-    if today < transfer.intended_settlement_date:
-        return _start_of_day(deliverer_csd, transfer.intended_settlement_date)
-    if settings.SETTLEMENT_BUSINESS_DAYS_ONLY and not csd_is_business_day(deliverer_csd, today):
-        return _start_of_day(deliverer_csd, csd_business_day_add(deliverer_csd, today, 1))
-    involved = {deliverer_csd.code, transfer.receive.account.csd.code, transfer.security.issuer_csd.code}
-    if isin_suspended(transfer.security.isin, csd_codes=involved, now=now):
-        # CSDR RTS 2017/392 art. 65: an unresolved reconciliation break suspends the issue; the transfer
-        # waits (it does not fail) until the break is resolved
-        _pending(
-            transfer,
-            reason="SUSP",
-            code="OTHR",
-            why="ISIN suspended from settlement by a reconciliation break",
+def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
+    answers: dict[int, Due | str] = {}
+    suspended: dict[tuple[str, frozenset[str]], bool] = {}
+    ready = []
+    for transfer in group:
+        deliverer_csd = transfer.deliver.account.csd
+        today = csd_local_now(deliverer_csd, now=run.now).date()
+        if today < transfer.intended_settlement_date:
+            answers[transfer.pk] = _start_of_day(deliverer_csd, transfer.intended_settlement_date)
+            continue
+        if settings.SETTLEMENT_BUSINESS_DAYS_ONLY and not csd_is_business_day(deliverer_csd, today):
+            answers[transfer.pk] = _start_of_day(deliverer_csd, csd_business_day_add(deliverer_csd, today, 1))
+            continue
+        involved = frozenset(
+            {deliverer_csd.code, transfer.receive.account.csd.code, transfer.security.issuer_csd.code}
         )
-        return now + dt.timedelta(seconds=settings.SETTLEMENT_SUSPENSION_RECHECK_SECONDS)
+        key = (transfer.security.isin, involved)
+        if key not in suspended:
+            suspended[key] = isin_suspended(transfer.security.isin, csd_codes=set(involved), now=run.now)
+        if suspended[key]:
+            # CSDR RTS 2017/392 art. 65: an unresolved reconciliation break suspends the issue; the
+            # transfer waits (it does not fail) until the break is resolved
+            _pending(
+                transfer,
+                reason="SUSP",
+                code="OTHR",
+                why="ISIN suspended from settlement by a reconciliation break",
+            )
+            answers[transfer.pk] = run.now + dt.timedelta(
+                seconds=settings.SETTLEMENT_SUSPENSION_RECHECK_SECONDS
+            )
+            continue
+        ready.append(transfer)
     with transaction.atomic():
-        transfer_status_set(
-            transfer=transfer, to=TransferStatus.PREPARING, cause="settlement date reached", actor=SYSTEM
+        moved = transfers_status_set(
+            transfers=ready, to=TransferStatus.PREPARING, cause="settlement date reached", actor=SYSTEM
         )
-        try:
-            plans = legs_plan(transfer)
-        except MissingLinkAccount as exc:
-            _abort_begin(transfer, reason="OTHR", detail=exc.message)
-            return CONTINUE
-        Leg.objects.bulk_create(
-            [
+        new_legs = []
+        for transfer in moved:
+            try:
+                plans = legs_plan(transfer, known=run.link_accounts)
+            except MissingLinkAccount as exc:
+                _abort_begin(transfer, reason="OTHR", detail=exc.message)
+                continue
+            new_legs += [
                 Leg(
                     transfer=transfer,
                     position=plan.position,
@@ -203,69 +412,70 @@ def _start(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
                 )
                 for plan in plans
             ]
-        )
-    return CONTINUE
+        Leg.objects.bulk_create(new_legs)
+    return answers
 
 
-def _wire_leg(leg: Leg, transfer: Transfer) -> csd.Leg:
-    return csd.Leg(
-        leg_id=leg.leg_id,
-        csd=leg.csd.code,
-        isin=transfer.security.isin,
-        quantity=leg.quantity,
-        debit_account=leg.debit_account.number,
-        credit_account=leg.credit_account.number,
-        intended_settlement_date=transfer.intended_settlement_date,
-        transfer_reference=f"T{transfer.pk}",
-        face_amount=transfer.security.denomination == "FAMT",
-    )
-
-
-def _legs(transfer: Transfer, *statuses: str) -> list[Leg]:
-    return list(
-        Leg.objects.filter(transfer=transfer, status__in=statuses)
-        .select_related("csd", "debit_account", "credit_account")
-        .order_by("position")
-    )
-
-
-def _leg_done(leg: Leg, *, was: str, to: str, outcome: csd.LegOutcome) -> None:
-    Leg.objects.filter(pk=leg.pk, status=was).update(
-        status=to, csd_reference=(outcome.csd_reference or "")[:35], reason_code="", updated_at=timezone.now()
-    )
-
-
-def _prepare(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
-    for leg in _legs(transfer, LegStatus.PENDING):
-        try:
-            outcome = adapter_for(leg.csd).prepare(_wire_leg(leg, transfer))
-        except csd.AdapterError as exc:
-            if not exc.permanent:
-                raise
-            Leg.objects.filter(pk=leg.pk).update(reason_code=(exc.reason_code or "OTHR")[:4])
-            if exc.reason_code == "LACK" and not csd_is_past_cutoff(leg.csd, now=now):
-                _pending(transfer, reason="LACK", code="LACK")
-                return now + dt.timedelta(seconds=settings.SETTLEMENT_LACK_RECYCLE_SECONDS)
-            with transaction.atomic():
-                _abort_begin(transfer, reason=exc.reason_code or "OTHR", detail=f"{leg.csd.code}: {exc}")
-            return CONTINUE
-        _leg_done(leg, was=LegStatus.PENDING, to=LegStatus.PREPARED, outcome=outcome)
+def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
+    work = [(t, leg) for t in group for leg in legs[t.pk] if leg.status == LegStatus.PENDING]
+    said = _call_csds(run, "prepare_many", work)
+    answers: dict[int, Due | str] = {}
+    prepared, refused = [], {}
+    for transfer, leg in work:
+        if leg.csd.code in said.unreachable:
+            answers[transfer.pk] = run.retry(transfer, said.unreachable[leg.csd.code])
+            continue
+        result = said.results[leg.pk]
+        if result.outcome is not None:
+            prepared.append((leg, result.outcome))
+        elif not result.error.permanent:
+            answers[transfer.pk] = run.retry(transfer, result.error)
+        else:
+            refused.setdefault(transfer.pk, (leg, result.error))
+    _legs_done(prepared, to=LegStatus.PREPARED)
+    for transfer in group:
+        if transfer.pk in answers or transfer.pk not in refused:
+            continue
+        leg, exc = refused[transfer.pk]
+        _leg_refused(leg, exc)
+        if exc.reason_code == "LACK" and not csd_is_past_cutoff(leg.csd, now=run.now):
+            _pending(transfer, reason="LACK", code="LACK")
+            answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_LACK_RECYCLE_SECONDS)
+            continue
+        with transaction.atomic():
+            _abort_begin(transfer, reason=exc.reason_code or "OTHR", detail=f"{leg.csd.code}: {exc}")
+        answers[transfer.pk] = CONTINUE
+    candidates = [t for t in group if t.pk not in answers]
     with transaction.atomic():
-        legs = _legs(transfer, LegStatus.PREPARED, LegStatus.PENDING)
-        if any(leg.status != LegStatus.PREPARED for leg in legs):
-            return CONTINUE  # an overlapping run is still preparing: look again
-        entry = entry_append(
-            kind=Entry.Kind.COMMIT,
-            reference=f"transfer:{transfer.pk}",
-            csds=sorted({leg.csd.code for leg in legs}),
-            record=commit_record(transfer, legs),
+        statuses = _leg_statuses(candidates)
+        complete = [t for t in candidates if statuses[t.pk] == {LegStatus.PREPARED}]
+        # an overlapping run still preparing leaves a leg PENDING: those transfers are looked at again
+        moved = transfers_status_set(
+            transfers=complete,
+            to=TransferStatus.PREPARED,
+            cause="commit decision anchored on the shared ledger",
+            actor=SYSTEM,
+            pending_reason="",
         )
-        transfer_status_set(
-            transfer=transfer, to=TransferStatus.PREPARED, cause=f"anchored as entry {entry.pk}", actor=SYSTEM
+        entries = entries_append(
+            drafts=[
+                EntryDraft(
+                    kind=Entry.Kind.COMMIT,
+                    reference=f"transfer:{t.pk}",
+                    csds=tuple(sorted({leg.csd.code for leg in legs[t.pk]})),
+                    record=commit_record(t, legs[t.pk]),
+                )
+                for t in moved
+            ]
         )
-        Transfer.objects.filter(pk=transfer.pk).update(commit_entry_id=entry.pk, pending_reason="")
-        transaction.on_commit(request_anchoring)
-    return CONTINUE
+        _update_each(
+            "settlement_transfer",
+            {t.pk: (entry.pk,) for t, entry in zip(moved, entries, strict=True)},
+            ("commit_entry_id",),
+        )
+        if moved:
+            transaction.on_commit(request_anchoring)
+    return answers
 
 
 def commit_record(transfer: Transfer, legs: list[Leg]) -> dict:
@@ -341,59 +551,108 @@ def transfers_release_committable(*, now: dt.datetime | None = None) -> list[int
     return ready
 
 
-def _commit(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
-    if transfer.status == TransferStatus.PREPARED:
-        if transfer.commit_entry_id not in _final_entries([transfer.commit_entry_id]):
-            # the ledger task releases it as soon as its block is endorsed; this is only the safety net
-            request_anchoring()
-            return now + dt.timedelta(seconds=settings.SETTLEMENT_LEDGER_RECHECK_SECONDS)
-        with transaction.atomic():
-            transfer_status_set(
-                transfer=transfer, to=TransferStatus.COMMITTING, cause="commit decision final", actor=SYSTEM
-            )
-        return CONTINUE
-    for leg in _legs(transfer, LegStatus.PREPARED):
-        try:
-            outcome = adapter_for(leg.csd).commit(_wire_leg(leg, transfer))
-        except csd.AdapterError as exc:
-            if not exc.permanent:
-                raise
+def _decide(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
+    """PREPARED: go on to commit the transfers whose commit decision is final (sealed and endorsed)."""
+    final = _final_entries([t.commit_entry_id for t in group if t.commit_entry_id])
+    answers: dict[int, Due | str] = {}
+    waiting = [t for t in group if t.commit_entry_id not in final]
+    if waiting:
+        # the ledger task releases them as soon as their block is endorsed; this is only the safety net
+        request_anchoring()
+        recheck = run.now + dt.timedelta(seconds=settings.SETTLEMENT_LEDGER_RECHECK_SECONDS)
+        answers.update((t.pk, recheck) for t in waiting)
+    with transaction.atomic():
+        transfers_status_set(
+            transfers=[t for t in group if t.commit_entry_id in final],
+            to=TransferStatus.COMMITTING,
+            cause="commit decision final",
+            actor=SYSTEM,
+        )
+    return answers
+
+
+def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
+    work = [(t, leg) for t in group for leg in legs[t.pk] if leg.status == LegStatus.PREPARED]
+    said = _call_csds(run, "commit_many", work)
+    answers: dict[int, Due | str] = {}
+    committed = []
+    for transfer, leg in work:
+        if leg.csd.code in said.unreachable:
+            answers[transfer.pk] = run.retry(transfer, said.unreachable[leg.csd.code])
+            continue
+        result = said.results[leg.pk]
+        if result.outcome is not None:
+            committed.append((leg, result.outcome))
+        elif not result.error.permanent:
+            answers[transfer.pk] = run.retry(transfer, result.error)
+        else:
             # after the anchor there is no way back: keep the transfer due and let operations see why
             log.error(
-                "transfer %s: %s refused the commit of %s: %s", transfer.pk, leg.csd.code, leg.leg_id, exc
+                "transfer %s: %s refused the commit of %s: %s",
+                transfer.pk,
+                leg.csd.code,
+                leg.leg_id,
+                result.error,
             )
-            Leg.objects.filter(pk=leg.pk).update(reason_code=(exc.reason_code or "OTHR")[:4])
-            return now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
-        _leg_done(leg, was=LegStatus.PREPARED, to=LegStatus.COMMITTED, outcome=outcome)
+            _leg_refused(leg, result.error)
+            answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
+    _legs_done(committed, to=LegStatus.COMMITTED)
+    candidates = [t for t in group if t.pk not in answers]
     with transaction.atomic():
-        legs = list(Leg.objects.filter(transfer=transfer).select_related("csd"))
-        if any(leg.status != LegStatus.COMMITTED for leg in legs):
-            return CONTINUE
-        transfer_status_set(
-            transfer=transfer, to=TransferStatus.SETTLED, cause="every leg posted", actor=SYSTEM
+        statuses = _leg_statuses(candidates)
+        settled = transfers_status_set(
+            transfers=[t for t in candidates if statuses[t.pk] == {LegStatus.COMMITTED}],
+            to=TransferStatus.SETTLED,
+            cause="every leg posted",
+            actor=SYSTEM,
+            settled_at=run.now,
         )
-        Transfer.objects.filter(pk=transfer.pk).update(settled_at=now)
-        entry_append(
-            kind=Entry.Kind.SETTLED,
-            reference=f"transfer:{transfer.pk}",
-            csds=sorted({leg.csd.code for leg in legs}),
-            record={
-                "transfer": transfer.pk,
-                "commit_entry": transfer.commit_entry_id,
-                "settled_at": now.isoformat(),
-            },
+        entries_append(
+            drafts=[
+                EntryDraft(
+                    kind=Entry.Kind.SETTLED,
+                    reference=f"transfer:{t.pk}",
+                    csds=tuple(sorted({leg.csd.code for leg in legs[t.pk]})),
+                    record={
+                        "transfer": t.pk,
+                        "commit_entry": t.commit_entry_id,
+                        "settled_at": run.now.isoformat(),
+                    },
+                )
+                for t in settled
+            ]
         )
-        for instruction in in_lock_order(transfer.deliver, transfer.receive):
-            _instruction_close(
-                instruction, to=InstructionStatus.SETTLED, cause=f"transfer {transfer.pk} settled"
-            )
-            notifications.notify(
-                instruction,
-                notifications.confirmation(instruction, settled_on=now.date()),
-                status=InstructionStatus.SETTLED,
-            )
-        ledger_seal_request()
-    return CONTINUE
+        closed = _instructions_close(
+            [i for t in settled for i in (t.deliver, t.receive)],
+            to=InstructionStatus.SETTLED,
+            cause="its transfer settled",
+        )
+        outbound_enqueue_many(
+            messages=[
+                Outgoing(
+                    participant=i.participant,
+                    body=notifications.confirmation(i, settled_on=run.now.date()),
+                    transaction_id=i.transaction_id,
+                    status=InstructionStatus.SETTLED,
+                )
+                for i in closed
+            ]
+        )
+        if settled:
+            ledger_seal_request()
+    return answers
+
+
+def _instructions_close(instructions: list[Instruction], *, to: str, cause: str) -> list[Instruction]:
+    """Move the instructions of finished transfers to ``to``, reading their current status first."""
+    current = dict(
+        Instruction.objects.filter(pk__in=[i.pk for i in instructions]).values_list("pk", "status")
+    )
+    for instruction in instructions:
+        instruction.status = current[instruction.pk]
+    return instructions_status_set(
+        instructions=sorted(instructions, key=lambda i: i.pk), to=to, cause=cause, actor=SYSTEM
+    )
 
 
 def _abort_begin(transfer: Transfer, *, reason: str, detail: str) -> None:
@@ -401,69 +660,88 @@ def _abort_begin(transfer: Transfer, *, reason: str, detail: str) -> None:
         transfer=transfer, to=TransferStatus.ABORTING, cause=detail, actor=SYSTEM, reason_code=reason[:4]
     )
     Transfer.objects.filter(pk=transfer.pk).update(failure_reason=reason[:4], failure_detail=detail[:200])
+    transfer.failure_reason, transfer.failure_detail = reason[:4], detail[:200]
 
 
-def _abort(transfer: Transfer, adapter_for: AdapterFor, now: dt.datetime):
-    for leg in _legs(transfer, LegStatus.PENDING, LegStatus.PREPARED):
-        try:
-            outcome = adapter_for(leg.csd).abort(_wire_leg(leg, transfer))
-        except csd.LegAborted:
-            outcome = csd.LegOutcome(leg_id=leg.leg_id, state=csd.LegState.ABORTED)
-        except csd.AdapterError as exc:
-            if not exc.permanent:
-                raise
+def _abort(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
+    work = [
+        (t, leg) for t in group for leg in legs[t.pk] if leg.status in (LegStatus.PENDING, LegStatus.PREPARED)
+    ]
+    said = _call_csds(run, "abort_many", work)
+    answers: dict[int, Due | str] = {}
+    released = []
+    for transfer, leg in work:
+        if leg.csd.code in said.unreachable:
+            answers[transfer.pk] = run.retry(transfer, said.unreachable[leg.csd.code])
+            continue
+        result = said.results[leg.pk]
+        if result.outcome is not None:
+            released.append((leg, result.outcome))
+        elif isinstance(result.error, csd.LegAborted):
+            released.append((leg, csd.LegOutcome(leg_id=leg.leg_id, state=csd.LegState.ABORTED)))
+        elif not result.error.permanent:
+            answers[transfer.pk] = run.retry(transfer, result.error)
+        else:
             log.error(
-                "transfer %s: %s refused the abort of %s: %s", transfer.pk, leg.csd.code, leg.leg_id, exc
+                "transfer %s: %s refused the abort of %s: %s",
+                transfer.pk,
+                leg.csd.code,
+                leg.leg_id,
+                result.error,
             )
-            return now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
-        _leg_done(leg, was=leg.status, to=LegStatus.ABORTED, outcome=outcome)
-    transfer = _load(transfer.pk)
-    with transaction.atomic():
-        legs = list(Leg.objects.filter(transfer=transfer).select_related("csd"))
-        if any(leg.status != LegStatus.ABORTED for leg in legs):
-            return CONTINUE
-        transfer_status_set(
-            transfer=transfer,
-            to=TransferStatus.FAILED,
-            cause="every leg released",
-            actor=SYSTEM,
-            reason_code=transfer.failure_reason,
-        )
-        csds = {leg.csd.code for leg in legs} or {transfer.deliver.csd.code, transfer.receive.csd.code}
-        entry_append(
-            kind=Entry.Kind.ABORT,
-            reference=f"transfer:{transfer.pk}",
-            csds=sorted(csds),
-            record={
-                "transfer": transfer.pk,
-                "reason": transfer.failure_reason,
-                "legs": [leg.leg_id for leg in legs],
-            },
-        )
-        for instruction in in_lock_order(transfer.deliver, transfer.receive):
-            _instruction_close(
-                instruction, to=InstructionStatus.FAILED, cause=transfer.failure_detail or "failed"
+            answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
+    _legs_done(released, to=LegStatus.ABORTED)
+    candidates = [t for t in group if t.pk not in answers]
+    statuses = _leg_statuses(candidates)
+    for transfer in candidates:
+        if statuses[transfer.pk] - {LegStatus.ABORTED}:
+            continue
+        # failures are few: each is closed in its own transaction, with its own reason
+        with transaction.atomic():
+            transfer_status_set(
+                transfer=transfer,
+                to=TransferStatus.FAILED,
+                cause="every leg released",
+                actor=SYSTEM,
+                reason_code=transfer.failure_reason,
             )
-            notifications.notify(
-                instruction,
-                notifications.failed(
-                    instruction, reason=transfer.failure_reason, why=transfer.failure_detail
-                ),
-                status=InstructionStatus.FAILED,
+            csds = {leg.csd.code for leg in legs[transfer.pk]} or {
+                transfer.deliver.csd.code,
+                transfer.receive.csd.code,
+            }
+            entry_append(
+                kind=Entry.Kind.ABORT,
+                reference=f"transfer:{transfer.pk}",
+                csds=sorted(csds),
+                record={
+                    "transfer": transfer.pk,
+                    "reason": transfer.failure_reason,
+                    "legs": [leg.leg_id for leg in legs[transfer.pk]],
+                },
             )
-        ledger_seal_request()
-    return CONTINUE
-
-
-def _instruction_close(instruction: Instruction, *, to: str, cause: str) -> None:
-    instruction.refresh_from_db(fields=["status"])
-    instruction_status_set(instruction=instruction, to=to, cause=cause, actor=SYSTEM)
+            for instruction in in_lock_order(transfer.deliver, transfer.receive):
+                instruction.refresh_from_db(fields=["status"])
+                instruction_status_set(
+                    instruction=instruction,
+                    to=InstructionStatus.FAILED,
+                    cause=transfer.failure_detail or "failed",
+                    actor=SYSTEM,
+                )
+                notifications.notify(
+                    instruction,
+                    notifications.failed(
+                        instruction, reason=transfer.failure_reason, why=transfer.failure_detail
+                    ),
+                    status=InstructionStatus.FAILED,
+                )
+            ledger_seal_request()
+    return answers
 
 
 _STEPS = {
     TransferStatus.MATCHED: _start,
     TransferStatus.PREPARING: _prepare,
-    TransferStatus.PREPARED: _commit,
+    TransferStatus.PREPARED: _decide,
     TransferStatus.COMMITTING: _commit,
     TransferStatus.ABORTING: _abort,
 }

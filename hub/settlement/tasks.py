@@ -1,6 +1,7 @@
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from hub.ledger.services import blocks_seal_and_finalise
@@ -13,12 +14,44 @@ def instruction_match(instruction_id: int) -> int | None:
     return transfer.pk if transfer else None
 
 
+@shared_task(name="hub.settlement.instructions_match", acks_late=True, ignore_result=True)
+def instructions_match(instruction_ids: list[int]) -> None:
+    """Match a batch of instructions (those one intake transaction accepted) in one go."""
+    services.instructions_match(instruction_ids=instruction_ids)
+
+
+@shared_task(name="hub.settlement.transfers_advance", acks_late=True, ignore_result=True)
+def transfers_advance(transfer_ids: list[int]) -> None:
+    """Run the protocol for a batch of transfers; schedule each one's next run for when it is due (those
+    due at the same second together)."""
+    due = protocol.transfers_advance(transfer_ids=transfer_ids)
+    transfers_schedule(due)
+
+
+def transfers_schedule(due: dict[int, dt.datetime | None]) -> None:
+    now = timezone.now()
+    by_second: dict[dt.datetime, list[int]] = {}
+    for transfer_id, at in due.items():
+        if at is not None:
+            at = max(at, now).replace(microsecond=0) + dt.timedelta(seconds=1 if at > now else 0)
+            by_second.setdefault(at, []).append(transfer_id)
+    for at, ids in sorted(by_second.items()):
+        for chunk in batches(ids):
+            if at <= now:
+                transfers_advance.delay(chunk)
+            else:
+                transfers_advance.apply_async(args=[chunk], eta=at)
+
+
+def batches(ids: list[int]) -> list[list[int]]:
+    size = settings.SETTLEMENT_BATCH_SIZE
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
 @shared_task(name="hub.settlement.transfer_advance", acks_late=True, ignore_result=True)
 def transfer_advance(transfer_id: int) -> None:
-    """Run the protocol for one transfer; when it must wait, schedule the next run for that moment."""
-    due = protocol.transfer_advance(transfer_id=transfer_id)
-    if due is not None:
-        transfer_advance.apply_async(args=[transfer_id], eta=max(due, timezone.now()))
+    """One transfer (tasks queued before batches existed): the batch task with a batch of one."""
+    transfers_advance(transfer_ids=[transfer_id])
 
 
 @shared_task(name="hub.settlement.transfers_anchor_and_release", acks_late=True, ignore_result=True)
@@ -27,8 +60,8 @@ def transfers_anchor_and_release() -> int:
     is now final: one task for a whole batch of transfers, instead of each polling the ledger."""
     blocks_seal_and_finalise()
     ready = protocol.transfers_release_committable()
-    for transfer_id in ready:
-        transfer_advance.delay(transfer_id)
+    for chunk in batches(ready):
+        transfers_advance.delay(chunk)
     return len(ready)
 
 
@@ -37,8 +70,8 @@ def transfers_sweep() -> int:
     """Beat: re-drive every transfer whose due time has passed (a lost task, a killed worker, a lease that
     lapsed). Runs that are not due are skipped by the claim, so a duplicate costs one UPDATE."""
     due = selectors.transfers_due(now=timezone.now())
-    for transfer_id in due:
-        transfer_advance.delay(transfer_id)
+    for chunk in batches(due):
+        transfers_advance.delay(chunk)
     return len(due)
 
 

@@ -208,7 +208,7 @@ class Flaky:
 
 
 def test_a_csd_that_is_down_is_retried_with_backoff_and_the_transfer_settles_once_it_is_back(books):
-    flaky = Flaky(books.adapters["STRATE"], "commit", failures=2)
+    flaky = Flaky(books.adapters["STRATE"], "commit_many", failures=2)
     adapter_for = lambda csd_row: flaky if csd_row.code == "STRATE" else books.adapter_for(csd_row)  # noqa: E731
     transfer = matched(*pair(NSD_A, STRATE_A, tx="DOWN"))
     now = NOON_IN_MOSCOW
