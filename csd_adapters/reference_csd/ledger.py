@@ -52,6 +52,7 @@ from csd_adapters.base import (
     key_id_for,
 )
 from csd_adapters.reference_csd import schema as t
+from csd_adapters.reference_csd.prepared import Prepared
 from csd_adapters.reference_csd.schema import CONTRA_KINDS
 
 ZERO = Decimal(0)
@@ -126,6 +127,7 @@ class Ledger:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         t.metadata.create_all(self.engine)
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        self._sql = Prepared(self._insert)
         self.signing_key = self._signing_key()
         self._batch = threading.local()
 
@@ -352,19 +354,15 @@ class Ledger:
                 raise UnknownAccount(f"no account {account}")
             today = self.today()
             new_id = c.execute(
-                self._insert(t.reservations)
-                .values(
-                    reference=reference,
-                    account=account,
-                    isin=isin,
-                    quantity=quantity,
-                    linked_reference=linked_reference,
-                    state="RESERVED",
-                    applied=True,
-                    reserved_on=today,
-                )
-                .on_conflict_do_nothing()
-                .returning(t.reservations.c.id)
+                self._sql.reserve,
+                {
+                    "ref": reference,
+                    "acct": account,
+                    "sec": isin,
+                    "qty": quantity,
+                    "linked": linked_reference,
+                    "day": today,
+                },
             ).scalar()
             if new_id is None:
                 return _reservation_replayed(self._reservation(c, reference), account, isin, quantity)
@@ -383,15 +381,9 @@ class Ledger:
             leg_id=reference, state=LegState.PREPARED, csd_reference=f"R{new_id}", settlement_date=today
         )
 
-    @staticmethod
-    def _block(c: sa.Connection, account: str, isin: str, quantity: Decimal) -> int:
+    def _block(self, c: sa.Connection, account: str, isin: str, quantity: Decimal) -> int:
         """Move ``quantity`` from available to blocked if available holds it (or the account is contra)."""
-        return c.execute(
-            t.balances.update()
-            .where(t.balances.c.account == account, t.balances.c.isin == isin)
-            .where(sa.or_(t.balances.c.contra, t.balances.c.available >= quantity))
-            .values(available=t.balances.c.available - quantity, blocked=t.balances.c.blocked + quantity)
-        ).rowcount
+        return c.execute(self._sql.block, {"acct": account, "sec": isin, "qty": quantity}).rowcount
 
     def instruct(
         self,
@@ -486,9 +478,8 @@ class Ledger:
                 from_blocked=True,
             )
             claimed = c.execute(
-                t.reservations.update()
-                .where(t.reservations.c.id == row.id, t.reservations.c.state == "RESERVED")
-                .values(state="COMMITTED", closed_on=posting.settlement_date, posting_id=posting.id)
+                self._sql.commit_reservation,
+                {"rid": row.id, "day": posting.settlement_date, "pid": posting.id},
             ).rowcount
             if claimed != 1:
                 raise RuntimeError(f"reservation of leg {reference} changed under its lock")
@@ -543,16 +534,8 @@ class Ledger:
                     settlement_date=row.closed_on,
                     replayed=True,
                 )
-            c.execute(
-                t.reservations.update()
-                .where(t.reservations.c.id == row.id)
-                .values(state="RELEASED", closed_on=today)
-            )
-            c.execute(
-                t.balances.update()
-                .where(t.balances.c.account == account, t.balances.c.isin == isin)
-                .values(available=t.balances.c.available + quantity, blocked=t.balances.c.blocked - quantity)
-            )
+            c.execute(self._sql.release_reservation, {"rid": row.id, "day": today})
+            c.execute(self._sql.unblock, {"acct": account, "sec": isin, "qty": quantity})
         return LegOutcome(
             leg_id=reference, state=LegState.ABORTED, csd_reference=f"R{row.id}", settlement_date=today
         )
@@ -649,10 +632,8 @@ class Ledger:
     # ---------------------------------------------------------------------------------- internals
 
     def _reservation(self, c: sa.Connection, reference: str, lock: bool = False):
-        query = sa.select(t.reservations).where(t.reservations.c.reference == reference)
-        if lock:
-            query = query.with_for_update()
-        return c.execute(query).first()
+        query = self._sql.reservation_locked if lock else self._sql.reservation
+        return c.execute(query, {"ref": reference}).first()
 
     def _account(self, c: sa.Connection, number: str) -> Account:
         account = self._account_row(c, number)
@@ -660,13 +641,12 @@ class Ledger:
             raise UnknownAccount(f"no account {number}")
         return account
 
-    @staticmethod
-    def _account_row(c: sa.Connection, number: str) -> Account | None:
-        row = c.execute(sa.select(t.accounts).where(t.accounts.c.number == number)).first()
+    def _account_row(self, c: sa.Connection, number: str) -> Account | None:
+        row = c.execute(self._sql.account, {"number": number}).first()
         return None if row is None else Account(number=row.number, kind=row.kind, blocked=row.blocked)
 
     def _security(self, c: sa.Connection, isin: str) -> None:
-        if c.execute(sa.select(t.securities.c.isin).where(t.securities.c.isin == isin)).first() is None:
+        if c.execute(self._sql.security, {"sec": isin}).first() is None:
             raise UnknownSecurity(f"no security {isin} at this CSD")
 
     def _ensure_balance(self, c: sa.Connection, account: Account, isin: str) -> None:
@@ -722,39 +702,31 @@ class Ledger:
         """Book a posting: the debit's sub-balance down (its balance row must exist), the credit's
         available up (its row made if need be), the posting row. The CHECK constraints refuse any
         balance going negative that may not."""
-        side = t.balances.c.blocked if from_blocked else t.balances.c.available
         try:
             moved = c.execute(
-                t.balances.update()
-                .where(t.balances.c.account == debit, t.balances.c.isin == isin)
-                .values({side.name: side - quantity})
+                self._sql.take[from_blocked], {"acct": debit, "sec": isin, "qty": quantity}
             ).rowcount
         except sa.exc.IntegrityError as exc:
             raise InsufficientSecurities(f"account {debit} holds less than {quantity} {isin}") from exc
         if moved != 1:
             raise InsufficientSecurities(f"account {debit} holds no {isin}")
-        upsert = self._insert(t.balances).values(
-            account=credit.number, isin=isin, contra=credit.contra, available=quantity, blocked=0
-        )
         c.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[t.balances.c.account, t.balances.c.isin],
-                set_={"available": t.balances.c.available + upsert.excluded.available},
-            )
+            self._sql.credit, {"acct": credit.number, "sec": isin, "contra": credit.contra, "qty": quantity}
         )
         settlement_date = settlement_date or self.today()
         new_id = c.execute(
-            t.postings.insert().values(
-                reference=reference,
-                kind=kind,
-                isin=isin,
-                debit_account=debit,
-                credit_account=credit.number,
-                quantity=quantity,
-                from_blocked=from_blocked,
-                settlement_date=settlement_date,
-                booked_at=self.now(),
-            )
+            self._sql.post,
+            {
+                "reference": reference,
+                "kind": kind,
+                "isin": isin,
+                "debit_account": debit,
+                "credit_account": credit.number,
+                "quantity": quantity,
+                "from_blocked": from_blocked,
+                "settlement_date": settlement_date,
+                "booked_at": self.now(),
+            },
         ).inserted_primary_key[0]
         return Posting(
             id=new_id,
