@@ -16,6 +16,7 @@ import email.parser
 import email.policy
 import io
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -172,9 +173,16 @@ class WsgiTransport(Transport):
         )
 
 
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
+_PART = re.compile(rb"\A((?:[A-Za-z-]+:[^\r\n]*\r\n)*)\r\n(.*)\r\n\Z", re.DOTALL)
+
+
 def _reply(status: int, content_type: str, content: bytes) -> Reply:
     if not content_type.startswith("multipart/"):
         return Reply(status, content_type, (content,))
+    fast = _plain_parts(content_type, content)
+    if fast is not None:
+        return Reply(status, *fast)
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + content
     )
@@ -183,6 +191,30 @@ def _reply(status: int, content_type: str, content: bytes) -> Reply:
     if not parts:
         raise ProtocolError("an empty multipart reply")
     return Reply(status, inner, parts)
+
+
+def _plain_parts(content_type: str, content: bytes) -> tuple[str, tuple[bytes, ...]] | None:
+    """(content type of the first part, parts) of a multipart body whose parts carry their bytes as they
+    are (a bulk reply of hundreds of parts), or ``None`` to leave anything else to the email parser."""
+    boundary = _BOUNDARY.search(content_type)
+    if boundary is None:
+        return None
+    delimiter = b"--" + boundary.group(1).encode()
+    chunks = content.split(delimiter)
+    if len(chunks) < 3 or chunks[0].strip() or chunks[-1].strip() not in (b"--", b"--\r\n"):
+        return None
+    parts, inner = [], ""
+    for chunk in chunks[1:-1]:
+        match = _PART.match(chunk[2:] if chunk.startswith(b"\r\n") else b"")
+        if match is None or b"transfer-encoding" in match.group(1).lower():
+            return None
+        if not parts:
+            for header in match.group(1).decode("latin-1").split("\r\n"):
+                name, _, value = header.partition(":")
+                if name.strip().lower() == "content-type":
+                    inner = value.split(";")[0].strip().lower()
+        parts.append(match.group(2))
+    return inner, tuple(parts)
 
 
 def _text(reply: Reply) -> str:
