@@ -5,15 +5,22 @@ For each standard (MX with NSD's profile, MT with Strate's), the same number of 
 - ``http``: through the adapter to a reference CSD served by its own process over HTTP on 127.0.0.1;
 - ``in_process``: through the adapter and the same messages, the CSD's WSGI application called in process;
 
-and, as the named baseline, ``ledger``: the same prepare and commit called straight on a reference ledger,
-without messages or HTTP. Each CSD has its own SQLite database in a temporary folder (``--database-dir``
-to choose). Figures: legs/s, per-leg latency p50/p99 in ms, and peak memory (max RSS of this process and
-of the server process). Nothing is asserted about time.
+- ``http_batched``: through the adapter's ``prepare_many`` then ``commit_many``, ``--batch`` legs at a time,
+  in bulk files (``POST /messages/bulk``) to the same server; its named baseline is ``http``, one leg per
+  request (``http_batched_vs_http``);
+
+and, as the named baseline of the others, ``ledger``: the same prepare and commit called straight on a
+reference ledger, without messages or HTTP. ``ledger_ms_per_op``: the ledger's own cost of one reserve,
+deliver and release, each in its own transaction and inside one batch transaction. Each CSD has its own
+SQLite database in a temporary folder (``--database-dir`` to choose). Figures: legs/s, latency p50/p99 in
+ms (per leg; per batch for ``http_batched``), and peak memory (max RSS of this process and of the server
+process). Nothing is asserted about time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -90,6 +97,59 @@ def measure(adapter, batch: list[Leg], warmup: int = 30) -> dict:
     }
 
 
+def measure_batched(adapter, batch: list[Leg], size: int) -> dict:
+    """Prepare then commit ``batch`` in batches of ``size`` legs, after one batch that is not counted."""
+    for results in (adapter.prepare_many(w := legs(batch[0].csd, size)), adapter.commit_many(w)):
+        _settled(results)
+    latencies = []
+    started = time.perf_counter()
+    for first in range(0, len(batch), size):
+        chunk = batch[first : first + size]
+        t0 = time.perf_counter()
+        _settled(adapter.prepare_many(chunk))
+        _settled(adapter.commit_many(chunk))
+        latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "legs": len(batch),
+        "batch": size,
+        "legs_per_s": round(len(batch) / elapsed, 1),
+        "batch_p50_ms": round(statistics.median(latencies), 3),
+        "batch_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 3),
+    }
+
+
+def _settled(results) -> None:
+    refused = [r for r in results if r.error is not None]
+    if refused:
+        raise SystemExit(f"the benchmark's legs were refused: {refused[0].error!r}")
+
+
+def ledger_costs(ledger: Ledger, count: int) -> dict:
+    """ms per reserve, deliver and release on the ledger itself: alone, then all inside one batch."""
+    figures = {}
+    for mode in ("alone", "batched"):
+        run = uuid.uuid4().hex[:6].upper()
+        timings = {}
+        with ledger.batch() if mode == "batched" else contextlib.nullcontext():
+            for op in ("reserve", "deliver", "reserve_again", "release"):
+                started = time.perf_counter()
+                for n in range(count):
+                    common = {"account": ACCOUNTS[0], "isin": ISIN, "quantity": Decimal(1)}
+                    if op == "reserve":
+                        ledger.reserve(reference=f"C{run}{n}", **common)
+                    elif op == "deliver":
+                        ledger.deliver(reference=f"C{run}{n}", credit_account=ACCOUNTS[1], **common)
+                    elif op == "reserve_again":
+                        ledger.reserve(reference=f"A{run}{n}", **common)
+                    else:
+                        ledger.release(reference=f"A{run}{n}", **common)
+                timings[op] = (time.perf_counter() - started) * 1000 / count
+        figures[mode] = {op: round(timings[op], 3) for op in ("reserve", "deliver", "release")}
+    return figures
+
+
 def serve(code: str, database: str, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [
@@ -131,11 +191,19 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--legs", type=int, default=300, help="legs per measurement")
+    parser.add_argument("--batch", type=int, default=250, help="legs per batch (http_batched)")
+    parser.add_argument("--batched-legs", type=int, default=3000, help="legs for http_batched")
     parser.add_argument("--database-dir", type=Path, default=None)
     args = parser.parse_args()
     folder = args.database_dir or Path(tempfile.mkdtemp(prefix="bench-csd-"))
     folder.mkdir(parents=True, exist_ok=True)
-    results: dict = {"bench": "csd_adapters", "legs": args.legs, "database": "sqlite", "baseline": "ledger"}
+    results: dict = {
+        "bench": "csd_adapters",
+        "legs": args.legs,
+        "database": "sqlite",
+        "baseline": "ledger",
+        "batched_baseline": "http",
+    }
     for code in ("NSD", "STRATE"):
         profile = profile_for(code)
         figures = {}
@@ -143,6 +211,7 @@ def main() -> None:
         ledger = Ledger(f"sqlite:///{folder / f'{code}-ledger.sqlite3'}", timezone=profile.timezone)
         ledger.seed(opening())
         figures["ledger"] = measure(LedgerAdapter(ledger=ledger), legs(code, args.legs))
+        figures["ledger_ms_per_op"] = ledger_costs(ledger, args.legs)
         in_process = ReferenceCsd(profile, ledger)
         adapter = adapter_for(profile.adapter, profile=profile, transport=WsgiTransport(in_process))
         figures["in_process"] = measure(adapter, legs(code, args.legs))
@@ -157,10 +226,14 @@ def main() -> None:
         try:
             adapter = adapter_for(profile.adapter, profile=profile, base_url=f"http://127.0.0.1:{port}")
             figures["http"] = measure(adapter, legs(code, args.legs))
+            figures["http_batched"] = measure_batched(adapter, legs(code, args.batched_legs), args.batch)
         finally:
             os.killpg(server.pid, 15)
             server.wait(timeout=30)
         figures["http_vs_ledger"] = round(figures["http"]["legs_per_s"] / figures["ledger"]["legs_per_s"], 3)
+        figures["http_batched_vs_http"] = round(
+            figures["http_batched"]["legs_per_s"] / figures["http"]["legs_per_s"], 2
+        )
         results[f"{profile.adapter}_{code}"] = figures
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     results["server_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
