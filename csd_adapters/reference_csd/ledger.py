@@ -407,21 +407,17 @@ class Ledger:
         with self._unit() as c:
             self._account(c, account)
             c.execute(
-                self._insert(t.instructions)
-                .values(
-                    reference=reference,
-                    side=side,
-                    account=account,
-                    counterparty_account=counterparty_account,
-                    isin=isin,
-                    quantity=quantity,
-                )
-                .on_conflict_do_nothing()
+                self._sql.instruct,
+                {
+                    "reference": reference,
+                    "side": side,
+                    "account": account,
+                    "counterparty_account": counterparty_account,
+                    "isin": isin,
+                    "quantity": quantity,
+                },
             )
-            rows = {
-                r.side: r
-                for r in c.execute(sa.select(t.instructions).where(t.instructions.c.reference == reference))
-            }
+            rows = {r.side: r for r in c.execute(self._sql.instructions, {"ref": reference})}
         mine = rows[side]
         if (mine.account, mine.counterparty_account, mine.isin, mine.quantity) != wanted:
             raise LegConflict(f"leg {reference} was instructed ({side}) with other details")

@@ -68,6 +68,8 @@ class Prepared:
             index_elements=[b.account, b.isin], set_={"available": b.available + credit.excluded.available}
         )
         self.post = t.postings.insert()
+        self.instruct = insert(t.instructions).on_conflict_do_nothing()
+        self.instructions = sa.select(t.instructions).where(t.instructions.c.reference == sa.bindparam("ref"))
         self.commit_reservation = (
             t.reservations.update()
             .where(r.id == sa.bindparam("rid"), r.state == "RESERVED")
