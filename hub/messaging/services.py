@@ -27,10 +27,37 @@ from iso20022.models import Message
 def inbound_record(*, sender: Participant, raw: bytes, fmt: str, content_type: str) -> InboundMessage:
     """Store a message as received, before anything is read from it: the audit trail keeps it whatever
     happens next. Committed at once, outside any caller's transaction."""
+    (message,) = inbound_record_many(sender=sender, messages=[(raw, fmt, content_type)])
+    return message
+
+
+def inbound_record_many(
+    *, sender: Participant, messages: Sequence[tuple[bytes, str, str]]
+) -> list[InboundMessage]:
+    """``inbound_record`` for many messages, each as (raw, format, content type), in one INSERT and one
+    commit; returned in the order given."""
     with transaction.atomic(durable=True):
-        return InboundMessage.objects.create(
-            sender=sender, raw=raw, format=fmt, content_type=content_type[:100]
+        return InboundMessage.objects.bulk_create(
+            InboundMessage(sender=sender, raw=raw, format=fmt, content_type=content_type[:100])
+            for raw, fmt, content_type in messages
         )
+
+
+@dataclass(frozen=True)
+class InboundAnswer:
+    """What the hub answered to an inbound message, for the audit trail."""
+
+    message: InboundMessage
+    outcome: str
+    http_status: int
+    response: bytes
+    response_content_type: str
+    message_type: str = ""
+    business_message_id: str = ""
+    transaction_id: str = ""
+    reason_codes: tuple[str, ...] = ()
+    detail: str = ""
+    original: InboundMessage | None = None
 
 
 def inbound_answer(
@@ -49,18 +76,77 @@ def inbound_answer(
 ) -> None:
     """Record what the hub answered; called inside the transaction that did the work, so the answer and
     its effects commit together."""
-    InboundMessage.objects.filter(pk=message.pk).update(
-        outcome=outcome,
-        http_status=http_status,
-        response=response,
-        response_content_type=response_content_type,
-        message_type=message_type[:20],
-        business_message_id=business_message_id[:35],
-        transaction_id=transaction_id[:35],
-        reason_codes=",".join(reason_codes)[:100],
-        detail=detail,
-        original=original,
+    inbound_answer_many(
+        answers=[
+            InboundAnswer(
+                message=message,
+                outcome=outcome,
+                http_status=http_status,
+                response=response,
+                response_content_type=response_content_type,
+                message_type=message_type,
+                business_message_id=business_message_id,
+                transaction_id=transaction_id,
+                reason_codes=reason_codes,
+                detail=detail,
+                original=original,
+            )
+        ]
     )
+
+
+_ANSWER_FIELDS = [
+    "outcome",
+    "http_status",
+    "response",
+    "response_content_type",
+    "message_type",
+    "business_message_id",
+    "transaction_id",
+    "reason_codes",
+    "detail",
+    "original",
+]
+
+
+def inbound_answer_many(*, answers: Sequence[InboundAnswer]) -> None:
+    """``inbound_answer`` for many messages, in one UPDATE ... FROM (VALUES ...) (PostgreSQL, and SQLite
+    3.33+; both name the columns of a VALUES list column1, column2 ...)."""
+    if not answers:
+        return
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    fields = [InboundMessage._meta.get_field(name) for name in _ANSWER_FIELDS]
+    params: list = []
+    for answer in answers:
+        row = answer.message
+        row.outcome = answer.outcome
+        row.http_status = answer.http_status
+        row.response = answer.response
+        row.response_content_type = answer.response_content_type
+        row.message_type = answer.message_type[:20]
+        row.business_message_id = answer.business_message_id[:35]
+        row.transaction_id = answer.transaction_id[:35]
+        row.reason_codes = ",".join(answer.reason_codes)[:100]
+        row.detail = answer.detail
+        row.original = answer.original
+        params.append(row.pk)
+        params += [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+    table = quote(InboundMessage._meta.db_table)
+    values = ", ".join(["(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"] * len(answers))
+    # a column of NULLs has no type of its own in PostgreSQL: the reference is cast to the column's
+    assignments = ", ".join(
+        f"{quote(field.column)} = "
+        + (f"CAST(v.column{n} AS {field.db_type(connection)})" if field.is_relation else f"v.column{n}")
+        for n, field in enumerate(fields, start=2)
+    )
+    with connection.cursor() as cursor:
+        # identifiers come from the model's metadata; every value is a bound parameter
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v "  # noqa: S608
+            f"WHERE {table}.{quote('id')} = v.column1",
+            params,
+        )
 
 
 # Takes the next ``n`` numbers of one participant's outbox and returns the last of them.

@@ -1,4 +1,5 @@
-"""Bulk intake: many messages in one request, each processed exactly as if it had been sent alone.
+"""Bulk intake: many messages in one request, each answered exactly as if it had been sent alone, one
+after another (``intake.messages_receive``: a few transactions and one matching task for the file).
 
 ISO 20022 bulk file: ``<BlkMsgs xmlns="urn:csd-hub:xsd:blk.001.01">`` holding hub envelopes (``Envlp``)
 or bare ``Document`` elements, in order. ISO 15022 bulk file: FIN messages one after another, optionally
@@ -16,7 +17,7 @@ from lxml import etree
 from hub.messaging.models import InboundOutcome
 from hub.messaging.services import inbound_answer, inbound_record
 from hub.registry.models import Participant
-from hub.settlement.intake import IntakeAnswer, message_format, message_receive
+from hub.settlement.intake import IntakeAnswer, message_format, messages_receive
 from iso20022.errors import Iso20022Error
 from iso20022.mx import Limits
 from iso20022.mx.safexml import parse_xml
@@ -104,5 +105,5 @@ def messages_receive_bulk(*, participant: Participant, raw: bytes, content_type:
             )
         return BulkResult(http_status=400, error=str(exc))
     single_type = "application/xml" if fmt == "MX" else "text/plain"
-    answers = [message_receive(participant=participant, raw=part, content_type=single_type) for part in parts]
+    answers = messages_receive(participant=participant, raws=parts, content_type=single_type)
     return BulkResult(http_status=200, answers=answers)

@@ -1,4 +1,4 @@
-"""The participant message intake: one raw message in, one answer out.
+"""The participant message intake: raw messages in, one answer out for each.
 
 Every message is stored raw first (the audit trail keeps it whatever happens), then read by the message
 layer, then handed to the settlement services. The answer is a sese.024 status advice (MT548 for an MT
@@ -11,18 +11,31 @@ HTTP status of the answer: 202 instruction accepted; 200 cancellation request pr
 says how); 400 the message is unreadable, invalid against the schema or of an unsupported type; 422 it is
 readable but refused by a business rule (unknown ISIN, account of another participant, same CSD on both
 sides...). A replay gets the original status.
+
+Messages come one at a time or many from one sender (a bulk file): either way each is answered exactly
+as if it had been sent alone, one after another, but a batch is handled with set-based reads and writes
+in a few transactions, and one matching task for all the instructions it accepted.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
 from hub.messaging.models import InboundMessage, InboundOutcome, ReplayKey
 from hub.messaging.rendering import FIN, XML, render
-from hub.messaging.services import inbound_answer, inbound_record, outbound_enqueue
+from hub.messaging.services import (
+    InboundAnswer,
+    Outgoing,
+    inbound_answer_many,
+    inbound_record_many,
+    outbound_enqueue_many,
+)
 from hub.registry.models import Participant
 from hub.settlement import errors, notifications, services
+from hub.settlement.models import Instruction
 from hub.settlement.services import bic8
+from hub.settlement.statuses import InstructionStatus
 from iso20022 import models as m
 from iso20022 import mx
 from iso20022.errors import Iso20022Error, MessageError, ReasonCode, UnsupportedMessage
@@ -30,6 +43,7 @@ from iso20022.mt import FinMessage, message_type_for, parse_mt
 
 MX_TYPES = ("application/xml", "text/xml")
 MT_TYPES = ("text/plain",)
+INTAKE_BATCH = 500  # messages handled in one transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,36 +102,72 @@ def _parse(fmt: str, raw: bytes, participant: Participant) -> _Parsed:
 
 
 def message_receive(*, participant: Participant, raw: bytes, content_type: str) -> IntakeAnswer:
-    fmt = message_format(content_type, raw)
-    inbound = inbound_record(sender=participant, raw=raw, fmt=fmt, content_type=content_type)
-    try:
-        parsed = _parse(fmt, raw, participant)
-    except Iso20022Error as exc:
-        reasons = [(e.reason.value, str(e)) for e in exc.errors]
-        with transaction.atomic():
-            return _answer(
-                inbound,
-                fmt,
-                400,
-                InboundOutcome.REJECTED,
-                notifications.rejected("NONREF", reasons),
-                reasons,
-                participant,
-                None,
-            )
+    (answer,) = messages_receive(participant=participant, raws=[raw], content_type=content_type)
+    return answer
+
+
+def messages_receive(
+    *, participant: Participant, raws: Sequence[bytes], content_type: str
+) -> list[IntakeAnswer]:
+    """Many messages of one sender, each answered exactly as if it had been sent alone, in the order
+    given: a message that repeats an earlier one of the same batch is a replay of it. The raw messages
+    are stored first, in one commit; then the messages are handled in runs of up to ``INTAKE_BATCH``,
+    each in one transaction with set-based reads and writes. A cancellation request ends its run, so
+    that it sees every instruction sent before it."""
+    inbounds = inbound_record_many(
+        sender=participant,
+        messages=[(raw, message_format(content_type, raw), content_type) for raw in raws],
+    )
+    items = []
+    for inbound, raw in zip(inbounds, raws, strict=True):
+        try:
+            items.append(_Item(inbound, inbound.format, _parse(inbound.format, raw, participant)))
+        except Iso20022Error as exc:
+            items.append(_Item(inbound, inbound.format, None, [(e.reason.value, str(e)) for e in exc.errors]))
+    answers: list[IntakeAnswer] = []
+    run: list[_Item] = []
+    for item in items:
+        run.append(item)
+        if len(run) >= INTAKE_BATCH or (item.parsed and isinstance(item.parsed.body, m.CancellationRequest)):
+            answers += _receive_run(participant, run)
+            run = []
+    if run:
+        answers += _receive_run(participant, run)
+    return answers
+
+
+@dataclass(slots=True)
+class _Item:
+    inbound: InboundMessage
+    fmt: str
+    parsed: _Parsed | None
+    unreadable: list[tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """An answer as stored, for a replay to repeat."""
+
+    message: InboundMessage
+    http_status: int
+    response: bytes
+    response_content_type: str
+    reason_codes: str
+
+
+def _receive_run(participant: Participant, run: list[_Item]) -> list[IntakeAnswer]:
     for _round in range(3):
         try:
             with transaction.atomic():
-                original = _original(participant, parsed)
-                if original is not None:
-                    return _replay(inbound, original, parsed)
-                return _dispatch(inbound, participant, parsed)
+                return _Run(participant, run).receive()
         except IntegrityError:
             continue  # a concurrent duplicate committed first: the next round finds it and replays
-    raise RuntimeError(f"message {inbound.pk}: concurrent duplicates kept colliding")
+    if len(run) > 1:
+        return [answer for item in run for answer in _receive_run(participant, [item])]
+    raise RuntimeError(f"message {run[0].inbound.pk}: concurrent duplicates kept colliding")
 
 
-def _keys(participant: Participant, parsed: _Parsed) -> list[str]:
+def _keys(parsed: _Parsed) -> list[str]:
     keys = []
     if parsed.business_message_id:
         keys.append(f"bmi:{parsed.business_message_id}")
@@ -126,96 +176,199 @@ def _keys(participant: Participant, parsed: _Parsed) -> list[str]:
     return keys
 
 
-def _original(participant: Participant, parsed: _Parsed) -> InboundMessage | None:
-    key = ReplayKey.objects.select_related("message").filter(
-        sender=participant, key__in=_keys(participant, parsed)
-    )
-    found = key.order_by("pk").first()
-    return found.message if found else None
+class _Run:
+    """One transaction of intake: decide each message's fate in order, in memory, then write it all.
+
+    Reads: the replay keys of the whole run, and the reference data of its instructions (five queries).
+    Writes, in an order every run follows (so two runs with a key in common wait on each other, never in
+    a cycle): the new replay keys sorted (business message ids, then transaction ids), the instructions
+    and their events, the outbox in the order of the messages, the cancellation that ends the run if any,
+    and the answers for the audit trail."""
+
+    def __init__(self, participant: Participant, items: list[_Item]) -> None:
+        self.participant = participant
+        self.items = items
+        self.outgoing: list[Outgoing] = []
+        self.keys: list[ReplayKey] = []
+        # every key seen so far, with its order: the stored ones first (by id), then this run's
+        wanted = {key for item in items if item.parsed for key in _keys(item.parsed)}
+        self.known: dict[str, tuple[tuple[int, int], InboundMessage | _Item]] = {
+            found.key: ((0, found.pk), found.message)
+            for found in ReplayKey.objects.select_related("message").filter(
+                sender=participant, key__in=wanted
+            )
+        }
+
+    def _original(self, parsed: _Parsed) -> InboundMessage | _Item | None:
+        found = [self.known[key] for key in _keys(parsed) if key in self.known]
+        return min(found, key=lambda entry: entry[0])[1] if found else None
+
+    def _key(self, key: str, item: _Item) -> None:
+        self.keys.append(ReplayKey(sender=self.participant, key=key, message=item.inbound))
+        self.known[key] = ((1, len(self.keys)), item)
+
+    def receive(self) -> list[IntakeAnswer]:
+        instructions = [
+            item.parsed.body
+            for item in self.items
+            if item.parsed and isinstance(item.parsed.body, m.SettlementInstruction)
+        ]
+        reference = services.ReferenceData(self.participant, instructions) if instructions else None
+        # 1. each message's fate, in order, as if the ones before it had been answered already
+        fates: list[tuple[str, object]] = []
+        for item in self.items:
+            parsed = item.parsed
+            if parsed is None:
+                fates.append(("unreadable", item.unreadable))
+                continue
+            original = self._original(parsed)
+            if original is not None:
+                fates.append(("replay", original))
+                continue
+            if parsed.business_message_id:
+                self._key(f"bmi:{parsed.business_message_id}", item)
+            body = parsed.body
+            if isinstance(body, m.SettlementInstruction):
+                try:
+                    reference.resolve(body)
+                except errors.SettlementError as exc:
+                    fates.append(("refused", exc))
+                    continue
+                self._key(f"tx:{body.transaction_id}", item)
+                fates.append(("accepted", None))
+            elif isinstance(body, m.CancellationRequest):
+                fates.append(("cancellation", body))
+            else:
+                fates.append(("unsupported", None))
+        # 2. the writes
+        ReplayKey.objects.bulk_create(sorted(self.keys, key=lambda key: key.key))
+        accepted = [
+            item for item, (fate, _detail) in zip(self.items, fates, strict=True) if fate == "accepted"
+        ]
+        instructions_of: dict[int, Instruction] = {}
+        if accepted:
+            outcomes = services.instructions_submit(
+                participant=self.participant,
+                submissions=[(item.parsed.body, item.inbound) for item in accepted],
+                reference=reference,
+                notify=False,
+            )
+            for item, outcome in zip(accepted, outcomes, strict=True):
+                if not isinstance(outcome, Instruction):
+                    raise RuntimeError(f"message {item.inbound.pk}: checked twice, answered differently")
+                instructions_of[item.inbound.pk] = outcome
+        said: dict[int, tuple[IntakeAnswer, InboundAnswer]] = {}
+        for item, (fate, detail) in zip(self.items, fates, strict=True):
+            if fate == "cancellation":
+                outbound_enqueue_many(messages=self.outgoing)  # the statuses before it come first
+                self.outgoing = []
+                said[item.inbound.pk] = _cancellation(item, self.participant, detail, self.outgoing)
+            elif fate == "replay":
+                said[item.inbound.pk] = _replay(item, self._said(detail, said))
+            else:
+                said[item.inbound.pk] = self._answer(item, fate, detail, instructions_of)
+        outbound_enqueue_many(messages=self.outgoing)
+        inbound_answer_many(answers=[stored for _answer, stored in said.values()])
+        return [answer for answer, _stored in said.values()]
+
+    @staticmethod
+    def _said(original: InboundMessage | _Item, said: dict) -> _Said:
+        if isinstance(original, InboundMessage):
+            return _Said(
+                original,
+                original.http_status,
+                bytes(original.response),
+                original.response_content_type,
+                original.reason_codes,
+            )
+        _answer, stored = said[original.inbound.pk]
+        return _Said(
+            original.inbound,
+            stored.http_status,
+            stored.response,
+            stored.response_content_type,
+            ",".join(stored.reason_codes)[:100],
+        )
+
+    def _answer(
+        self, item: _Item, fate: str, detail, instructions_of: dict[int, Instruction]
+    ) -> tuple[IntakeAnswer, InboundAnswer]:
+        parsed = item.parsed
+        if fate == "unreadable":
+            return _answer(
+                item,
+                400,
+                InboundOutcome.REJECTED,
+                notifications.rejected("NONREF", detail),
+                detail,
+                self.participant,
+                self.outgoing,
+            )
+        if fate == "refused":
+            reasons = [(detail.reason_code, detail.message)]
+            return _answer(
+                item,
+                422,
+                InboundOutcome.REJECTED,
+                notifications.rejected(parsed.body.transaction_id, reasons),
+                reasons,
+                self.participant,
+                self.outgoing,
+            )
+        if fate == "accepted":
+            instruction = instructions_of[item.inbound.pk]
+            advice = notifications.accepted(instruction)
+            self.outgoing.append(
+                Outgoing(self.participant, advice, instruction.transaction_id, InstructionStatus.ACCEPTED)
+            )
+            return _answer(item, 202, InboundOutcome.ACCEPTED, advice, [], self.participant, self.outgoing)
+        reasons = [
+            (
+                ReasonCode.UNSUPPORTED.value,
+                f"{parsed.message_type} is not accepted from participants: send sese.023 / MT540-543 "
+                "instructions or sese.020 cancellations",
+            )
+        ]
+        transaction_id = getattr(parsed.body, "transaction_id", "NONREF")
+        return _answer(
+            item,
+            400,
+            InboundOutcome.REJECTED,
+            notifications.rejected(transaction_id, reasons),
+            reasons,
+            self.participant,
+            self.outgoing,
+        )
 
 
-def _replay(inbound: InboundMessage, original: InboundMessage, parsed: _Parsed) -> IntakeAnswer:
-    inbound_answer(
-        message=inbound,
+def _replay(item: _Item, original: _Said) -> tuple[IntakeAnswer, InboundAnswer]:
+    parsed = item.parsed
+    stored = InboundAnswer(
+        message=item.inbound,
         outcome=InboundOutcome.REPLAY,
         http_status=original.http_status,
-        response=bytes(original.response),
+        response=original.response,
         response_content_type=original.response_content_type,
         message_type=parsed.message_type,
         business_message_id=parsed.business_message_id or "",
         transaction_id=getattr(parsed.body, "transaction_id", ""),
-        original=original,
-        detail=f"replay of message {original.pk}",
+        original=original.message,
+        detail=f"replay of message {original.message.pk}",
     )
-    codes = tuple(filter(None, original.reason_codes.split(",")))
-    return IntakeAnswer(
+    answer = IntakeAnswer(
         original.http_status,
-        bytes(original.response),
+        original.response,
         original.response_content_type,
         InboundOutcome.REPLAY.value,
-        codes,
-        inbound.pk,
+        tuple(filter(None, original.reason_codes.split(","))),
+        item.inbound.pk,
     )
-
-
-def _dispatch(inbound: InboundMessage, participant: Participant, parsed: _Parsed) -> IntakeAnswer:
-    if parsed.business_message_id:
-        ReplayKey.objects.create(sender=participant, key=f"bmi:{parsed.business_message_id}", message=inbound)
-    body = parsed.body
-    if isinstance(body, m.SettlementInstruction):
-        try:
-            with transaction.atomic():
-                instruction = services.instruction_submit(
-                    participant=participant, body=body, source_message=inbound
-                )
-        except errors.SettlementError as exc:
-            reasons = [(exc.reason_code, exc.message)]
-            return _answer(
-                inbound,
-                parsed.fmt,
-                422,
-                InboundOutcome.REJECTED,
-                notifications.rejected(body.transaction_id, reasons),
-                reasons,
-                participant,
-                parsed,
-            )
-        ReplayKey.objects.create(sender=participant, key=f"tx:{body.transaction_id}", message=inbound)
-        return _answer(
-            inbound,
-            parsed.fmt,
-            202,
-            InboundOutcome.ACCEPTED,
-            notifications.accepted(instruction),
-            [],
-            participant,
-            parsed,
-        )
-    if isinstance(body, m.CancellationRequest):
-        return _cancellation(inbound, participant, parsed, body)
-    reasons = [
-        (
-            ReasonCode.UNSUPPORTED.value,
-            f"{parsed.message_type} is not accepted from participants: send sese.023 / MT540-543 instructions "
-            "or sese.020 cancellations",
-        )
-    ]
-    transaction_id = getattr(body, "transaction_id", "NONREF")
-    return _answer(
-        inbound,
-        parsed.fmt,
-        400,
-        InboundOutcome.REJECTED,
-        notifications.rejected(transaction_id, reasons),
-        reasons,
-        participant,
-        parsed,
-    )
+    return answer, stored
 
 
 def _cancellation(
-    inbound: InboundMessage, participant: Participant, parsed: _Parsed, request: m.CancellationRequest
-) -> IntakeAnswer:
+    item: _Item, participant: Participant, request: m.CancellationRequest, outgoing: list[Outgoing]
+) -> tuple[IntakeAnswer, InboundAnswer]:
     try:
         with transaction.atomic():
             outcome = services.instruction_cancel(
@@ -230,14 +383,13 @@ def _cancellation(
         )
         answer = _cancellation_status(request, status)
         return _answer(
-            inbound,
-            parsed.fmt,
+            item,
             422,
             InboundOutcome.REJECTED,
             answer,
             [(ReasonCode.REFERENCE.value, exc.message)],
             participant,
-            parsed,
+            outgoing,
         )
     reasons = (outcome.reason,) if outcome.reason else ()
     answer = _cancellation_status(
@@ -247,14 +399,13 @@ def _cancellation(
     )
     accepted = outcome.processing != m.ProcessingStatusCode.DENIED
     return _answer(
-        inbound,
-        parsed.fmt,
+        item,
         200,
         InboundOutcome.ACCEPTED if accepted else InboundOutcome.REJECTED,
         answer,
         [(r.code, r.narrative or "") for r in reasons],
         participant,
-        parsed,
+        outgoing,
     )
 
 
@@ -283,29 +434,29 @@ def _cancellation_status(
 
 
 def _answer(
-    inbound: InboundMessage,
-    fmt: str,
+    item: _Item,
     http_status: int,
     outcome: str,
     body: m.Message,
     reasons: list[tuple[str, str]],
     participant: Participant,
-    parsed: _Parsed | None,
-) -> IntakeAnswer:
+    outgoing: list[Outgoing],
+) -> tuple[IntakeAnswer, InboundAnswer]:
+    """The answer to a message and its record for the audit trail; a rejection also goes to the
+    participant's outbox (``outgoing``), which keeps every status it is given."""
+    parsed = item.parsed
     rendered = render(
-        body, receiver_bic=participant.bic, fmt=fmt, related_id=parsed.business_message_id if parsed else None
+        body,
+        receiver_bic=participant.bic,
+        fmt=item.fmt,
+        related_id=parsed.business_message_id if parsed else None,
     )
     codes = tuple(str(code) for code, _text in reasons)
     if outcome == InboundOutcome.REJECTED:
-        # the participant's outbox keeps every status it is given, rejections included
-        outbound_enqueue(
-            participant=participant,
-            body=body,
-            status=InboundOutcome.REJECTED,
-            transaction_id=getattr(parsed.body, "transaction_id", "") if parsed else "NONREF",
-        )
-    inbound_answer(
-        message=inbound,
+        transaction_id = getattr(parsed.body, "transaction_id", "") if parsed else "NONREF"
+        outgoing.append(Outgoing(participant, body, transaction_id, InboundOutcome.REJECTED))
+    stored = InboundAnswer(
+        message=item.inbound,
         outcome=outcome,
         http_status=http_status,
         response=rendered.payload,
@@ -316,6 +467,7 @@ def _answer(
         reason_codes=codes,
         detail="\n".join(text for _code, text in reasons),
     )
-    return IntakeAnswer(
-        http_status, rendered.payload, XML if fmt == "MX" else FIN, str(outcome), codes, inbound.pk
+    answer = IntakeAnswer(
+        http_status, rendered.payload, XML if item.fmt == "MX" else FIN, str(outcome), codes, item.inbound.pk
     )
+    return answer, stored

@@ -6,13 +6,17 @@ check the move against the tables in ``statuses``, and append the events.
 """
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from hub.messaging.models import InboundMessage
+from hub.messaging.services import Outgoing, outbound_enqueue_many
 from hub.registry.calendars import csd_business_day_add, csd_local_now
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
 from hub.settlement import errors, notifications
@@ -198,8 +202,10 @@ class _Resolved:
     counterparty_csd: CSD
 
 
-def _resolve(participant: Participant, body: m.SettlementInstruction) -> _Resolved:
-    """Every check of an instruction against reference data, in four queries; the first failure is raised."""
+def _resolve(
+    participant: Participant, body: m.SettlementInstruction, reference: "ReferenceData"
+) -> _Resolved:
+    """Every check of an instruction against reference data; the first failure is raised."""
     home = participant.home_csd
     if body.payment != m.Payment.FREE:
         raise errors.AgainstPaymentNotSupported(
@@ -209,7 +215,7 @@ def _resolve(participant: Participant, body: m.SettlementInstruction) -> _Resolv
         raise errors.NotTheAccountOwner(
             f"the account owner {body.account_owner_bic} is not the sender {participant.bic}"
         )
-    account = SecuritiesAccount.objects.filter(csd=home, number=body.safekeeping_account).first()
+    account = reference.accounts.get(body.safekeeping_account)
     if account is None:
         raise errors.UnknownAccount(f"no safekeeping account {body.safekeeping_account} at {home.code}")
     if account.kind not in PARTICIPANT_KINDS or account.participant_id != participant.pk:
@@ -218,7 +224,7 @@ def _resolve(participant: Participant, body: m.SettlementInstruction) -> _Resolv
         )
     if account.is_blocked:
         raise errors.BlockedAccount(f"safekeeping account {account.number} at {home.code} is blocked")
-    security = Security.objects.select_related("issuer_csd").filter(isin=body.security.isin).first()
+    security = reference.securities.get(body.security.isin)
     if security is None:
         raise errors.UnknownSecurity(f"ISIN {body.security.isin} is not a security the hub knows")
     if body.quantity.amount <= 0:
@@ -232,7 +238,7 @@ def _resolve(participant: Participant, body: m.SettlementInstruction) -> _Resolv
             f"intended settlement date {body.intended_settlement_date} is before trade date {body.trade_date}"
         )
     csd_bic = body.counterparty.csd_bic
-    counterparty_csd = CSD.objects.filter(bic__in={csd_bic, bic8(csd_bic)}).first()
+    counterparty_csd = reference.csd({csd_bic, bic8(csd_bic)})
     if counterparty_csd is None:
         raise errors.UnknownPlaceOfSettlement(f"{csd_bic} is not a CSD connected to the hub")
     if counterparty_csd.pk == home.pk:
@@ -240,22 +246,59 @@ def _resolve(participant: Participant, body: m.SettlementInstruction) -> _Resolv
             f"deliverer and receiver are both at {home.code}: settle it at {home.code} directly, not through the hub"
         )
     counterparty_bics = {body.counterparty.bic, bic8(body.counterparty.bic)}
-    if not Participant.objects.filter(bic__in=counterparty_bics, home_csd=counterparty_csd).exists():
+    if not any((bic, counterparty_csd.pk) in reference.participants for bic in counterparty_bics):
         raise errors.UnknownCounterparty(
             f"{body.counterparty.bic} is not a participant of {counterparty_csd.code}"
         )
     investors = {home.pk, counterparty_csd.pk} - {security.issuer_csd_id}
-    linked = set(
-        CSDLink.objects.filter(
-            investor_csd__in=investors, issuer_csd_id=security.issuer_csd_id, is_active=True
-        ).values_list("investor_csd_id", flat=True)
-    )
     for csd in (home, counterparty_csd):
-        if csd.pk in investors and csd.pk not in linked:
+        if csd.pk in investors and (csd.pk, security.issuer_csd_id) not in reference.links:
             raise errors.SecurityNotEligible(
                 f"{security.isin} (issued at {security.issuer_csd.code}) is not held at {csd.code}: no link"
             )
     return _Resolved(account=account, security=security, counterparty_csd=counterparty_csd)
+
+
+class ReferenceData:
+    """The reference data that the instructions of one sender are checked against, read in five queries
+    however many instructions there are: the sender's accounts, the securities, the counterparties' CSDs,
+    the counterparties and the CSD links. Read afresh for every batch, never cached across batches."""
+
+    def __init__(self, participant: Participant, bodies: Sequence[m.SettlementInstruction]) -> None:
+        self.participant = participant
+        home = participant.home_csd
+        numbers = {body.safekeeping_account for body in bodies}
+        self.accounts = {
+            account.number: account
+            for account in SecuritiesAccount.objects.filter(csd=home, number__in=numbers)
+        }
+        isins = {body.security.isin for body in bodies}
+        self.securities = {
+            security.isin: security
+            for security in Security.objects.select_related("issuer_csd").filter(isin__in=isins)
+        }
+        csd_bics = {
+            bic for body in bodies for bic in (body.counterparty.csd_bic, bic8(body.counterparty.csd_bic))
+        }
+        # in the CSDs' own order, so that ``csd`` picks the one ``.first()`` would
+        self._csds = list(CSD.objects.filter(bic__in=csd_bics))
+        party_bics = {bic for body in bodies for bic in (body.counterparty.bic, bic8(body.counterparty.bic))}
+        self.participants = set(
+            Participant.objects.filter(bic__in=party_bics).values_list("bic", "home_csd_id")
+        )
+        issuers = {security.issuer_csd_id for security in self.securities.values()}
+        self.links = set(
+            CSDLink.objects.filter(issuer_csd_id__in=issuers, is_active=True).values_list(
+                "investor_csd_id", "issuer_csd_id"
+            )
+        )
+
+    def csd(self, bics: set[str]) -> CSD | None:
+        return next((csd for csd in self._csds if csd.bic in bics), None)
+
+    def resolve(self, body: m.SettlementInstruction) -> _Resolved:
+        """Check ``body`` of this sender; raises the first ``SettlementError`` it breaks."""
+        return _resolve(self.participant, body, self)
 
 
 def bic8(bic: str) -> str:
@@ -267,55 +310,106 @@ def instruction_submit(
     *, participant: Participant, body: m.SettlementInstruction, source_message: InboundMessage
 ) -> Instruction:
     """Validate and accept one side's instruction; matching follows in a task once this commits."""
+    (outcome,) = instructions_submit(participant=participant, submissions=[(body, source_message)])
+    if isinstance(outcome, errors.SettlementError):
+        raise outcome
+    return outcome
+
+
+def instructions_submit(
+    *,
+    participant: Participant,
+    submissions: Sequence[tuple[m.SettlementInstruction, InboundMessage]],
+    reference: ReferenceData | None = None,
+    notify: bool = True,
+) -> list[Instruction | errors.SettlementError]:
+    """Validate and accept many instructions of one sender, each as if submitted alone, in a few queries:
+    the reference data once, one INSERT of the instructions and one of their events, one outbox write
+    and one matching task for them all. Returns, in order, each one's instruction or the
+    ``SettlementError`` that refused it; a refused one leaves nothing behind.
+
+    With ``notify=False`` the caller queues each acceptance (``notifications.accepted``) itself, in this
+    transaction: intake does, to keep the statuses of a file in the order its messages came."""
     _require_transaction()
-    resolved = _resolve(participant, body)
+    if reference is None:
+        reference = ReferenceData(participant, [body for body, _source in submissions])
     home = participant.home_csd
     local_today = csd_local_now(home).date()
-    counterparty = body.counterparty
-    instruction = Instruction.objects.create(
-        participant=participant,
-        transaction_id=body.transaction_id,
-        business_message_id=body.business_message_id or "",
-        side=body.side.value,
-        security=resolved.security,
-        quantity=body.quantity.amount,
-        trade_date=body.trade_date,
-        intended_settlement_date=body.intended_settlement_date,
-        account=resolved.account,
-        csd=home,
-        counterparty_bic=counterparty.bic,
-        counterparty_csd=resolved.counterparty_csd,
-        counterparty_account=counterparty.safekeeping_account or "",
-        common_trade_reference=body.common_trade_reference or "",
-        client_bic=body.client_bic or "",
-        client_account=body.client_account or "",
-        counterparty_client_bic=counterparty.client_bic or "",
-        counterparty_client_account=counterparty.client_account or "",
-        matching_key=matching_key(
-            side=body.side.value,
-            isin=resolved.security.isin,
-            quantity=body.quantity.amount,
-            trade_date=body.trade_date,
-            intended_settlement_date=body.intended_settlement_date,
-            sender_bic=participant.bic,
-            sender_csd_bic=home.bic,
-            counterparty_bic=counterparty.bic,
-            counterparty_csd_bic=resolved.counterparty_csd.bic,
-        ),
-        match_deadline=csd_business_day_add(
-            home, max(local_today, body.intended_settlement_date), RECYCLE_BUSINESS_DAYS
-        ),
-        source_message=source_message,
+    deadlines: dict[dt.date, dt.date] = {}
+    outcomes: list[Instruction | errors.SettlementError] = []
+    for body, source_message in submissions:
+        try:
+            resolved = reference.resolve(body)
+        except errors.SettlementError as exc:
+            outcomes.append(exc)
+            continue
+        counterparty = body.counterparty
+        start = max(local_today, body.intended_settlement_date)
+        if start not in deadlines:
+            deadlines[start] = csd_business_day_add(home, start, RECYCLE_BUSINESS_DAYS)
+        outcomes.append(
+            Instruction(
+                participant=participant,
+                transaction_id=body.transaction_id,
+                business_message_id=body.business_message_id or "",
+                side=body.side.value,
+                security=resolved.security,
+                quantity=body.quantity.amount,
+                trade_date=body.trade_date,
+                intended_settlement_date=body.intended_settlement_date,
+                account=resolved.account,
+                csd=home,
+                counterparty_bic=counterparty.bic,
+                counterparty_csd=resolved.counterparty_csd,
+                counterparty_account=counterparty.safekeeping_account or "",
+                common_trade_reference=body.common_trade_reference or "",
+                client_bic=body.client_bic or "",
+                client_account=body.client_account or "",
+                counterparty_client_bic=counterparty.client_bic or "",
+                counterparty_client_account=counterparty.client_account or "",
+                matching_key=matching_key(
+                    side=body.side.value,
+                    isin=resolved.security.isin,
+                    quantity=body.quantity.amount,
+                    trade_date=body.trade_date,
+                    intended_settlement_date=body.intended_settlement_date,
+                    sender_bic=participant.bic,
+                    sender_csd_bic=home.bic,
+                    counterparty_bic=counterparty.bic,
+                    counterparty_csd_bic=resolved.counterparty_csd.bic,
+                ),
+                match_deadline=deadlines[start],
+                source_message=source_message,
+            )
+        )
+    accepted = [outcome for outcome in outcomes if isinstance(outcome, Instruction)]
+    if not accepted:
+        return outcomes
+    Instruction.objects.bulk_create(accepted)
+    StatusEvent.objects.bulk_create(
+        StatusEvent(
+            instruction=instruction,
+            to_status=InstructionStatus.ACCEPTED,
+            cause="validated",
+            actor=participant.bic,
+        )
+        for instruction in accepted
     )
-    StatusEvent.objects.create(
-        instruction=instruction,
-        to_status=InstructionStatus.ACCEPTED,
-        cause="validated",
-        actor=participant.bic,
-    )
-    notifications.notify(instruction, notifications.accepted(instruction), status=InstructionStatus.ACCEPTED)
-    transaction.on_commit(lambda: _enqueue_match(instruction.pk))
-    return instruction
+    if notify:
+        outbound_enqueue_many(
+            messages=[
+                Outgoing(
+                    participant,
+                    notifications.accepted(instruction),
+                    instruction.transaction_id,
+                    InstructionStatus.ACCEPTED,
+                )
+                for instruction in accepted
+            ]
+        )
+    instruction_ids = [instruction.pk for instruction in accepted]
+    transaction.on_commit(lambda: _enqueue_match(instruction_ids))
+    return outcomes
 
 
 def _enqueue_advance(transfer_id: int) -> None:
@@ -324,84 +418,189 @@ def _enqueue_advance(transfer_id: int) -> None:
     transfer_advance.delay(transfer_id)
 
 
-def _enqueue_match(instruction_id: int) -> None:
-    from hub.settlement.tasks import instruction_match
+def _enqueue_match(instruction_ids: list[int]) -> None:
+    """One matching task per ``MATCH_BATCH`` instructions."""
+    from hub.settlement.tasks import instructions_match
 
-    instruction_match.delay(instruction_id)
+    for start in range(0, len(instruction_ids), MATCH_BATCH):
+        instructions_match.delay(instruction_ids[start : start + MATCH_BATCH])
+
+
+MATCH_BATCH = 500  # instructions per matching task
+MATCH_CANDIDATES = 50  # the open counterparts an instruction's turn reads, oldest first
+MATCH_ROUNDS = 5  # turns of an instruction whose chosen counterpart is taken meanwhile
 
 
 # --- matching --------------------------------------------------------------------------------------------
 
 
 def instruction_match(*, instruction_id: int) -> Transfer | None:
-    """Match an open instruction with an open counterpart, or mark it unmatched. Safe to run twice and
-    concurrently for both sides of a pair: rows are locked in id order and their status rechecked."""
-    with transaction.atomic():
-        instruction = Instruction.objects.select_related("account").get(pk=instruction_id)
-        if instruction.status not in INSTRUCTION_OPEN:
-            return None
+    """Match an open instruction with an open counterpart, or mark it unmatched; the transfer it made,
+    if any. ``instructions_match`` with a batch of one."""
+    return instructions_match(instruction_ids=[instruction_id]).get(instruction_id)
+
+
+def instructions_match(*, instruction_ids: Sequence[int]) -> dict[int, Transfer]:
+    """Match each open instruction of ``instruction_ids`` with an open counterpart, or mark it unmatched,
+    as if matched one after another in that order, with a few queries for the whole batch. Returns the
+    transfers made, by the id of the instruction whose turn made them.
+
+    Safe to run twice and concurrently, for both sides of a pair too: the rows are locked in id order
+    and their status rechecked under the lock. An instruction whose chosen counterpart was taken
+    meanwhile has another turn, in a new transaction; after ``MATCH_ROUNDS`` turns it is left open for
+    the recycling sweep to match again."""
+    made: dict[int, Transfer] = {}
+    pending = list(dict.fromkeys(instruction_ids))
+    for _round in range(MATCH_ROUNDS):
+        if not pending:
+            break
+        with transaction.atomic():
+            transfers, pending = _match_round(pending)
+        made.update(transfers)
+    return made
+
+
+def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[int]]:
+    """One turn of ``instructions_match``: the transfers made, and the instructions to try again."""
+    position = {pk: n for n, pk in enumerate(instruction_ids)}
+    instructions = sorted(
+        Instruction.objects.select_related("account").filter(
+            pk__in=instruction_ids, status__in=INSTRUCTION_OPEN
+        ),
+        key=lambda instruction: position[instruction.pk],
+    )
+    if not instructions:
+        return {}, []
+    # the first MATCH_CANDIDATES open instructions of each (key, side) by age, as each turn would read
+    # them, and enough beyond them for the ones this batch takes itself
+    per_key = Counter(instruction.matching_key for instruction in instructions)
+    window = Window(
+        RowNumber(),
+        partition_by=[F("matching_key"), F("side")],
+        order_by=[F("created_at").asc(), F("pk").asc()],
+    )
+    rows = {instruction.pk: instruction for instruction in instructions}
+    queues: dict[tuple[str, str], list[Instruction]] = {}
+    for candidate in (
+        Instruction.objects.select_related("account")
+        .filter(matching_key__in=per_key, status__in=INSTRUCTION_OPEN)
+        .annotate(rank=window)
+        .filter(rank__lte=MATCH_CANDIDATES + max(per_key.values()))
+        .order_by("created_at", "pk")
+    ):
+        candidate = rows.setdefault(candidate.pk, candidate)
+        queues.setdefault((candidate.matching_key, candidate.side), []).append(candidate)
+    # every turn in order, in memory: an instruction taken as a counterpart has no turn of its own
+    taken: set[int] = set()
+    turns: list[tuple[Instruction, Instruction | None]] = []
+    for instruction in instructions:
+        if instruction.pk in taken:
+            continue
         opposite = Side.RECEIVE if instruction.side == Side.DELIVER else Side.DELIVER
-        candidates = (
-            Instruction.objects.select_related("account")
-            .filter(matching_key=instruction.matching_key, side=opposite, status__in=INSTRUCTION_OPEN)
-            .order_by("created_at", "pk")[:50]
-        )
-        for candidate in candidates:
-            if not optional_fields_match(instruction, candidate):
+        chosen, seen = None, 0
+        for candidate in queues.get((instruction.matching_key, opposite), []):
+            if candidate.pk in taken:
                 continue
-            pair = {
-                row.pk: row
-                for row in Instruction.objects.select_for_update(of=("self",))
-                .select_related("participant", "account", "security", "counterparty_csd")
-                .filter(pk__in=[instruction.pk, candidate.pk])
-                .order_by("pk")
-            }
-            mine, theirs = pair[instruction.pk], pair[candidate.pk]
-            if mine.status not in INSTRUCTION_OPEN:
-                return None
-            if theirs.status not in INSTRUCTION_OPEN:
-                continue
-            return _pair(mine, theirs)
-        locked = (
-            Instruction.objects.select_for_update(of=("self",))
-            .select_related("participant", "account", "security", "counterparty_csd")
-            .get(pk=instruction.pk)
+            seen += 1
+            if seen > MATCH_CANDIDATES:
+                break
+            if optional_fields_match(instruction, candidate):
+                chosen = candidate
+                break
+        if chosen is not None:
+            taken |= {instruction.pk, chosen.pk}
+        turns.append((instruction, chosen))
+    involved = {instruction.pk for instruction, _chosen in turns} | {
+        chosen.pk for _instruction, chosen in turns if chosen is not None
+    }
+    locked = {
+        row.pk: row
+        for row in Instruction.objects.select_for_update(of=("self",))
+        .select_related("participant", "account", "security", "counterparty_csd")
+        .filter(pk__in=involved)
+        .order_by("pk")
+    }
+    unmatched, pairs, again = [], [], []
+    for instruction, chosen in turns:
+        mine = locked[instruction.pk]
+        if chosen is None:
+            if mine.status == InstructionStatus.ACCEPTED:
+                unmatched.append(mine)
+            continue
+        theirs = locked[chosen.pk]
+        if mine.status not in INSTRUCTION_OPEN:
+            continue
+        if theirs.status not in INSTRUCTION_OPEN:
+            again.append(mine.pk)  # taken meanwhile: another turn, with the candidates then open
+            continue
+        pairs.append((mine, theirs))
+    moved = instructions_status_set(
+        instructions=unmatched, to=InstructionStatus.UNMATCHED, cause="no counterpart yet", actor=SYSTEM
+    )
+    notices = [
+        Outgoing(
+            row.participant, notifications.unmatched(row), row.transaction_id, InstructionStatus.UNMATCHED
         )
-        if locked.status == InstructionStatus.ACCEPTED:
-            instruction_status_set(
-                instruction=locked, to=InstructionStatus.UNMATCHED, cause="no counterpart yet", actor=SYSTEM
-            )
-            notifications.notify(locked, notifications.unmatched(locked), status=InstructionStatus.UNMATCHED)
-        return None
+        for row in moved
+    ]
+    transfers = _pairs(pairs, notices)
+    outbound_enqueue_many(messages=notices)
+    return {mine.pk: transfer for (mine, _theirs), transfer in zip(pairs, transfers, strict=True)}, again
 
 
-def _pair(one: Instruction, other: Instruction) -> Transfer:
-    deliver, receive = (one, other) if one.side == Side.DELIVER else (other, one)
-    transfer = Transfer.objects.create(
-        deliver=deliver,
-        receive=receive,
-        security=deliver.security,
-        quantity=deliver.quantity,
-        intended_settlement_date=deliver.intended_settlement_date,
-        due_at=timezone.now(),  # the protocol's outbox: due at once, re-driven by the sweeper if lost
+def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]) -> list[Transfer]:
+    """A transfer for each locked pair of open instructions, in order; the MATCHED statuses for both
+    sides are added to ``notices``, and the settlement protocol is scheduled for them all on commit."""
+    if not pairs:
+        return []
+    sides = [(one, other) if one.side == Side.DELIVER else (other, one) for one, other in pairs]
+    now = timezone.now()
+    transfers = Transfer.objects.bulk_create(
+        Transfer(
+            deliver=deliver,
+            receive=receive,
+            security=deliver.security,
+            quantity=deliver.quantity,
+            intended_settlement_date=deliver.intended_settlement_date,
+            due_at=now,  # the protocol's outbox: due at once, re-driven by the sweeper if lost
+        )
+        for deliver, receive in sides
     )
-    transaction.on_commit(lambda: _enqueue_advance(transfer.pk))
-    StatusEvent.objects.create(
-        transfer=transfer,
-        to_status=TransferStatus.MATCHED,
-        cause=f"matched {deliver.transaction_id} with {receive.transaction_id}",
-        actor=SYSTEM,
+    transfer_ids = [transfer.pk for transfer in transfers]
+    transaction.on_commit(lambda: _enqueue_advance_many(transfer_ids))
+    StatusEvent.objects.bulk_create(
+        StatusEvent(
+            transfer=transfer,
+            to_status=TransferStatus.MATCHED,
+            cause=f"matched {deliver.transaction_id} with {receive.transaction_id}",
+            actor=SYSTEM,
+        )
+        for transfer, (deliver, receive) in zip(transfers, sides, strict=True)
     )
-    for side in in_lock_order(deliver, receive):
-        instruction_status_set(
-            instruction=side,
+    for transfer, (deliver, receive) in zip(transfers, sides, strict=True):
+        both = in_lock_order(deliver, receive)
+        moved = instructions_status_set(
+            instructions=both,
             to=InstructionStatus.MATCHED,
             cause=f"transfer {transfer.pk}",
             actor=SYSTEM,
             transfer=transfer,
         )
-        notifications.notify(side, notifications.matched(side), status=InstructionStatus.MATCHED)
-    return transfer
+        if len(moved) != 2:
+            raise errors.StatusConflict(f"transfer {transfer.pk}: an instruction changed while matching")
+        notices += [
+            Outgoing(
+                side.participant, notifications.matched(side), side.transaction_id, InstructionStatus.MATCHED
+            )
+            for side in both
+        ]
+    return transfers
+
+
+def _enqueue_advance_many(transfer_ids: list[int]) -> None:
+    from hub.settlement.tasks import transfers_advance
+
+    transfers_advance.delay(transfer_ids)
 
 
 # --- cancellation ----------------------------------------------------------------------------------------
