@@ -211,18 +211,22 @@ def transfers_advance(
     if not claimed:
         return {}
     run = _Run(adapter_for=adapter_for or _default_adapter, now=now)
-    active = claimed
     transfers: dict[int, Transfer] = {}
+    legs: dict[int, list[Leg]] = {}
+    stale, fresh = claimed, []
     for _round in range(ROUNDS):
+        # the rows this run moved are carried over in memory; any other is read again (another actor, a
+        # cancellation say, may have moved it)
+        loaded = _load(stale) if stale else []
+        legs.update(_legs_of(loaded))
+        transfers.update((t.pk, t) for t in loaded)
+        active = [*loaded, *fresh]
         if not active:
             break
-        loaded = _load(active)
-        transfers.update((t.pk, t) for t in loaded)
-        legs = _legs_of(loaded)
         groups: dict[str, list[Transfer]] = {}
-        for transfer in loaded:
+        for transfer in active:
             groups.setdefault(transfer.status, []).append(transfer)
-        moving = []
+        stale, fresh = [], []
         for status, group in groups.items():
             if status in TERMINAL_TRANSFER:
                 run.due.update((t.pk, None) for t in group)
@@ -234,12 +238,15 @@ def transfers_advance(
                 answers = {t.pk: run.retry(t, exc) for t in group}
             for transfer in group:
                 answer = answers.get(transfer.pk, CONTINUE)
-                if answer == CONTINUE:
-                    moving.append(transfer.pk)
-                else:
+                if answer != CONTINUE:
                     run.due[transfer.pk] = answer
-        active = moving
-    run.due.update((pk, now) for pk in active)  # more to do than one run takes: due again at once
+                elif transfer.status != status:
+                    fresh.append(transfer)
+                else:
+                    stale.append(transfer.pk)
+    else:
+        # more to do than one run takes: due again at once
+        run.due.update((pk, now) for pk in [*stale, *(t.pk for t in fresh)])
     _hand_back(transfers, run.due, run.attempts)
     return run.due
 
@@ -412,7 +419,8 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
                 )
                 for plan in plans
             ]
-        Leg.objects.bulk_create(new_legs)
+        for leg in Leg.objects.bulk_create(new_legs):
+            legs[leg.transfer_id].append(leg)
     return answers
 
 
@@ -473,6 +481,8 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
             {t.pk: (entry.pk,) for t, entry in zip(moved, entries, strict=True)},
             ("commit_entry_id",),
         )
+        for transfer, entry in zip(moved, entries, strict=True):
+            transfer.commit_entry_id = entry.pk
         if moved:
             transaction.on_commit(request_anchoring)
     return answers
@@ -640,6 +650,7 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
         )
         if settled:
             ledger_seal_request()
+    answers.update((t.pk, None) for t in settled)
     return answers
 
 
@@ -735,6 +746,7 @@ def _abort(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
                     status=InstructionStatus.FAILED,
                 )
             ledger_seal_request()
+        answers[transfer.pk] = None
     return answers
 
 
