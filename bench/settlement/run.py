@@ -79,6 +79,26 @@ def postgresql_write_rate(url: str) -> dict:
     return {"single_row_commits_per_s": round(single, 1), "batched_rows_per_s": round(batched, 1)}
 
 
+def peak_rss_mb(groups: dict[str, list[int]]) -> dict[str, float]:
+    """The largest peak resident set (VmHWM) of any process in each role's process groups (a role's
+    children, the prefork pool or gunicorn's workers, share its group), in MiB."""
+    role_of = {pgid: role for role, pgids in groups.items() for pgid in pgids}
+    peaks: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            pgid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            status = (entry / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        role = role_of.get(pgid)
+        for line in status.splitlines():
+            if role and line.startswith("VmHWM:"):
+                peaks[role] = max(peaks.get(role, 0.0), round(int(line.split()[1]) / 1024, 1))
+    return peaks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -113,7 +133,9 @@ def main() -> None:
     reference_csds_export(directory=workdir / "reference_csd", ports=ports)
     children = []
 
-    def start(command: list[str]) -> subprocess.Popen:
+    roles: dict[str, list[int]] = {}
+
+    def start(command: list[str], role: str) -> subprocess.Popen:
         child = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -123,11 +145,12 @@ def main() -> None:
             start_new_session=True,
         )
         children.append(child)
+        roles.setdefault(role, []).append(child.pid)
         return child
 
     python = sys.executable
     for process in reference_csd_processes(directory=workdir / "reference_csd", python=python):
-        start(process.command)
+        start(process.command, "reference_csd")
     web_port = free_port()
     start(
         [
@@ -141,7 +164,8 @@ def main() -> None:
             str(args.web_workers),
             "--log-level",
             "warning",
-        ]
+        ],
+        "web",
     )
     start(
         [
@@ -157,9 +181,10 @@ def main() -> None:
             str(args.workers),
             "-n",
             f"bench-{os.getpid()}@%h",
-        ]
+        ],
+        "worker",
     )
-    start([python, "-m", "celery", "-A", "hub", "beat", "-l", "warning", "--pidfile="])
+    start([python, "-m", "celery", "-A", "hub", "beat", "-l", "warning", "--pidfile="], "beat")
     base = f"http://127.0.0.1:{web_port}"
     try:
         for _ in range(300):
@@ -244,7 +269,8 @@ def main() -> None:
                     "target_settled_per_second": 500,
                     "celery_workers": args.workers,
                     "peak_rss_mb": {
-                        "bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+                        "bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                        **peak_rss_mb(roles),
                     },
                 }
             )

@@ -321,3 +321,94 @@ def test_transfers_waiting_for_the_ledger_are_released_together_once_their_block
     for transfer_id in released:
         transfer_advance(transfer_id=transfer_id, adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
     assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
+
+
+class Counting:
+    """An adapter that counts its batch calls, and what each carried."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, name):
+        method = getattr(self.inner, name)
+        if not name.endswith("_many"):
+            return method
+
+        def call(legs):
+            self.calls.append((name, len(legs)))
+            return method(legs)
+
+        return call
+
+
+def advance_batch(transfers: list[Transfer], adapter_for, *, now=NOON_IN_MOSCOW) -> None:
+    from hub.settlement.protocol import transfers_advance
+
+    ids = [t.pk for t in transfers]
+    Transfer.objects.filter(pk__in=ids, due_at__isnull=False).update(due_at=now)
+    transfers_advance(transfer_ids=ids, adapter_for=adapter_for, now=now)
+
+
+def test_a_batch_settles_with_one_call_per_csd_per_step_and_one_commit_entry_per_transfer(books):
+    counting = {code: Counting(adapter) for code, adapter in books.adapters.items()}
+    adapter_for = lambda csd_row: counting[csd_row.code]  # noqa: E731
+    transfers = [
+        matched(*pair(NSD_A, STRATE_A, tx="B-SI1", amount="11")),
+        matched(*pair(NSD_A, STRATE_A, tx="B-SI2", amount="12")),
+        matched(*pair(STRATE_A, NSD_A, tx="B-IS", amount="13")),
+        matched(*pair(STRATE_A, KACD_A, tx="B-RE", amount="14")),
+    ]
+    advance_batch(transfers, adapter_for)
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"PREPARED"}
+    blocks_seal_and_finalise()
+    advance_batch(transfers, adapter_for)
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
+    # NSD (the issuer) and Strate hold a leg of each of the four transfers, KACD one (the realignment's
+    # last): each CSD was asked once to prepare and once to commit, for all of its legs together
+    assert counting["NSD"].calls == [("prepare_many", 4), ("commit_many", 4)]
+    assert counting["STRATE"].calls == [("prepare_many", 4), ("commit_many", 4)]
+    assert counting["KACD"].calls == [("prepare_many", 1), ("commit_many", 1)]
+    for transfer in transfers:
+        kinds = list(Entry.objects.filter(reference=f"transfer:{transfer.pk}").values_list("kind", flat=True))
+        assert kinds == ["COMMIT", "SETTLED"]
+    assert OutboundMessage.objects.filter(status="SETTLED").count() == 2 * len(transfers)
+    assert set(Instruction.objects.values_list("status", flat=True)) == {"SETTLED"}
+    assert invariant_violations(books) == []
+
+
+def test_a_refusal_in_a_batch_fails_or_recycles_only_the_transfers_it_concerns(books):
+    lacking = matched(*pair(NSD_A, STRATE_A, tx="B-LACK", amount="150000"))  # holds 100,000
+    fine = matched(*pair(NSD_A, STRATE_A, tx="B-FINE", amount="10"))
+    books.ledgers["KACD"].block_account("MIRROR-NSD")  # the realignment's last leg is refused (BLOC)
+    blocked = matched(*pair(STRATE_A, KACD_A, tx="B-BLOC", amount="20"))
+    batch = [lacking, fine, blocked]
+    advance_batch(batch, books.adapter_for)
+    blocks_seal_and_finalise()
+    advance_batch(batch, books.adapter_for)
+    lacking, fine, blocked = (Transfer.objects.get(pk=t.pk) for t in batch)
+    assert lacking.status == "PREPARING" and lacking.pending_reason == "LACK"
+    assert lacking.due_at == NOON_IN_MOSCOW + dt.timedelta(seconds=30)
+    assert fine.status == "SETTLED"
+    assert blocked.status == "FAILED" and blocked.failure_reason == "BLOC"
+    assert set(blocked.legs.values_list("status", flat=True)) == {"ABORTED"}
+    assert books.balance("STRATE", "DEMAZAJJ-OWN", SHARES) == (Decimal(100_010), 0)
+    assert invariant_violations(books) == []
+
+
+def test_a_csd_down_in_a_batch_delays_only_the_transfers_with_a_leg_there(books):
+    down = Flaky(books.adapters["KACD"], "prepare_many", failures=1)
+    adapter_for = lambda csd_row: down if csd_row.code == "KACD" else books.adapter_for(csd_row)  # noqa: E731
+    through_kacd = matched(*pair(STRATE_A, KACD_A, tx="B-DOWN", amount="15"))
+    elsewhere = matched(*pair(NSD_A, STRATE_A, tx="B-UP", amount="16"))
+    advance_batch([through_kacd, elsewhere], adapter_for)
+    through_kacd.refresh_from_db()
+    elsewhere.refresh_from_db()
+    assert elsewhere.status == "PREPARED" and elsewhere.attempts == 0
+    assert through_kacd.status == "PREPARING" and through_kacd.attempts == 1
+    assert (
+        NOON_IN_MOSCOW + dt.timedelta(seconds=1)
+        <= through_kacd.due_at
+        <= NOON_IN_MOSCOW + dt.timedelta(seconds=2)
+    )
+    assert run(run(through_kacd, books), books).status == "SETTLED"
+    assert invariant_violations(books) == []
