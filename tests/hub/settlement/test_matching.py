@@ -9,8 +9,9 @@ from django.db import connections, transaction
 
 from hub.messaging.services import inbound_record
 from hub.registry.models import Participant
+from hub.settlement import services, tasks
 from hub.settlement.models import Instruction, Transfer
-from hub.settlement.services import instruction_match, instruction_submit
+from hub.settlement.services import instruction_match, instruction_submit, instructions_match
 
 from .messages import NSD_BROKER, STRATE_BROKER, instruction
 
@@ -105,3 +106,95 @@ def test_both_sides_matched_at_the_same_moment_make_exactly_one_transfer():
         transfer = Transfer.objects.get(deliver=deliver)
         assert transfer.receive_id == receive.pk and transfer.quantity == Decimal(10 + round_number)
     assert Transfer.objects.count() == 5
+
+
+def test_a_batch_matches_each_instruction_as_one_at_a_time_would(demo):
+    receives = [submit(instruction("RECE", tx=f"B-R{n}", amount=str(n + 1))) for n in range(3)]
+    mismatch = submit(instruction("RECE", tx="B-RX", amount="9", common_trade_reference="T-1"))
+    delivers = [submit(instruction("DELI", tx=f"B-D{n}", amount=str(n + 1))) for n in range(3)]
+    lonely = submit(instruction("DELI", tx="B-LONELY", amount="77"))
+    other = submit(instruction("DELI", tx="B-DX", amount="9", common_trade_reference="T-2"))
+    batch = [lonely.pk, *(d.pk for d in delivers), other.pk]
+    made = instructions_match(instruction_ids=batch)
+    assert sorted(made) == sorted(d.pk for d in delivers)
+    for deliver, receive in zip(delivers, receives, strict=True):
+        assert (made[deliver.pk].deliver_id, made[deliver.pk].receive_id) == (deliver.pk, receive.pk)
+    statuses = dict(Instruction.objects.values_list("transaction_id", "status"))
+    assert statuses["B-LONELY"] == statuses["B-DX"] == "UNMATCHED" and statuses["B-RX"] == "ACCEPTED"
+    assert {statuses[f"B-{side}{n}"] for side in "DR" for n in range(3)} == {"MATCHED"}
+    assert mismatch.pk not in made and instructions_match(instruction_ids=batch) == {}  # nothing twice
+
+
+def test_both_sides_in_one_batch_make_one_transfer_and_the_first_turn_makes_it(demo):
+    deliver, receive = pair()
+    made = instructions_match(instruction_ids=[receive.pk, deliver.pk])
+    assert list(made) == [receive.pk] and Transfer.objects.get().deliver_id == deliver.pk
+
+
+def test_a_batch_is_matched_in_a_few_queries_and_hands_the_protocol_one_task(
+    demo, django_assert_max_num_queries, django_capture_on_commit_callbacks, monkeypatch
+):
+    published = []
+    monkeypatch.setattr(tasks.transfers_advance, "delay", lambda ids: published.append(ids))
+    for n in range(20):
+        submit(instruction("DELI", tx=f"Q-D{n}", amount=str(n + 1)))
+    receives = [submit(instruction("RECE", tx=f"Q-R{n}", amount=str(n + 1))).pk for n in range(20)]
+    # the status writer takes the pair's two rows together: one UPDATE and one INSERT per transfer
+    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(2 * 20 + 12):
+        made = instructions_match(instruction_ids=receives)
+    assert len(made) == 20
+    assert published == [[transfer.pk for transfer in made.values()]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_counterpart_taken_just_before_the_lock_gives_the_instruction_another_turn(monkeypatch):
+    call_command("seed_demo", verbosity=0)
+    first = submit(instruction("DELI", tx="T-D1"))
+    oldest, younger = submit(instruction("RECE", tx="T-R1")), submit(instruction("RECE", tx="T-R2"))
+    competitor = submit(instruction("DELI", tx="T-D2"))
+    choose = services.optional_fields_match
+    raced = []
+
+    def race_then_choose(one, other):
+        if not raced:  # a competing match commits once the batch has read its candidates
+            raced.append(True)
+            thread = threading.Thread(target=_match_in_thread, args=(competitor.pk,))
+            thread.start()
+            thread.join(30)
+        return choose(one, other)
+
+    monkeypatch.setattr(services, "optional_fields_match", race_then_choose)
+    made = instructions_match(instruction_ids=[first.pk])
+    assert made[first.pk].receive_id == younger.pk
+    assert Transfer.objects.get(deliver=competitor).receive_id == oldest.pk
+
+
+def _match_in_thread(instruction_id: int) -> None:
+    instruction_match(instruction_id=instruction_id)
+    connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_of_both_sides_matched_at_the_same_moment_make_exactly_one_transfer_per_pair():
+    call_command("seed_demo", verbosity=0)
+    delivers = [submit(instruction("DELI", tx=f"BR-D{n}", amount=str(n + 1))).pk for n in range(10)]
+    receives = [submit(instruction("RECE", tx=f"BR-R{n}", amount=str(n + 1))).pk for n in range(10)]
+    mixed = [pk for pair in zip(receives[::-1], delivers, strict=True) for pk in pair]
+    barrier = threading.Barrier(3)
+    made: list[dict] = []
+
+    def run(ids: list[int]) -> None:
+        barrier.wait()
+        made.append(instructions_match(instruction_ids=ids))
+        connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(ids,)) for ids in (delivers, receives, mixed)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(made) == 3 and sum(len(m) for m in made) == 10
+    assert Transfer.objects.count() == 10
+    assert set(Instruction.objects.values_list("status", flat=True)) == {"MATCHED"}
+    for transfer in Transfer.objects.select_related("deliver", "receive"):
+        assert transfer.deliver.quantity == transfer.receive.quantity
