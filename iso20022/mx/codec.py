@@ -33,12 +33,14 @@ from iso20022.models import BusinessHeader, Message
 from iso20022.mx import head, registry
 from iso20022.mx.safexml import DEFAULT_LIMITS, Limits, local_path, parse_xml
 from iso20022.mx.schemas import guideline, schema_errors
-from iso20022.mx.xmltree import Node, Writer, top_node
+from iso20022.mx.xmltree import XML_DECLARATION, Node, TextWriter, Writer, top_node
 
 ENVELOPE_NAMESPACE = "urn:csd-hub:xsd:envlp.001.01"
 ENVELOPE_ROOT = "Envlp"
 
 _ENVELOPE_TAG = "{%s}%s" % (ENVELOPE_NAMESPACE, ENVELOPE_ROOT)  # noqa: UP031
+_ENVELOPE_START = f'<{ENVELOPE_ROOT} xmlns="{ENVELOPE_NAMESPACE}">'
+_ENVELOPE_END = f"</{ENVELOPE_ROOT}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +96,19 @@ def validate(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> tuple[MessageEr
 def build(body: Message, *, header: BusinessHeader | None = None, message_id: str | None = None) -> bytes:
     """Write ``body`` as UTF-8 XML: a bare Document, or the hub envelope when a ``header`` is given.
 
+    Written with ``TextWriter``: the same bytes as the lxml tree of ``build_document`` serialised
+    (``tests/iso20022/test_mx_text_writer.py``). Outbound messages are not validated here, each time:
+    the tests prove every message the builders write validates against the hub's schemas and the
+    official ones; what the hub reads is always validated (``parse``).
+
     The header's ``message_definition_id`` must be the message built (``build_header`` fills it in).
     """
     version = registry.for_model(body, message_id)
-    document = _build_document(version, body)
+    w = TextWriter(version.namespace)
+    document = w.root("Document")
+    version.codec.build(w, w.add(document, version.root), body)
     if header is None:
-        return etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+        return XML_DECLARATION + w.to_text(document).encode()
     if header.message_definition_id != version.message_id:
         raise UnsupportedMessage(
             MessageError(
@@ -108,11 +117,16 @@ def build(body: Message, *, header: BusinessHeader | None = None, message_id: st
                 path="AppHdr/MsgDefIdr",
             )
         )
-    envelope = etree.Element(_ENVELOPE_TAG, nsmap={None: ENVELOPE_NAMESPACE})
-    header_version = registry.HEADER_VERSIONS[0]
-    envelope.append(head.build(Writer(header_version.namespace), header))
-    envelope.append(document)
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    header_writer = TextWriter(registry.HEADER_VERSIONS[0].namespace)
+    return (
+        XML_DECLARATION
+        + (
+            _ENVELOPE_START
+            + header_writer.to_text(head.build(header_writer, header))
+            + w.to_text(document)
+            + _ENVELOPE_END
+        ).encode()
+    )
 
 
 def build_document(body: Message, *, message_id: str | None = None) -> etree._Element:
