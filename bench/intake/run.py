@@ -10,7 +10,10 @@ nothing about time.
   receive instructions (MT540, from Strate's), each one POST /api/v1/messages/ by ``--clients`` threads
   against gunicorn (``--web-workers`` processes). Latency is per request, as the client sees it.
 - ``http_bulk``: the same number of new instructions in bulk files of ``--bulk-size`` messages.
-- ``matching``: every accepted instruction through ``instruction_match`` in this process (pairs/s).
+- ``in_process_bulk``: the same number again in bulk files through ``messages_receive_bulk`` in this
+  process (no HTTP): intake's own cost, with its CPU time per message.
+- ``matching``: every accepted instruction through ``instructions_match`` in this process, in batches of
+  ``--bulk-size`` as the matching task gets them from intake (transfers/s).
 - ``baseline_in_process_parse``: the same 2N messages through ``mx.parse`` / ``parse_mt``.
 """
 
@@ -77,9 +80,9 @@ def main() -> None:
     from hub.registry.demo import demo_isin
     from hub.registry.models import Participant
     from hub.registry.services import participant_token_issue
-    from hub.settlement.bulk import BULK_NAMESPACE
-    from hub.settlement.models import Instruction
-    from hub.settlement.services import instruction_match
+    from hub.settlement.bulk import BULK_NAMESPACE, messages_receive_bulk
+    from hub.settlement.models import Instruction, Transfer
+    from hub.settlement.services import instructions_match
     from iso20022 import models as m
     from iso20022 import mx
     from iso20022.mt import build_mt, parse_mt
@@ -130,7 +133,24 @@ def main() -> None:
             )
         return out
 
-    single, bulk = messages("S"), messages("K")
+    single, bulk, in_process = messages("S"), messages("K"), messages("P")
+
+    def bulk_files(items: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes, str, int]]:
+        files = []
+        for bic, content_type in (("DEMARUMM", "application/xml"), ("DEMAZAJJ", "text/plain")):
+            mine = [raw for b, raw, _ct in items if b == bic]
+            for start in range(0, len(mine), args.bulk_size):
+                chunk = mine[start : start + args.bulk_size]
+                if content_type == "application/xml":
+                    payload = (
+                        f'<BlkMsgs xmlns="{BULK_NAMESPACE}">'.encode()
+                        + b"".join(raw.split(b"?>", 1)[1] for raw in chunk)
+                        + b"</BlkMsgs>"
+                    )
+                else:
+                    payload = b"\r\n".join(chunk)
+                files.append((bic, payload, content_type, len(chunk)))
+        return files
 
     # baseline: the message layer alone, in this process
     started = time.perf_counter()
@@ -191,20 +211,7 @@ def main() -> None:
         http_single = figures([r[0] for r in results], time.perf_counter() - started, len(results))
         http_single["accepted"] = sum(1 for r in results if r[1] == 202)
 
-        files = []
-        for bic, content_type in (("DEMARUMM", "application/xml"), ("DEMAZAJJ", "text/plain")):
-            mine = [raw for b, raw, _ct in bulk if b == bic]
-            for start in range(0, len(mine), args.bulk_size):
-                chunk = mine[start : start + args.bulk_size]
-                if content_type == "application/xml":
-                    payload = (
-                        f'<BlkMsgs xmlns="{BULK_NAMESPACE}">'.encode()
-                        + b"".join(raw.split(b"?>", 1)[1] for raw in chunk)
-                        + b"</BlkMsgs>"
-                    )
-                else:
-                    payload = b"\r\n".join(chunk)
-                files.append((bic, payload, content_type))
+        files = [(bic, payload, content_type) for bic, payload, content_type, _n in bulk_files(bulk)]
         started = time.perf_counter()
         with ThreadPoolExecutor(min(args.clients, len(files))) as pool:
             bulk_results = list(pool.map(lambda f: send(f, "/api/v1/messages/bulk/"), files))
@@ -220,14 +227,37 @@ def main() -> None:
         web.terminate()
         web.wait(30)
 
-    ids = list(Instruction.objects.filter(side="DELI").order_by("pk").values_list("pk", flat=True))
+    participants = {bic: Participant.objects.select_related("home_csd").get(bic=bic) for bic in tokens}
+    started, cpu = time.perf_counter(), time.process_time()
+    file_latencies = []
+    for bic, payload, content_type, _n in bulk_files(in_process):
+        t0 = time.perf_counter()
+        messages_receive_bulk(participant=participants[bic], raw=payload, content_type=content_type)
+        file_latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    in_process_bulk = {
+        "messages": len(in_process),
+        "per_second": round(len(in_process) / elapsed, 1),
+        "cpu_ms_per_message": round(cpu * 1000 / len(in_process), 3),
+        "p50_file_ms": round(percentile(file_latencies, 0.5), 1),
+    }
+
+    ids = list(Instruction.objects.order_by("pk").values_list("pk", flat=True))
     started = time.perf_counter()
     match_latencies = []
-    for instruction_id in ids:
+    for start in range(0, len(ids), args.bulk_size):
         t0 = time.perf_counter()
-        instruction_match(instruction_id=instruction_id)
+        instructions_match(instruction_ids=ids[start : start + args.bulk_size])
         match_latencies.append((time.perf_counter() - t0) * 1000)
-    matching = figures(match_latencies, time.perf_counter() - started, len(ids))
+    elapsed = time.perf_counter() - started
+    transfers = Transfer.objects.count()
+    matching = {
+        "instructions": len(ids),
+        "transfers": transfers,
+        "per_second": round(transfers / elapsed, 1),
+        "batch_size": args.bulk_size,
+        "p50_batch_ms": round(percentile(match_latencies, 0.5), 1),
+    }
     matching["matched_pairs"] = Instruction.objects.filter(status="MATCHED").count() // 2
 
     print(
@@ -240,6 +270,7 @@ def main() -> None:
                 "instructions_accepted_total": Instruction.objects.count(),
                 "http_single": http_single,
                 "http_bulk": http_bulk,
+                "in_process_bulk": in_process_bulk,
                 "matching": matching,
                 "baseline_in_process_parse": baseline,
                 "http_single_vs_baseline": round(http_single["per_second"] / baseline["per_second"], 4),
