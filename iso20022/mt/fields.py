@@ -391,7 +391,9 @@ def generic_raw(qualifier: str, value: str, issuer: str | None = None) -> str:
 
 def make_field(tag: str, qualifier: str | None, value: object, issuer: str | None = None) -> Field:
     """Build a field from a typed value (the inverse of ``parse_field``)."""
-    if isinstance(value, Quantity):
+    if type(value) is str:  # the most frequent value: references, codes, accounts
+        text = value
+    elif isinstance(value, Quantity):
         text = f"{value.kind}/{format_decimal(value.amount)}"
     elif isinstance(value, Balance):
         sign = "N" if value.amount < 0 else ""
@@ -419,6 +421,6 @@ def make_field(tag: str, qualifier: str | None, value: object, issuer: str | Non
     else:
         text = str(value)
     raw = generic_raw(qualifier, text, issuer) if qualifier else text
-    if any(line[:1] in (":", "-") for line in raw.split("\n")[1:]):
+    if "\n" in raw and any(line[:1] in (":", "-") for line in raw.split("\n")[1:]):
         raise FieldFormatError(f"{raw!r} would start a line with ':' or '-', which FIN forbids")
     return parse_field(tag, raw)

@@ -244,19 +244,22 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
         first_line += 1
     if not body:
         return root
-    starts = list(_FIELD_LINE.finditer(body))
-    if not starts or starts[0].start() != 0:
-        head = body[: starts[0].start()] if starts else body
-        problem(errors, f"block 4 text must start with a field (:TAG:), not {head[:20]!r}", first_line, "4")
+    # [text before the first field, tag, value, tag, value, ...]; every value but the last ends with the
+    # line end before the next field.
+    parts = _FIELD_LINE.split(body)
+    if parts[0] or len(parts) == 1:
+        problem(
+            errors, f"block 4 text must start with a field (:TAG:), not {parts[0][:20]!r}", first_line, "4"
+        )
         return root
     stack = [root]
     line = first_line
-    previous_end = 0
-    for index, match in enumerate(starts):
-        line += body.count("\n", previous_end, match.start())
-        value_end = starts[index + 1].start() - 1 if index + 1 < len(starts) else len(body)
-        tag, raw = match.group(1), body[match.end() : value_end]
-        previous_end = match.start()
+    last = len(parts) - 2
+    for index in range(1, len(parts), 2):
+        tag, value = parts[index], parts[index + 1]
+        raw = value if index == last else value[:-1]
+        if index > 1:
+            line += parts[index - 1].count("\n")
         if "\n:" in raw:
             offset = raw.count("\n", 0, raw.index("\n:")) + 1
             problem(
