@@ -173,6 +173,8 @@ SETTLEMENT_LEDGER_RECHECK_SECONDS = envint("SETTLEMENT_LEDGER_RECHECK_SECONDS", 
 # commit decisions gathered this long into one block before sealing and endorsement are asked for
 SETTLEMENT_ANCHOR_BATCH_MILLISECONDS = envint("SETTLEMENT_ANCHOR_BATCH_MILLISECONDS", 500, minimum=0)
 SETTLEMENT_SWEEP_BATCH = envint("SETTLEMENT_SWEEP_BATCH", 2000, minimum=1)
+# how long past its due time a transfer must be before the sweeper re-drives it
+SETTLEMENT_SWEEP_GRACE_SECONDS = envint("SETTLEMENT_SWEEP_GRACE_SECONDS", 10, minimum=0)
 # transfers one protocol run takes together: each step calls each CSD once for all of their legs
 SETTLEMENT_BATCH_SIZE = envint("SETTLEMENT_BATCH_SIZE", 500, minimum=1)
 SETTLEMENT_SUSPENSION_RECHECK_SECONDS = envint("SETTLEMENT_SUSPENSION_RECHECK_SECONDS", 60, minimum=1)

@@ -551,8 +551,11 @@ def transfers_release_committable(*, now: dt.datetime | None = None) -> list[int
     Called once the ledger has sealed and endorsed: one pass releases the whole batch, so transfers do not
     each poll the ledger while they wait."""
     now = now or timezone.now()
+    # a transfer already released (due now, its task in the queue) is not released again
     waiting = dict(
-        Transfer.objects.filter(status=TransferStatus.PREPARED).values_list("pk", "commit_entry_id")
+        Transfer.objects.filter(status=TransferStatus.PREPARED, due_at__gt=now).values_list(
+            "pk", "commit_entry_id"
+        )
     )
     final = _final_entries([entry for entry in waiting.values() if entry])
     ready = [pk for pk, entry in waiting.items() if entry in final]

@@ -28,12 +28,16 @@ def instructions_of(participant: Participant) -> QuerySet[Instruction]:
 
 
 def transfers_due(*, now: dt.datetime) -> list[int]:
+    """Transfers whose due time passed more than ``SETTLEMENT_SWEEP_GRACE_SECONDS`` ago: their task was
+    lost, or their run died. The grace keeps the sweeper from doubling tasks still waiting in a busy queue
+    (a doubled task would cost only a failed claim, but thousands of them cost a worker's time)."""
     from django.conf import settings
 
     from hub.settlement.models import Transfer
 
+    overdue = now - dt.timedelta(seconds=settings.SETTLEMENT_SWEEP_GRACE_SECONDS)
     return list(
-        Transfer.objects.filter(due_at__lte=now)
+        Transfer.objects.filter(due_at__lte=overdue)
         .order_by("due_at")
         .values_list("pk", flat=True)[: settings.SETTLEMENT_SWEEP_BATCH]
     )

@@ -318,6 +318,7 @@ def test_transfers_waiting_for_the_ledger_are_released_together_once_their_block
     released = transfers_release_committable(now=NOON_IN_MOSCOW)
     assert sorted(released) == sorted(t.pk for t in transfers)
     assert set(Transfer.objects.values_list("due_at", flat=True)) == {NOON_IN_MOSCOW}
+    assert transfers_release_committable(now=NOON_IN_MOSCOW) == []  # released once, not at every pass
     for transfer_id in released:
         transfer_advance(transfer_id=transfer_id, adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
     assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
