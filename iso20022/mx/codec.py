@@ -58,7 +58,7 @@ def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
     header_element, document = _split(root)
     header = None
     if header_element is not None:
-        header_version = registry.for_namespace(
+        header_version = registry.accepted(header_element.tag, header=True) or registry.for_namespace(
             etree.QName(header_element).namespace,
             header=True,
             path=local_path(header_element),
@@ -66,7 +66,7 @@ def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
         )
         _validate(header_version, header_element)
         header = head.parse(_node(header_element))
-    version = registry.for_namespace(
+    version = registry.accepted(document.tag) or registry.for_namespace(
         etree.QName(document).namespace, path=local_path(document), line=document.sourceline
     )
     _validate(version, document)

@@ -93,6 +93,16 @@ def for_model(model: object, message_id: str | None = None) -> MessageVersion:
     return version
 
 
+_BY_TAG = {f"{{{v.namespace}}}Document": v for v in MESSAGE_VERSIONS}
+_HEADER_BY_TAG = {f"{{{v.namespace}}}{v.root}": v for v in HEADER_VERSIONS}
+
+
+def accepted(tag: str, *, header: bool = False) -> MessageVersion | None:
+    """The version of a ``Document`` (or, ``header=True``, an ``AppHdr``) element by its tag, when the hub
+    accepts it; ``None`` otherwise (``for_namespace`` then says why)."""
+    return (_HEADER_BY_TAG if header else _BY_TAG).get(tag)
+
+
 def for_namespace(
     namespace: str | None, *, header: bool = False, path: str | None = None, line: int | None = None
 ) -> MessageVersion:

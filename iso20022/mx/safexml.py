@@ -90,7 +90,8 @@ def local_path(element: etree._Element) -> str:
     parts = []
     node = element
     while node is not None:
-        parts.append(etree.QName(node).localname)
+        tag = node.tag
+        parts.append(tag[tag.find("}") + 1 :] if isinstance(tag, str) else etree.QName(node).localname)
         node = node.getparent()
     return "/" + "/".join(reversed(parts))
 
