@@ -274,4 +274,5 @@ def ledger_seal_request() -> None:
     A broker that cannot take the request is logged, not raised: the scheduled run seals the entries anyway."""
     from hub.ledger.tasks import seal_blocks
 
-    transaction.on_commit(seal_blocks.delay, robust=True)
+    # a request still queued after a few seconds is stale (a later one, or beat's, seals the same entries)
+    transaction.on_commit(lambda: seal_blocks.apply_async(expires=5), robust=True)

@@ -75,6 +75,7 @@ AdapterFor = Callable[[CSD], csd.CsdAdapter]
 Due = dt.datetime | None
 CONTINUE = "continue"  # a step's answer for a transfer that moved on: look at it again in the next round
 ROUNDS = 12
+ANCHOR_REQUEST_EXPIRES = 5  # seconds
 
 
 def _default_adapter(csd_row: CSD) -> csd.CsdAdapter:
@@ -355,7 +356,10 @@ def request_anchoring() -> None:
     _last_anchoring_request = now
     from hub.settlement.tasks import transfers_anchor_and_release
 
-    transfers_anchor_and_release.apply_async(countdown=settings.SETTLEMENT_ANCHOR_BATCH_MILLISECONDS / 1000)
+    window = settings.SETTLEMENT_ANCHOR_BATCH_MILLISECONDS / 1000
+    # a request still queued after a few seconds is stale (a later one, or beat's, does the same work):
+    # it expires rather than pile up behind a busy queue
+    transfers_anchor_and_release.apply_async(countdown=window, expires=window + ANCHOR_REQUEST_EXPIRES)
 
 
 def _start_of_day(csd_row: CSD, day: dt.date) -> dt.datetime:

@@ -50,10 +50,10 @@ def test_sealing_asked_for_on_demand_is_done_by_a_real_worker_through_the_broker
 def test_a_broker_that_cannot_take_the_request_does_not_fail_the_callers_commit(
     monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    def broker_down():
+    def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks.seal_blocks, "delay", broker_down)
+    monkeypatch.setattr(tasks.seal_blocks, "apply_async", broker_down)
     with caplog.at_level("ERROR"), django_capture_on_commit_callbacks(execute=True) as requested:
         services.entries_append(drafts=drafts(2))
         services.ledger_seal_request()
