@@ -598,9 +598,11 @@ def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]
 
 
 def _enqueue_advance_many(transfer_ids: list[int]) -> None:
-    from hub.settlement.tasks import transfers_advance
+    """The protocol for the transfers one matching transaction made: one task per protocol batch."""
+    from hub.settlement.tasks import batches, transfers_advance
 
-    transfers_advance.delay(transfer_ids)
+    for chunk in batches(transfer_ids):
+        transfers_advance.delay(chunk)
 
 
 # --- cancellation ----------------------------------------------------------------------------------------
