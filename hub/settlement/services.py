@@ -50,8 +50,16 @@ def _require_transaction() -> None:
         raise RuntimeError("status writes must run inside a database transaction")
 
 
+class Each(dict):
+    """A value that differs from row to row in a batch status write (a cause, a field): by row id."""
+
+
+def _value_for(value, row):
+    return value[row.pk] if isinstance(value, Each) else value
+
+
 def _status_moves(
-    rows: list, *, moves: dict, to: str, cause: str, actor: str, reason_code: str, fields: dict
+    rows: list, *, moves: dict, to: str, cause: str | Each, actor: str, reason_code: str, fields: dict
 ) -> list:
     """Compare-and-set the status of every row in ``rows`` (all of one model) along the table of allowed
     ``moves``, and append one event per row that moved. Returns the rows that moved: a row whose status
@@ -82,7 +90,7 @@ def _status_moves(
             **{owner: row},
             from_status=row.status,
             to_status=to,
-            cause=cause[:200],
+            cause=_value_for(cause, row)[:200],
             reason_code=reason_code,
             actor=actor,
         )
@@ -92,7 +100,7 @@ def _status_moves(
         row.status = to
         row.updated_at = now
         for field, value in fields.items():
-            setattr(row, field, value)
+            setattr(row, field, _value_for(value, row))
     return moved
 
 
@@ -101,12 +109,23 @@ def _compare_and_set(model, ids: list[int], *, current: str, values: dict) -> se
     connection = transaction.get_connection()
     quote = connection.ops.quote_name
     assignments, params = [], []
-    for name, value in values.items():
-        field = model._meta.get_field(name)
+
+    def prepared(field, value):
         if field.is_relation and hasattr(value, "pk"):
             value = value.pk
-        assignments.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
+        return field.get_db_prep_save(value, connection)
+
+    for name, value in values.items():
+        field = model._meta.get_field(name)
+        column = quote(field.column)
+        if isinstance(value, Each):
+            # ELSE keeps the CASE typed as the column, whatever the values
+            assignments.append(f"{column} = CASE id " + "WHEN %s THEN %s " * len(ids) + f"ELSE {column} END")
+            for pk in ids:
+                params += [pk, prepared(field, value[pk])]
+        else:
+            assignments.append(f"{column} = %s")
+            params.append(prepared(field, value))
     marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -148,9 +167,16 @@ def instruction_status_set(
 
 
 def instructions_status_set(
-    *, instructions: list[Instruction], to: str, cause: str, actor: str, reason_code: str = "", **fields
+    *,
+    instructions: list[Instruction],
+    to: str,
+    cause: str | Each,
+    actor: str,
+    reason_code: str = "",
+    **fields,
 ) -> list[Instruction]:
-    """The batch form of ``instruction_status_set``: returns the instructions that moved."""
+    """The batch form of ``instruction_status_set``: returns the instructions that moved. ``cause`` and
+    any field may be ``Each`` (a value per instruction)."""
     return _status_moves(
         instructions,
         moves=INSTRUCTION_MOVES,
@@ -412,12 +438,6 @@ def instructions_submit(
     return outcomes
 
 
-def _enqueue_advance(transfer_id: int) -> None:
-    from hub.settlement.tasks import transfer_advance
-
-    transfer_advance.delay(transfer_id)
-
-
 def _enqueue_match(instruction_ids: list[int]) -> None:
     """One matching task per ``MATCH_BATCH`` instructions."""
     from hub.settlement.tasks import instructions_match
@@ -577,23 +597,27 @@ def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]
         )
         for transfer, (deliver, receive) in zip(transfers, sides, strict=True)
     )
-    for transfer, (deliver, receive) in zip(transfers, sides, strict=True):
-        both = in_lock_order(deliver, receive)
-        moved = instructions_status_set(
-            instructions=both,
-            to=InstructionStatus.MATCHED,
-            cause=f"transfer {transfer.pk}",
-            actor=SYSTEM,
-            transfer=transfer,
+    ordered = [
+        (transfer, side)
+        for transfer, (deliver, receive) in zip(transfers, sides, strict=True)
+        for side in in_lock_order(deliver, receive)
+    ]
+    # every pair in one status write: each instruction with its own transfer
+    moved = instructions_status_set(
+        instructions=[side for _transfer, side in ordered],
+        to=InstructionStatus.MATCHED,
+        cause=Each({side.pk: f"transfer {transfer.pk}" for transfer, side in ordered}),
+        actor=SYSTEM,
+        transfer=Each({side.pk: transfer for transfer, side in ordered}),
+    )
+    if len(moved) != len(ordered):
+        raise errors.StatusConflict("an instruction changed while matching")
+    notices += [
+        Outgoing(
+            side.participant, notifications.matched(side), side.transaction_id, InstructionStatus.MATCHED
         )
-        if len(moved) != 2:
-            raise errors.StatusConflict(f"transfer {transfer.pk}: an instruction changed while matching")
-        notices += [
-            Outgoing(
-                side.participant, notifications.matched(side), side.transaction_id, InstructionStatus.MATCHED
-            )
-            for side in both
-        ]
+        for _transfer, side in ordered
+    ]
     return transfers
 
 

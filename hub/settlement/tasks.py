@@ -80,6 +80,6 @@ def instructions_recycle() -> dict[str, int]:
     """Beat: cancel instructions unmatched past their deadline; re-drive matching that may have been lost."""
     report = services.instructions_recycle()
     stale = selectors.instructions_rematch_ids(older_than=dt.timedelta(minutes=5))
-    for instruction_id in stale:
-        instruction_match.delay(instruction_id)
+    for chunk in batches(stale):
+        instructions_match.delay(chunk)
     return report | {"rematched": len(stale)}
