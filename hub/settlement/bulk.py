@@ -7,24 +7,20 @@ separated by ``$`` as in SWIFT batch files. The file is read with the same harde
 messages (no DTD, no entities, depth limit), with a size limit fit for a batch.
 """
 
-import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from lxml import etree
 
 from hub.messaging.models import InboundOutcome
 from hub.messaging.services import inbound_answer, inbound_record
 from hub.registry.models import Participant
 from hub.settlement.intake import IntakeAnswer, message_format, messages_receive
+from iso20022 import bulk
 from iso20022.errors import Iso20022Error
 from iso20022.mx import Limits
-from iso20022.mx.safexml import parse_xml
 
-BULK_NAMESPACE = "urn:csd-hub:xsd:blk.001.01"
-BULK_ROOT = f"{{{BULK_NAMESPACE}}}BlkMsgs"
-_FIN_START = re.compile(rb"\{1:")
+BULK_NAMESPACE = bulk.BULK_NAMESPACE
 
 
 class BulkUnreadable(Exception):
@@ -57,39 +53,25 @@ class BulkResult:
         }
 
 
-def split_mx(raw: bytes) -> list[bytes]:
+def _split(fmt: str, raw: bytes) -> list[bytes]:
+    """The file's messages, with the hub's limits (``API_MAX_REQUEST_BYTES``, ``BULK_MAX_MESSAGES``)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     try:
-        root = parse_xml(raw, Limits(max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE, max_depth=42))
+        if fmt == "MX":
+            return bulk.split_mx(
+                raw,
+                limits=Limits(max_bytes=limit, max_depth=bulk.BULK_LIMITS.max_depth),
+                max_messages=settings.BULK_MAX_MESSAGES,
+            )
+        return bulk.split_mt(raw, max_bytes=limit, max_messages=settings.BULK_MAX_MESSAGES)
     except Iso20022Error as exc:
-        raise BulkUnreadable(f"the bulk file is not acceptable XML: {exc}") from None
-    if root.tag != BULK_ROOT:
-        raise BulkUnreadable(f"a bulk file of ISO 20022 messages has root {{{BULK_NAMESPACE}}}BlkMsgs")
-    parts = [
-        etree.tostring(child, encoding="UTF-8", xml_declaration=True)
-        for child in root
-        if isinstance(child.tag, str)
-    ]
-    return parts
-
-
-def split_mt(raw: bytes) -> list[bytes]:
-    starts = [match.start() for match in _FIN_START.finditer(raw)]
-    if not starts or raw[: starts[0]].strip(b" \r\n\t$"):
-        raise BulkUnreadable(
-            "a bulk file of ISO 15022 messages is FIN messages one after another, each from {1:"
-        )
-    ends = [*starts[1:], len(raw)]
-    return [raw[start:end].strip(b" \r\n\t$") for start, end in zip(starts, ends, strict=True)]
+        raise BulkUnreadable(f"the bulk file is refused whole: {exc}") from None
 
 
 def messages_receive_bulk(*, participant: Participant, raw: bytes, content_type: str) -> BulkResult:
     fmt = message_format(content_type, raw)
     try:
-        parts = split_mx(raw) if fmt == "MX" else split_mt(raw)
-        if not parts:
-            raise BulkUnreadable("the bulk file holds no message")
-        if len(parts) > settings.BULK_MAX_MESSAGES:
-            raise BulkUnreadable(f"{len(parts)} messages in one file; at most {settings.BULK_MAX_MESSAGES}")
+        parts = _split(fmt, raw)
     except BulkUnreadable as exc:
         # kept for the audit trail like any message, with the reason it was refused
         inbound = inbound_record(sender=participant, raw=raw, fmt=fmt, content_type=content_type)
