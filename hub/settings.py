@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from hub.env import envbool, envint, envlist, envstr
 
@@ -134,6 +135,15 @@ else:
 CELERY_RESULT_BACKEND = envstr("CELERY_RESULT_BACKEND", _default_backend)
 CELERY_RESULT_EXPIRES = envint("CELERY_RESULT_EXPIRES", 3600)
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "hub")
+# The ledger's tasks (sealing, endorsing, anchoring) and the release of committable transfers have a queue
+# of their own, which workers consume beside the default one: a backlog of settlement batches must never
+# hold back the work that lets those batches finish (and their reservations be freed).
+CELERY_LEDGER_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.ledger"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_LEDGER_QUEUE))
+CELERY_TASK_ROUTES = {
+    "hub.ledger.*": {"queue": CELERY_LEDGER_QUEUE},
+    "hub.settlement.transfers_anchor_and_release": {"queue": CELERY_LEDGER_QUEUE},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = envint("CELERY_PREFETCH_MULTIPLIER", 4, minimum=1)

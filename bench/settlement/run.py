@@ -286,8 +286,9 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, 9)
         # what the run left queued (beat's last ticks, say) goes with it
+        queues = (ENV["CELERY_QUEUE"], f"{ENV['CELERY_QUEUE']}.ledger")
         redis.Redis.from_url(ENV["CELERY_BROKER_URL"]).delete(
-            ENV["CELERY_QUEUE"], f"_kombu.binding.{ENV['CELERY_QUEUE']}"
+            *queues, *(f"_kombu.binding.{queue}" for queue in queues)
         )
 
 

@@ -324,8 +324,13 @@ def _legs_done(done: list[tuple[Leg, csd.LegOutcome]], *, to: str) -> None:
         leg.status = to
 
 
-def _leg_refused(leg: Leg, exc: csd.AdapterError) -> None:
-    Leg.objects.filter(pk=leg.pk).update(reason_code=(exc.reason_code or "OTHR")[:4])
+def _legs_refused(refused: list[tuple[Leg, csd.AdapterError]]) -> None:
+    """Record on each leg the reason its CSD last refused it (LACK, BLOC ...)."""
+    _update_each(
+        "settlement_leg",
+        {leg.pk: ((exc.reason_code or "OTHR")[:4],) for leg, exc in refused},
+        ("reason_code",),
+    )
 
 
 def _leg_statuses(transfers: list[Transfer]) -> dict[int, set[str]]:
@@ -369,7 +374,7 @@ def _start_of_day(csd_row: CSD, day: dt.date) -> dt.datetime:
 def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
     answers: dict[int, Due | str] = {}
     suspended: dict[tuple[str, frozenset[str]], bool] = {}
-    ready = []
+    ready, waiting = [], []
     for transfer in group:
         deliverer_csd = transfer.deliver.account.csd
         today = csd_local_now(deliverer_csd, now=run.now).date()
@@ -388,17 +393,15 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
         if suspended[key]:
             # CSDR RTS 2017/392 art. 65: an unresolved reconciliation break suspends the issue; the
             # transfer waits (it does not fail) until the break is resolved
-            _pending(
-                transfer,
-                reason="SUSP",
-                code="OTHR",
-                why="ISIN suspended from settlement by a reconciliation break",
-            )
+            waiting.append(transfer)
             answers[transfer.pk] = run.now + dt.timedelta(
                 seconds=settings.SETTLEMENT_SUSPENSION_RECHECK_SECONDS
             )
             continue
         ready.append(transfer)
+    _pending(
+        waiting, reason="SUSP", code="OTHR", why="ISIN suspended from settlement by a reconciliation break"
+    )
     with transaction.atomic():
         moved = transfers_status_set(
             transfers=ready, to=TransferStatus.PREPARING, cause="settlement date reached", actor=SYSTEM
@@ -445,18 +448,20 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
         else:
             refused.setdefault(transfer.pk, (leg, result.error))
     _legs_done(prepared, to=LegStatus.PREPARED)
+    _legs_refused([refused[t.pk] for t in group if t.pk in refused])
+    lacking = []
     for transfer in group:
         if transfer.pk in answers or transfer.pk not in refused:
             continue
         leg, exc = refused[transfer.pk]
-        _leg_refused(leg, exc)
         if exc.reason_code == "LACK" and not csd_is_past_cutoff(leg.csd, now=run.now):
-            _pending(transfer, reason="LACK", code="LACK")
+            lacking.append(transfer)
             answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_LACK_RECYCLE_SECONDS)
             continue
         with transaction.atomic():
             _abort_begin(transfer, reason=exc.reason_code or "OTHR", detail=f"{leg.csd.code}: {exc}")
         answers[transfer.pk] = CONTINUE
+    _pending(lacking, reason="LACK", code="LACK")
     candidates = [t for t in group if t.pk not in answers]
     with transaction.atomic():
         statuses = _leg_statuses(candidates)
@@ -520,20 +525,34 @@ def commit_record(transfer: Transfer, legs: list[Leg]) -> dict:
     }
 
 
-def _pending(transfer: Transfer, *, reason: str, code: str, why: str = "") -> None:
-    """Tell both participants once why settlement waits (sese.024 pending with ISO ``code``); ``reason``
-    is what the transfer records (LACK, SUSP)."""
+def _pending(transfers: list[Transfer], *, reason: str, code: str, why: str = "") -> None:
+    """Tell both participants of each transfer, once, why settlement waits (sese.024 pending with ISO
+    ``code``); ``reason`` is what the transfer records (LACK, SUSP). A transfer that already waits for
+    the same reason is told nothing again."""
+    if not transfers:
+        return
+    marks = ", ".join(["%s"] * len(transfers))
     with transaction.atomic():
-        changed = (
-            Transfer.objects.filter(pk=transfer.pk)
-            .exclude(pending_reason=reason)
-            .update(pending_reason=reason)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE settlement_transfer SET pending_reason = %s "  # noqa: S608 (placeholders only)
+                f"WHERE id IN ({marks}) AND pending_reason <> %s RETURNING id",
+                [reason, *(t.pk for t in transfers), reason],
+            )
+            told = {row[0] for row in cursor.fetchall()}
+        outbound_enqueue_many(
+            messages=[
+                Outgoing(
+                    participant=instruction.participant,
+                    body=notifications.pending(instruction, reason=code, why=why),
+                    transaction_id=instruction.transaction_id,
+                    status="PENDING",
+                )
+                for transfer in transfers
+                if transfer.pk in told
+                for instruction in in_lock_order(transfer.deliver, transfer.receive)
+            ]
         )
-        if not changed:
-            return
-        for instruction in in_lock_order(transfer.deliver, transfer.receive):
-            advice = notifications.pending(instruction, reason=code, why=why)
-            notifications.notify(instruction, advice, status="PENDING")
 
 
 def _final_entries(entry_ids: list[int]) -> set[int]:
@@ -611,7 +630,7 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
                 leg.leg_id,
                 result.error,
             )
-            _leg_refused(leg, result.error)
+            _legs_refused([(leg, result.error)])
             answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
     _legs_done(committed, to=LegStatus.COMMITTED)
     candidates = [t for t in group if t.pk not in answers]
