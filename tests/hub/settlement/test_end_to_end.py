@@ -29,6 +29,7 @@ from hub.ops.schedules import periodic_task_ensure
 from hub.registry.reference_csds import reference_csd_processes, reference_csds_export
 from hub.settlement.models import Instruction, Leg, Transfer
 from hub.settlement.services import instruction_match
+from iso20022 import bulk
 
 from ...conftest import Child, celery_command, database_url_for_children, free_port
 from ..api.conftest import client_for, post
@@ -136,15 +137,28 @@ def today_pair(deliverer, receiver, tx: str):
     return pair(deliverer, receiver, tx=tx, trade_date=today, intended_settlement_date=today)
 
 
-def send_pairs(pairs) -> None:
+def send_pairs(pairs, *, receives_in_bulk: bool = False) -> None:
+    """Each side as its own message; with ``receives_in_bulk`` the receiving sides go last, one bulk file per
+    receiver, so that they are matched, and their transfers settled, in batches."""
     clients = {}
+    files: dict[str, list[bytes]] = {}
     for deliver, receive in pairs:
         for body in (deliver, receive):
             bic = body.account_owner_bic
             client = clients.setdefault(bic, client_for(bic))
             mt = bic == STRATE_A[0]  # Strate's broker speaks ISO 15022
-            response = post(client, as_mt(body) if mt else as_mx(body), mt=mt)
+            message = as_mt(body) if mt else as_mx(body)
+            if receives_in_bulk and body is receive:
+                files.setdefault(bic, []).append(message)
+                continue
+            response = post(client, message, mt=mt)
             assert response.status_code == 202, response.content
+    for bic, messages in files.items():
+        mt = bic == STRATE_A[0]
+        data = bulk.join_mt(messages) if mt else bulk.join_mx(messages)
+        response = post(clients[bic], data, mt=mt, path="/api/v1/messages/bulk/")
+        assert response.status_code == 200, response.content
+        assert {r["http_status"] for r in response.json()["results"]} == {202}, response.content
 
 
 def all_terminal(expected: int) -> bool:
@@ -216,11 +230,12 @@ def test_a_worker_killed_again_and_again_loses_nothing_and_settles_nothing_twice
     killed_in: set[str] = set()
     try:
         send_pairs(
-            [today_pair(NSD_A, STRATE_A, f"K-SI{i}") for i in range(2)]
-            + [today_pair(STRATE_A, KACD_A, f"K-RE{i}") for i in range(2)]
+            [today_pair(NSD_A, STRATE_A, f"K-SI{i}") for i in range(3)]
+            + [today_pair(STRATE_A, KACD_A, f"K-RE{i}") for i in range(3)],
+            receives_in_bulk=True,  # batches of several transfers die mid-protocol too
         )
         deadline = time.monotonic() + 240
-        while not all_terminal(4) and time.monotonic() < deadline:
+        while not all_terminal(6) and time.monotonic() < deadline:
             worker = start_worker(env)
             time.sleep(1.5)
             killed_in |= set(
@@ -231,7 +246,7 @@ def test_a_worker_killed_again_and_again_loses_nothing_and_settles_nothing_twice
             worker.stop()
         worker = start_worker(env)
         try:
-            wait_for(lambda: all_terminal(4), timeout=120, what="every transfer to end after the kills")
+            wait_for(lambda: all_terminal(6), timeout=120, what="every transfer to end after the kills")
             wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed")
         finally:
             worker.stop()
