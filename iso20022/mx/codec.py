@@ -12,7 +12,8 @@ header's ``MsgDefIdr`` must name the document's message. A bare ``Document`` is 
 without a header. The message type and version come from the ``Document`` namespace alone.
 
 ``parse`` runs: hardened XML parsing -> type and version detection -> usage-guideline validation ->
-extraction into the model. Every refusal raises an ``Iso20022Error`` subclass carrying ``MessageError``
+extraction into the model (``fast`` for the plain messages of the leg path, the message's own reader
+for the rest). Every refusal raises an ``Iso20022Error`` subclass carrying ``MessageError``
 values (reason code, line, path).
 """
 
@@ -30,7 +31,7 @@ from iso20022.errors import (
     UnsupportedMessage,
 )
 from iso20022.models import BusinessHeader, Message
-from iso20022.mx import head, registry
+from iso20022.mx import fast, head, registry
 from iso20022.mx.safexml import DEFAULT_LIMITS, Limits, local_path, parse_xml
 from iso20022.mx.schemas import guideline, schema_errors
 from iso20022.mx.xmltree import XML_DECLARATION, Node, TextWriter, Writer, top_node
@@ -65,7 +66,7 @@ def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
             line=header_element.sourceline,
         )
         _validate(header_version, header_element)
-        header = head.parse(_node(header_element))
+        header = fast.read_header(header_element) or head.parse(_node(header_element))
     version = registry.accepted(document.tag) or registry.for_namespace(
         etree.QName(document).namespace, path=local_path(document), line=document.sourceline
     )
@@ -80,7 +81,10 @@ def parse(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> MxMessage:
                 path=local_path(header_element) + "/MsgDefIdr",
             )
         )
-    body = version.codec.parse(_node(document[0]), header.business_message_id if header is not None else None)
+    business_message_id = header.business_message_id if header is not None else None
+    body = fast.read_body(version.message_id, document[0], business_message_id) or version.codec.parse(
+        _node(document[0]), business_message_id
+    )
     return MxMessage(message_id=version.message_id, body=body, header=header)
 
 
