@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from csd_adapters import base as csd
@@ -676,8 +677,54 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
         )
         if settled:
             ledger_seal_request()
+            _lacking_recycle(
+                credited={
+                    (leg.csd_id, leg.credit_account_id, leg.security_id)
+                    for t in settled
+                    for leg in legs[t.pk]
+                },
+                now=run.now,
+            )
     answers.update((t.pk, None) for t in settled)
     return answers
+
+
+def _lacking_recycle(*, credited: set[tuple[int, int, int]], now: dt.datetime) -> None:
+    """Recycle at once the transfers lacking securities on a position these postings have just credited
+    (CSD, account, security), as T2S re-attempts pending instructions when the resources they lack
+    arrive, rather than leaving them to their next timed attempt."""
+    if not credited:
+        return
+    on_position = Q()
+    for csd_id, account_id, security_id in credited:
+        on_position |= Q(csd_id=csd_id, debit_account_id=account_id, security_id=security_id)
+    lacking = sorted(
+        set(
+            Leg.objects.filter(
+                on_position,
+                status=LegStatus.PENDING,
+                reason_code="LACK",
+                transfer__status=TransferStatus.PREPARING,
+                transfer__pending_reason="LACK",
+            ).values_list("transfer_id", flat=True)
+        )
+    )
+    if not lacking:
+        return
+    # only transfers waiting for their next attempt: one a run holds has a lease, which lasts longer
+    # (and were a lease broken, the steps' compare-and-set and the CSDs' idempotency would still hold)
+    next_attempt = now + dt.timedelta(seconds=settings.SETTLEMENT_LACK_RECYCLE_SECONDS)
+    Transfer.objects.filter(
+        pk__in=lacking, status=TransferStatus.PREPARING, due_at__gt=now, due_at__lte=next_attempt
+    ).update(due_at=now)
+
+    def enqueue() -> None:
+        from hub.settlement.tasks import batches, transfers_advance
+
+        for chunk in batches(lacking):
+            transfers_advance.delay(chunk)
+
+    transaction.on_commit(enqueue, robust=True)
 
 
 def _instructions_close(instructions: list[Instruction], *, to: str, cause: str) -> list[Instruction]:

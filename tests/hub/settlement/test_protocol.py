@@ -413,3 +413,22 @@ def test_a_csd_down_in_a_batch_delays_only_the_transfers_with_a_leg_there(books)
     )
     assert run(run(through_kacd, books), books).status == "SETTLED"
     assert invariant_violations(books) == []
+
+
+def test_a_transfer_lacking_securities_is_recycled_as_soon_as_a_settlement_credits_its_position(books):
+    lacking = matched(*pair(NSD_A, STRATE_A, tx="WAKE-LACK", amount="100050"))  # holds 100,000
+    advance_batch([lacking], books.adapter_for)
+    lacking.refresh_from_db()
+    assert lacking.pending_reason == "LACK"
+    assert lacking.due_at == NOON_IN_MOSCOW + dt.timedelta(seconds=30)
+    unrelated = matched(*pair(STRATE_A, KACD_A, tx="WAKE-NOT", amount="5"))  # credits nothing at NSD
+    run(run(unrelated, books), books)
+    lacking.refresh_from_db()
+    assert lacking.due_at == NOON_IN_MOSCOW + dt.timedelta(seconds=30)  # still waiting its turn
+    incoming = matched(*pair(STRATE_A, NSD_A, tx="WAKE-IN", amount="100"))  # credits DEMARUMM-OWN at NSD
+    assert run(run(incoming, books), books).status == "SETTLED"
+    lacking.refresh_from_db()
+    assert lacking.status == "PREPARING" and lacking.due_at == NOON_IN_MOSCOW  # recycled at once
+    assert run(run(lacking, books), books).status == "SETTLED"
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(50), 0)
+    assert invariant_violations(books) == []
