@@ -80,11 +80,12 @@ def main() -> None:
     from hub.registry.demo import demo_isin
     from hub.registry.models import Participant
     from hub.registry.services import participant_token_issue
-    from hub.settlement.bulk import BULK_NAMESPACE, messages_receive_bulk
+    from hub.settlement.bulk import messages_receive_bulk
     from hub.settlement.models import Instruction, Transfer
     from hub.settlement.services import instructions_match
     from iso20022 import models as m
     from iso20022 import mx
+    from iso20022.bulk import join_mt, join_mx
     from iso20022.mt import build_mt, parse_mt
 
     call_command("migrate", verbosity=0)
@@ -141,14 +142,7 @@ def main() -> None:
             mine = [raw for b, raw, _ct in items if b == bic]
             for start in range(0, len(mine), args.bulk_size):
                 chunk = mine[start : start + args.bulk_size]
-                if content_type == "application/xml":
-                    payload = (
-                        f'<BlkMsgs xmlns="{BULK_NAMESPACE}">'.encode()
-                        + b"".join(raw.split(b"?>", 1)[1] for raw in chunk)
-                        + b"</BlkMsgs>"
-                    )
-                else:
-                    payload = b"\r\n".join(chunk)
+                payload = join_mx(chunk) if content_type == "application/xml" else join_mt(chunk)
                 files.append((bic, payload, content_type, len(chunk)))
         return files
 

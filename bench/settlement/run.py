@@ -137,9 +137,9 @@ def main() -> None:
     from hub.registry.models import Participant
     from hub.registry.reference_csds import reference_csd_processes, reference_csds_export
     from hub.registry.services import participant_token_issue
-    from hub.settlement.bulk import BULK_NAMESPACE
     from hub.settlement.models import Transfer
     from hub.settlement.simulation import trade_messages, trades_plan
+    from iso20022.bulk import join_mt, join_mx
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", verbosity=0)
@@ -220,14 +220,7 @@ def main() -> None:
         for (bic, content_type), bodies in by_sender.items():
             for start_at in range(0, len(bodies), args.bulk_size):
                 chunk = bodies[start_at : start_at + args.bulk_size]
-                if content_type == "application/xml":
-                    payload = (
-                        f'<BlkMsgs xmlns="{BULK_NAMESPACE}">'.encode()
-                        + b"".join(body.split(b"?>", 1)[1] for body in chunk)
-                        + b"</BlkMsgs>"
-                    )
-                else:
-                    payload = b"\r\n".join(chunk)
+                payload = join_mx(chunk) if content_type == "application/xml" else join_mt(chunk)
                 files.append((bic, content_type, payload))
 
         def send(item) -> int:

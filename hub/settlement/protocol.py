@@ -60,6 +60,7 @@ from hub.registry.models import CSD, Participant, SecuritiesAccount
 from hub.settlement import notifications
 from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
+from hub.settlement.rows import Each, rows_update
 from hub.settlement.services import (
     SYSTEM,
     in_lock_order,
@@ -141,33 +142,16 @@ def _legs_of(transfers: list[Transfer]) -> dict[int, list[Leg]]:
     return legs
 
 
-def _update_each(table: str, values: dict[int, tuple], columns: tuple[str, ...], *, where: str = "") -> None:
-    """One UPDATE for many rows, each with its own ``values`` (by id, in the order of ``columns``), through
-    CASE expressions that PostgreSQL and SQLite both read; 500 rows a statement."""
-    ids = sorted(values)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        sets, params = [], []
-        for position, column in enumerate(columns):
-            # ELSE gives the CASE the column's type, even when every value is NULL
-            sets.append(f"{column} = CASE id " + "WHEN %s THEN %s " * len(chunk) + f"ELSE {column} END")
-            for pk in chunk:
-                params += [pk, values[pk][position]]
-        marks = ", ".join(["%s"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                # table and columns are this module's constants; every value is a bound parameter
-                f"UPDATE {table} SET {', '.join(sets)} WHERE id IN ({marks}) {where}",  # noqa: S608
-                [*params, *chunk],
-            )
-
-
-def _hand_back(transfers: dict[int, Transfer], due: dict[int, Due], attempts: dict[int, int]) -> None:
-    now = timezone.now()
-    _update_each(
-        "settlement_transfer",
-        {pk: (due[pk], attempts.get(pk, 0), now) for pk in due if pk in transfers},
-        ("due_at", "attempts", "updated_at"),
+def _hand_back(run: _Run) -> None:
+    """Every claimed transfer's next due time (its lease ends), and its count of transient failures."""
+    rows_update(
+        Transfer,
+        list(run.due),
+        {
+            "due_at": Each(run.due),
+            "attempts": Each({pk: run.attempts.get(pk, 0) for pk in run.due}),
+            "updated_at": timezone.now(),
+        },
     )
 
 
@@ -249,7 +233,7 @@ def transfers_advance(
     else:
         # more to do than one run takes: due again at once
         run.due.update((pk, now) for pk in [*stale, *(t.pk for t in fresh)])
-    _hand_back(transfers, run.due, run.attempts)
+    _hand_back(run)
     return run.due
 
 
@@ -272,15 +256,42 @@ def _wire_leg(leg: Leg, transfer: Transfer) -> csd.Leg:
 
 @dataclass
 class _Answers:
-    """What the CSDs said about a set of legs: a result per leg, or the transient error of its CSD."""
+    """What the CSDs said about a set of legs, sorted once for every step: the legs ``done`` (with their
+    outcomes), each transfer's first permanent refusal, and when to try again the transfers that met a
+    transient failure (their CSD unreachable, or one leg's answer transient)."""
 
-    results: dict[int, csd.LegResult] = field(default_factory=dict)
-    unreachable: dict[str, csd.AdapterError] = field(default_factory=dict)
+    done: list[tuple[Leg, csd.LegOutcome]] = field(default_factory=list)
+    refused: dict[int, tuple[Leg, csd.AdapterError]] = field(default_factory=dict)
+    later: dict[int, dt.datetime] = field(default_factory=dict)
+
+    def stuck(self, run: _Run, operation: str) -> dict[int, dt.datetime]:
+        """After the anchor (commit) or once aborting, a refusal cannot change the outcome: the transfer
+        stays due, the refused leg shows why, and operations see it in the log."""
+        _legs_refused(list(self.refused.values()))
+        for transfer_id, (leg, exc) in self.refused.items():
+            log.error(
+                "transfer %s: %s refused the %s of %s: %s",
+                transfer_id,
+                leg.csd.code,
+                operation,
+                leg.leg_id,
+                exc,
+            )
+        due = run.now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
+        return dict.fromkeys(self.refused, due)
 
 
-def _call_csds(run: _Run, operation: str, work: list[tuple[Transfer, Leg]]) -> _Answers:
+def _call_csds(
+    run: _Run,
+    operation: str,
+    work: list[tuple[Transfer, Leg]],
+    *,
+    already_done: type[csd.AdapterError] | tuple = (),
+    already_done_state: csd.LegState | None = None,
+) -> _Answers:
     """One batch call per CSD (``prepare_many``, ``commit_many`` or ``abort_many``), the CSDs in parallel.
-    No database transaction is open: the calls are network I/O."""
+    No database transaction is open: the calls are network I/O. A refusal of kind ``already_done`` means
+    the leg is already in ``already_done_state`` (an abort of a leg the CSD closed)."""
     by_csd: dict[str, list[tuple[Transfer, Leg]]] = {}
     for transfer, leg in work:
         by_csd.setdefault(leg.csd.code, []).append((transfer, leg))
@@ -289,21 +300,31 @@ def _call_csds(run: _Run, operation: str, work: list[tuple[Transfer, Leg]]) -> _
     def call(code: str) -> list[csd.LegResult]:
         return getattr(adapters[code], operation)([_wire_leg(leg, t) for t, leg in by_csd[code]])
 
-    answers = _Answers()
     with ThreadPoolExecutor(max_workers=max(1, len(by_csd))) as pool:
         futures = {code: pool.submit(call, code) for code in by_csd}
+    answers = _Answers()
     for code, future in futures.items():
         try:
             results = future.result()
         except csd.AdapterError as exc:
             if exc.permanent:
                 raise
-            answers.unreachable[code] = exc
+            for transfer, _leg in by_csd[code]:
+                answers.later[transfer.pk] = run.retry(transfer, exc)
             continue
-        for (_transfer, leg), result in zip(by_csd[code], results, strict=True):
+        for (transfer, leg), result in zip(by_csd[code], results, strict=True):
             if result.leg_id != leg.leg_id:
                 raise csd.ProtocolError(f"{code} answered for {result.leg_id} in place of {leg.leg_id}")
-            answers.results[leg.pk] = result
+            if result.outcome is not None:
+                answers.done.append((leg, result.outcome))
+            elif isinstance(result.error, already_done):
+                answers.done.append((leg, csd.LegOutcome(leg_id=leg.leg_id, state=already_done_state)))
+            elif not result.error.permanent:
+                answers.later[transfer.pk] = run.retry(transfer, result.error)
+            else:
+                answers.refused.setdefault(transfer.pk, (leg, result.error))
+    for transfer_id in answers.later:
+        answers.refused.pop(transfer_id, None)  # a transfer to try again is not refused yet
     return answers
 
 
@@ -311,15 +332,17 @@ def _legs_done(done: list[tuple[Leg, csd.LegOutcome]], *, to: str) -> None:
     """Record each leg's new status, compare-and-set on the status it had."""
     now = timezone.now()
     for was in sorted({leg.status for leg, _outcome in done}):
-        _update_each(
-            "settlement_leg",
+        of_status = [(leg, outcome) for leg, outcome in done if leg.status == was]
+        rows_update(
+            Leg,
+            [leg.pk for leg, _outcome in of_status],
             {
-                leg.pk: (to, (outcome.csd_reference or "")[:35], "", now)
-                for leg, outcome in done
-                if leg.status == was
+                "status": to,
+                "csd_reference": Each({leg.pk: (o.csd_reference or "")[:35] for leg, o in of_status}),
+                "reason_code": "",
+                "updated_at": now,
             },
-            ("status", "csd_reference", "reason_code", "updated_at"),
-            where=f"AND status = '{LegStatus(was).value}'",
+            status=was,
         )
     for leg, _outcome in done:
         leg.status = to
@@ -327,10 +350,10 @@ def _legs_done(done: list[tuple[Leg, csd.LegOutcome]], *, to: str) -> None:
 
 def _legs_refused(refused: list[tuple[Leg, csd.AdapterError]]) -> None:
     """Record on each leg the reason its CSD last refused it (LACK, BLOC ...)."""
-    _update_each(
-        "settlement_leg",
-        {leg.pk: ((exc.reason_code or "OTHR")[:4],) for leg, exc in refused},
-        ("reason_code",),
+    rows_update(
+        Leg,
+        [leg.pk for leg, _exc in refused],
+        {"reason_code": Each({leg.pk: (exc.reason_code or "OTHR")[:4] for leg, exc in refused})},
     )
 
 
@@ -435,26 +458,14 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
 def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
     work = [(t, leg) for t in group for leg in legs[t.pk] if leg.status == LegStatus.PENDING]
     said = _call_csds(run, "prepare_many", work)
-    answers: dict[int, Due | str] = {}
-    prepared, refused = [], {}
-    for transfer, leg in work:
-        if leg.csd.code in said.unreachable:
-            answers[transfer.pk] = run.retry(transfer, said.unreachable[leg.csd.code])
-            continue
-        result = said.results[leg.pk]
-        if result.outcome is not None:
-            prepared.append((leg, result.outcome))
-        elif not result.error.permanent:
-            answers[transfer.pk] = run.retry(transfer, result.error)
-        else:
-            refused.setdefault(transfer.pk, (leg, result.error))
-    _legs_done(prepared, to=LegStatus.PREPARED)
-    _legs_refused([refused[t.pk] for t in group if t.pk in refused])
+    answers: dict[int, Due | str] = dict(said.later)
+    _legs_done(said.done, to=LegStatus.PREPARED)
+    _legs_refused(list(said.refused.values()))
     lacking = []
     for transfer in group:
-        if transfer.pk in answers or transfer.pk not in refused:
+        if transfer.pk not in said.refused:
             continue
-        leg, exc = refused[transfer.pk]
+        leg, exc = said.refused[transfer.pk]
         if exc.reason_code == "LACK" and not csd_is_past_cutoff(leg.csd, now=run.now):
             lacking.append(transfer)
             answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_LACK_RECYCLE_SECONDS)
@@ -486,10 +497,10 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
                 for t in moved
             ]
         )
-        _update_each(
-            "settlement_transfer",
-            {t.pk: (entry.pk,) for t, entry in zip(moved, entries, strict=True)},
-            ("commit_entry_id",),
+        rows_update(
+            Transfer,
+            [t.pk for t in moved],
+            {"commit_entry_id": Each({t.pk: entry.pk for t, entry in zip(moved, entries, strict=True)})},
         )
         for transfer, entry in zip(moved, entries, strict=True):
             transfer.commit_entry_id = entry.pk
@@ -611,29 +622,8 @@ def _decide(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
 def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
     work = [(t, leg) for t in group for leg in legs[t.pk] if leg.status == LegStatus.PREPARED]
     said = _call_csds(run, "commit_many", work)
-    answers: dict[int, Due | str] = {}
-    committed = []
-    for transfer, leg in work:
-        if leg.csd.code in said.unreachable:
-            answers[transfer.pk] = run.retry(transfer, said.unreachable[leg.csd.code])
-            continue
-        result = said.results[leg.pk]
-        if result.outcome is not None:
-            committed.append((leg, result.outcome))
-        elif not result.error.permanent:
-            answers[transfer.pk] = run.retry(transfer, result.error)
-        else:
-            # after the anchor there is no way back: keep the transfer due and let operations see why
-            log.error(
-                "transfer %s: %s refused the commit of %s: %s",
-                transfer.pk,
-                leg.csd.code,
-                leg.leg_id,
-                result.error,
-            )
-            _legs_refused([(leg, result.error)])
-            answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
-    _legs_done(committed, to=LegStatus.COMMITTED)
+    _legs_done(said.done, to=LegStatus.COMMITTED)
+    answers: dict[int, Due | str] = {**said.later, **said.stuck(run, "commit")}
     candidates = [t for t in group if t.pk not in answers]
     with transaction.atomic():
         statuses = _leg_statuses(candidates)
@@ -751,30 +741,12 @@ def _abort(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
     work = [
         (t, leg) for t in group for leg in legs[t.pk] if leg.status in (LegStatus.PENDING, LegStatus.PREPARED)
     ]
-    said = _call_csds(run, "abort_many", work)
-    answers: dict[int, Due | str] = {}
-    released = []
-    for transfer, leg in work:
-        if leg.csd.code in said.unreachable:
-            answers[transfer.pk] = run.retry(transfer, said.unreachable[leg.csd.code])
-            continue
-        result = said.results[leg.pk]
-        if result.outcome is not None:
-            released.append((leg, result.outcome))
-        elif isinstance(result.error, csd.LegAborted):
-            released.append((leg, csd.LegOutcome(leg_id=leg.leg_id, state=csd.LegState.ABORTED)))
-        elif not result.error.permanent:
-            answers[transfer.pk] = run.retry(transfer, result.error)
-        else:
-            log.error(
-                "transfer %s: %s refused the abort of %s: %s",
-                transfer.pk,
-                leg.csd.code,
-                leg.leg_id,
-                result.error,
-            )
-            answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
-    _legs_done(released, to=LegStatus.ABORTED)
+    # a leg its CSD had already closed counts as released
+    said = _call_csds(
+        run, "abort_many", work, already_done=csd.LegAborted, already_done_state=csd.LegState.ABORTED
+    )
+    _legs_done(said.done, to=LegStatus.ABORTED)
+    answers: dict[int, Due | str] = {**said.later, **said.stuck(run, "abort")}
     candidates = [t for t in group if t.pk not in answers]
     statuses = _leg_statuses(candidates)
     for transfer in candidates:

@@ -22,6 +22,7 @@ from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, Se
 from hub.settlement import errors, notifications
 from hub.settlement.matching import matching_key, optional_fields_match
 from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
+from hub.settlement.rows import Each, rows_update, value_for
 from hub.settlement.statuses import (
     INSTRUCTION_MOVES,
     INSTRUCTION_OPEN,
@@ -50,14 +51,6 @@ def _require_transaction() -> None:
         raise RuntimeError("status writes must run inside a database transaction")
 
 
-class Each(dict):
-    """A value that differs from row to row in a batch status write (a cause, a field): by row id."""
-
-
-def _value_for(value, row):
-    return value[row.pk] if isinstance(value, Each) else value
-
-
 def _status_moves(
     rows: list, *, moves: dict, to: str, cause: str | Each, actor: str, reason_code: str, fields: dict
 ) -> list:
@@ -77,11 +70,11 @@ def _status_moves(
     now = timezone.now()
     moved = []
     for current in sorted({row.status for row in rows}):
-        changed = _compare_and_set(
+        changed = rows_update(
             model,
             [row.pk for row in rows if row.status == current],
-            current=current,
-            values={"status": to, "updated_at": now, **fields},
+            {"status": to, "updated_at": now, **fields},
+            status=current,
         )
         moved += [row for row in rows if row.status == current and row.pk in changed]
     owner = "instruction" if model is Instruction else "transfer"
@@ -90,7 +83,7 @@ def _status_moves(
             **{owner: row},
             from_status=row.status,
             to_status=to,
-            cause=_value_for(cause, row)[:200],
+            cause=value_for(cause, row.pk)[:200],
             reason_code=reason_code,
             actor=actor,
         )
@@ -100,41 +93,8 @@ def _status_moves(
         row.status = to
         row.updated_at = now
         for field, value in fields.items():
-            setattr(row, field, _value_for(value, row))
+            setattr(row, field, value_for(value, row.pk))
     return moved
-
-
-def _compare_and_set(model, ids: list[int], *, current: str, values: dict) -> set[int]:
-    """UPDATE the rows of ``ids`` still in status ``current`` with ``values``; the ids it changed."""
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    assignments, params = [], []
-
-    def prepared(field, value):
-        if field.is_relation and hasattr(value, "pk"):
-            value = value.pk
-        return field.get_db_prep_save(value, connection)
-
-    for name, value in values.items():
-        field = model._meta.get_field(name)
-        column = quote(field.column)
-        if isinstance(value, Each):
-            # ELSE keeps the CASE typed as the column, whatever the values
-            assignments.append(f"{column} = CASE id " + "WHEN %s THEN %s " * len(ids) + f"ELSE {column} END")
-            for pk in ids:
-                params += [pk, prepared(field, value[pk])]
-        else:
-            assignments.append(f"{column} = %s")
-            params.append(prepared(field, value))
-    marks = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # identifiers come from the model's metadata; every value is a bound parameter
-            f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
-            f"WHERE id IN ({marks}) AND status = %s RETURNING id",
-            [*params, *ids, current],
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 def _status_move(

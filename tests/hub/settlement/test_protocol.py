@@ -237,7 +237,7 @@ def test_a_run_that_dies_after_the_anchor_is_rolled_forward_not_back(books):
     blocks_seal_and_finalise()
 
     class Dies(Exception):
-        pass
+        """The worker dying between the two commits."""
 
     def dying(csd_row: CSD):
         if csd_row.code == "STRATE":
