@@ -120,6 +120,57 @@ def measure_batched(adapter, batch: list[Leg], size: int) -> dict:
     }
 
 
+class _CpuMeter:
+    """Wraps a ``ReferenceCsd`` so the CPU time its ``handle_bulk`` spends (thread time: the CSD's own
+    work, not the adapter's) is summed in ``seconds``."""
+
+    def __init__(self, csd: ReferenceCsd) -> None:
+        self.seconds = 0.0
+        handle = csd.handle_bulk
+
+        def measured(data: bytes) -> list[bytes]:
+            started = time.thread_time()
+            try:
+                return handle(data)
+            finally:
+                self.seconds += time.thread_time() - started
+
+        csd.handle_bulk = measured
+
+
+def measure_bulk_cpu(adapter, meter: _CpuMeter, batch: list[Leg], size: int) -> dict:
+    """µs of the CSD's CPU per leg (prepare + commit) on its bulk route, in process."""
+    for w in (legs(batch[0].csd, size),):
+        _settled(adapter.prepare_many(w))
+        _settled(adapter.commit_many(w))
+    meter.seconds = 0.0
+    for first in range(0, len(batch), size):
+        chunk = batch[first : first + size]
+        _settled(adapter.prepare_many(chunk))
+        _settled(adapter.commit_many(chunk))
+    return {
+        "legs": len(batch),
+        "batch": size,
+        "csd_cpu_us_per_leg": round(meter.seconds * 1e6 / len(batch), 1),
+    }
+
+
+def _session_cpu(session: int) -> float:
+    """CPU seconds (user + system) of the live processes of one session (the server and its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # fields after the name: state, ppid, pgrp, session, ...
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def _settled(results) -> None:
     refused = [r for r in results if r.error is not None]
     if refused:
@@ -215,6 +266,10 @@ def main() -> None:
         in_process = ReferenceCsd(profile, ledger)
         adapter = adapter_for(profile.adapter, profile=profile, transport=WsgiTransport(in_process))
         figures["in_process"] = measure(adapter, legs(code, args.legs))
+        meter = _CpuMeter(in_process)
+        figures["in_process_bulk"] = measure_bulk_cpu(
+            adapter, meter, legs(code, args.batched_legs), args.batch
+        )
         ledger.close()
 
         database = f"sqlite:///{folder / f'{code}-http.sqlite3'}"
@@ -226,7 +281,11 @@ def main() -> None:
         try:
             adapter = adapter_for(profile.adapter, profile=profile, base_url=f"http://127.0.0.1:{port}")
             figures["http"] = measure(adapter, legs(code, args.legs))
+            cpu_before = _session_cpu(server.pid)
             figures["http_batched"] = measure_batched(adapter, legs(code, args.batched_legs), args.batch)
+            figures["http_batched"]["server_cpu_us_per_leg"] = round(
+                (_session_cpu(server.pid) - cpu_before) * 1e6 / args.batched_legs, 1
+            )
         finally:
             os.killpg(server.pid, 15)
             server.wait(timeout=30)
