@@ -127,7 +127,7 @@ class Ledger:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         t.metadata.create_all(self.engine)
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        self._sql = Prepared(self._insert)
+        self._sql = Prepared(self._insert, self.engine.dialect)
         self.signing_key = self._signing_key()
         self._batch = threading.local()
 
@@ -353,8 +353,8 @@ class Ledger:
                     return _reservation_replayed(row, account, isin, quantity)
                 raise UnknownAccount(f"no account {account}")
             today = self.today()
-            new_id = c.execute(
-                self._sql.reserve,
+            new_id = self._sql.reserve(
+                c,
                 {
                     "ref": reference,
                     "acct": account,
@@ -383,7 +383,7 @@ class Ledger:
 
     def _block(self, c: sa.Connection, account: str, isin: str, quantity: Decimal) -> int:
         """Move ``quantity`` from available to blocked if available holds it (or the account is contra)."""
-        return c.execute(self._sql.block, {"acct": account, "sec": isin, "qty": quantity}).rowcount
+        return self._sql.block(c, {"acct": account, "sec": isin, "qty": quantity}).rowcount
 
     def instruct(
         self,
@@ -406,8 +406,8 @@ class Ledger:
         wanted = (account, counterparty_account, isin, quantity)
         with self._unit() as c:
             self._account(c, account)
-            c.execute(
-                self._sql.instruct,
+            self._sql.instruct(
+                c,
                 {
                     "reference": reference,
                     "side": side,
@@ -417,7 +417,7 @@ class Ledger:
                     "quantity": quantity,
                 },
             )
-            rows = {r.side: r for r in c.execute(self._sql.instructions, {"ref": reference})}
+            rows = {r.side: r for r in self._sql.instructions(c, {"ref": reference})}
         mine = rows[side]
         if (mine.account, mine.counterparty_account, mine.isin, mine.quantity) != wanted:
             raise LegConflict(f"leg {reference} was instructed ({side}) with other details")
@@ -473,8 +473,8 @@ class Ledger:
                 quantity=quantity,
                 from_blocked=True,
             )
-            claimed = c.execute(
-                self._sql.commit_reservation,
+            claimed = self._sql.commit_reservation(
+                c,
                 {"rid": row.id, "day": posting.settlement_date, "pid": posting.id},
             ).rowcount
             if claimed != 1:
@@ -530,8 +530,8 @@ class Ledger:
                     settlement_date=row.closed_on,
                     replayed=True,
                 )
-            c.execute(self._sql.release_reservation, {"rid": row.id, "day": today})
-            c.execute(self._sql.unblock, {"acct": account, "sec": isin, "qty": quantity})
+            self._sql.release_reservation(c, {"rid": row.id, "day": today})
+            self._sql.unblock(c, {"acct": account, "sec": isin, "qty": quantity})
         return LegOutcome(
             leg_id=reference, state=LegState.ABORTED, csd_reference=f"R{row.id}", settlement_date=today
         )
@@ -629,7 +629,7 @@ class Ledger:
 
     def _reservation(self, c: sa.Connection, reference: str, lock: bool = False):
         query = self._sql.reservation_locked if lock else self._sql.reservation
-        return c.execute(query, {"ref": reference}).first()
+        return query(c, {"ref": reference}).first()
 
     def _account(self, c: sa.Connection, number: str) -> Account:
         account = self._account_row(c, number)
@@ -638,11 +638,11 @@ class Ledger:
         return account
 
     def _account_row(self, c: sa.Connection, number: str) -> Account | None:
-        row = c.execute(self._sql.account, {"number": number}).first()
+        row = self._sql.account(c, {"number": number}).first()
         return None if row is None else Account(number=row.number, kind=row.kind, blocked=row.blocked)
 
     def _security(self, c: sa.Connection, isin: str) -> None:
-        if c.execute(self._sql.security, {"sec": isin}).first() is None:
+        if self._sql.security(c, {"sec": isin}).first() is None:
             raise UnknownSecurity(f"no security {isin} at this CSD")
 
     def _ensure_balance(self, c: sa.Connection, account: Account, isin: str) -> None:
@@ -698,20 +698,15 @@ class Ledger:
         """Book a posting: the debit's sub-balance down (its balance row must exist), the credit's
         available up (its row made if need be), the posting row. The CHECK constraints refuse any
         balance going negative that may not."""
-        try:
-            moved = c.execute(
-                self._sql.take[from_blocked], {"acct": debit, "sec": isin, "qty": quantity}
-            ).rowcount
-        except sa.exc.IntegrityError as exc:
-            raise InsufficientSecurities(f"account {debit} holds less than {quantity} {isin}") from exc
-        if moved != 1:
-            raise InsufficientSecurities(f"account {debit} holds no {isin}")
-        c.execute(
-            self._sql.credit, {"acct": credit.number, "sec": isin, "contra": credit.contra, "qty": quantity}
-        )
+        position = {"acct": debit, "sec": isin, "qty": quantity}
+        if self._sql.take[from_blocked](c, position).rowcount != 1:
+            if self._sql.balance(c, position).first() is None:
+                raise InsufficientSecurities(f"account {debit} holds no {isin}")
+            raise InsufficientSecurities(f"account {debit} holds less than {quantity} {isin}")
+        self._sql.credit(c, {"acct": credit.number, "sec": isin, "contra": credit.contra, "qty": quantity})
         settlement_date = settlement_date or self.today()
-        new_id = c.execute(
-            self._sql.post,
+        new_id = self._sql.post(
+            c,
             {
                 "reference": reference,
                 "kind": kind,
@@ -723,7 +718,7 @@ class Ledger:
                 "settlement_date": settlement_date,
                 "booked_at": self.now(),
             },
-        ).inserted_primary_key[0]
+        ).scalar()
         return Posting(
             id=new_id,
             reference=reference,

@@ -5,9 +5,17 @@ alone copies the table's columns); a statement object built once is also compile
 kept. ``Prepared`` holds the statements of the leg operations (reserve, deliver, release); the rules they
 rely on stay in the database (``schema``): the CHECK constraints refuse any balance going negative that
 may not, whatever the statements say.
+
+``Statement`` goes one step further for the statements of the leg path: compiled once for the database's
+dialect, it runs on the DBAPI cursor of the caller's open connection (the same transaction), with the
+columns' own bind and result conversions, and none of the per-execution work of SQLAlchemy's
+``Connection.execute`` (cache key, execution context, events), which costs several times the statement.
 """
 
 from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -18,10 +26,90 @@ def _quantity(name: str) -> sa.BindParameter:
     return sa.bindparam(name, type_=t.Quantity())
 
 
-class Prepared:
-    """The statements, for one database dialect (``insert``: its INSERT with ON CONFLICT)."""
+class Result:
+    """What a ``Statement`` returns: the rows (namedtuples, converted by the columns' types) and the
+    number of rows changed."""
 
-    def __init__(self, insert) -> None:
+    __slots__ = ("rows", "rowcount")
+
+    def __init__(self, rows: list, rowcount: int) -> None:
+        self.rows, self.rowcount = rows, rowcount
+
+    def first(self):
+        return self.rows[0] if self.rows else None
+
+    def scalar(self):
+        return self.rows[0][0] if self.rows else None
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class Statement:
+    """A Core statement compiled once for ``dialect`` and run straight on the DBAPI cursor.
+
+    Parameters are passed by their bind names, as to ``Connection.execute``; a DBAPI error is raised as
+    SQLAlchemy's wrapper for it (``sa.exc.IntegrityError`` ...), as ``Connection.execute`` would.
+    """
+
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.dialect = dialect
+        processors = compiled._bind_processors
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        self.positional = compiled.positional
+        names = compiled.positiontup if compiled.positional else list(binds)
+        # (name in the SQL, caller's key or None for a fixed value, fixed value, conversion)
+        self.plan = [
+            (name, binds[name].key if binds[name].required else None, binds[name].value, processors.get(name))
+            for name in names
+        ]
+        columns = compiled._result_columns
+        self.row = namedtuple("Row", [col.keyname for col in columns]) if columns else None
+        self.converters = [col.type._cached_result_processor(dialect, None) for col in columns]
+
+    def __call__(self, connection: sa.Connection, params: dict[str, Any] | None = None) -> Result:
+        values = []
+        for _, key, fixed, convert in self.plan:
+            value = fixed if key is None else params[key]
+            values.append(value if convert is None else convert(value))
+        bound = (
+            values if self.positional else {name: v for (name, *_), v in zip(self.plan, values, strict=True)}
+        )
+        raw = connection.connection.dbapi_connection
+        cursor = raw.cursor()
+        try:
+            cursor.execute(self.sql, bound)
+            rows = []
+            if self.row is not None:
+                converters = self.converters
+                rows = [
+                    self.row(*(v if f is None else f(v) for f, v in zip(converters, r, strict=True)))
+                    for r in cursor.fetchall()
+                ]
+            return Result(rows, cursor.rowcount)
+        except self.dialect.loaded_dbapi.Error as exc:
+            lost = self.dialect.is_disconnect(exc, raw, cursor)
+            if lost:
+                connection.invalidate(exc)
+            raise sa.exc.DBAPIError.instance(
+                self.sql,
+                bound,
+                exc,
+                self.dialect.loaded_dbapi.Error,
+                connection_invalidated=lost,
+                dialect=self.dialect,
+            ) from exc
+        finally:
+            cursor.close()
+
+
+class Prepared:
+    """The statements, for one database dialect (``insert``: its INSERT with ON CONFLICT), each a
+    ``Statement``: ``prepared.block(connection, {"acct": ..., "sec": ..., "qty": ...})``."""
+
+    def __init__(self, insert, dialect: sa.Dialect) -> None:
         b, r, q = t.balances.c, t.reservations.c, _quantity("qty")
         position = (b.account == sa.bindparam("acct"), b.isin == sa.bindparam("sec"))
 
@@ -53,10 +141,16 @@ class Prepared:
         self.unblock = (
             t.balances.update().where(*position).values(available=b.available + q, blocked=b.blocked - q)
         )
+        # Taking out of a sub-balance changes nothing when it holds too little (the CHECK constraints
+        # would refuse it anyway, but then the database gives up the statement, or on PostgreSQL the
+        # transaction): the caller sees no row changed.
         self.take = {
-            False: t.balances.update().where(*position).values(available=b.available - q),
-            True: t.balances.update().where(*position).values(blocked=b.blocked - q),
+            False: t.balances.update()
+            .where(*position, sa.or_(b.contra, b.available >= q))
+            .values(available=b.available - q),
+            True: t.balances.update().where(*position, b.blocked >= q).values(blocked=b.blocked - q),
         }
+        self.balance = sa.select(b.available, b.blocked).where(*position)
         credit = insert(t.balances).values(
             account=sa.bindparam("acct"),
             isin=sa.bindparam("sec"),
@@ -67,8 +161,21 @@ class Prepared:
         self.credit = credit.on_conflict_do_update(
             index_elements=[b.account, b.isin], set_={"available": b.available + credit.excluded.available}
         )
-        self.post = t.postings.insert()
-        self.instruct = insert(t.instructions).on_conflict_do_nothing()
+        self.post = (
+            t.postings.insert()
+            .values(
+                {
+                    column: sa.bindparam(column.key, type_=column.type)
+                    for column in t.postings.c
+                    if column.key != "id"
+                }
+            )
+            .returning(t.postings.c.id)
+        )
+        self.instruct = insert(t.instructions).values(
+            {column: sa.bindparam(column.key, type_=column.type) for column in t.instructions.c}
+        )
+        self.instruct = self.instruct.on_conflict_do_nothing()
         self.instructions = sa.select(t.instructions).where(t.instructions.c.reference == sa.bindparam("ref"))
         self.commit_reservation = (
             t.reservations.update()
@@ -80,3 +187,8 @@ class Prepared:
             .where(r.id == sa.bindparam("rid"))
             .values(state="RELEASED", closed_on=sa.bindparam("day"))
         )
+        for name, value in list(vars(self).items()):
+            if isinstance(value, dict):
+                setattr(self, name, {k: Statement(v, dialect) for k, v in value.items()})
+            else:
+                setattr(self, name, Statement(value, dialect))
