@@ -117,6 +117,11 @@ class SeedError(ValueError):
     """A seed file that cannot be booked (unbalanced, unknown kind, a different seed already applied)."""
 
 
+class SavepointsNeeded(Exception):
+    """A database error inside an operation of a batch without savepoints: the operation may have
+    written part of its work, so the batch must be rolled back (and run with savepoints)."""
+
+
 class Ledger:
     """One CSD's ledger in its own database (``url``: ``sqlite:///file`` or ``postgres://...``)."""
 
@@ -137,15 +142,20 @@ class Ledger:
     # ------------------------------------------------------------------------------------- batches
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *, savepoints: bool = True) -> Iterator[None]:
         """Run the leg operations this thread calls inside one database transaction, each under its own
         savepoint: each stays atomic on its own (a refusal undoes only its own work), and the whole batch
         is committed once. A failure that is not a refusal (the database gave up) rolls the whole batch
-        back and is raised."""
+        back and is raised.
+
+        ``savepoints=False``: no savepoint per operation. Each operation checks before it writes, so a
+        refusal has written nothing and needs none; a database error, which could leave an operation's
+        first writes behind, is raised as ``SavepointsNeeded`` instead (``in_batch`` then runs the
+        batch again with savepoints)."""
         if getattr(self._batch, "connection", None) is not None:
             raise RuntimeError("a ledger batch is already open in this thread")
         with self.engine.begin() as c:
-            self._batch.connection = c
+            self._batch.connection, self._batch.savepoints = c, savepoints
             try:
                 yield
             finally:
@@ -154,26 +164,41 @@ class Ledger:
     def in_batch(self, work: Callable[[], T], *, attempts: int = 3) -> T:
         """``work()`` inside one ``batch``, run again from the start when the database gave the whole
         transaction up (a deadlock between two batches, a serialization failure, a busy database): the
-        rollback undid all of it, so running it again is safe."""
-        for attempt in range(1, attempts + 1):
+        rollback undid all of it, so running it again is safe.
+
+        The first run takes no savepoints (the usual case: every operation applies or is refused before
+        it writes); one that meets a database error inside an operation is run again with a savepoint
+        per operation, where that error has the effect it would have alone."""
+        savepoints, attempt = False, 1
+        while True:
             try:
-                with self.batch():
+                with self.batch(savepoints=savepoints):
                     return work()
+            except SavepointsNeeded:
+                savepoints = True  # once: a batch with savepoints does not raise it
             except sa.exc.DBAPIError as exc:
                 if attempt == attempts or not _worth_retrying(exc):
                     raise
-        raise AssertionError("unreachable")
+                attempt += 1
 
     @contextlib.contextmanager
     def _unit(self) -> Iterator[sa.Connection]:
-        """One leg operation's transaction: its own, or a savepoint inside the thread's open batch."""
+        """One leg operation's transaction: its own, or a savepoint inside the thread's open batch (none in
+        a batch without savepoints, where a database error becomes ``SavepointsNeeded``)."""
         c = getattr(self._batch, "connection", None)
         if c is None:
             with self.engine.begin() as c:
                 yield c
-        else:
+        elif self._batch.savepoints:
             with c.begin_nested():
                 yield c
+        else:
+            try:
+                yield c
+            except sa.exc.DBAPIError as exc:
+                if _worth_retrying(exc):
+                    raise
+                raise SavepointsNeeded(str(exc)) from exc
 
     # ------------------------------------------------------------------------------------ time, keys
 
@@ -342,16 +367,31 @@ class Ledger:
         raise AssertionError("unreachable")
 
     def _reserve(self, reference, account, isin, quantity, linked_reference) -> LegOutcome:
-        # The usual case in three statements: the account, the reservation inserted unless the leg has one
-        # already (then a replay), the conditional move available -> blocked. Refusals are told apart
-        # only once the move failed, in the order: unknown account, replay, security, blocked, lack.
+        # Check, then apply: the usual case in three statements (the account, the conditional move
+        # available -> blocked, the reservation inserted unless the leg has one already), and a refusal
+        # is decided before anything is written. Refusals are told apart only once the move failed, in
+        # the order: unknown account, replay, security, blocked, lack.
         with self._unit() as c:
             debit = self._account_row(c, account)
-            if debit is None:
+            if debit is None or debit.blocked:
                 row = self._reservation(c, reference)
                 if row is not None:
                     return _reservation_replayed(row, account, isin, quantity)
-                raise UnknownAccount(f"no account {account}")
+                if debit is None:
+                    raise UnknownAccount(f"no account {account}")
+                self._security(c, isin)
+                raise BlockedAccount(f"account {account} is blocked")
+            moved = self._block(c, account, isin, quantity)
+            if moved != 1:
+                row = self._reservation(c, reference)
+                if row is not None:
+                    return _reservation_replayed(row, account, isin, quantity)
+                self._security(c, isin)
+                if debit.contra:  # a contra account may go short: its first balance row for the security
+                    self._ensure_balance(c, debit, isin)
+                    moved = self._block(c, account, isin, quantity)
+            if moved != 1:
+                raise InsufficientSecurities(f"account {account} holds less than {quantity} {isin} available")
             today = self.today()
             new_id = self._sql.reserve(
                 c,
@@ -364,19 +404,9 @@ class Ledger:
                     "day": today,
                 },
             ).scalar()
-            if new_id is None:
+            if new_id is None:  # the leg has its reservation already: a replay, and the move is given back
+                self._sql.unblock(c, {"acct": account, "sec": isin, "qty": quantity})
                 return _reservation_replayed(self._reservation(c, reference), account, isin, quantity)
-            if debit.blocked:
-                self._security(c, isin)
-                raise BlockedAccount(f"account {account} is blocked")
-            moved = self._block(c, account, isin, quantity)
-            if moved != 1:
-                self._security(c, isin)
-                if debit.contra:  # a contra account may go short: its first balance row for the security
-                    self._ensure_balance(c, debit, isin)
-                    moved = self._block(c, account, isin, quantity)
-            if moved != 1:
-                raise InsufficientSecurities(f"account {account} holds less than {quantity} {isin} available")
         return LegOutcome(
             leg_id=reference, state=LegState.PREPARED, csd_reference=f"R{new_id}", settlement_date=today
         )
