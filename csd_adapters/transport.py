@@ -15,6 +15,7 @@ import abc
 import email.parser
 import email.policy
 import io
+import os
 import random
 import re
 import time
@@ -117,6 +118,11 @@ class HttpTransport(Transport):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
+        # the environment's proxy settings are read once here, not on every request (requests would
+        # also look for a ~/.netrc file each time)
+        self.session.trust_env = False
+        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

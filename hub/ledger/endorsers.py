@@ -86,16 +86,29 @@ class AdapterEndorser(Endorser):
 
 class RegistryEndorser(Endorser):
     """The default: a CSD whose key the registry holds (``CSD.signing_public_key``) endorses itself through
-    its adapter; any other CSD is endorsed by the local signer. Trust follows the registry either way."""
+    its adapter; any other CSD is endorsed by the local signer. Trust follows the registry either way. One
+    instance serves one sealing round: it reads the registry's CSD rows once, for all the CSDs it asks."""
 
     def __init__(self, adapter_for: Callable[[str], object] | None = None) -> None:
-        self.by_adapter = AdapterEndorser(adapter_for)
+        self.by_adapter = AdapterEndorser(adapter_for or self._adapter)
         self.local = LocalEndorser()
+        self._csds = None
+
+    def _csd(self, csd_code: str):
+        if self._csds is None:
+            from hub.registry.models import CSD
+
+            self._csds = CSD.objects.in_bulk(field_name="code")
+        return self._csds.get(csd_code)
+
+    def _adapter(self, csd_code: str):
+        from hub.registry.adapters import csd_adapter
+
+        return csd_adapter(self._csd(csd_code))
 
     def endorse(self, *, csd_code: str, header: bytes) -> EndorsementSignature:
-        from hub.registry.models import CSD
-
-        registered = CSD.objects.filter(code=csd_code).exclude(signing_public_key="").exists()
+        row = self._csd(csd_code)
+        registered = row is not None and bool(row.signing_public_key)
         return (self.by_adapter if registered else self.local).endorse(csd_code=csd_code, header=header)
 
     def public_keys(self, *, csd_codes: list[str]) -> dict[str, str]:

@@ -35,31 +35,32 @@ class LegPlan:
 
 
 LinkAccounts = dict[tuple[int, int, str], SecuritiesAccount]
-"""Link accounts already looked up, by (investor CSD id, issuer CSD id, kind): one batch's cache."""
+"""The omnibus and mirror accounts of every active link, by (investor CSD id, issuer CSD id, kind)."""
+
+
+def link_accounts_load() -> LinkAccounts:
+    """Every active link's accounts in one query: reference data a batch of transfers reads many times."""
+    known: LinkAccounts = {}
+    for account in SecuritiesAccount.objects.filter(
+        kind__in=[AccountKind.OMNIBUS, AccountKind.MIRROR], link__is_active=True
+    ).select_related("csd", "link"):
+        # a link with two accounts of one kind uses the first in the registry's order
+        known.setdefault((account.link.investor_csd_id, account.link.issuer_csd_id, account.kind), account)
+    return known
 
 
 def _link_account(investor: CSD, issuer: CSD, kind: str, known: LinkAccounts) -> SecuritiesAccount:
-    key = (investor.pk, issuer.pk, kind)
-    if key in known:
-        return known[key]
-    account = (
-        SecuritiesAccount.objects.filter(
-            kind=kind, link__investor_csd=investor, link__issuer_csd=issuer, link__is_active=True
-        )
-        .select_related("csd")
-        .first()
-    )
+    account = known.get((investor.pk, issuer.pk, kind))
     if account is None:
         exists = CSDLink.objects.filter(investor_csd=investor, issuer_csd=issuer).exists()
         problem = "has no " + kind.lower() + " account" if exists else "does not exist"
         raise MissingLinkAccount(f"the link of {investor.code} through {issuer.code} {problem}")
-    known[key] = account
     return account
 
 
 def legs_plan(transfer: Transfer, *, known: LinkAccounts | None = None) -> list[LegPlan]:
-    """The legs of ``transfer``; ``known`` caches link accounts across the transfers of one batch."""
-    known = {} if known is None else known
+    """The legs of ``transfer``; ``known`` is ``link_accounts_load()``, read once for a batch."""
+    known = link_accounts_load() if known is None else known
     deliverer = transfer.deliver.account
     receiver = transfer.receive.account
     source, target, issuer = deliverer.csd, receiver.csd, transfer.security.issuer_csd

@@ -58,7 +58,7 @@ from hub.registry.calendars import (
 )
 from hub.registry.models import CSD, Participant, SecuritiesAccount
 from hub.settlement import notifications
-from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan
+from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan, link_accounts_load
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
 from hub.settlement.rows import Each, rows_update
 from hub.settlement.services import (
@@ -163,7 +163,7 @@ class _Run:
     now: dt.datetime
     due: dict[int, Due] = field(default_factory=dict)
     attempts: dict[int, int] = field(default_factory=dict)
-    link_accounts: LinkAccounts = field(default_factory=dict)
+    link_accounts: LinkAccounts | None = None  # read once, when the run first plans legs
 
     def retry(self, transfer: Transfer, exc: Exception) -> dt.datetime:
         """When to try again after a transient failure: exponential backoff with jitter, capped."""
@@ -431,6 +431,8 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
             transfers=ready, to=TransferStatus.PREPARING, cause="settlement date reached", actor=SYSTEM
         )
         new_legs = []
+        if moved and run.link_accounts is None:
+            run.link_accounts = link_accounts_load()
         for transfer in moved:
             try:
                 plans = legs_plan(transfer, known=run.link_accounts)

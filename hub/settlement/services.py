@@ -493,13 +493,16 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
     involved = {instruction.pk for instruction, _chosen in turns} | {
         chosen.pk for _instruction, chosen in turns if chosen is not None
     }
-    locked = {
-        row.pk: row
-        for row in Instruction.objects.select_for_update(of=("self",))
-        .select_related("participant", "account", "security", "counterparty_csd")
+    # the lock re-reads only the status: the fields matching compared never change once accepted
+    locked = {pk: rows[pk] for pk in involved}
+    for pk, status in (
+        Instruction.objects.select_for_update()
         .filter(pk__in=involved)
         .order_by("pk")
-    }
+        .values_list("pk", "status")
+    ):
+        locked[pk].status = status
+    _attach_registry(list(locked.values()))
     unmatched, pairs, again = [], [], []
     for instruction, chosen in turns:
         mine = locked[instruction.pk]
@@ -526,6 +529,18 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
     transfers = _pairs(pairs, notices)
     outbound_enqueue_many(messages=notices)
     return {mine.pk: transfer for (mine, _theirs), transfer in zip(pairs, transfers, strict=True)}, again
+
+
+def _attach_registry(instructions: list[Instruction]) -> None:
+    """The registry rows that notices and transfers read (participant, security, counterparty CSD), each
+    read once for the batch rather than joined to every instruction."""
+    participants = Participant.objects.in_bulk({i.participant_id for i in instructions})
+    securities = Security.objects.in_bulk({i.security_id for i in instructions})
+    csds = CSD.objects.in_bulk({i.counterparty_csd_id for i in instructions})
+    for instruction in instructions:
+        instruction.participant = participants[instruction.participant_id]
+        instruction.security = securities[instruction.security_id]
+        instruction.counterparty_csd = csds[instruction.counterparty_csd_id]
 
 
 def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]) -> list[Transfer]:

@@ -9,6 +9,7 @@ format is a ``FieldFormatError`` naming the reason code to report it with.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -423,4 +424,11 @@ def make_field(tag: str, qualifier: str | None, value: object, issuer: str | Non
     raw = generic_raw(qualifier, text, issuer) if qualifier else text
     if "\n" in raw and any(line[:1] in (":", "-") for line in raw.split("\n")[1:]):
         raise FieldFormatError(f"{raw!r} would start a line with ':' or '-', which FIN forbids")
+    return _built(tag, raw)
+
+
+@functools.lru_cache(maxsize=16384)
+def _built(tag: str, raw: str) -> Field:
+    """A built field, checked by parsing it back: fields repeat (qualifiers with codes, BICs, dates,
+    ISINs), and a Field is immutable, so each distinct one is checked once. A bad one raises each time."""
     return parse_field(tag, raw)
