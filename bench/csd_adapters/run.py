@@ -11,7 +11,9 @@ For each standard (MX with NSD's profile, MT with Strate's), the same number of 
 
 and, as the named baseline of the others, ``ledger``: the same prepare and commit called straight on a
 reference ledger, without messages or HTTP. ``ledger_ms_per_op``: the ledger's own cost of one reserve,
-deliver and release, each in its own transaction and inside one batch transaction. Each CSD has its own
+deliver and release, each in its own transaction and inside one batch transaction. CPU per leg (prepare
+and commit, µs): ``in_process_bulk``, the CSD's own on its bulk route called in process, and
+``http_batched.server_cpu_us_per_leg``, the server's processes' over HTTP. Each CSD has its own
 SQLite database in a temporary folder (``--database-dir`` to choose). Figures: legs/s, latency p50/p99 in
 ms (per leg; per batch for ``http_batched``), and peak memory (max RSS of this process and of the server
 process). Nothing is asserted about time.

@@ -10,7 +10,8 @@ Endpoints (messages in the CSD's standard, MX or MT, per its profile):
   messages one after another), each applied in order with the same effect and reply as if sent alone,
   answered by the replies in order as the parts of one ``multipart/mixed`` body. Every message is read
   before any is applied: a file with one unreadable message is refused whole (``400``), nothing applied.
-  The messages share one database transaction, each under its own savepoint.
+  The messages share one database transaction (``Ledger.in_batch``: each checked before it writes, so a
+  refusal writes nothing).
 - ``POST /messages``, MT: a delivery is matched from its two sides, MT542 (deliver free) and MT540
   (receive free), in either order; the first is answered by an MT548 (accepted, unmatched ``CMIS``),
   the one that completes the match by MT546 or MT544 (settled), or by an MT548 refusal.
