@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
@@ -21,3 +22,15 @@ def _prepare_embedded_broker(sender: Celery, **_kwargs) -> None:
     backend = sender.conf.result_backend or ""
     if backend.startswith("file://"):
         os.makedirs(backend.removeprefix("file://"), exist_ok=True)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _database_connections_as_for_a_request(**_kwargs) -> None:
+    """Around each task, what Django does around a request: a connection older than DB_CONN_MAX_AGE, or
+    one an error left unusable, is closed; the next query opens a fresh one or checks the kept one. A task
+    run inside a transaction (eagerly, by a caller that holds one) leaves the connection alone."""
+    from django.db import close_old_connections, connection
+
+    if not connection.in_atomic_block:
+        close_old_connections()

@@ -91,7 +91,11 @@ DATABASE_URL = envstr("DATABASE_URL")
 if DATABASE_URL:
     try:
         DATABASES = {
-            "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))
+            # connections are kept for DB_CONN_MAX_AGE seconds, and checked before each reuse (a request, a
+            # Celery task), so a restarted database costs one failed check, not a failed request
+            "default": dj_database_url.parse(
+                DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+            )
         }
     except ValueError as exc:
         raise ImproperlyConfigured(
@@ -155,6 +159,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes the database connection after every task unless told to reuse it; a new
+# PostgreSQL connection per task costs more than many a task. Workers reuse it instead, and hub.celery
+# applies DB_CONN_MAX_AGE and the health check around each task, as Django does around a request.
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 # the embedded default is one worker process per core at most; production sets its own
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
 
