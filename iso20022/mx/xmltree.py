@@ -191,6 +191,8 @@ class Writer:
 
 
 def _text(value: object) -> str:
+    if type(value) is str:
+        return value
     if isinstance(value, str):
         return str(value)
     if isinstance(value, bool):
@@ -208,12 +210,20 @@ def _text(value: object) -> str:
 # outside the XML character range (U+FFFE, U+FFFF, lone surrogates).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _NOT_XML_MESSAGE = "All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters"
+# Any character text cannot carry as it is: those above, and the ones escaped (&, <, >, CR). Most values
+# (identifiers, codes, dates, numbers) have none, and are written after this one search.
+_NEEDS_ESCAPE = re.compile(
+    "[^\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+).search
 
 TextElement = list
-"""An element being written by ``TextWriter``: ``[name, text, children, attributes]``."""
+"""A branch being written by ``TextWriter``: ``[start tag, end tag, *children]``, each child the finished
+text of a leaf or a branch of its own."""
 
 
 def _escape_text(value: str) -> str:
+    if _NEEDS_ESCAPE(value) is None:
+        return value
     if _NOT_XML.search(value):
         raise ValueError(_NOT_XML_MESSAGE)
     if "&" in value:
@@ -236,11 +246,29 @@ def _escape_attribute(value: str) -> str:
     )
 
 
-class TextWriter:
-    """``Writer``'s methods over lightweight elements, serialised by ``to_bytes``.
+_PATH_LIMIT = 4096
+_paths: dict[str, tuple[tuple[str, ...], str, str]] = {}
 
-    The elements are plain lists, so building costs a list per element instead of an lxml node; text is
-    checked and escaped when it is set, and refused with lxml's ``ValueError`` when XML cannot carry it.
+
+def _path_tags(names: str) -> tuple[tuple[str, ...], str, str]:
+    """``"SttlmQty/Qty/Unit"``: its names, and the start and end tags of the whole chain
+    (``<SttlmQty><Qty><Unit>``, ``</Unit></Qty></SttlmQty>``), worked out once per path."""
+    found = _paths.get(names)
+    if found is None:
+        parts = tuple(names.split("/"))
+        found = (parts, "".join(f"<{n}>" for n in parts), "".join(f"</{n}>" for n in reversed(parts)))
+        if len(_paths) < _PATH_LIMIT:  # paths come from the builders' code, a few dozen in all
+            _paths[names] = found
+    return found
+
+
+class TextWriter:
+    """``Writer``'s methods over lightweight elements, serialised by ``to_text``.
+
+    A leaf given its text is written at once, as the string it will be in the message, into its parent;
+    it takes no children, and ``add`` / ``path`` return ``None`` for it (no builder adds under a leaf).
+    Branches are plain lists of their children's text, joined once by ``to_text``. Text is checked and
+    escaped when it is set, and refused with lxml's ``ValueError`` when XML cannot carry it.
     """
 
     __slots__ = ("namespace",)
@@ -249,31 +277,39 @@ class TextWriter:
         self.namespace = namespace
 
     def root(self, name: str) -> TextElement:
-        return [name, None, [], None]
+        return [f"<{name}>", f"</{name}>"]
 
-    def add(self, parent: TextElement, name: str, text: object = None, **attributes: str) -> TextElement:
-        child = [
-            name,
-            None if text is None else _escape_text(_text(text)),
-            [],
-            {k: _escape_attribute(v) for k, v in attributes.items()} if attributes else None,
-        ]
-        parent[2].append(child)
-        return child
-
-    def opt(self, parent: TextElement, name: str, text: object) -> TextElement | None:
+    def add(
+        self, parent: TextElement, name: str, text: object = None, **attributes: str
+    ) -> TextElement | None:
+        if attributes:
+            start = (
+                "<" + name + "".join(f' {k}="{_escape_attribute(v)}"' for k, v in attributes.items()) + ">"
+            )
+        else:
+            start = f"<{name}>"
         if text is None:
-            return None
-        return self.add(parent, name, text)
+            child = [start, f"</{name}>"]
+            parent.append(child)
+            return child
+        parent.append(f"{start}{_escape_text(_text(text))}</{name}>")
+        return None
 
-    def path(self, parent: TextElement, names: str, text: object = None) -> TextElement:
-        node = parent
-        for name in names.split("/"):
-            child = [name, None, [], None]
-            node[2].append(child)
-            node = child
+    def opt(self, parent: TextElement, name: str, text: object) -> None:
+        """Add a leaf only when there is a value."""
         if text is not None:
-            node[1] = _escape_text(_text(text))
+            parent.append(f"<{name}>{_escape_text(_text(text))}</{name}>")
+
+    def path(self, parent: TextElement, names: str, text: object = None) -> TextElement | None:
+        parts, start, end = _path_tags(names)
+        if text is not None:
+            parent.append(start + _escape_text(_text(text)) + end)
+            return None
+        node = parent
+        for name in parts:
+            child = [f"<{name}>", f"</{name}>"]
+            node.append(child)
+            node = child
         return node
 
     def to_text(self, element: TextElement) -> str:
@@ -287,16 +323,16 @@ XML_DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 
 
 def _write(element: TextElement, out: list[str], extra: str = "") -> None:
-    name, text, children, attributes = element
-    start = "<" + name + extra
-    if attributes:
-        start += "".join(f' {key}="{value}"' for key, value in attributes.items())
-    if children:
-        out.append(start + ">" + text if text is not None else start + ">")
-        for child in children:
+    start = element[0]
+    if extra:
+        start = start[:-1] + extra + ">"
+    if len(element) == 2:  # no children: an empty element, as lxml writes it
+        out.append(start[:-1] + "/>")
+        return
+    out.append(start)
+    for child in element[2:]:
+        if type(child) is str:
+            out.append(child)
+        else:
             _write(child, out)
-        out.append("</" + name + ">")
-    elif text is not None:
-        out.append(f"{start}>{text}</{name}>")
-    else:
-        out.append(start + "/>")
+    out.append(element[1])
