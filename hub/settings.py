@@ -258,6 +258,9 @@ LEDGER_GENERATE_DEV_KEYS = envbool("LEDGER_GENERATE_DEV_KEYS", DEBUG)
 LEDGER_ENDORSER = envstr("LEDGER_ENDORSER", "hub.ledger.endorsers.RegistryEndorser")
 LEDGER_BLOCK_MAX_ENTRIES = envint("LEDGER_BLOCK_MAX_ENTRIES", 10_000, minimum=1)
 LEDGER_SEAL_INTERVAL_SECONDS = envint("LEDGER_SEAL_INTERVAL_SECONDS", 2, minimum=1)
+# sealing asked for after a commit waits this long, so that one block gathers the entries of many
+# transactions (0: at once, one request per commit)
+LEDGER_SEAL_REQUEST_MILLISECONDS = envint("LEDGER_SEAL_REQUEST_MILLISECONDS", 500, minimum=0)
 
 LEDGER_EVM_URL = envstr("LEDGER_EVM_URL")
 LEDGER_EVM_CONTRACT = envstr("LEDGER_EVM_CONTRACT")

@@ -17,6 +17,9 @@ os.environ.setdefault("HEALTH_WORKER_TIMEOUT_SECONDS", "5")
 # the shared ledger: development keys generated once per test session into a temporary folder
 os.environ.setdefault("LEDGER_KEY_DIR", tempfile.mkdtemp(prefix="ledger-keys-"))
 os.environ.setdefault("LEDGER_GENERATE_DEV_KEYS", "true")
+# every request to seal goes out at once, so a test sees exactly the requests it made (the window that
+# gathers them under load has its own test)
+os.environ.setdefault("LEDGER_SEAL_REQUEST_MILLISECONDS", "0")
 
 from hub.settings import *  # noqa: E402, F403
 from hub.settings import DATABASES, VAR_DIR  # noqa: E402

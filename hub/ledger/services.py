@@ -2,6 +2,7 @@
 and anchoring. Every write to the ledger's tables goes through here."""
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -269,10 +270,25 @@ def blocks_seal_and_finalise() -> list[int]:
     return [block.height for block in sealed]
 
 
+_last_seal_request = 0.0
+
+
 def ledger_seal_request() -> None:
     """Asks for sealing now rather than at the next scheduled run, once the caller's transaction commits.
-    A broker that cannot take the request is logged, not raised: the scheduled run seals the entries anyway."""
+
+    At most one request per process every ``LEDGER_SEAL_REQUEST_MILLISECONDS``, run that much later: one
+    block then gathers what the window's transactions appended, instead of a block (and a round of
+    endorsements) per transaction under load. A broker that cannot take the request is logged, not
+    raised: the scheduled run seals the entries anyway."""
     from hub.ledger.tasks import seal_blocks
 
+    global _last_seal_request
+    window = settings.LEDGER_SEAL_REQUEST_MILLISECONDS / 1000
+    now = time.monotonic()
+    if window and now - _last_seal_request < window:
+        return
+    _last_seal_request = now
     # a request still queued after a few seconds is stale (a later one, or beat's, seals the same entries)
-    transaction.on_commit(lambda: seal_blocks.apply_async(expires=5), robust=True)
+    transaction.on_commit(
+        lambda: seal_blocks.apply_async(countdown=window or None, expires=window + 5), robust=True
+    )

@@ -62,3 +62,19 @@ def test_a_broker_that_cannot_take_the_request_does_not_fail_the_callers_commit(
     assert Entry.objects.filter(block__isnull=True).count() == 2
     assert "broker unreachable" in caplog.text
     assert tasks.seal_blocks() == [1]
+
+
+@pytest.mark.django_db
+def test_requests_to_seal_within_one_window_become_one_delayed_request(
+    monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(tasks.seal_blocks, "apply_async", lambda **options: sent.append(options))
+    monkeypatch.setattr(services, "_last_seal_request", 0.0)
+    settings.LEDGER_SEAL_REQUEST_MILLISECONDS = 60_000  # a window no test outlasts
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            services.entries_append(drafts=drafts(1))
+            services.ledger_seal_request()
+    # one request, run when the window closes: one block for all three transactions' entries
+    assert sent == [{"countdown": 60.0, "expires": 65.0}]
