@@ -153,6 +153,19 @@ def _build_document(version: registry.MessageVersion, body: Message) -> etree._E
 def _split(root: etree._Element) -> tuple[etree._Element | None, etree._Element]:
     tag = root.tag
     if tag == _ENVELOPE_TAG:
+        if len(root) == 2:  # the usual envelope, recognised without building names
+            header, document = root
+            header_tag, document_tag = header.tag, document.tag
+            if (
+                isinstance(header_tag, str)
+                and header_tag.endswith("}AppHdr")
+                and isinstance(document_tag, str)
+                and document_tag.endswith("}Document")
+                and not (root.text and root.text.strip())
+                and not (header.tail and header.tail.strip())
+                and not (document.tail and document.tail.strip())
+            ):
+                return header, document
         children = [child for child in root if isinstance(child.tag, str)]
         names = [etree.QName(child).localname for child in children]
         if names != ["AppHdr", "Document"]:

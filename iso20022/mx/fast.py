@@ -111,21 +111,22 @@ def _leaf_text(element: etree._Element) -> str:
 
 def flatten(element: etree._Element) -> Flat | None:
     """Every element under ``element`` by its local path: leaves map to their text, branches to
-    ``None``. ``None`` when a path occurs twice (repeated elements are for the general reader)."""
+    ``None``. ``None`` when a path occurs twice (repeated elements are for the general reader).
+
+    One pass over the descendants in document order, each finding its parent's path by the parent's
+    element (lxml hands back the same proxy object while it is referenced, as here)."""
     out: Flat = {}
     cut = element.tag.index("}") + 1
-    stack = [(element, "")]
-    while stack:
-        parent, prefix = stack.pop()
-        for child in parent:
-            key = prefix + child.tag[cut:]
-            if key in out:
-                return None
-            if len(child):
-                out[key] = None
-                stack.append((child, key + "/"))
-            else:
-                out[key] = child.text
+    prefixes = {element: ""}
+    for child in element.iterdescendants():
+        key = prefixes[child.getparent()] + child.tag[cut:]
+        if key in out:
+            return None
+        if len(child):
+            out[key] = None
+            prefixes[child] = key + "/"
+        else:
+            out[key] = child.text
     return out
 
 
