@@ -1,4 +1,5 @@
-"""Fast readers for the messages on the leg path: the AppHdr, semt.013 / semt.015 and sese.023 / sese.025.
+"""Fast readers for the messages on the leg path: the AppHdr, semt.013 / semt.015 and sese.023 / sese.024 /
+sese.025.
 
 The general readers (``head.parse``, ``<message>.parse``) walk a validated tree through ``Node``, one
 Python object per step. These read the same tree in one pass instead: the body is flattened into a dict
@@ -25,16 +26,23 @@ from iso20022.models import (
     Counterparty,
     IntraPositionConfirmation,
     IntraPositionMovement,
+    MatchingStatus,
     Message,
     Payment,
+    ProcessingStatus,
     Quantity,
     QuantityType,
+    Reason,
     Security,
     SettlementConfirmation,
     SettlementInstruction,
+    SettlementStatus,
     Side,
+    StatusAdvice,
     SubBalance,
+    TransactionDetails,
 )
+from iso20022.mx import codes
 
 Flat = dict[str, str | None]
 
@@ -272,6 +280,83 @@ def _sese025(f: Flat, business_message_id: str | None) -> SettlementConfirmation
     )
 
 
+def _status(
+    f: Flat, name: str, code_lists: dict[str, frozenset[str] | None], to_code: Callable[[str], object]
+) -> tuple[object, tuple[Reason, ...]]:
+    """A status choice (``blocks.get_status_choice``) with at most one reason."""
+    chosen = [element for element in code_lists if f"{name}/{element}" in f]
+    if len(chosen) != 1:
+        raise KeyError(name)
+    base = f"{name}/{chosen[0]}/"
+    reasons: tuple[Reason, ...] = ()
+    if code_lists[chosen[0]] is None:  # one proprietary reason at most
+        if base + "Rsn" in f:
+            reasons = (
+                Reason(
+                    code=_text(f, base + "Rsn/Id"),
+                    issuer=_text(f, base + "Rsn/Issr"),
+                    narrative=f.get(base + "AddtlRsnInf"),
+                ),
+            )
+    elif base + "NoSpcfdRsn" not in f and base + "Rsn" in f:
+        narrative = f.get(base + "Rsn/AddtlRsnInf")
+        if base + "Rsn/Cd/Cd" in f:
+            reasons = (Reason(code=_text(f, base + "Rsn/Cd/Cd"), narrative=narrative),)
+        else:
+            reasons = (
+                Reason(
+                    code=_text(f, base + "Rsn/Cd/Prtry/Id"),
+                    narrative=narrative,
+                    issuer=_text(f, base + "Rsn/Cd/Prtry/Issr"),
+                ),
+            )
+    return to_code(chosen[0]), reasons
+
+
+def _sese024(f: Flat, business_message_id: str | None) -> StatusAdvice | None:
+    processing = matching = settlement = None
+    if "PrcgSts" in f:
+        code, reasons = _status(f, "PrcgSts", codes.SESE024_PROCESSING, codes.PROCESSING_CODES.__getitem__)
+        processing = ProcessingStatus(code=code, reasons=reasons)
+    if "MtchgSts" in f:
+        code, reasons = _status(f, "MtchgSts", codes.SESE024_MATCHING, codes.MATCHING_CODES.__getitem__)
+        matching = MatchingStatus(code=code, reasons=reasons)
+    if "SttlmSts" in f:
+        code, reasons = _status(f, "SttlmSts", codes.SESE024_SETTLEMENT, codes.SETTLEMENT_CODES.__getitem__)
+        settlement = SettlementStatus(code=code, reasons=reasons)
+    details = None
+    if "TxDtls" in f:
+        side = Side(_text(f, "TxDtls/SctiesMvmntTp"))
+        parties = "TxDtls/" + _counterparty_side(side)
+        transaction_type = f.get("TxDtls/SttlmParams/SctiesTxTp/Cd")
+        if transaction_type is None:
+            transaction_type = _text(f, "TxDtls/SttlmParams/SctiesTxTp/Prtry/Id")
+        isin = _text(f, "TxDtls/FinInstrmId/ISIN")
+        if not isin_is_valid(isin):
+            raise ValueError(isin)
+        details = TransactionDetails(
+            side=side,
+            payment=Payment(_text(f, "TxDtls/Pmt")),
+            security=Security(isin=isin, description=f.get("TxDtls/FinInstrmId/Desc")),
+            quantity=_fin_quantity(f, "TxDtls/SttlmQty/Qty"),
+            intended_settlement_date=_date(f, "TxDtls/SttlmDt/Dt/Dt"),
+            trade_date=_date(f, "TxDtls/TradDt/Dt/Dt") if "TxDtls/TradDt" in f else None,
+            safekeeping_account=_account(f, "TxDtls/"),
+            account_owner_bic=_owner(f, "TxDtls/"),
+            counterparty=_parties(f, parties) if parties in f else None,
+            transaction_type=transaction_type,
+        )
+    return StatusAdvice(
+        transaction_id=_text(f, "TxId/AcctOwnrTxId"),
+        account_servicer_transaction_id=f.get("TxId/AcctSvcrTxId"),
+        market_infrastructure_transaction_id=f.get("TxId/MktInfrstrctrTxId"),
+        processing=processing,
+        matching=matching,
+        settlement=settlement,
+        details=details,
+    )
+
+
 def _semt013(f: Flat, business_message_id: str | None) -> IntraPositionMovement | None:
     linked = None
     if "Lnkgs" in f:
@@ -314,6 +399,7 @@ def _semt015(f: Flat, business_message_id: str | None) -> IntraPositionConfirmat
 
 _BODY_READERS: dict[str, Callable[[Flat, str | None], Message | None]] = {
     "sese.023.001.11": _sese023,
+    "sese.024.001.12": _sese024,
     "sese.025.001.11": _sese025,
     "semt.013.001.06": _semt013,
     "semt.015.001.09": _semt015,

@@ -16,7 +16,7 @@ from iso20022.mx import fast, head, registry
 from iso20022.mx.codec import _node, _split
 from tests.iso20022.test_mx_roundtrip import STRATEGIES, headers
 
-FAST = ("sese.023.001.11", "sese.025.001.11", "semt.013.001.06", "semt.015.001.09")
+FAST = ("sese.023.001.11", "sese.024.001.12", "sese.025.001.11", "semt.013.001.06", "semt.015.001.09")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -53,6 +53,9 @@ def test_the_plain_leg_messages_are_read_by_the_fast_reader(message_id):
         amount = getattr(model, "settlement_amount", None) or getattr(model, "settled_amount", None)
         if amount is not None:
             return  # cash legs are read by the general reader
+        statuses = [getattr(model, name, None) for name in ("processing", "matching", "settlement")]
+        if any(status is not None and len(status.reasons) > 1 for status in statuses):
+            return  # so are statuses with several reasons
         body = etree.fromstring(mx.build(model))[0]
         assert fast.read_body(message_id, body, None) is not None
 
@@ -101,7 +104,7 @@ def test_anything_unusual_is_left_to_the_general_reader():
     assert fast.read_body("semt.013.001.06", body, None) is None
     bad_isin = etree.fromstring(mx.build(movement).replace(b"XS000BENCH03", b"XS000BENCH04"))[0]
     assert fast.read_body("semt.013.001.06", bad_isin, None) is None
-    assert fast.read_body("sese.024.001.12", body, None) is None
+    assert fast.read_body("semt.014.001.07", body, None) is None
 
 
 def _fields(header: m.BusinessHeader) -> dict:
