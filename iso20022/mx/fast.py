@@ -1,5 +1,5 @@
-"""Fast readers for the messages on the leg path: the AppHdr, semt.013 / semt.015 and sese.023 / sese.024 /
-sese.025.
+"""Fast readers for the messages on the leg path: the AppHdr, semt.013 / semt.014 / semt.015 and sese.023 /
+sese.024 / sese.025.
 
 The general readers (``head.parse``, ``<message>.parse``) walk a validated tree through ``Node``, one
 Python object per step. These read the same tree in one pass instead: the body is flattened into a dict
@@ -26,6 +26,7 @@ from iso20022.models import (
     Counterparty,
     IntraPositionConfirmation,
     IntraPositionMovement,
+    IntraPositionStatus,
     MatchingStatus,
     Message,
     Payment,
@@ -153,11 +154,11 @@ def _date(f: Flat, key: str) -> dt.date:
     return dt.date.fromisoformat(_text(f, key).strip())
 
 
-def _security(f: Flat) -> Security:
-    isin = _text(f, "FinInstrmId/ISIN")
+def _security(f: Flat, base: str = "") -> Security:
+    isin = _text(f, base + "FinInstrmId/ISIN")
     if not isin_is_valid(isin):
         raise ValueError(isin)
-    return Security(isin=isin, description=f.get("FinInstrmId/Desc"))
+    return Security(isin=isin, description=f.get(base + "FinInstrmId/Desc"))
 
 
 def _fin_quantity(f: Flat, base: str) -> Quantity:
@@ -331,13 +332,10 @@ def _sese024(f: Flat, business_message_id: str | None) -> StatusAdvice | None:
         transaction_type = f.get("TxDtls/SttlmParams/SctiesTxTp/Cd")
         if transaction_type is None:
             transaction_type = _text(f, "TxDtls/SttlmParams/SctiesTxTp/Prtry/Id")
-        isin = _text(f, "TxDtls/FinInstrmId/ISIN")
-        if not isin_is_valid(isin):
-            raise ValueError(isin)
         details = TransactionDetails(
             side=side,
             payment=Payment(_text(f, "TxDtls/Pmt")),
-            security=Security(isin=isin, description=f.get("TxDtls/FinInstrmId/Desc")),
+            security=_security(f, "TxDtls/"),
             quantity=_fin_quantity(f, "TxDtls/SttlmQty/Qty"),
             intended_settlement_date=_date(f, "TxDtls/SttlmDt/Dt/Dt"),
             trade_date=_date(f, "TxDtls/TradDt/Dt/Dt") if "TxDtls/TradDt" in f else None,
@@ -354,6 +352,38 @@ def _sese024(f: Flat, business_message_id: str | None) -> StatusAdvice | None:
         matching=matching,
         settlement=settlement,
         details=details,
+    )
+
+
+def _semt014(f: Flat, business_message_id: str | None) -> IntraPositionStatus | None:
+    processing = settlement = None
+    if "PrcgSts" in f:
+        code, reasons = _status(f, "PrcgSts", codes.SEMT014_PROCESSING, codes.PROCESSING_CODES.__getitem__)
+        processing = ProcessingStatus(code=code, reasons=reasons)
+    if "SttlmSts" in f:
+        code, reasons = _status(f, "SttlmSts", codes.SEMT014_SETTLEMENT, codes.SETTLEMENT_CODES.__getitem__)
+        settlement = SettlementStatus(code=code, reasons=reasons)
+    transaction_id = _text(f, "TxId/AcctOwnrTxId")
+    servicer_id = f.get("TxId/AcctSvcrTxId")
+    if "TxDtls" not in f:
+        return IntraPositionStatus(
+            transaction_id=transaction_id,
+            account_servicer_transaction_id=servicer_id,
+            processing=processing,
+            settlement=settlement,
+        )
+    return IntraPositionStatus(
+        transaction_id=transaction_id,
+        account_servicer_transaction_id=servicer_id,
+        processing=processing,
+        settlement=settlement,
+        account_owner_bic=_owner(f, "TxDtls/"),
+        safekeeping_account=_account(f, "TxDtls/"),
+        security=_security(f, "TxDtls/"),
+        quantity=_fin_quantity(f, "TxDtls/SttlmQty"),
+        settlement_date=_date(f, "TxDtls/SttlmDt/Dt"),
+        from_balance=_balance(f, "TxDtls/BalFr") if "TxDtls/BalFr" in f else None,
+        to_balance=_balance(f, "TxDtls/BalTo") if "TxDtls/BalTo" in f else None,
     )
 
 
@@ -402,6 +432,7 @@ _BODY_READERS: dict[str, Callable[[Flat, str | None], Message | None]] = {
     "sese.024.001.12": _sese024,
     "sese.025.001.11": _sese025,
     "semt.013.001.06": _semt013,
+    "semt.014.001.07": _semt014,
     "semt.015.001.09": _semt015,
 }
 
