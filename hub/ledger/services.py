@@ -14,6 +14,7 @@ from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
 from hub.ledger.errors import EndorsementInvalid, EntryInvalid, HubKeyNotInForce
 from hub.ledger.models import Block, Endorsement, Entry, EntryKind
+from hub.rows import rows_insert
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,10 @@ def entry_append(*, kind: str, reference: str, csds: Iterable[str], record: Mapp
     return entry
 
 
-def entries_append(*, drafts: Iterable[EntryDraft], batch_size: int = 5000) -> list[Entry]:
+def entries_append(*, drafts: Iterable[EntryDraft]) -> list[Entry]:
     """Appends many entries in bulk inserts; returns them, in the order of ``drafts``, with their ids."""
     now = timezone.now()
-    rows = [_entry_row(draft, now) for draft in drafts]
-    return Entry.objects.bulk_create(rows, batch_size=batch_size)
+    return rows_insert([_entry_row(draft, now) for draft in drafts])
 
 
 def _take_sealer_lock() -> None:

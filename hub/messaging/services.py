@@ -21,6 +21,7 @@ from hub.messaging.models import (
 )
 from hub.messaging.rendering import Rendered, render
 from hub.registry.models import Participant
+from hub.rows import rows_insert
 from iso20022.models import Message
 
 
@@ -37,9 +38,11 @@ def inbound_record_many(
     """``inbound_record`` for many messages, each as (raw, format, content type), in one INSERT and one
     commit; returned in the order given."""
     with transaction.atomic(durable=True):
-        return InboundMessage.objects.bulk_create(
-            InboundMessage(sender=sender, raw=raw, format=fmt, content_type=content_type[:100])
-            for raw, fmt, content_type in messages
+        return rows_insert(
+            [
+                InboundMessage(sender=sender, raw=raw, format=fmt, content_type=content_type[:100])
+                for raw, fmt, content_type in messages
+            ]
         )
 
 
@@ -234,18 +237,20 @@ def outbound_enqueue_rendered_many(
             (last,) = cursor.fetchone()
             for offset, index in enumerate(indexes):
                 sequences[index] = last - len(indexes) + 1 + offset
-    rows = OutboundMessage.objects.bulk_create(
-        OutboundMessage(
-            participant=participant,
-            sequence=sequences[index],
-            format=participant.outbound_format,
-            message_type=rendered.message_type,
-            content_type=rendered.content_type,
-            payload=rendered.payload,
-            transaction_id=transaction_id[:35],
-            status=status[:40],
-        )
-        for index, (participant, rendered, transaction_id, status) in enumerate(messages)
+    rows = rows_insert(
+        [
+            OutboundMessage(
+                participant=participant,
+                sequence=sequences[index],
+                format=participant.outbound_format,
+                message_type=rendered.message_type,
+                content_type=rendered.content_type,
+                payload=rendered.payload,
+                transaction_id=transaction_id[:35],
+                status=status[:40],
+            )
+            for index, (participant, rendered, transaction_id, status) in enumerate(messages)
+        ]
     )
     now = timezone.now()
     deliveries = WebhookDelivery.objects.bulk_create(

@@ -32,6 +32,7 @@ from hub.messaging.services import (
     outbound_enqueue_many,
 )
 from hub.registry.models import Participant
+from hub.rows import rows_insert
 from hub.settlement import errors, notifications, services
 from hub.settlement.models import Instruction
 from hub.settlement.services import bic8
@@ -241,7 +242,7 @@ class _Run:
             else:
                 fates.append(("unsupported", None))
         # 2. the writes
-        ReplayKey.objects.bulk_create(sorted(self.keys, key=lambda key: key.key))
+        rows_insert(sorted(self.keys, key=lambda key: key.key))
         accepted = [
             item for item, (fate, _detail) in zip(self.items, fates, strict=True) if fate == "accepted"
         ]

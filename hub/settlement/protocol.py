@@ -57,10 +57,10 @@ from hub.registry.calendars import (
     csd_local_now,
 )
 from hub.registry.models import CSD, Participant, SecuritiesAccount, Security
+from hub.rows import Each, rows_insert, rows_update
 from hub.settlement import notifications
 from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan, link_accounts_load
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
-from hub.settlement.rows import Each, rows_update
 from hub.settlement.services import (
     SYSTEM,
     in_lock_order,
@@ -490,7 +490,7 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
                 )
                 for plan in plans
             ]
-        for leg in Leg.objects.bulk_create(new_legs):
+        for leg in rows_insert(new_legs):
             legs[leg.transfer_id].append(leg)
     return answers
 

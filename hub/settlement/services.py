@@ -19,10 +19,10 @@ from hub.messaging.models import InboundMessage
 from hub.messaging.services import Outgoing, outbound_enqueue_many
 from hub.registry.calendars import csd_business_day_add, csd_local_now
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
+from hub.rows import Each, rows_insert, rows_update, value_for
 from hub.settlement import errors, notifications
 from hub.settlement.matching import matching_key, optional_fields_match
 from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
-from hub.settlement.rows import Each, rows_update, value_for
 from hub.settlement.statuses import (
     INSTRUCTION_MOVES,
     INSTRUCTION_OPEN,
@@ -77,17 +77,19 @@ def _status_moves(
             status=current,
         )
         moved += [row for row in rows if row.status == current and row.pk in changed]
-    owner = "instruction" if model is Instruction else "transfer"
-    StatusEvent.objects.bulk_create(
-        StatusEvent(
-            **{owner: row},
-            from_status=row.status,
-            to_status=to,
-            cause=value_for(cause, row.pk)[:200],
-            reason_code=reason_code,
-            actor=actor,
-        )
-        for row in moved
+    owner = "instruction_id" if model is Instruction else "transfer_id"
+    rows_insert(
+        [
+            StatusEvent(
+                **{owner: row.pk},
+                from_status=row.status,
+                to_status=to,
+                cause=value_for(cause, row.pk)[:200],
+                reason_code=reason_code,
+                actor=actor,
+            )
+            for row in moved
+        ]
     )
     for row in moved:
         row.status = to
@@ -371,15 +373,17 @@ def instructions_submit(
     accepted = [outcome for outcome in outcomes if isinstance(outcome, Instruction)]
     if not accepted:
         return outcomes
-    Instruction.objects.bulk_create(accepted)
-    StatusEvent.objects.bulk_create(
-        StatusEvent(
-            instruction=instruction,
-            to_status=InstructionStatus.ACCEPTED,
-            cause="validated",
-            actor=participant.bic,
-        )
-        for instruction in accepted
+    rows_insert(accepted)
+    rows_insert(
+        [
+            StatusEvent(
+                instruction_id=instruction.pk,
+                to_status=InstructionStatus.ACCEPTED,
+                cause="validated",
+                actor=participant.bic,
+            )
+            for instruction in accepted
+        ]
     )
     if notify:
         outbound_enqueue_many(
@@ -550,27 +554,31 @@ def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]
         return []
     sides = [(one, other) if one.side == Side.DELIVER else (other, one) for one, other in pairs]
     now = timezone.now()
-    transfers = Transfer.objects.bulk_create(
-        Transfer(
-            deliver=deliver,
-            receive=receive,
-            security=deliver.security,
-            quantity=deliver.quantity,
-            intended_settlement_date=deliver.intended_settlement_date,
-            due_at=now,  # the protocol's outbox: due at once, re-driven by the sweeper if lost
-        )
-        for deliver, receive in sides
+    transfers = rows_insert(
+        [
+            Transfer(
+                deliver=deliver,
+                receive=receive,
+                security=deliver.security,
+                quantity=deliver.quantity,
+                intended_settlement_date=deliver.intended_settlement_date,
+                due_at=now,  # the protocol's outbox: due at once, re-driven by the sweeper if lost
+            )
+            for deliver, receive in sides
+        ]
     )
     transfer_ids = [transfer.pk for transfer in transfers]
     transaction.on_commit(lambda: _enqueue_advance_many(transfer_ids))
-    StatusEvent.objects.bulk_create(
-        StatusEvent(
-            transfer=transfer,
-            to_status=TransferStatus.MATCHED,
-            cause=f"matched {deliver.transaction_id} with {receive.transaction_id}",
-            actor=SYSTEM,
-        )
-        for transfer, (deliver, receive) in zip(transfers, sides, strict=True)
+    rows_insert(
+        [
+            StatusEvent(
+                transfer_id=transfer.pk,
+                to_status=TransferStatus.MATCHED,
+                cause=f"matched {deliver.transaction_id} with {receive.transaction_id}",
+                actor=SYSTEM,
+            )
+            for transfer, (deliver, receive) in zip(transfers, sides, strict=True)
+        ]
     )
     ordered = [
         (transfer, side)

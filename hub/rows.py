@@ -1,0 +1,136 @@
+"""Set-based writes for the hub's hot tables: ``rows_insert`` appends many rows in one statement, and
+``rows_update`` changes many rows in one UPDATE, each with its own values where they differ (statuses, legs,
+due times, events, outbox messages all go through them)."""
+
+import datetime as dt
+from functools import cache
+
+from django.db import models, transaction
+from django.utils import timezone
+
+CHUNK = 500  # rows a statement: a CASE per column with two parameters a row
+
+
+class Each(dict):
+    """A value that differs from row to row in a batch write (a status event's cause, a field): by row id."""
+
+
+def value_for(value, pk: int):
+    return value[pk] if isinstance(value, Each) else value
+
+
+def rows_update(
+    model: type[models.Model], ids: list[int], values: dict, *, status: str | None = None
+) -> set[int]:
+    """Set ``values`` (by field name; a value is the same for every row, or ``Each``) on the rows of
+    ``ids``, compare-and-set on ``status`` when it is given. Returns the ids it changed."""
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    fields = {name: model._meta.get_field(name) for name in values}
+
+    def prepared(field, value):
+        if field.is_relation and hasattr(value, "pk"):
+            value = value.pk
+        return field.get_db_prep_save(value, connection)
+
+    changed: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        assignments, params = [], []
+        for name, value in values.items():
+            column = quote(fields[name].column)
+            if isinstance(value, Each):
+                # ELSE keeps the CASE typed as the column, even when every value is NULL
+                assignments.append(
+                    f"{column} = CASE id " + "WHEN %s THEN %s " * len(chunk) + f"ELSE {column} END"
+                )
+                for pk in chunk:
+                    params += [pk, prepared(fields[name], value[pk])]
+            else:
+                assignments.append(f"{column} = %s")
+                params.append(prepared(fields[name], value))
+        condition = " AND status = %s" if status is not None else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # identifiers come from the model's metadata; every value is a bound parameter
+                f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
+                f"WHERE id IN ({', '.join(['%s'] * len(chunk))}){condition} RETURNING id",
+                [*params, *chunk, *([status] if status is not None else [])],
+            )
+            changed |= {row[0] for row in cursor.fetchall()}
+    return changed
+
+
+# Fields whose value PostgreSQL's driver takes as the model holds it, when it is of one of these exact types;
+# an aware datetime goes as it is into a DateTimeField; anything else (a Decimal, a JSON value, a choice)
+# goes through the field's own preparation, as bulk_create would do it.
+_DIRECT_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.BinaryField,
+    models.ForeignKey,
+)
+_DIRECT_TYPES = {str, int, bool, bytes, type(None)}
+
+
+@cache
+def _insert_plan(model: type[models.Model]) -> tuple[list[tuple[models.Field, bool, bool]], list]:
+    """The fields an INSERT writes (all but an automatic primary key), each with whether it can take a
+    plain value directly and whether it is a DateTimeField; and the fields stamped on insert (auto_now)."""
+    fields = [
+        f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))
+    ]
+    stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    plan = [(f, isinstance(f, _DIRECT_FIELDS), isinstance(f, models.DateTimeField)) for f in fields]
+    return plan, stamped
+
+
+def _db_value(value, field: models.Field, direct: bool, moment: bool, connection):
+    if direct and type(value) in _DIRECT_TYPES:
+        return value
+    if moment and isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+def rows_insert(objs: list[models.Model]) -> list[models.Model]:
+    """Insert new rows of one model, in order, with one statement per ``CHUNK`` rows, and give each object
+    its primary key: ``bulk_create`` without its per-value work, for the tables every transfer appends to.
+    Other databases than PostgreSQL go through ``bulk_create`` itself."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    connection = transaction.get_connection()
+    plan, stamped = _insert_plan(model)
+    automatic_pk = len(plan) < len(model._meta.concrete_fields)
+    if connection.vendor != "postgresql" or (automatic_pk and any(obj.pk is not None for obj in objs)):
+        return model.objects.bulk_create(objs)
+    now = timezone.now()
+    values = []
+    for obj in objs:
+        for f in stamped:
+            setattr(obj, f.attname, now)
+        values += [
+            _db_value(getattr(obj, f.attname), f, direct, moment, connection) for f, direct, moment in plan
+        ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f, _direct, _moment in plan)
+    width = len(plan)
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    pk_column = quote(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), CHUNK):
+            chunk = objs[start : start + CHUNK]
+            cursor.execute(
+                # identifiers come from the model's metadata; every value is a bound parameter
+                f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
+                f"VALUES {', '.join([row] * len(chunk))} RETURNING {pk_column}",
+                values[start * width : (start + len(chunk)) * width],
+            )
+            for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = connection.alias
+    return objs

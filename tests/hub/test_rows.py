@@ -1,0 +1,125 @@
+"""The set-based writers of hub/rows.py: rows_insert stores what bulk_create would, and the database
+still refuses what its constraints forbid."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
+
+from hub.messaging.models import OutboundMessage
+from hub.registry.models import Participant
+from hub.rows import Each, rows_insert, rows_update
+from hub.settlement.models import StatusEvent, Transfer
+from hub.settlement.statuses import TransferStatus
+from tests.hub.settlement.messages import instruction
+from tests.hub.settlement.test_matching import pair, submit
+
+
+@pytest.fixture
+def demo(db):
+    call_command("seed_demo", verbosity=0)
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_inserted_rows_read_back_as_bulk_create_stores_them(demo):
+    deliver, receive = pair()
+    due = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
+
+    def transfer() -> Transfer:
+        return Transfer(
+            deliver=deliver,
+            receive=receive,
+            security=deliver.security,
+            quantity=Decimal("1500.25"),
+            intended_settlement_date=dt.date(2026, 11, 26),
+            due_at=due,
+        )
+
+    with transaction.atomic():
+        (ours,) = rows_insert([transfer()])
+        theirs = _fields(Transfer.objects.get(pk=ours.pk))
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        (django_made,) = Transfer.objects.bulk_create([transfer()])
+        expected = _fields(Transfer.objects.get(pk=django_made.pk))
+        transaction.set_rollback(True)
+    for stamped in ("id", "created_at", "updated_at"):
+        theirs.pop(stamped), expected.pop(stamped)
+    assert theirs == expected
+    assert theirs["status"] == TransferStatus.MATCHED  # a choice's default, stored as its value
+    assert theirs["quantity"] == Decimal("1500.25") and theirs["due_at"] == due
+
+
+def test_each_row_gets_its_id_in_order_and_its_insert_time(demo):
+    participant = Participant.objects.first()
+    messages = [
+        OutboundMessage(
+            participant=participant,
+            sequence=n,
+            format="MX",
+            message_type="sese.024.001.12",
+            content_type="application/xml",
+            payload=f"<n>{n}</n>".encode(),
+        )
+        for n in range(1, 4)
+    ]
+    with transaction.atomic():
+        rows_insert(messages)
+    stored = {row.pk: row for row in OutboundMessage.objects.filter(pk__in=[m.pk for m in messages])}
+    assert [m.pk for m in messages] == sorted(stored)
+    for message in messages:
+        assert bytes(stored[message.pk].payload) == message.payload
+        assert stored[message.pk].sequence == message.sequence
+        assert stored[message.pk].created_at == message.created_at is not None
+        assert not message._state.adding
+
+
+def test_the_database_still_refuses_a_row_its_constraints_forbid(demo):
+    deliver, receive = pair()
+    # an event must belong to an instruction or a transfer (a CHECK constraint)
+    orphan = StatusEvent(to_status="MATCHED", cause="nobody's", actor="system")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_insert([orphan])
+    negative = Transfer(
+        deliver=deliver,
+        receive=receive,
+        security=deliver.security,
+        quantity=Decimal("-1"),
+        intended_settlement_date=dt.date(2026, 11, 26),
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_insert([negative])
+
+
+def test_rows_update_sets_each_row_its_own_value_and_only_from_the_status_given(demo):
+    deliver, receive = pair()
+    other_deliver = submit(instruction("DELI", tx="M-D2"))
+    other_receive = submit(instruction("RECE", tx="M-R2"))
+    with transaction.atomic():
+        one, two = rows_insert(
+            [
+                Transfer(
+                    deliver=d,
+                    receive=r,
+                    security=d.security,
+                    quantity=d.quantity,
+                    intended_settlement_date=d.intended_settlement_date,
+                )
+                for d, r in ((deliver, receive), (other_deliver, other_receive))
+            ]
+        )
+        Transfer.objects.filter(pk=two.pk).update(status=TransferStatus.PREPARING)
+        changed = rows_update(
+            Transfer,
+            [one.pk, two.pk],
+            {"status": TransferStatus.PREPARING, "attempts": Each({one.pk: 3, two.pk: 4})},
+            status=TransferStatus.MATCHED,
+        )
+    assert changed == {one.pk}
+    assert Transfer.objects.get(pk=one.pk).attempts == 3
+    assert Transfer.objects.get(pk=two.pk).attempts == 0
