@@ -3,6 +3,7 @@
 due times, events, outbox messages all go through them)."""
 
 import datetime as dt
+import operator
 from functools import cache
 
 from django.db import models, transaction
@@ -61,9 +62,10 @@ def rows_update(
     return changed
 
 
-# Fields whose value PostgreSQL's driver takes as the model holds it, when it is of one of these exact types;
-# an aware datetime goes as it is into a DateTimeField; anything else (a Decimal, a JSON value, a choice)
-# goes through the field's own preparation, as bulk_create would do it.
+# Fields whose values PostgreSQL's driver takes as the model holds them (text, numbers, flags, bytes, ids:
+# psycopg2 adapts subclasses such as a choice's enum member by their base type). Any other field's value
+# goes as it is when it is a plain value or an aware datetime, and through the field's own preparation
+# otherwise (a Decimal, a JSON value), as bulk_create would do it.
 _DIRECT_FIELDS = (
     models.CharField,
     models.TextField,
@@ -76,21 +78,25 @@ _DIRECT_TYPES = {str, int, bool, bytes, type(None)}
 
 
 @cache
-def _insert_plan(model: type[models.Model]) -> tuple[list[tuple[models.Field, bool, bool]], list]:
-    """The fields an INSERT writes (all but an automatic primary key), each with whether it can take a
-    plain value directly and whether it is a DateTimeField; and the fields stamped on insert (auto_now)."""
+def _insert_plan(model: type[models.Model]) -> tuple[list[models.Field], list[int], list]:
+    """The fields an INSERT writes (all but an automatic primary key); the positions of those whose values
+    need looking at (any but the fields the driver takes as they are); the fields stamped on insert."""
     fields = [
         f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))
     ]
+    looked_at = [n for n, f in enumerate(fields) if not isinstance(f, _DIRECT_FIELDS)]
     stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    plan = [(f, isinstance(f, _DIRECT_FIELDS), isinstance(f, models.DateTimeField)) for f in fields]
-    return plan, stamped
+    return fields, looked_at, stamped
 
 
-def _db_value(value, field: models.Field, direct: bool, moment: bool, connection):
-    if direct and type(value) in _DIRECT_TYPES:
+def _db_value(field: models.Field, value, connection):
+    if type(value) in _DIRECT_TYPES:
         return value
-    if moment and isinstance(value, dt.datetime) and value.tzinfo is not None:
+    if (
+        isinstance(value, dt.datetime)
+        and value.tzinfo is not None
+        and isinstance(field, models.DateTimeField)
+    ):
         return value
     return field.get_db_prep_save(value, connection)
 
@@ -103,21 +109,23 @@ def rows_insert(objs: list[models.Model]) -> list[models.Model]:
         return objs
     model = type(objs[0])
     connection = transaction.get_connection()
-    plan, stamped = _insert_plan(model)
-    automatic_pk = len(plan) < len(model._meta.concrete_fields)
+    fields, looked_at, stamped = _insert_plan(model)
+    automatic_pk = len(fields) < len(model._meta.concrete_fields)
     if connection.vendor != "postgresql" or (automatic_pk and any(obj.pk is not None for obj in objs)):
         return model.objects.bulk_create(objs)
     now = timezone.now()
+    read = operator.attrgetter(*(f.attname for f in fields))
     values = []
     for obj in objs:
         for f in stamped:
             setattr(obj, f.attname, now)
-        values += [
-            _db_value(getattr(obj, f.attname), f, direct, moment, connection) for f, direct, moment in plan
-        ]
+        row = list(read(obj)) if len(fields) > 1 else [read(obj)]
+        for n in looked_at:
+            row[n] = _db_value(fields[n], row[n], connection)
+        values += row
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f, _direct, _moment in plan)
-    width = len(plan)
+    columns = ", ".join(quote(f.column) for f in fields)
+    width = len(fields)
     row = "(" + ", ".join(["%s"] * width) + ")"
     pk_column = quote(model._meta.pk.column)
     with connection.cursor() as cursor:

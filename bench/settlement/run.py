@@ -123,7 +123,7 @@ def main() -> None:
         default=int(os.environ.get("BENCH_SETTLEMENT_COUNT", "20000")),
         help="transfers (default $BENCH_SETTLEMENT_COUNT or 20000)",
     )
-    parser.add_argument("--workers", type=int, default=4, help="Celery worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (one per core)")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--bulk-size", type=int, default=200, help="instructions per bulk file")
     parser.add_argument("--timeout", type=float, default=3600)

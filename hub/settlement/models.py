@@ -155,6 +155,14 @@ class Leg(models.Model):
             models.CheckConstraint(condition=~Q(debit_account=F("credit_account")), name="leg_two_accounts"),
             models.CheckConstraint(condition=Q(status__in=LegStatus.values), name="leg_status"),
         ]
+        indexes = [
+            # the few legs waiting for securities, found by the position a settlement has just credited
+            models.Index(
+                fields=["debit_account", "security"],
+                condition=Q(status="PENDING", reason_code="LACK"),
+                name="leg_lacking",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.leg_id} at {self.csd_id and self.csd}: {self.quantity} {self.status}"

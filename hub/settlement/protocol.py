@@ -42,7 +42,6 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from csd_adapters import base as csd
@@ -725,20 +724,23 @@ def _lacking_recycle(*, credited: set[tuple[int, int, int]], now: dt.datetime) -
     arrive, rather than leaving them to their next timed attempt."""
     if not credited:
         return
-    on_position = Q()
-    for csd_id, account_id, security_id in credited:
-        on_position |= Q(csd_id=csd_id, debit_account_id=account_id, security_id=security_id)
-    lacking = sorted(
-        set(
-            Leg.objects.filter(
-                on_position,
-                status=LegStatus.PENDING,
-                reason_code="LACK",
-                transfer__status=TransferStatus.PREPARING,
-                transfer__pending_reason="LACK",
-            ).values_list("transfer_id", flat=True)
+    positions = sorted(credited)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # placeholders only; the partial index leg_lacking holds just the legs waiting for securities
+            "SELECT DISTINCT leg.transfer_id FROM settlement_leg leg "  # noqa: S608
+            "JOIN settlement_transfer transfer ON transfer.id = leg.transfer_id "
+            "WHERE leg.status = %s AND leg.reason_code = 'LACK' "
+            "AND transfer.status = %s AND transfer.pending_reason = 'LACK' "
+            "AND (leg.csd_id, leg.debit_account_id, leg.security_id) IN "
+            f"({', '.join(['(%s, %s, %s)'] * len(positions))}) ORDER BY leg.transfer_id",
+            [
+                LegStatus.PENDING,
+                TransferStatus.PREPARING,
+                *(part for position in positions for part in position),
+            ],
         )
-    )
+        lacking = [row[0] for row in cursor.fetchall()]
     if not lacking:
         return
     # only transfers waiting for their next attempt: one a run holds has a lease, which lasts longer
