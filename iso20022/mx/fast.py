@@ -282,9 +282,12 @@ def _sese025(f: Flat, business_message_id: str | None) -> SettlementConfirmation
 
 
 def _status(
-    f: Flat, name: str, code_lists: dict[str, frozenset[str] | None], to_code: Callable[[str], object]
-) -> tuple[object, tuple[Reason, ...]]:
-    """A status choice (``blocks.get_status_choice``) with at most one reason."""
+    f: Flat, name: str, code_lists: dict[str, frozenset[str] | None], codes_by_element: dict, kind: type
+):
+    """A status choice (``blocks.get_status_choice``) with at most one reason, as a ``kind`` (None when the
+    message has no ``name``)."""
+    if name not in f:
+        return None
     chosen = [element for element in code_lists if f"{name}/{element}" in f]
     if len(chosen) != 1:
         raise KeyError(name)
@@ -311,20 +314,13 @@ def _status(
                     issuer=_text(f, base + "Rsn/Cd/Prtry/Issr"),
                 ),
             )
-    return to_code(chosen[0]), reasons
+    return kind(code=codes_by_element[chosen[0]], reasons=reasons)
 
 
 def _sese024(f: Flat, business_message_id: str | None) -> StatusAdvice | None:
-    processing = matching = settlement = None
-    if "PrcgSts" in f:
-        code, reasons = _status(f, "PrcgSts", codes.SESE024_PROCESSING, codes.PROCESSING_CODES.__getitem__)
-        processing = ProcessingStatus(code=code, reasons=reasons)
-    if "MtchgSts" in f:
-        code, reasons = _status(f, "MtchgSts", codes.SESE024_MATCHING, codes.MATCHING_CODES.__getitem__)
-        matching = MatchingStatus(code=code, reasons=reasons)
-    if "SttlmSts" in f:
-        code, reasons = _status(f, "SttlmSts", codes.SESE024_SETTLEMENT, codes.SETTLEMENT_CODES.__getitem__)
-        settlement = SettlementStatus(code=code, reasons=reasons)
+    processing = _status(f, "PrcgSts", codes.SESE024_PROCESSING, codes.PROCESSING_CODES, ProcessingStatus)
+    matching = _status(f, "MtchgSts", codes.SESE024_MATCHING, codes.MATCHING_CODES, MatchingStatus)
+    settlement = _status(f, "SttlmSts", codes.SESE024_SETTLEMENT, codes.SETTLEMENT_CODES, SettlementStatus)
     details = None
     if "TxDtls" in f:
         side = Side(_text(f, "TxDtls/SctiesMvmntTp"))
@@ -356,13 +352,8 @@ def _sese024(f: Flat, business_message_id: str | None) -> StatusAdvice | None:
 
 
 def _semt014(f: Flat, business_message_id: str | None) -> IntraPositionStatus | None:
-    processing = settlement = None
-    if "PrcgSts" in f:
-        code, reasons = _status(f, "PrcgSts", codes.SEMT014_PROCESSING, codes.PROCESSING_CODES.__getitem__)
-        processing = ProcessingStatus(code=code, reasons=reasons)
-    if "SttlmSts" in f:
-        code, reasons = _status(f, "SttlmSts", codes.SEMT014_SETTLEMENT, codes.SETTLEMENT_CODES.__getitem__)
-        settlement = SettlementStatus(code=code, reasons=reasons)
+    processing = _status(f, "PrcgSts", codes.SEMT014_PROCESSING, codes.PROCESSING_CODES, ProcessingStatus)
+    settlement = _status(f, "SttlmSts", codes.SEMT014_SETTLEMENT, codes.SETTLEMENT_CODES, SettlementStatus)
     transaction_id = _text(f, "TxId/AcctOwnrTxId")
     servicer_id = f.get("TxId/AcctSvcrTxId")
     if "TxDtls" not in f:
