@@ -9,7 +9,7 @@ from functools import cache
 from django.db import models, transaction
 from django.utils import timezone
 
-CHUNK = 500  # rows a statement: a CASE per column with two parameters a row
+CHUNK = 500  # rows a statement (an UPDATE has a CASE per column with two parameters a row)
 
 
 class Each(dict):
@@ -126,7 +126,7 @@ def rows_insert(objs: list[models.Model]) -> list[models.Model]:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     width = len(fields)
-    row = "(" + ", ".join(["%s"] * width) + ")"
+    placeholders = "(" + ", ".join(["%s"] * width) + ")"
     pk_column = quote(model._meta.pk.column)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), CHUNK):
@@ -134,7 +134,7 @@ def rows_insert(objs: list[models.Model]) -> list[models.Model]:
             cursor.execute(
                 # identifiers come from the model's metadata; every value is a bound parameter
                 f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
-                f"VALUES {', '.join([row] * len(chunk))} RETURNING {pk_column}",
+                f"VALUES {', '.join([placeholders] * len(chunk))} RETURNING {pk_column}",
                 values[start * width : (start + len(chunk)) * width],
             )
             for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):

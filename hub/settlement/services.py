@@ -444,11 +444,16 @@ def instructions_match(*, instruction_ids: Sequence[int]) -> dict[int, Transfer]
     return made
 
 
+# what matching compares (the account) and what the notices and transfers it makes read, joined to the
+# instructions read once: the lock then re-reads only their status
+_MATCH_READS = ("account", "participant", "security", "counterparty_csd")
+
+
 def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[int]]:
     """One turn of ``instructions_match``: the transfers made, and the instructions to try again."""
     position = {pk: n for n, pk in enumerate(instruction_ids)}
     instructions = sorted(
-        Instruction.objects.select_related("account").filter(
+        Instruction.objects.select_related(*_MATCH_READS).filter(
             pk__in=instruction_ids, status__in=INSTRUCTION_OPEN
         ),
         key=lambda instruction: position[instruction.pk],
@@ -466,7 +471,7 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
     rows = {instruction.pk: instruction for instruction in instructions}
     queues: dict[tuple[str, str], list[Instruction]] = {}
     for candidate in (
-        Instruction.objects.select_related("account")
+        Instruction.objects.select_related(*_MATCH_READS)
         .filter(matching_key__in=per_key, status__in=INSTRUCTION_OPEN)
         .annotate(rank=window)
         .filter(rank__lte=MATCH_CANDIDATES + max(per_key.values()))
@@ -506,7 +511,6 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
         .values_list("pk", "status")
     ):
         locked[pk].status = status
-    _attach_registry(list(locked.values()))
     unmatched, pairs, again = [], [], []
     for instruction, chosen in turns:
         mine = locked[instruction.pk]
@@ -533,18 +537,6 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
     transfers = _pairs(pairs, notices)
     outbound_enqueue_many(messages=notices)
     return {mine.pk: transfer for (mine, _theirs), transfer in zip(pairs, transfers, strict=True)}, again
-
-
-def _attach_registry(instructions: list[Instruction]) -> None:
-    """The registry rows that notices and transfers read (participant, security, counterparty CSD), each
-    read once for the batch rather than joined to every instruction."""
-    participants = Participant.objects.in_bulk({i.participant_id for i in instructions})
-    securities = Security.objects.in_bulk({i.security_id for i in instructions})
-    csds = CSD.objects.in_bulk({i.counterparty_csd_id for i in instructions})
-    for instruction in instructions:
-        instruction.participant = participants[instruction.participant_id]
-        instruction.security = securities[instruction.security_id]
-        instruction.counterparty_csd = csds[instruction.counterparty_csd_id]
 
 
 def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]) -> list[Transfer]:

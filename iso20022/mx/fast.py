@@ -354,27 +354,23 @@ def _sese024(f: Flat, business_message_id: str | None) -> StatusAdvice | None:
 def _semt014(f: Flat, business_message_id: str | None) -> IntraPositionStatus | None:
     processing = _status(f, "PrcgSts", codes.SEMT014_PROCESSING, codes.PROCESSING_CODES, ProcessingStatus)
     settlement = _status(f, "SttlmSts", codes.SEMT014_SETTLEMENT, codes.SETTLEMENT_CODES, SettlementStatus)
-    transaction_id = _text(f, "TxId/AcctOwnrTxId")
-    servicer_id = f.get("TxId/AcctSvcrTxId")
-    if "TxDtls" not in f:
-        return IntraPositionStatus(
-            transaction_id=transaction_id,
-            account_servicer_transaction_id=servicer_id,
-            processing=processing,
-            settlement=settlement,
-        )
+    details = {}
+    if "TxDtls" in f:
+        details = {
+            "account_owner_bic": _owner(f, "TxDtls/"),
+            "safekeeping_account": _account(f, "TxDtls/"),
+            "security": _security(f, "TxDtls/"),
+            "quantity": _fin_quantity(f, "TxDtls/SttlmQty"),
+            "settlement_date": _date(f, "TxDtls/SttlmDt/Dt"),
+            "from_balance": _balance(f, "TxDtls/BalFr") if "TxDtls/BalFr" in f else None,
+            "to_balance": _balance(f, "TxDtls/BalTo") if "TxDtls/BalTo" in f else None,
+        }
     return IntraPositionStatus(
-        transaction_id=transaction_id,
-        account_servicer_transaction_id=servicer_id,
+        transaction_id=_text(f, "TxId/AcctOwnrTxId"),
+        account_servicer_transaction_id=f.get("TxId/AcctSvcrTxId"),
         processing=processing,
         settlement=settlement,
-        account_owner_bic=_owner(f, "TxDtls/"),
-        safekeeping_account=_account(f, "TxDtls/"),
-        security=_security(f, "TxDtls/"),
-        quantity=_fin_quantity(f, "TxDtls/SttlmQty"),
-        settlement_date=_date(f, "TxDtls/SttlmDt/Dt"),
-        from_balance=_balance(f, "TxDtls/BalFr") if "TxDtls/BalFr" in f else None,
-        to_balance=_balance(f, "TxDtls/BalTo") if "TxDtls/BalTo" in f else None,
+        **details,
     )
 
 
