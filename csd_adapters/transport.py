@@ -122,7 +122,10 @@ class HttpTransport(Transport):
         # also look for a ~/.netrc file each time)
         self.session.trust_env = False
         self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
-        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle and self.base_url.startswith("https:"):
+            # only over TLS: requests looks at a bundle path on disk on every request
+            self.session.verify = bundle
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

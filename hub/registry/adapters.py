@@ -9,7 +9,11 @@ to share between threads, so each process keeps one per CSD, rebuilt when the ro
 from __future__ import annotations
 
 import json
+import os
 import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -22,8 +26,13 @@ from hub.registry.models import CSD
 CONFIG_KEYS = {"base_url", "connect_timeout", "read_timeout"}
 DEFAULT_TIMEOUTS = {"connect_timeout": 2.0, "read_timeout": 10.0}
 
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+CALL_THREADS = 16  # the most CSD calls in flight at once from one process
+
 _cache: dict[str, tuple[str, CsdAdapter]] = {}
 _lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
 
 
 def csd_profile(csd: CSD) -> CsdProfile:
@@ -89,3 +98,16 @@ def csd_adapter(csd: CSD) -> CsdAdapter:
         adapter = _build(csd)
         _cache[csd.code] = (key, adapter)
         return adapter
+
+
+def csd_calls_parallel(calls: dict[K, Callable[[], T]]) -> dict[K, Future[T]]:
+    """Start each call (network I/O to one CSD) on this process's CSD threads and return their futures.
+
+    The threads live as long as the process, so what each keeps for itself (a compiled schema, a pooled
+    connection) is built once, not on every batch; a forked child makes its own."""
+    global _pool
+    with _lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="csd-call"))
+        pool = _pool[1]
+    return {key: pool.submit(call) for key, call in calls.items()}

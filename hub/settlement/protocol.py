@@ -36,8 +36,8 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -49,6 +49,7 @@ from hub.ledger.models import Endorsement, Entry
 from hub.ledger.services import EntryDraft, entries_append, entry_append, ledger_seal_request
 from hub.messaging.services import Outgoing, outbound_enqueue_many
 from hub.reconciliation.selectors import isin_suspended
+from hub.registry.adapters import csd_adapter, csd_calls_parallel
 from hub.registry.calendars import (
     csd_business_day_add,
     csd_is_business_day,
@@ -80,8 +81,6 @@ ANCHOR_REQUEST_EXPIRES = 5  # seconds
 
 
 def _default_adapter(csd_row: CSD) -> csd.CsdAdapter:
-    from hub.registry.adapters import csd_adapter
-
     return csd_adapter(csd_row)
 
 
@@ -337,8 +336,7 @@ def _call_csds(
     def call(code: str) -> list[csd.LegResult]:
         return getattr(adapters[code], operation)([_wire_leg(leg, t) for t, leg in by_csd[code]])
 
-    with ThreadPoolExecutor(max_workers=max(1, len(by_csd))) as pool:
-        futures = {code: pool.submit(call, code) for code in by_csd}
+    futures = csd_calls_parallel({code: partial(call, code) for code in by_csd})
     answers = _Answers()
     for code, future in futures.items():
         try:
