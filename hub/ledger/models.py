@@ -92,7 +92,7 @@ class Endorsement(models.Model):
     endorsed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["block", "csd"]
+        ordering = ["block_id", "csd"]  # the column: ordering by the relation would join blocks
         constraints = [
             models.UniqueConstraint(fields=["block", "csd"], name="ledger_endorsement_once_per_csd"),
             models.CheckConstraint(condition=Q(key_id__regex=KEY_ID), name="ledger_endorsement_key_id"),
@@ -126,7 +126,7 @@ class EvmAnchor(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["block"]
+        ordering = ["block_id"]
         constraints = [
             models.UniqueConstraint(fields=["chain_id", "sender", "nonce"], name="ledger_anchor_nonce_once"),
             models.CheckConstraint(condition=Q(status__in=AnchorStatus.values), name="ledger_anchor_status"),

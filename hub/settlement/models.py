@@ -148,7 +148,7 @@ class Leg(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["transfer", "position"]
+        ordering = ["transfer_id", "position"]  # the column: ordering by the relation would join transfers
         constraints = [
             models.UniqueConstraint(fields=["transfer", "position"], name="leg_unique_position"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="leg_quantity_positive"),
@@ -156,11 +156,12 @@ class Leg(models.Model):
             models.CheckConstraint(condition=Q(status__in=LegStatus.values), name="leg_status"),
         ]
         indexes = [
-            # the few legs waiting for securities, found by the position a settlement has just credited
+            # the few legs waiting for securities, found by the position a settlement has just credited;
+            # the condition leaves out the status, so that a leg's moves (PREPARED, COMMITTED) change no
+            # indexed value and PostgreSQL can write them as heap-only updates (the table keeps room for
+            # them on each page: fillfactor, migration 0009)
             models.Index(
-                fields=["debit_account", "security"],
-                condition=Q(status="PENDING", reason_code="LACK"),
-                name="leg_lacking",
+                fields=["debit_account", "security"], condition=Q(reason_code="LACK"), name="leg_lacking"
             ),
         ]
 
