@@ -134,16 +134,28 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     _default_backend = f"file://{EMBEDDED_BROKER_DIR / 'results'}"
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # a worker takes from its queues in the order CELERY_TASK_QUEUES gives them, not in turn
+        "queue_order_strategy": "priority",
+    }
     _default_backend = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = envstr("CELERY_RESULT_BACKEND", _default_backend)
 CELERY_RESULT_EXPIRES = envint("CELERY_RESULT_EXPIRES", 3600)
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "hub")
-# The ledger's tasks (sealing, endorsing, anchoring) and the release of committable transfers have a queue
-# of their own, which workers consume beside the default one: a backlog of settlement batches must never
-# hold back the work that lets those batches finish (and their reservations be freed).
+# Work that finishes transfers goes before work that starts new ones. The ledger's tasks (sealing,
+# endorsing, anchoring, and the release of committable transfers) have a queue of their own, and so do the
+# runs of transfers whose commit decision is final; on Redis a worker empties them, in that order, before it
+# takes from the default queue. Otherwise a backlog of new instructions would hold back the commits behind
+# it, and the reservations of every transfer prepared meanwhile would pile up at the CSDs until they ran
+# short of securities.
 CELERY_LEDGER_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.ledger"
-CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_LEDGER_QUEUE))
+CELERY_COMMIT_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.commit"
+CELERY_TASK_QUEUES = (
+    Queue(CELERY_LEDGER_QUEUE),
+    Queue(CELERY_COMMIT_QUEUE),
+    Queue(CELERY_TASK_DEFAULT_QUEUE),
+)
 CELERY_TASK_ROUTES = {
     "hub.ledger.*": {"queue": CELERY_LEDGER_QUEUE},
     "hub.settlement.transfers_anchor_and_release": {"queue": CELERY_LEDGER_QUEUE},

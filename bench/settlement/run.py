@@ -305,7 +305,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, 9)
         # what the run left queued (beat's last ticks, say) goes with it
-        queues = (ENV["CELERY_QUEUE"], f"{ENV['CELERY_QUEUE']}.ledger")
+        queues = (ENV["CELERY_QUEUE"], *(f"{ENV['CELERY_QUEUE']}.{kind}" for kind in ("ledger", "commit")))
         redis.Redis.from_url(ENV["CELERY_BROKER_URL"]).delete(
             *queues, *(f"_kombu.binding.{queue}" for queue in queues)
         )
