@@ -3,7 +3,9 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
+
+from hub.runtime import collector_tune
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
@@ -34,3 +36,9 @@ def _database_connections_as_for_a_request(**_kwargs) -> None:
 
     if not connection.in_atomic_block:
         close_old_connections()
+
+
+@worker_process_init.connect
+def _tune_collector(**_kwargs) -> None:
+    """Each pool process, once it has loaded the project (hub.runtime)."""
+    collector_tune()
