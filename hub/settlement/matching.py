@@ -7,8 +7,9 @@ them blank.
 """
 
 import hashlib
+from dataclasses import dataclass
 
-from hub.settlement.models import Instruction, Side
+from hub.settlement.models import Side
 
 # the hub settles free of payment only, so payment type, amount and currency drop out of the key
 KEY_VERSION = "fop-1"
@@ -42,17 +43,49 @@ def matching_key(
     return hashlib.sha256("|".join(fields).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Compared:
+    """What matching reads of an instruction beyond its key: plain values, read for every open candidate
+    of a batch's keys without building a model for each."""
+
+    pk: int
+    matching_key: str
+    side: str
+    account_number: str
+    common_trade_reference: str
+    counterparty_account: str
+    client_bic: str
+    client_account: str
+    counterparty_client_bic: str
+    counterparty_client_account: str
+
+
+# the columns of ``Compared``, in its order, as a query names them
+COMPARED_COLUMNS = (
+    "pk",
+    "matching_key",
+    "side",
+    "account__number",
+    "common_trade_reference",
+    "counterparty_account",
+    "client_bic",
+    "client_account",
+    "counterparty_client_bic",
+    "counterparty_client_account",
+)
+
+
 def _compatible(a: str, b: str) -> bool:
     return not a or not b or a == b
 
 
-def optional_fields_match(one: Instruction, other: Instruction) -> bool:
+def optional_fields_match(one: Compared, other: Compared) -> bool:
     """Common trade reference, client BICs and accounts: equal, or blank on either side."""
     return (
         _compatible(one.common_trade_reference, other.common_trade_reference)
         # what one side says of its counterparty must agree with what the counterparty says of itself
-        and _compatible(one.counterparty_account, other.account.number)
-        and _compatible(other.counterparty_account, one.account.number)
+        and _compatible(one.counterparty_account, other.account_number)
+        and _compatible(other.counterparty_account, one.account_number)
         and _compatible(one.counterparty_client_bic, other.client_bic)
         and _compatible(other.counterparty_client_bic, one.client_bic)
         and _compatible(one.counterparty_client_account, other.client_account)

@@ -21,7 +21,7 @@ from hub.registry.calendars import csd_business_day_add, csd_local_now
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
 from hub.rows import Each, rows_insert, rows_update, value_for
 from hub.settlement import errors, notifications
-from hub.settlement.matching import matching_key, optional_fields_match
+from hub.settlement.matching import COMPARED_COLUMNS, Compared, matching_key, optional_fields_match
 from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
 from hub.settlement.statuses import (
     INSTRUCTION_MOVES,
@@ -444,18 +444,22 @@ def instructions_match(*, instruction_ids: Sequence[int]) -> dict[int, Transfer]
     return made
 
 
-# what matching compares (the account) and what the notices and transfers it makes read, joined to the
-# instructions read once: the lock then re-reads only their status
+# the rows the notices and transfers of a match read, joined to the instructions when they are locked
 _MATCH_READS = ("account", "participant", "security", "counterparty_csd")
 
 
+def _compared(queryset) -> list[Compared]:
+    return [Compared(*row) for row in queryset.values_list(*COMPARED_COLUMNS)]
+
+
 def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[int]]:
-    """One turn of ``instructions_match``: the transfers made, and the instructions to try again."""
+    """One turn of ``instructions_match``: the transfers made, and the instructions to try again.
+
+    Turns are taken on plain values (``Compared``); only the instructions a turn involves are read whole,
+    when they are locked."""
     position = {pk: n for n, pk in enumerate(instruction_ids)}
     instructions = sorted(
-        Instruction.objects.select_related(*_MATCH_READS).filter(
-            pk__in=instruction_ids, status__in=INSTRUCTION_OPEN
-        ),
+        _compared(Instruction.objects.filter(pk__in=instruction_ids, status__in=INSTRUCTION_OPEN)),
         key=lambda instruction: position[instruction.pk],
     )
     if not instructions:
@@ -469,10 +473,9 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
         order_by=[F("created_at").asc(), F("pk").asc()],
     )
     rows = {instruction.pk: instruction for instruction in instructions}
-    queues: dict[tuple[str, str], list[Instruction]] = {}
-    for candidate in (
-        Instruction.objects.select_related(*_MATCH_READS)
-        .filter(matching_key__in=per_key, status__in=INSTRUCTION_OPEN)
+    queues: dict[tuple[str, str], list[Compared]] = {}
+    for candidate in _compared(
+        Instruction.objects.filter(matching_key__in=per_key, status__in=INSTRUCTION_OPEN)
         .annotate(rank=window)
         .filter(rank__lte=MATCH_CANDIDATES + max(per_key.values()))
         .order_by("created_at", "pk")
@@ -481,7 +484,7 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
         queues.setdefault((candidate.matching_key, candidate.side), []).append(candidate)
     # every turn in order, in memory: an instruction taken as a counterpart has no turn of its own
     taken: set[int] = set()
-    turns: list[tuple[Instruction, Instruction | None]] = []
+    turns: list[tuple[Compared, Compared | None]] = []
     for instruction in instructions:
         if instruction.pk in taken:
             continue
@@ -502,15 +505,15 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
     involved = {instruction.pk for instruction, _chosen in turns} | {
         chosen.pk for _instruction, chosen in turns if chosen is not None
     }
-    # the lock re-reads only the status: the fields matching compared never change once accepted
-    locked = {pk: rows[pk] for pk in involved}
-    for pk, status in (
-        Instruction.objects.select_for_update()
+    # the lock reads the involved instructions whole, with what their notices need; the registry rows are
+    # joined, not locked
+    locked = {
+        row.pk: row
+        for row in Instruction.objects.select_for_update(of=("self",))
+        .select_related(*_MATCH_READS)
         .filter(pk__in=involved)
         .order_by("pk")
-        .values_list("pk", "status")
-    ):
-        locked[pk].status = status
+    }
     unmatched, pairs, again = [], [], []
     for instruction, chosen in turns:
         mine = locked[instruction.pk]
