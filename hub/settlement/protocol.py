@@ -87,22 +87,38 @@ def _default_adapter(csd_row: CSD) -> csd.CsdAdapter:
 # --- claiming, loading and handing back ------------------------------------------------------------------
 
 
-def transfers_claim(*, transfer_ids: Iterable[int], now: dt.datetime) -> list[int]:
-    """Take for one run those of ``transfer_ids`` that are due and not held by another run."""
+def transfers_claim(*, transfer_ids: Iterable[int], now: dt.datetime, fill_to: int = 0) -> list[int]:
+    """Take for one run those of ``transfer_ids`` that are due and not held by another run; with
+    ``fill_to``, then other due transfers too, the longest due first, until the run holds that many.
+
+    Filling makes every run under a backlog a full batch, however small the batches its work was queued
+    in: the tasks that queued the transfers it took find them held and end at once."""
     ids = sorted(set(transfer_ids))
-    if not ids:
-        return []
     lease_until = now + dt.timedelta(seconds=settings.SETTLEMENT_LEASE_SECONDS)
-    marks = ", ".join(["%s"] * len(ids))
     terminal = ", ".join(["%s"] * len(TERMINAL_TRANSFER))
+    claimed: list[int] = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            # a conditional UPDATE is the claim: of two runs, only one sees a transfer still due
-            f"UPDATE settlement_transfer SET due_at = %s WHERE id IN ({marks}) AND due_at <= %s "  # noqa: S608
-            f"AND status NOT IN ({terminal}) RETURNING id",
-            [lease_until, *ids, now, *TERMINAL_TRANSFER],
-        )
-        return sorted(row[0] for row in cursor.fetchall())
+        if ids:
+            marks = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                # a conditional UPDATE is the claim: of two runs, only one sees a transfer still due
+                f"UPDATE settlement_transfer SET due_at = %s WHERE id IN ({marks}) "  # noqa: S608
+                f"AND due_at <= %s AND status NOT IN ({terminal}) RETURNING id",
+                [lease_until, *ids, now, *TERMINAL_TRANSFER],
+            )
+            claimed = [row[0] for row in cursor.fetchall()]
+        room = fill_to - len(claimed)
+        if room > 0:
+            # rows another run is claiming right now are passed over, not waited for
+            skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+            cursor.execute(
+                "UPDATE settlement_transfer SET due_at = %s WHERE id IN ("  # noqa: S608 (placeholders only)
+                f"SELECT id FROM settlement_transfer WHERE due_at <= %s AND status NOT IN ({terminal}) "
+                f"ORDER BY due_at LIMIT %s{skip}) RETURNING id",
+                [lease_until, now, *TERMINAL_TRANSFER, room],
+            )
+            claimed += [row[0] for row in cursor.fetchall()]
+    return sorted(claimed)
 
 
 class _Registry:
@@ -223,13 +239,17 @@ def transfer_advance(
 
 
 def transfers_advance(
-    *, transfer_ids: Iterable[int], adapter_for: AdapterFor | None = None, now: dt.datetime | None = None
+    *,
+    transfer_ids: Iterable[int],
+    adapter_for: AdapterFor | None = None,
+    now: dt.datetime | None = None,
+    fill_to: int = 0,
 ) -> dict[int, Due]:
-    """Run the protocol for a batch of transfers as far as each goes now. Returns, for each transfer this
-    run claimed, when it is next due (None once terminal); transfers not due or held elsewhere are left
-    out."""
+    """Run the protocol for a batch of transfers as far as each goes now (with ``fill_to``, and for other
+    due transfers, up to that many in all: ``transfers_claim``). Returns, for each transfer this run
+    claimed, when it is next due (None once terminal); transfers not due or held elsewhere are left out."""
     now = now or timezone.now()
-    claimed = transfers_claim(transfer_ids=transfer_ids, now=now)
+    claimed = transfers_claim(transfer_ids=transfer_ids, now=now, fill_to=fill_to)
     if not claimed:
         return {}
     run = _Run(adapter_for=adapter_for or _default_adapter, now=now)

@@ -22,9 +22,9 @@ def instructions_match(instruction_ids: list[int]) -> None:
 
 @shared_task(name="hub.settlement.transfers_advance", acks_late=True, ignore_result=True)
 def transfers_advance(transfer_ids: list[int]) -> None:
-    """Run the protocol for a batch of transfers; schedule each one's next run for when it is due (those
-    due at the same second together)."""
-    due = protocol.transfers_advance(transfer_ids=transfer_ids)
+    """Run the protocol for a batch of transfers, and for other due transfers up to a full batch; schedule
+    each one's next run for when it is due (those due at the same second together)."""
+    due = protocol.transfers_advance(transfer_ids=transfer_ids, fill_to=settings.SETTLEMENT_BATCH_SIZE)
     transfers_schedule(due)
 
 

@@ -432,3 +432,27 @@ def test_a_transfer_lacking_securities_is_recycled_as_soon_as_a_settlement_credi
     assert run(run(lacking, books), books).status == "SETTLED"
     assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(50), 0)
     assert invariant_violations(books) == []
+
+
+def test_a_run_filled_to_a_batch_takes_other_due_transfers_but_none_another_run_holds(books):
+    from hub.settlement.protocol import transfers_advance
+
+    given, due, held = (matched(*pair(NSD_A, STRATE_A, tx=f"FILL{i}", amount=str(20 + i))) for i in range(3))
+    Transfer.objects.filter(pk__in=[given.pk, due.pk]).update(due_at=NOON_IN_MOSCOW)
+    lease = NOON_IN_MOSCOW + dt.timedelta(minutes=1)
+    Transfer.objects.filter(pk=held.pk).update(due_at=lease)  # another run's lease
+    unfilled = transfers_advance(transfer_ids=[given.pk], adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
+    assert set(unfilled) == {given.pk}
+    assert Transfer.objects.get(pk=due.pk).status == "MATCHED"  # not filled: left for its own task
+    Transfer.objects.filter(pk=given.pk).update(due_at=NOON_IN_MOSCOW)
+    filled = transfers_advance(
+        transfer_ids=[given.pk], adapter_for=books.adapter_for, now=NOON_IN_MOSCOW, fill_to=10
+    )
+    assert set(filled) == {given.pk, due.pk}
+    assert Transfer.objects.get(pk=due.pk).status == "PREPARED"
+    assert (
+        Transfer.objects.get(pk=held.pk).status == "MATCHED"
+        and Transfer.objects.get(pk=held.pk).due_at == lease
+    )
+    # the task that queued the filled transfer finds it held, and does nothing
+    assert transfers_advance(transfer_ids=[due.pk], adapter_for=books.adapter_for, now=NOON_IN_MOSCOW) == {}
