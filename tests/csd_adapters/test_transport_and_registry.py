@@ -118,3 +118,12 @@ def test_a_leg_refuses_a_quantity_that_is_not_a_positive_decimal():
         Leg(quantity=Decimal(0), **base)
     with pytest.raises(ValueError):
         Leg(quantity=5, **base)
+
+
+def test_a_ca_bundle_from_the_environment_is_used_over_tls_only(monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert HttpTransport("https://csd.example:8443").session.verify == str(bundle)
+    # plain HTTP verifies nothing, so the bundle is not named (requests would stat it on every request)
+    assert HttpTransport("http://127.0.0.1:9000").session.verify is True
