@@ -2,8 +2,8 @@
 on the shared ledger -> commit every leg; abort only before the anchor, roll forward after it.
 
 ``transfers_advance`` is the one entry point. It runs the protocol for a **batch** of transfers: it claims
-them with one conditional UPDATE of their due times (a lease), takes each as far as it can go now, and
-hands each back with the time it is next due. Batching is what makes it fast, and it gives up nothing of
+them with a conditional UPDATE of their due times (a lease), and from a task fills the batch with any other
+due transfers, takes each as far as it can go now, and hands each back with the time it is next due. Batching is what makes it fast, and it gives up nothing of
 each transfer's atomicity:
 
 - every CSD is called once per step for all the batch's legs at that CSD (``prepare_many``,
