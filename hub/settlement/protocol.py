@@ -3,8 +3,8 @@ on the shared ledger -> commit every leg; abort only before the anchor, roll for
 
 ``transfers_advance`` is the one entry point. It runs the protocol for a **batch** of transfers: it claims
 them with a conditional UPDATE of their due times (a lease), and from a task fills the batch with any other
-due transfers, takes each as far as it can go now, and hands each back with the time it is next due. Batching is what makes it fast, and it gives up nothing of
-each transfer's atomicity:
+due transfers, takes each as far as it can go now, and hands each back with the time it is next due.
+Batching is what makes it fast, and it gives up nothing of each transfer's atomicity:
 
 - every CSD is called once per step for all the batch's legs at that CSD (``prepare_many``,
   ``commit_many``), outside any database transaction, and every call is idempotent on the leg id, so a
