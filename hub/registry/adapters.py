@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from django.conf import settings
@@ -101,7 +101,9 @@ def csd_adapter(csd: CSD) -> CsdAdapter:
 
 
 def csd_calls_parallel(calls: dict[K, Callable[[], T]]) -> dict[K, Future[T]]:
-    """Start each call (network I/O to one CSD) on this process's CSD threads and return their futures.
+    """Run the calls (network I/O, one CSD each) at once on this process's CSD threads, and return once
+    every one has ended: each one's future, holding its result or its error. None is left running when
+    the caller goes on, even when it stops at the first error it reads.
 
     The threads live as long as the process, so what each keeps for itself (a compiled schema, a pooled
     connection) is built once, not on every batch; a forked child makes its own."""
@@ -110,4 +112,6 @@ def csd_calls_parallel(calls: dict[K, Callable[[], T]]) -> dict[K, Future[T]]:
         if _pool is None or _pool[0] != os.getpid():
             _pool = (os.getpid(), ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="csd-call"))
         pool = _pool[1]
-    return {key: pool.submit(call) for key, call in calls.items()}
+    futures = {key: pool.submit(call) for key, call in calls.items()}
+    wait(futures.values())
+    return futures

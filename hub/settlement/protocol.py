@@ -80,10 +80,6 @@ ROUNDS = 12
 ANCHOR_REQUEST_EXPIRES = 5  # seconds
 
 
-def _default_adapter(csd_row: CSD) -> csd.CsdAdapter:
-    return csd_adapter(csd_row)
-
-
 # --- claiming, loading and handing back ------------------------------------------------------------------
 
 
@@ -252,7 +248,7 @@ def transfers_advance(
     claimed = transfers_claim(transfer_ids=transfer_ids, now=now, fill_to=fill_to)
     if not claimed:
         return {}
-    run = _Run(adapter_for=adapter_for or _default_adapter, now=now)
+    run = _Run(adapter_for=adapter_for or csd_adapter, now=now)
     transfers: dict[int, Transfer] = {}
     legs: dict[int, list[Leg]] = {}
     stale, fresh = claimed, []

@@ -283,7 +283,7 @@ def _sese025(f: Flat, business_message_id: str | None) -> SettlementConfirmation
 
 def _status(
     f: Flat, name: str, code_lists: dict[str, frozenset[str] | None], codes_by_element: dict, kind: type
-):
+) -> object | None:
     """A status choice (``blocks.get_status_choice``) with at most one reason, as a ``kind`` (None when the
     message has no ``name``)."""
     if name not in f:

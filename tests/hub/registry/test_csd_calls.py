@@ -31,3 +31,19 @@ def test_the_threads_outlive_a_batch_so_the_next_batch_reuses_them():
         seen |= threads()
     # a new pool per batch would show four new threads every time: 24 in all
     assert len(seen) <= 16 and all(thread.is_alive() for thread in seen)
+
+
+def test_every_call_has_ended_when_the_calls_return_even_if_one_failed_at_once():
+    finished = threading.Event()
+
+    def refuses():
+        raise ConnectionError("CSD down")
+
+    def slow():
+        finished.wait(0.3)  # still running when the other has long failed
+        finished.set()
+        return "posted"
+
+    futures = csd_calls_parallel({"NSD": refuses, "STRATE": slow})
+    assert all(future.done() for future in futures.values()) and finished.is_set()
+    assert isinstance(futures["NSD"].exception(), ConnectionError) and futures["STRATE"].result() == "posted"
