@@ -1,6 +1,7 @@
-"""Set-based writes for the hub's hot tables: ``rows_insert`` appends many rows in one statement, and
-``rows_update`` changes many rows in one UPDATE, each with its own values where they differ (statuses, legs,
-due times, events, outbox messages all go through them)."""
+"""Set-based writes for the hub's hot tables: ``rows_insert`` appends many rows in one statement (and
+``rows_append`` the same from plain values, with no model object per row), and ``rows_update`` changes
+many rows in one UPDATE, each with its own values where they differ (statuses, legs, due times, events,
+outbox messages all go through them)."""
 
 import datetime as dt
 import operator
@@ -123,22 +124,58 @@ def rows_insert(objs: list[models.Model]) -> list[models.Model]:
         for n in looked_at:
             row[n] = _db_value(fields[n], row[n], connection)
         values += row
+    for obj, pk in zip(objs, _insert(model, fields, values, connection), strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
+
+
+def rows_append(model: type[models.Model], rows: list[dict]) -> list[int]:
+    """Insert new rows of one model given as plain values, by attribute name (``transfer_id``, not
+    ``transfer``), and return their ids in order: ``rows_insert`` without a model object per row, for
+    append-only rows that nobody reads back in the same step (status events, outbox messages). A field
+    left out takes its default; fields stamped on insert (``auto_now_add``) take the time now."""
+    if not rows:
+        return []
+    connection = transaction.get_connection()
+    fields, looked_at, stamped = _insert_plan(model)
+    unknown = {name for row in rows for name in row} - {f.attname for f in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))} to insert")
+    if connection.vendor != "postgresql":
+        objs = model.objects.bulk_create([model(**row) for row in rows])
+        return [obj.pk for obj in objs]
+    now = timezone.now()
+    defaults = {f.attname: now if f in stamped else f.get_default() for f in fields}
+    names = [f.attname for f in fields]
+    values = []
+    for row in rows:
+        line = [row.get(name, defaults[name]) for name in names]
+        for n in looked_at:
+            line[n] = _db_value(fields[n], line[n], connection)
+        values += line
+    return _insert(model, fields, values, connection)
+
+
+def _insert(model: type[models.Model], fields: list[models.Field], values: list, connection) -> list[int]:
+    """INSERT ``values`` (a row after another, in the order of ``fields``), ``CHUNK`` rows a statement;
+    the new primary keys in order."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     width = len(fields)
     placeholders = "(" + ", ".join(["%s"] * width) + ")"
     pk_column = quote(model._meta.pk.column)
+    step = CHUNK * width
+    pks: list[int] = []
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), CHUNK):
-            chunk = objs[start : start + CHUNK]
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
             cursor.execute(
                 # identifiers come from the model's metadata; every value is a bound parameter
                 f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
-                f"VALUES {', '.join([placeholders] * len(chunk))} RETURNING {pk_column}",
-                values[start * width : (start + len(chunk)) * width],
+                f"VALUES {', '.join([placeholders] * (len(chunk) // width))} RETURNING {pk_column}",
+                chunk,
             )
-            for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
-                obj.pk = pk
-                obj._state.adding = False
-                obj._state.db = connection.alias
-    return objs
+            pks += [pk for (pk,) in cursor.fetchall()]
+    return pks

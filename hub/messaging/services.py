@@ -21,7 +21,7 @@ from hub.messaging.models import (
 )
 from hub.messaging.rendering import Rendered, render
 from hub.registry.models import Participant
-from hub.rows import rows_insert
+from hub.rows import rows_append, rows_insert
 from iso20022.models import Message
 
 
@@ -179,18 +179,18 @@ def outbound_enqueue(
     transaction_id: str,
     status: str,
     related_id: str | None = None,
-) -> OutboundMessage:
+) -> int:
     """Put a message in the participant's outbox in its format; must run inside the transaction that
-    made the change the message reports (the transactional outbox)."""
-    (message,) = outbound_enqueue_many(
+    made the change the message reports (the transactional outbox). Returns the message's id."""
+    (message_id,) = outbound_enqueue_many(
         messages=[Outgoing(participant, body, transaction_id, status, related_id)]
     )
-    return message
+    return message_id
 
 
-def outbound_enqueue_many(*, messages: Sequence[Outgoing]) -> list[OutboundMessage]:
-    """``outbound_enqueue`` for many messages at once, returned in the order given: each participant's
-    numbers are taken in one statement, and the rows are inserted together."""
+def outbound_enqueue_many(*, messages: Sequence[Outgoing]) -> list[int]:
+    """``outbound_enqueue`` for many messages at once, their ids returned in the order given: each
+    participant's numbers are taken in one statement, and the rows are inserted together."""
     return outbound_enqueue_rendered_many(
         messages=[
             (
@@ -209,17 +209,11 @@ def outbound_enqueue_many(*, messages: Sequence[Outgoing]) -> list[OutboundMessa
     )
 
 
-def outbound_enqueue_rendered(
-    *, participant: Participant, rendered: Rendered, transaction_id: str, status: str
-) -> OutboundMessage:
-    (message,) = outbound_enqueue_rendered_many(messages=[(participant, rendered, transaction_id, status)])
-    return message
-
-
 def outbound_enqueue_rendered_many(
     *, messages: Sequence[tuple[Participant, Rendered, str, str]]
-) -> list[OutboundMessage]:
-    """Queue rendered messages, each as (participant, rendered, transaction id, status), in order."""
+) -> list[int]:
+    """Queue rendered messages, each as (participant, rendered, transaction id, status), in order; their
+    ids in the same order."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbound_enqueue must run inside the transaction of the change it reports")
     # The counter row's lock orders this participant's outbox in commit order: a pull cursor never
@@ -237,30 +231,31 @@ def outbound_enqueue_rendered_many(
             (last,) = cursor.fetchone()
             for offset, index in enumerate(indexes):
                 sequences[index] = last - len(indexes) + 1 + offset
-    rows = rows_insert(
+    ids = rows_append(
+        OutboundMessage,
         [
-            OutboundMessage(
-                participant=participant,
-                sequence=sequences[index],
-                format=participant.outbound_format,
-                message_type=rendered.message_type,
-                content_type=rendered.content_type,
-                payload=rendered.payload,
-                transaction_id=transaction_id[:35],
-                status=status[:40],
-            )
+            {
+                "participant_id": participant.pk,
+                "sequence": sequences[index],
+                "format": participant.outbound_format,
+                "message_type": rendered.message_type,
+                "content_type": rendered.content_type,
+                "payload": rendered.payload,
+                "transaction_id": transaction_id[:35],
+                "status": status[:40],
+            }
             for index, (participant, rendered, transaction_id, status) in enumerate(messages)
-        ]
+        ],
     )
     now = timezone.now()
     deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(message=message, url=participant.webhook_url, next_attempt_at=now)
-        for message, (participant, *_rest) in zip(rows, messages, strict=True)
+        WebhookDelivery(message_id=message_id, url=participant.webhook_url, next_attempt_at=now)
+        for message_id, (participant, *_rest) in zip(ids, messages, strict=True)
         if participant.webhook_url
     )
     for delivery in deliveries:
         transaction.on_commit(lambda delivery_id=delivery.pk: _enqueue_delivery(delivery_id))
-    return rows
+    return ids
 
 
 def _enqueue_delivery(delivery_id: int) -> None:

@@ -32,7 +32,7 @@ from hub.messaging.services import (
     outbound_enqueue_many,
 )
 from hub.registry.models import Participant
-from hub.rows import rows_insert
+from hub.rows import rows_append
 from hub.settlement import errors, notifications, services
 from hub.settlement.models import Instruction
 from hub.settlement.services import bic8
@@ -190,7 +190,7 @@ class _Run:
         self.participant = participant
         self.items = items
         self.outgoing: list[Outgoing] = []
-        self.keys: list[ReplayKey] = []
+        self.keys: list[dict] = []  # the replay keys to insert, as rows
         # every key seen so far, with its order: the stored ones first (by id), then this run's
         wanted = {key for item in items if item.parsed for key in _keys(item.parsed)}
         self.known: dict[str, tuple[tuple[int, int], InboundMessage | _Item]] = {
@@ -205,7 +205,7 @@ class _Run:
         return min(found, key=lambda entry: entry[0])[1] if found else None
 
     def _key(self, key: str, item: _Item) -> None:
-        self.keys.append(ReplayKey(sender=self.participant, key=key, message=item.inbound))
+        self.keys.append({"sender_id": self.participant.pk, "key": key, "message_id": item.inbound.pk})
         self.known[key] = ((1, len(self.keys)), item)
 
     def receive(self) -> list[IntakeAnswer]:
@@ -242,7 +242,7 @@ class _Run:
             else:
                 fates.append(("unsupported", None))
         # 2. the writes
-        rows_insert(sorted(self.keys, key=lambda key: key.key))
+        rows_append(ReplayKey, sorted(self.keys, key=lambda key: key["key"]))
         accepted = [
             item for item, (fate, _detail) in zip(self.items, fates, strict=True) if fate == "accepted"
         ]

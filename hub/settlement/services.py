@@ -19,7 +19,7 @@ from hub.messaging.models import InboundMessage
 from hub.messaging.services import Outgoing, outbound_enqueue_many
 from hub.registry.calendars import csd_business_day_add, csd_local_now
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
-from hub.rows import Each, rows_insert, rows_update, value_for
+from hub.rows import Each, rows_append, rows_insert, rows_update, value_for
 from hub.settlement import errors, notifications
 from hub.settlement.matching import COMPARED_COLUMNS, Compared, matching_key, optional_fields_match
 from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
@@ -78,18 +78,19 @@ def _status_moves(
         )
         moved += [row for row in rows if row.status == current and row.pk in changed]
     owner = "instruction_id" if model is Instruction else "transfer_id"
-    rows_insert(
+    rows_append(
+        StatusEvent,
         [
-            StatusEvent(
-                **{owner: row.pk},
-                from_status=row.status,
-                to_status=to,
-                cause=value_for(cause, row.pk)[:200],
-                reason_code=reason_code,
-                actor=actor,
-            )
+            {
+                owner: row.pk,
+                "from_status": row.status,
+                "to_status": to,
+                "cause": value_for(cause, row.pk)[:200],
+                "reason_code": reason_code,
+                "actor": actor,
+            }
             for row in moved
-        ]
+        ],
     )
     for row in moved:
         row.status = to
@@ -374,16 +375,17 @@ def instructions_submit(
     if not accepted:
         return outcomes
     rows_insert(accepted)
-    rows_insert(
+    rows_append(
+        StatusEvent,
         [
-            StatusEvent(
-                instruction_id=instruction.pk,
-                to_status=InstructionStatus.ACCEPTED,
-                cause="validated",
-                actor=participant.bic,
-            )
+            {
+                "instruction_id": instruction.pk,
+                "to_status": InstructionStatus.ACCEPTED,
+                "cause": "validated",
+                "actor": participant.bic,
+            }
             for instruction in accepted
-        ]
+        ],
     )
     if notify:
         outbound_enqueue_many(
@@ -564,16 +566,17 @@ def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]
     )
     transfer_ids = [transfer.pk for transfer in transfers]
     transaction.on_commit(lambda: _enqueue_advance_many(transfer_ids))
-    rows_insert(
+    rows_append(
+        StatusEvent,
         [
-            StatusEvent(
-                transfer_id=transfer.pk,
-                to_status=TransferStatus.MATCHED,
-                cause=f"matched {deliver.transaction_id} with {receive.transaction_id}",
-                actor=SYSTEM,
-            )
+            {
+                "transfer_id": transfer.pk,
+                "to_status": TransferStatus.MATCHED,
+                "cause": f"matched {deliver.transaction_id} with {receive.transaction_id}",
+                "actor": SYSTEM,
+            }
             for transfer, (deliver, receive) in zip(transfers, sides, strict=True)
-        ]
+        ],
     )
     ordered = [
         (transfer, side)

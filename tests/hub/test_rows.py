@@ -1,5 +1,5 @@
-"""The set-based writers of hub/rows.py: rows_insert stores what bulk_create would, and the database
-still refuses what its constraints forbid."""
+"""The set-based writers of hub/rows.py: rows_insert and rows_append store what bulk_create would, and
+the database still refuses what its constraints forbid."""
 
 import datetime as dt
 from decimal import Decimal
@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from hub.messaging.models import OutboundMessage
 from hub.registry.models import Participant
-from hub.rows import Each, rows_insert, rows_update
+from hub.rows import Each, rows_append, rows_insert, rows_update
 from hub.settlement.models import StatusEvent, Transfer
 from hub.settlement.statuses import TransferStatus
 from tests.hub.settlement.messages import instruction
@@ -79,12 +79,66 @@ def test_each_row_gets_its_id_in_order_and_its_insert_time(demo):
         assert not message._state.adding
 
 
+def test_appended_rows_read_back_as_the_same_rows_made_as_objects(demo):
+    deliver, _receive = pair()
+    values = {
+        "instruction_id": deliver.pk,
+        "to_status": "UNMATCHED",
+        "cause": "no counterpart yet",
+        "actor": "system",
+    }
+    with transaction.atomic():
+        (appended,) = rows_append(StatusEvent, [values])
+        theirs = _fields(StatusEvent.objects.get(pk=appended))
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        (made,) = StatusEvent.objects.bulk_create([StatusEvent(**values)])
+        expected = _fields(StatusEvent.objects.get(pk=made.pk))
+        transaction.set_rollback(True)
+    assert theirs.pop("at") is not None and expected.pop("at") is not None
+    theirs.pop("id"), expected.pop("id")
+    assert theirs == expected
+    assert theirs["from_status"] == "" and theirs["reason_code"] == ""  # left out: the field's default
+
+
+def test_appended_rows_get_their_ids_in_order(demo):
+    participant = Participant.objects.first()
+    with transaction.atomic():
+        ids = rows_append(
+            OutboundMessage,
+            [
+                {
+                    "participant_id": participant.pk,
+                    "sequence": n,
+                    "format": "MX",
+                    "message_type": "sese.024.001.12",
+                    "content_type": "application/xml",
+                    "payload": f"<n>{n}</n>".encode(),
+                }
+                for n in range(1, 4)
+            ],
+        )
+    stored = OutboundMessage.objects.in_bulk(ids)
+    assert [stored[pk].sequence for pk in ids] == [1, 2, 3]
+    assert [bytes(stored[pk].payload) for pk in ids] == [b"<n>1</n>", b"<n>2</n>", b"<n>3</n>"]
+    assert len({stored[pk].created_at for pk in ids}) == 1
+
+
+def test_appending_a_field_the_model_lacks_is_refused_before_any_write(demo):
+    with pytest.raises(TypeError, match="no field transfer"), transaction.atomic():
+        # the relation's name, not its column's
+        rows_append(StatusEvent, [{"transfer": 1, "to_status": "MATCHED", "actor": "system"}])
+    assert not StatusEvent.objects.filter(to_status="MATCHED").exists()
+
+
 def test_the_database_still_refuses_a_row_its_constraints_forbid(demo):
     deliver, receive = pair()
     # an event must belong to an instruction or a transfer (a CHECK constraint)
     orphan = StatusEvent(to_status="MATCHED", cause="nobody's", actor="system")
     with pytest.raises(IntegrityError), transaction.atomic():
         rows_insert([orphan])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_append(StatusEvent, [{"to_status": "MATCHED", "cause": "nobody's", "actor": "system"}])
     negative = Transfer(
         deliver=deliver,
         receive=receive,
