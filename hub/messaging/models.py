@@ -85,7 +85,10 @@ class OutboxCounter(models.Model):
 
 
 class OutboundMessage(models.Model):
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="outbox")
+    # no index of its own: the participant is the first column of outbound_sequence_unique
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="outbox", db_index=False
+    )
     sequence = models.BigIntegerField(help_text="Position in the participant's outbox: the pull cursor")
     created_at = models.DateTimeField(auto_now_add=True)
     format = models.CharField(max_length=2, choices=MessageStandard.choices)

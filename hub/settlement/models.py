@@ -20,16 +20,20 @@ class Instruction(models.Model):
     transaction_id = models.CharField(max_length=35, help_text="The account owner's reference (TxId / SEME)")
     business_message_id = models.CharField(max_length=35, blank=True)
     side = models.CharField(max_length=4, choices=Side.choices)
-    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+    # Foreign keys that no query looks instructions up by carry no index of their own (db_index=False):
+    # each index is written again on every status move of the instruction.
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+", db_index=False)
     quantity = models.DecimalField(**QUANTITY)
     trade_date = models.DateField()
     intended_settlement_date = models.DateField()
-    account = models.ForeignKey(SecuritiesAccount, on_delete=models.PROTECT, related_name="instructions")
+    account = models.ForeignKey(
+        SecuritiesAccount, on_delete=models.PROTECT, related_name="instructions", db_index=False
+    )
     csd = models.ForeignKey(
-        CSD, on_delete=models.PROTECT, related_name="+", help_text="The participant's CSD"
+        CSD, on_delete=models.PROTECT, related_name="+", help_text="The participant's CSD", db_index=False
     )
     counterparty_bic = models.CharField(max_length=11)
-    counterparty_csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="+")
+    counterparty_csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="+", db_index=False)
     counterparty_account = models.CharField(max_length=35, blank=True)
     common_trade_reference = models.CharField(max_length=52, blank=True)
     client_bic = models.CharField(max_length=11, blank=True)
@@ -43,7 +47,7 @@ class Instruction(models.Model):
     )
     cancellation_requested = models.BooleanField(default=False)
     transfer = models.ForeignKey(
-        "Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     source_message = models.ForeignKey(InboundMessage, on_delete=models.PROTECT, related_name="instructions")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,7 +92,7 @@ class Transfer(models.Model):
         Instruction, on_delete=models.PROTECT, related_name="transfer_as_deliverer"
     )
     receive = models.OneToOneField(Instruction, on_delete=models.PROTECT, related_name="transfer_as_receiver")
-    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="transfers")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="transfers", db_index=False)
     quantity = models.DecimalField(**QUANTITY)
     intended_settlement_date = models.DateField()
     status = models.CharField(max_length=10, choices=TransferStatus.choices, default=TransferStatus.MATCHED)
@@ -134,14 +138,21 @@ class Leg(models.Model):
     """One posting inside one CSD: move ``quantity`` of the security from ``debit_account`` to
     ``credit_account``, both at ``csd``. ``leg_id`` is the idempotency key of every call to the CSD."""
 
-    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="legs")
+    # as on instructions, only the foreign keys legs are looked up by have an index: the transfer's is the
+    # first column of leg_unique_position, and leg_id's is its unique constraint's (a unique field would
+    # add a second index, for LIKE)
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="legs", db_index=False)
     position = models.PositiveSmallIntegerField(help_text="1, 2 or 3: the order the securities travel")
-    leg_id = models.CharField(max_length=16, unique=True)
+    leg_id = models.CharField(max_length=16)
     csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="legs")
-    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+", db_index=False)
     quantity = models.DecimalField(**QUANTITY)
-    debit_account = models.ForeignKey(SecuritiesAccount, on_delete=models.PROTECT, related_name="+")
-    credit_account = models.ForeignKey(SecuritiesAccount, on_delete=models.PROTECT, related_name="+")
+    debit_account = models.ForeignKey(
+        SecuritiesAccount, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    credit_account = models.ForeignKey(
+        SecuritiesAccount, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     status = models.CharField(max_length=10, choices=LegStatus.choices, default=LegStatus.PENDING)
     csd_reference = models.CharField(max_length=35, blank=True)
     reason_code = models.CharField(max_length=4, blank=True, help_text="The CSD's last refusal, e.g. LACK")
@@ -151,6 +162,7 @@ class Leg(models.Model):
         ordering = ["transfer_id", "position"]  # the column: ordering by the relation would join transfers
         constraints = [
             models.UniqueConstraint(fields=["transfer", "position"], name="leg_unique_position"),
+            models.UniqueConstraint(fields=["leg_id"], name="leg_unique_id"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="leg_quantity_positive"),
             models.CheckConstraint(condition=~Q(debit_account=F("credit_account")), name="leg_two_accounts"),
             models.CheckConstraint(condition=Q(status__in=LegStatus.values), name="leg_status"),
