@@ -59,6 +59,7 @@ from hub.registry.calendars import (
 from hub.registry.models import CSD, Participant, SecuritiesAccount, Security
 from hub.rows import Each, rows_insert, rows_update
 from hub.settlement import notifications
+from hub.settlement.errors import StatusConflict
 from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan, link_accounts_load
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
 from hub.settlement.services import (
@@ -190,13 +191,15 @@ def _legs_of(transfers: list[Transfer], registry: _Registry) -> dict[int, list[L
 
 
 def _hand_back(run: _Run) -> None:
-    """Every claimed transfer's next due time (its lease ends), and its count of transient failures."""
+    """Every claimed transfer's next due time (its lease ends), and its count of transient failures; but
+    for the transfers whose final status write has done it already."""
+    ids = [pk for pk in run.due if pk not in run.closed]
     rows_update(
         Transfer,
-        list(run.due),
+        ids,
         {
-            "due_at": Each(run.due),
-            "attempts": Each({pk: run.attempts.get(pk, 0) for pk in run.due}),
+            "due_at": Each({pk: run.due[pk] for pk in ids}),
+            "attempts": Each({pk: run.attempts.get(pk, 0) for pk in ids}),
             "updated_at": timezone.now(),
         },
     )
@@ -212,6 +215,8 @@ class _Run:
     attempts: dict[int, int] = field(default_factory=dict)
     link_accounts: LinkAccounts | None = None  # read once, when the run first plans legs
     registry: _Registry = field(default_factory=_Registry)
+    # transfers a terminal status write has handed back already (no due time, no attempts), in that write
+    closed: set[int] = field(default_factory=set)
 
     def retry(self, transfer: Transfer, exc: Exception) -> dt.datetime:
         """When to try again after a transient failure: exponential backoff with jitter, capped."""
@@ -530,15 +535,12 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
     candidates = [t for t in group if t.pk not in answers]
     with transaction.atomic():
         statuses = _leg_statuses(candidates)
-        complete = [t for t in candidates if statuses[t.pk] == {LegStatus.PREPARED}]
         # an overlapping run still preparing leaves a leg PENDING: those transfers are looked at again
-        moved = transfers_status_set(
-            transfers=complete,
-            to=TransferStatus.PREPARED,
-            cause="commit decision anchored on the shared ledger",
-            actor=SYSTEM,
-            pending_reason="",
+        complete = _still_in(
+            [t for t in candidates if statuses[t.pk] == {LegStatus.PREPARED}], TransferStatus.PREPARING
         )
+        # the rows are locked in their status: each COMMIT entry is appended for a transfer that moves, and
+        # the move writes its id in the same row version
         entries = entries_append(
             drafts=[
                 EntryDraft(
@@ -547,16 +549,19 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
                     csds=tuple(sorted({leg.csd.code for leg in legs[t.pk]})),
                     record=commit_record(t, legs[t.pk]),
                 )
-                for t in moved
+                for t in complete
             ]
         )
-        rows_update(
-            Transfer,
-            [t.pk for t in moved],
-            {"commit_entry_id": Each({t.pk: entry.pk for t, entry in zip(moved, entries, strict=True)})},
+        moved = transfers_status_set(
+            transfers=complete,
+            to=TransferStatus.PREPARED,
+            cause="commit decision anchored on the shared ledger",
+            actor=SYSTEM,
+            pending_reason="",
+            commit_entry_id=Each({t.pk: entry.pk for t, entry in zip(complete, entries, strict=True)}),
         )
-        for transfer, entry in zip(moved, entries, strict=True):
-            transfer.commit_entry_id = entry.pk
+        if len(moved) != len(complete):
+            raise StatusConflict("a transfer locked in PREPARING did not move to PREPARED")
         if moved:
             transaction.on_commit(request_anchoring)
     return answers
@@ -590,6 +595,10 @@ def commit_record(transfer: Transfer, legs: list[Leg]) -> dict:
     }
 
 
+# what a terminal status write sets besides the status, so that the run's hand-back can skip the row
+_HANDED_BACK = {"due_at": None, "attempts": 0}
+
+
 def _pending(transfers: list[Transfer], *, reason: str, code: str, why: str = "") -> None:
     """Tell both participants of each transfer, once, why settlement waits (sese.024 pending with ISO
     ``code``); ``reason`` is what the transfer records (LACK, SUSP). A transfer that already waits for
@@ -618,6 +627,20 @@ def _pending(transfers: list[Transfer], *, reason: str, code: str, why: str = ""
                 for instruction in in_lock_order(transfer.deliver, transfer.receive)
             ]
         )
+
+
+def _still_in(transfers: list[Transfer], status: str) -> list[Transfer]:
+    """Those of ``transfers`` still in ``status``, locked in it until the transaction ends (another actor,
+    a cancellation say, may have moved one since the run read it)."""
+    if not transfers:
+        return []
+    locked = set(
+        Transfer.objects.select_for_update()
+        .filter(pk__in=[t.pk for t in transfers], status=status)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return [t for t in transfers if t.pk in locked]
 
 
 def _final_entries(entry_ids: list[int]) -> set[int]:
@@ -686,6 +709,7 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
             cause="every leg posted",
             actor=SYSTEM,
             settled_at=run.now,
+            **_HANDED_BACK,
         )
         entries_append(
             drafts=[
@@ -728,6 +752,7 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
                 },
                 now=run.now,
             )
+    run.closed.update(t.pk for t in settled)  # once committed: a rolled-back write handed nothing back
     answers.update((t.pk, None) for t in settled)
     return answers
 
@@ -816,6 +841,7 @@ def _abort(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
                 cause="every leg released",
                 actor=SYSTEM,
                 reason_code=transfer.failure_reason,
+                **_HANDED_BACK,
             )
             csds = {leg.csd.code for leg in legs[transfer.pk]} or {
                 transfer.deliver.csd.code,
@@ -847,6 +873,7 @@ def _abort(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
                     status=InstructionStatus.FAILED,
                 )
             ledger_seal_request()
+        run.closed.add(transfer.pk)
         answers[transfer.pk] = None
     return answers
 

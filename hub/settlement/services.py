@@ -152,7 +152,7 @@ def instructions_status_set(
 
 
 def transfer_status_set(
-    *, transfer: Transfer, to: str, cause: str, actor: str, reason_code: str = ""
+    *, transfer: Transfer, to: str, cause: str, actor: str, reason_code: str = "", **fields
 ) -> Transfer:
     return _status_move(
         transfer,
@@ -162,7 +162,7 @@ def transfer_status_set(
         cause=cause,
         actor=actor,
         reason_code=reason_code,
-        fields={},
+        fields=fields,
     )
 
 

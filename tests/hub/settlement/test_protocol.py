@@ -377,6 +377,43 @@ def test_a_batch_settles_with_one_call_per_csd_per_step_and_one_commit_entry_per
     assert invariant_violations(books) == []
 
 
+def test_a_transfer_moved_by_another_actor_while_its_legs_were_reserved_gets_no_commit_entry(
+    books, monkeypatch
+):
+    from hub.settlement import protocol
+
+    kept = matched(*pair(NSD_A, STRATE_A, tx="R-KEPT", amount="11"))
+    moved = matched(*pair(NSD_A, STRATE_A, tx="R-MOVED", amount="12"))
+    read_legs = protocol._leg_statuses
+
+    def then_another_actor_moves_one(transfers):
+        # the competing write lands after the run read the transfers, just before it locks them
+        Transfer.objects.filter(pk=moved.pk).update(status="ABORTING", failure_reason="CANC")
+        return read_legs(transfers)
+
+    monkeypatch.setattr(protocol, "_leg_statuses", then_another_actor_moves_one)
+    advance_batch([kept, moved], books.adapter_for)
+    kept.refresh_from_db()
+    moved.refresh_from_db()
+    assert kept.status == "PREPARED" and kept.commit_entry_id is not None
+    assert Entry.objects.get(pk=kept.commit_entry_id).reference == f"transfer:{kept.pk}"
+    # no commit decision for a transfer that did not move: the run takes it on from where the other actor
+    # put it, and releases its reservations
+    assert moved.status == "FAILED" and moved.commit_entry_id is None
+    assert list(Entry.objects.filter(reference=f"transfer:{moved.pk}").values_list("kind", flat=True)) == [
+        "ABORT"
+    ]
+    assert set(Leg.objects.filter(transfer=moved).values_list("status", flat=True)) == {"ABORTED"}
+
+
+def test_a_transfer_that_settles_after_transient_failures_is_due_no_more_and_counts_none(books):
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="H-1", amount="11"))
+    Transfer.objects.filter(pk=transfer.pk).update(attempts=3)  # earlier runs met a CSD down
+    transfer = run(transfer, books)
+    assert transfer.status == "SETTLED" and transfer.settled_at == NOON_IN_MOSCOW
+    assert transfer.due_at is None and transfer.attempts == 0  # handed back by the settlement's write
+
+
 def test_a_refusal_in_a_batch_fails_or_recycles_only_the_transfers_it_concerns(books):
     lacking = matched(*pair(NSD_A, STRATE_A, tx="B-LACK", amount="150000"))  # holds 100,000
     fine = matched(*pair(NSD_A, STRATE_A, tx="B-FINE", amount="10"))
