@@ -50,7 +50,9 @@ PROTOCOL_ENV = {
 SWEEP_EVERY_SECONDS = 2
 
 
-def wait_for(condition, *, timeout: float, what: str) -> None:
+def wait_for(condition, *, timeout: float, what: str, logs: tuple[Child, ...] = ()) -> None:
+    """Poll ``condition`` until it holds; on timeout, fail with every transfer's state and the last lines
+    of the ``logs`` children (a worker's, say: why a run stopped)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -65,7 +67,8 @@ def wait_for(condition, *, timeout: float, what: str) -> None:
                 )
                 for t in Transfer.objects.all()
             ]
-            pytest.fail(f"timed out waiting for {what}; transfers: {state}")
+            tails = "".join(f"\n--- {' '.join(c.command[:6])}:\n{c.output()[-6000:]}" for c in logs)
+            pytest.fail(f"timed out waiting for {what}; transfers: {state}{tails}")
         time.sleep(0.3)
 
 
@@ -194,8 +197,8 @@ def test_each_leg_case_settles_end_to_end_and_every_party_gets_its_messages(csds
                 today_pair(STRATE_A, KACD_A, "E2E-RE"),
             ]
         )
-        wait_for(lambda: all_terminal(3), timeout=120, what="three transfers to settle")
-        wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed")
+        wait_for(lambda: all_terminal(3), timeout=120, what="three transfers to settle", logs=(worker,))
+        wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed", logs=(worker,))
     finally:
         worker.stop()
     assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
@@ -268,8 +271,13 @@ def test_a_csd_that_applies_and_drops_its_reply_is_replayed_without_settling_twi
     worker = start_worker(env)
     try:
         send_pairs([today_pair(NSD_A, STRATE_A, "DROP-1"), today_pair(STRATE_A, NSD_A, "DROP-2")])
-        wait_for(lambda: all_terminal(2), timeout=150, what="transfers to settle despite the dropped replies")
-        wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed")
+        wait_for(
+            lambda: all_terminal(2),
+            timeout=150,
+            what="transfers to settle despite the dropped replies",
+            logs=(worker, beat),
+        )
+        wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed", logs=(worker, beat))
     finally:
         worker.stop()
         beat.stop()
@@ -364,7 +372,9 @@ def test_the_sweeper_alone_drives_a_transfer_whose_task_was_lost(csds):
     beat = start_beat(env)
     worker = start_worker(env)
     try:
-        wait_for(lambda: all_terminal(1), timeout=90, what="the sweeper to drive the transfer")
+        wait_for(
+            lambda: all_terminal(1), timeout=90, what="the sweeper to drive the transfer", logs=(worker, beat)
+        )
     finally:
         worker.stop()
         beat.stop()
