@@ -367,6 +367,14 @@ def unwrap(text: str, width: int = 35) -> str:
 
 def parse_field(tag: str, raw: str, line: int = 0) -> Field:
     """Split and type one field; unknown tags are kept raw (with their qualifier when generic)."""
+    return Field(tag, raw, *_typed(tag, raw), line)
+
+
+@functools.lru_cache(maxsize=16384)
+def _typed(tag: str, raw: str) -> tuple[str | None, str | None, object]:
+    """(qualifier, issuer, typed value) of a field. Most fields recur from message to message (codes with
+    their qualifiers, BICs, accounts, ISINs, dates), and every typed value is immutable, so each distinct
+    field is typed once. A bad one raises each time: the cache keeps no exception."""
     if not _CHARSET_X.match(raw):
         raise FieldFormatError(f"{raw!r} has characters outside the SWIFT x character set")
     spec = FORMATS.get(tag)
@@ -374,15 +382,15 @@ def parse_field(tag: str, raw: str, line: int = 0) -> Field:
     if spec is None:
         if generic:
             qualifier, issuer, rest = generic.groups()
-            return Field(tag, raw, qualifier, issuer or None, rest, line)
-        return Field(tag, raw, None, None, raw, line)
+            return qualifier, issuer or None, rest
+        return None, None, raw
     is_generic, parser = spec
     if is_generic:
         if generic is None:
             raise FieldFormatError(f"{raw!r} lacks a qualifier (:QUAL//value)")
         qualifier, issuer, rest = generic.groups()
-        return Field(tag, raw, qualifier, issuer or None, parser(rest), line)
-    return Field(tag, raw, None, None, parser(raw), line)
+        return qualifier, issuer or None, parser(rest)
+    return None, None, parser(raw)
 
 
 def generic_raw(qualifier: str, value: str, issuer: str | None = None) -> str:

@@ -135,6 +135,24 @@ def test_a_bad_quantity_is_refused_with_reason_dqua(value):
     assert refused.value.first.path == "FIAC/36B"
 
 
+def test_a_field_seen_before_is_the_same_field_at_its_own_line():
+    fields._typed.cache_clear()
+    first = fields.parse_field("36B", ":SETT//UNIT/100,", line=12)
+    again = fields.parse_field("36B", ":SETT//UNIT/100,", line=40)
+    assert fields._typed.cache_info().hits == 1  # typed once
+    assert (again.qualifier, again.value, again.line) == ("SETT", fields.Quantity("UNIT", Decimal(100)), 40)
+    assert first.line == 12 and first.value == again.value
+
+
+def test_a_bad_field_is_refused_every_time_it_comes():
+    lines = [*BODY]
+    lines[5] = ":98A::SETT//20261131"
+    for _ in range(2):  # the second time too: the cache of typed fields keeps no refusal
+        with pytest.raises(MalformedMessage) as refused:
+            parse_fin(fin(lines))
+        assert refused.value.first.reason is ReasonCode.SETTLEMENT_DATE
+
+
 def test_every_fault_is_reported_not_only_the_first():
     lines = [*BODY]
     lines[5] = ":98A::SETT//20261399"
