@@ -19,6 +19,11 @@ ENVELOPE_SCHEMA = "envelope.001.01.xsd"
 
 
 _local = threading.local()
+# libxml2 sets up its built-in schema types the first time a schema is compiled, and that setup is not
+# safe against another thread compiling at the same moment: the loser, and every later compile in the
+# process, fails with "xmlSchemaPValAttrNodeValue, the given type is not a built-in type". Compiling is
+# rare (once per schema per thread), so compiles take turns.
+_compiling = threading.Lock()
 
 
 def guideline(filename: str) -> etree.XMLSchema:
@@ -35,7 +40,8 @@ def guideline(filename: str) -> etree.XMLSchema:
 
 def _compile(filename: str) -> etree.XMLSchema:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / filename), parser))
+    with _compiling:
+        return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / filename), parser))
 
 
 def schema_errors(
