@@ -5,7 +5,9 @@ gunicorn, read the same configuration. Each test session gets its own Celery que
 one Redis never take each other's tasks.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 
@@ -14,8 +16,11 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("CELERY_QUEUE", f"test-{uuid.uuid4().hex[:12]}")
 os.environ.setdefault("HEALTH_WORKER_TIMEOUT_SECONDS", "5")
-# the shared ledger: development keys generated once per test session into a temporary folder
-os.environ.setdefault("LEDGER_KEY_DIR", tempfile.mkdtemp(prefix="ledger-keys-"))
+# the shared ledger: development keys generated once per test session into a temporary folder, made by the
+# session's own process (the processes it starts inherit it) and removed when that process ends
+if "LEDGER_KEY_DIR" not in os.environ:
+    os.environ["LEDGER_KEY_DIR"] = tempfile.mkdtemp(prefix="ledger-keys-")
+    atexit.register(shutil.rmtree, os.environ["LEDGER_KEY_DIR"], ignore_errors=True)
 os.environ.setdefault("LEDGER_GENERATE_DEV_KEYS", "true")
 # every request to seal goes out at once, so a test sees exactly the requests it made (the window that
 # gathers them under load has its own test)
