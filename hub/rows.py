@@ -135,7 +135,8 @@ def rows_append(model: type[models.Model], rows: list[dict]) -> list[int]:
     """Insert new rows of one model given as plain values, by attribute name (``transfer_id``, not
     ``transfer``), and return their ids in order: ``rows_insert`` without a model object per row, for
     append-only rows that nobody reads back in the same step (status events, outbox messages). A field
-    left out takes its default; fields stamped on insert (``auto_now_add``) take the time now."""
+    left out takes its default (a callable one is called for each row); fields stamped on insert
+    (``auto_now_add``) take the time now."""
     if not rows:
         return []
     connection = transaction.get_connection()
@@ -147,11 +148,19 @@ def rows_append(model: type[models.Model], rows: list[dict]) -> list[int]:
         objs = model.objects.bulk_create([model(**row) for row in rows])
         return [obj.pk for obj in objs]
     now = timezone.now()
-    defaults = {f.attname: now if f in stamped else f.get_default() for f in fields}
+    # a callable default (a fresh value each time) is called for each row that leaves its field out
+    fresh = [(n, f) for n, f in enumerate(fields) if f.has_default() and callable(f.default)]
+    defaults = {
+        f.attname: now if f in stamped else None if (n, f) in fresh else f.get_default()
+        for n, f in enumerate(fields)
+    }
     names = [f.attname for f in fields]
     values = []
     for row in rows:
         line = [row.get(name, defaults[name]) for name in names]
+        for n, f in fresh:
+            if f.attname not in row:
+                line[n] = f.get_default()
         for n in looked_at:
             line[n] = _db_value(fields[n], line[n], connection)
         values += line

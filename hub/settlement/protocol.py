@@ -190,6 +190,10 @@ def _legs_of(transfers: list[Transfer], registry: _Registry) -> dict[int, list[L
     return legs
 
 
+# what a terminal status write sets besides the status, so that the run's hand-back can skip the row
+_HANDED_BACK = {"due_at": None, "attempts": 0}
+
+
 def _hand_back(run: _Run) -> None:
     """Every claimed transfer's next due time (its lease ends), and its count of transient failures; but
     for the transfers whose final status write has done it already."""
@@ -593,10 +597,6 @@ def commit_record(transfer: Transfer, legs: list[Leg]) -> dict:
             for leg in legs
         ],
     }
-
-
-# what a terminal status write sets besides the status, so that the run's hand-back can skip the row
-_HANDED_BACK = {"due_at": None, "attempts": 0}
 
 
 def _pending(transfers: list[Transfer], *, reason: str, code: str, why: str = "") -> None:

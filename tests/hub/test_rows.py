@@ -124,6 +124,19 @@ def test_appended_rows_get_their_ids_in_order(demo):
     assert len({stored[pk].created_at for pk in ids}) == 1
 
 
+def test_a_callable_default_is_called_for_each_appended_row(demo, monkeypatch):
+    deliver, _receive = pair()
+    cause = StatusEvent._meta.get_field("cause")
+    numbers = iter(range(1, 100))
+    monkeypatch.setattr(cause, "default", lambda: f"event {next(numbers)}")
+    monkeypatch.delitem(cause.__dict__, "_get_default", raising=False)  # Django caches the default's getter
+    row = {"instruction_id": deliver.pk, "to_status": "UNMATCHED", "actor": "system"}
+    with transaction.atomic():
+        ids = rows_append(StatusEvent, [row, row, row])
+    stored = StatusEvent.objects.in_bulk(ids)
+    assert [stored[pk].cause for pk in ids] == ["event 1", "event 2", "event 3"]
+
+
 def test_appending_a_field_the_model_lacks_is_refused_before_any_write(demo):
     with pytest.raises(TypeError, match="no field transfer"), transaction.atomic():
         # the relation's name, not its column's
