@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _ISIN = re.compile(r"[A-Z]{2}[A-Z0-9]{9}[0-9]")
 _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
@@ -20,7 +21,10 @@ def isin_check_digit(first_eleven: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+@lru_cache(maxsize=4096)
 def isin_is_valid(isin: str) -> bool:
+    """Kept for each distinct value: a CSD's traffic repeats a few thousand ISINs at most, and every
+    message it reads checks one or more."""
     return bool(_ISIN.fullmatch(isin)) and isin_check_digit(isin[:11]) == isin[11]
 
 

@@ -163,13 +163,15 @@ _NEXT_SEQUENCES = (
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message for a participant's outbox, before it is rendered in the participant's format."""
+    """A message for a participant's outbox, before it is rendered in the participant's format, or with
+    its rendering in that format already made (``rendered``: the same bytes as a synchronous answer)."""
 
     participant: Participant
     body: Message
     transaction_id: str
     status: str
     related_id: str | None = None
+    rendered: Rendered | None = None
 
 
 def outbound_enqueue(
@@ -195,7 +197,8 @@ def outbound_enqueue_many(*, messages: Sequence[Outgoing]) -> list[int]:
         messages=[
             (
                 item.participant,
-                render(
+                item.rendered
+                or render(
                     item.body,
                     receiver_bic=item.participant.bic,
                     fmt=item.participant.outbound_format,

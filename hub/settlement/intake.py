@@ -318,11 +318,16 @@ class _Run:
             )
         if fate == "accepted":
             instruction = instructions_of[item.inbound.pk]
-            advice = notifications.accepted(instruction)
-            self.outgoing.append(
-                Outgoing(self.participant, advice, instruction.transaction_id, InstructionStatus.ACCEPTED)
+            return _answer(
+                item,
+                202,
+                InboundOutcome.ACCEPTED,
+                notifications.accepted(instruction),
+                [],
+                self.participant,
+                self.outgoing,
+                status=InstructionStatus.ACCEPTED,
             )
-            return _answer(item, 202, InboundOutcome.ACCEPTED, advice, [], self.participant, self.outgoing)
         reasons = [
             (
                 ReasonCode.UNSUPPORTED.value,
@@ -442,20 +447,23 @@ def _answer(
     reasons: list[tuple[str, str]],
     participant: Participant,
     outgoing: list[Outgoing],
+    *,
+    status: str | None = None,
 ) -> tuple[IntakeAnswer, InboundAnswer]:
-    """The answer to a message and its record for the audit trail; a rejection also goes to the
-    participant's outbox (``outgoing``), which keeps every status it is given."""
+    """The answer to a message and its record for the audit trail. A rejection, or an answer given a
+    ``status`` (the instruction's ACCEPTED), also goes to the participant's outbox (``outgoing``), which
+    keeps every status it is given: as the same message, business message id included, when the
+    participant takes its outbox in the format it sent."""
     parsed = item.parsed
-    rendered = render(
-        body,
-        receiver_bic=participant.bic,
-        fmt=item.fmt,
-        related_id=parsed.business_message_id if parsed else None,
-    )
+    related_id = parsed.business_message_id if parsed else None
+    rendered = render(body, receiver_bic=participant.bic, fmt=item.fmt, related_id=related_id)
     codes = tuple(str(code) for code, _text in reasons)
     if outcome == InboundOutcome.REJECTED:
+        status = InboundOutcome.REJECTED
+    if status is not None:
         transaction_id = getattr(parsed.body, "transaction_id", "") if parsed else "NONREF"
-        outgoing.append(Outgoing(participant, body, transaction_id, InboundOutcome.REJECTED))
+        same = rendered if participant.outbound_format == item.fmt else None
+        outgoing.append(Outgoing(participant, body, transaction_id, status, related_id, same))
     stored = InboundAnswer(
         message=item.inbound,
         outcome=outcome,

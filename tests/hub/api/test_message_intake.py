@@ -10,6 +10,7 @@ from python_iso20022.sese.sese_023_001_11.models import Sese02300111
 from xsdata.formats.dataclass.parsers import DictDecoder
 
 from hub.messaging.models import InboundMessage, OutboundMessage
+from hub.registry.models import Participant
 from hub.settlement.models import Instruction, Transfer
 from hub.settlement.services import instruction_match
 from iso20022 import models as m
@@ -50,6 +51,23 @@ def test_an_mx_instruction_is_accepted_with_a_sese024_that_validates_against_the
     stored = Instruction.objects.get()
     assert (stored.status, stored.account.number, stored.quantity) == ("ACCEPTED", NSD_ACCOUNT, Decimal(100))
     assert bytes(InboundMessage.objects.get().raw) == as_mx(instruction("DELI", tx="T-ACC"))
+
+
+def test_the_accepted_status_in_the_outbox_is_the_answer_itself_when_the_participant_takes_that_format(
+    nsd_broker, strate_broker
+):
+    answer = post(nsd_broker, as_mx(instruction("DELI", tx="D-SAME")))
+    queued = OutboundMessage.objects.get(transaction_id="D-SAME", status="ACCEPTED")
+    # one status, one message: the pull queue gives the bytes (business message id included) of the answer
+    assert bytes(queued.payload) == answer.content and queued.message_type == "sese.024.001.12"
+    # an MT sender that takes its statuses in MX
+    Participant.objects.filter(bic=STRATE_BROKER).update(outbound_format="MX")
+    answer = post(strate_broker, as_mt(instruction("RECE", tx="R-OTHER")), mt=True)
+    assert answer["Content-Type"].startswith("text/plain")
+    queued = OutboundMessage.objects.get(transaction_id="R-OTHER", status="ACCEPTED")
+    assert queued.message_type == "sese.024.001.12" and queued.format == "MX"
+    advice = mx.parse(bytes(queued.payload)).body
+    assert (advice.transaction_id, advice.processing.code) == ("R-OTHER", m.ProcessingStatusCode.ACCEPTED)
 
 
 def test_both_sides_of_a_pair_are_accepted_and_matched_into_one_transfer(nsd_broker, strate_broker):
