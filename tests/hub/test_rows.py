@@ -2,6 +2,7 @@
 the database still refuses what its constraints forbid."""
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -122,6 +123,50 @@ def test_appended_rows_get_their_ids_in_order(demo):
     assert [stored[pk].sequence for pk in ids] == [1, 2, 3]
     assert [bytes(stored[pk].payload) for pk in ids] == [b"<n>1</n>", b"<n>2</n>", b"<n>3</n>"]
     assert len({stored[pk].created_at for pk in ids}) == 1
+
+
+def test_text_and_bytes_come_back_exactly_whatever_characters_they_hold(demo):
+    """The rows travel in COPY's text format, where a backslash, a tab and a line end mean something."""
+    deliver, _receive = pair()
+    awkward = ["tab\there", "line\nend\r\nand back", "back\\slash \\N \\x41", "", "\\", "Ünïcödé ₽ R 😀"]
+    participant = Participant.objects.first()
+    with transaction.atomic():
+        events = rows_append(
+            StatusEvent,
+            [
+                {"instruction_id": deliver.pk, "to_status": "MATCHED", "cause": c, "actor": "x"}
+                for c in awkward
+            ],
+        )
+        (message,) = rows_append(
+            OutboundMessage,
+            [
+                {
+                    "participant_id": participant.pk,
+                    "sequence": 1,
+                    "format": "MT",
+                    "message_type": "MT548",
+                    "content_type": "text/plain",
+                    "payload": bytes(range(256)),
+                    "transaction_id": "",
+                }
+            ],
+        )
+    stored = StatusEvent.objects.in_bulk(events)
+    assert [stored[pk].cause for pk in events] == awkward
+    assert [stored[pk].reason_code for pk in events] == [""] * len(awkward)  # empty, not NULL
+    kept = OutboundMessage.objects.get(pk=message)
+    assert bytes(kept.payload) == bytes(range(256)) and kept.transaction_id == ""
+
+
+def test_a_value_without_a_copy_text_form_goes_through_an_insert(demo):
+    deliver, _receive = pair()
+    odd = uuid.UUID("12345678-1234-5678-1234-567812345678")  # the driver writes it; the COPY path does not
+    with transaction.atomic():
+        (event,) = rows_append(
+            StatusEvent, [{"instruction_id": deliver.pk, "to_status": "MATCHED", "cause": odd, "actor": "x"}]
+        )
+    assert StatusEvent.objects.get(pk=event).cause == str(odd)
 
 
 def test_a_callable_default_is_called_for_each_appended_row(demo, monkeypatch):
