@@ -56,12 +56,13 @@ from hub.registry.calendars import (
     csd_is_past_cutoff,
     csd_local_now,
 )
-from hub.registry.models import CSD, Participant, SecuritiesAccount, Security
+from hub.registry.models import CSD
 from hub.rows import Each, rows_insert, rows_update
 from hub.settlement import notifications
 from hub.settlement.errors import StatusConflict
 from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan, link_accounts_load
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
+from hub.settlement.selectors import RegistryRows
 from hub.settlement.services import (
     SYSTEM,
     in_lock_order,
@@ -118,74 +119,29 @@ def transfers_claim(*, transfer_ids: Iterable[int], now: dt.datetime, fill_to: i
     return sorted(claimed)
 
 
-class _Registry:
-    """The registry rows a run reads (CSDs, securities, accounts, participants), each read once and shared
-    by every transfer and leg that points at it, rather than joined to each of them."""
-
-    def __init__(self) -> None:
-        self.csds: dict[int, CSD] = {}
-        self.securities: dict[int, Security] = {}
-        self.accounts: dict[int, SecuritiesAccount] = {}
-        self.participants: dict[int, Participant] = {}
-
-    @staticmethod
-    def _fill(model, known: dict, ids: set[int]) -> None:
-        missing = ids - known.keys()
-        if missing:
-            known.update(model.objects.in_bulk(missing))
-
-    def read(self, *, csds=(), securities=(), accounts=(), participants=()) -> None:
-        self._fill(Security, self.securities, set(securities))
-        self._fill(SecuritiesAccount, self.accounts, set(accounts))
-        self._fill(Participant, self.participants, set(participants))
-        self._fill(
-            CSD,
-            self.csds,
-            set(csds)
-            | {s.issuer_csd_id for s in self.securities.values()}
-            | {a.csd_id for a in self.accounts.values()},
-        )
-        for security in self.securities.values():
-            security.issuer_csd = self.csds[security.issuer_csd_id]
-        for account in self.accounts.values():
-            account.csd = self.csds[account.csd_id]
-
-
-def _load(transfer_ids: list[int], registry: _Registry) -> list[Transfer]:
+def _load(transfer_ids: list[int], registry: RegistryRows) -> list[Transfer]:
     """The transfers with their instructions and the registry rows the steps read, in a few queries
     (one wide join would cost more to plan and to turn into rows than to run)."""
     transfers = list(Transfer.objects.filter(pk__in=transfer_ids).order_by("pk"))
     instructions = Instruction.objects.in_bulk([pk for t in transfers for pk in (t.deliver_id, t.receive_id)])
-    registry.read(
-        securities={t.security_id for t in transfers},
-        accounts={i.account_id for i in instructions.values()},
-        participants={i.participant_id for i in instructions.values()},
-        csds={c for i in instructions.values() for c in (i.csd_id, i.counterparty_csd_id)},
-    )
+    registry.instructions_attach(instructions.values())
     for transfer in transfers:
-        transfer.security = registry.securities[transfer.security_id]
-        transfer.deliver = instructions[transfer.deliver_id]
-        transfer.receive = instructions[transfer.receive_id]
-        for instruction in (transfer.deliver, transfer.receive):
-            instruction.participant = registry.participants[instruction.participant_id]
-            instruction.account = registry.accounts[instruction.account_id]
-            instruction.security = transfer.security
-            instruction.csd = registry.csds[instruction.csd_id]
-            instruction.counterparty_csd = registry.csds[instruction.counterparty_csd_id]
+        _TRANSFER_SECURITY.set_cached_value(transfer, registry.securities[transfer.security_id])
+        _TRANSFER_DELIVER.set_cached_value(transfer, instructions[transfer.deliver_id])
+        _TRANSFER_RECEIVE.set_cached_value(transfer, instructions[transfer.receive_id])
     return transfers
 
 
-def _legs_of(transfers: list[Transfer], registry: _Registry) -> dict[int, list[Leg]]:
+_TRANSFER_SECURITY = Transfer._meta.get_field("security")
+_TRANSFER_DELIVER = Transfer._meta.get_field("deliver")
+_TRANSFER_RECEIVE = Transfer._meta.get_field("receive")
+
+
+def _legs_of(transfers: list[Transfer], registry: RegistryRows) -> dict[int, list[Leg]]:
     legs: dict[int, list[Leg]] = {t.pk: [] for t in transfers}
     rows = list(Leg.objects.filter(transfer_id__in=list(legs)).order_by("transfer_id", "position"))
-    registry.read(
-        csds={leg.csd_id for leg in rows},
-        accounts={a for leg in rows for a in (leg.debit_account_id, leg.credit_account_id)},
-    )
+    registry.legs_attach(rows)
     for leg in rows:
-        leg.csd = registry.csds[leg.csd_id]
-        leg.debit_account = registry.accounts[leg.debit_account_id]
-        leg.credit_account = registry.accounts[leg.credit_account_id]
         legs[leg.transfer_id].append(leg)
     return legs
 
@@ -218,7 +174,7 @@ class _Run:
     due: dict[int, Due] = field(default_factory=dict)
     attempts: dict[int, int] = field(default_factory=dict)
     link_accounts: LinkAccounts | None = None  # read once, when the run first plans legs
-    registry: _Registry = field(default_factory=_Registry)
+    registry: RegistryRows = field(default_factory=RegistryRows)
     # transfers a terminal status write has handed back already (no due time, no attempts), in that write
     closed: set[int] = field(default_factory=set)
 

@@ -23,6 +23,7 @@ from hub.rows import Each, rows_append, rows_insert, rows_update, value_for
 from hub.settlement import errors, notifications
 from hub.settlement.matching import COMPARED_COLUMNS, Compared, matching_key, optional_fields_match
 from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
+from hub.settlement.selectors import RegistryRows
 from hub.settlement.statuses import (
     INSTRUCTION_MOVES,
     INSTRUCTION_OPEN,
@@ -446,10 +447,6 @@ def instructions_match(*, instruction_ids: Sequence[int]) -> dict[int, Transfer]
     return made
 
 
-# the rows the notices and transfers of a match read, joined to the instructions when they are locked
-_MATCH_READS = ("account", "participant", "security", "counterparty_csd")
-
-
 def _compared(queryset) -> list[Compared]:
     return [Compared(*row) for row in queryset.values_list(*COMPARED_COLUMNS)]
 
@@ -507,15 +504,12 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
     involved = {instruction.pk for instruction, _chosen in turns} | {
         chosen.pk for _instruction, chosen in turns if chosen is not None
     }
-    # the lock reads the involved instructions whole, with what their notices need; the registry rows are
-    # joined, not locked
+    # the lock reads the involved instructions whole; the registry rows their notices read are read once
+    # each, not locked
     locked = {
-        row.pk: row
-        for row in Instruction.objects.select_for_update(of=("self",))
-        .select_related(*_MATCH_READS)
-        .filter(pk__in=involved)
-        .order_by("pk")
+        row.pk: row for row in Instruction.objects.select_for_update().filter(pk__in=involved).order_by("pk")
     }
+    RegistryRows().instructions_attach(locked.values())
     unmatched, pairs, again = [], [], []
     for instruction, chosen in turns:
         mine = locked[instruction.pk]
