@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import operator
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -253,18 +253,26 @@ class _NoCopyText(Exception):
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def _str_text(value: str) -> str:
+    # four scans for the characters COPY reads specially cost a tenth of translating every character
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
 def _bytes_text(value: bytes | memoryview) -> str:
     return "\\\\x" + value.hex()  # bytea's hex input, its backslash escaped for COPY
 
 
 _COPY_TEXT = {
-    str: lambda value: value.translate(_COPY_ESCAPES),
+    str: _str_text,
     int: int.__repr__,
     bool: lambda value: "t" if value else "f",
     type(None): lambda _value: "\\N",
     bytes: _bytes_text,
     memoryview: _bytes_text,
-    dt.datetime: dt.datetime.isoformat,
+    # the rows of a batch mostly share their time stamps
+    dt.datetime: lru_cache(maxsize=256)(dt.datetime.isoformat),
     dt.date: dt.date.isoformat,
     Decimal: Decimal.__str__,
 }
@@ -277,8 +285,8 @@ def _copy_text(value) -> str:
         return write(value)
     if isinstance(value, bool):
         return "t" if value else "f"
-    if isinstance(value, str):  # a choice's member: its value
-        return str.translate(value, _COPY_ESCAPES)
+    if isinstance(value, str):  # a choice's member: its value, as a plain string
+        return _str_text(str.__str__(value))
     if isinstance(value, int):
         return int.__repr__(value)
     raise _NoCopyText(type(value).__name__)
