@@ -80,7 +80,11 @@ def trades_plan(*, count: int, lack_share: float, seed: int, prefix: str) -> lis
             source, target = rng.sample(holders, 2)
         beyond = rng.random() < lack_share
         face = security.denomination == "FAMT"
-        lot = Decimal(rng.randint(1, 20) * (1000 if face else 1))
+        # 1 to 20 units, or 100 to 2,000 of face amount: a small share of a demo account's opening
+        # position (100,000 units or 1,000,000 face, hub.registry.demo), so that what thousands of
+        # transfers in flight hold reserved at once does not empty an account by chance (past the CSD's
+        # cut-off such a transfer would fail); only the trades meant to (``lack_share``) lack securities
+        lot = Decimal(rng.randint(1, 20) * (100 if face else 1))
         trades.append(
             Trade(
                 reference=f"{prefix}{n}",
