@@ -1,4 +1,4 @@
-"""Set-based writes for the hub's hot tables: ``rows_insert`` appends many rows in one statement (and
+"""Set-based writes for the hub's hot tables: ``rows_insert`` appends many rows in one COPY (and
 ``rows_append`` the same from plain values, with no model object per row), and ``rows_update`` changes
 many rows in one UPDATE, each with its own values where they differ (statuses, legs, due times, events,
 outbox messages all go through them)."""
@@ -105,8 +105,8 @@ def _db_value(field: models.Field, value, connection):
 
 
 def rows_insert(objs: list[models.Model]) -> list[models.Model]:
-    """Insert new rows of one model, in order, with one statement per ``CHUNK`` rows, and give each object
-    its primary key: ``bulk_create`` without its per-value work, for the tables every transfer appends to.
+    """Insert new rows of one model, in order, in one COPY (``_insert``), and give each object its primary
+    key: ``bulk_create`` without its per-value work, for the tables every transfer appends to.
     Other databases than PostgreSQL go through ``bulk_create`` itself."""
     if not objs:
         return objs
