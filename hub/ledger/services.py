@@ -14,7 +14,7 @@ from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
 from hub.ledger.errors import EndorsementInvalid, EntryInvalid, HubKeyNotInForce
 from hub.ledger.models import Block, Endorsement, Entry, EntryKind
-from hub.rows import rows_insert
+from hub.rows import rows_append
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ class EntryDraft:
     record: Mapping
 
 
-def _entry_row(draft: EntryDraft, now) -> Entry:
+def _entry_values(draft: EntryDraft, now) -> dict:
+    """An entry's row, by attribute name, once its draft is checked."""
     if draft.kind not in BUSINESS_KINDS:
         raise EntryInvalid(f"kind {draft.kind!r} is not one of {', '.join(BUSINESS_KINDS)}")
     if not draft.reference or len(draft.reference) > 100:
@@ -45,27 +46,27 @@ def _entry_row(draft: EntryDraft, now) -> Entry:
         record = verifier.canonical_bytes(draft.record)
     except (TypeError, ValueError) as exc:
         raise EntryInvalid(f"the record has no canonical form: {exc}") from None
-    return Entry(
-        kind=draft.kind,
-        reference=draft.reference,
-        csds=",".join(codes),
-        record=record.decode("utf-8"),
-        record_hash=verifier.sha256_hex(record),
-        appended_at=now,
-    )
+    return {
+        "kind": draft.kind,
+        "reference": draft.reference,
+        "csds": ",".join(codes),
+        "record": record.decode("utf-8"),
+        "record_hash": verifier.sha256_hex(record),
+        "appended_at": now,
+    }
 
 
 def entry_append(*, kind: str, reference: str, csds: Iterable[str], record: Mapping) -> Entry:
     """Appends one entry (a transfer's COMMIT, SETTLED or ABORT); it is final once sealed and endorsed."""
-    entry = _entry_row(EntryDraft(kind, reference, tuple(csds), record), timezone.now())
+    entry = Entry(**_entry_values(EntryDraft(kind, reference, tuple(csds), record), timezone.now()))
     entry.save()
     return entry
 
 
-def entries_append(*, drafts: Iterable[EntryDraft]) -> list[Entry]:
-    """Appends many entries in bulk inserts; returns them, in the order of ``drafts``, with their ids."""
+def entries_append(*, drafts: Iterable[EntryDraft]) -> list[int]:
+    """Appends many entries in one batch; returns their ids, in the order of ``drafts``."""
     now = timezone.now()
-    return rows_insert([_entry_row(draft, now) for draft in drafts])
+    return rows_append(Entry, [_entry_values(draft, now) for draft in drafts])
 
 
 def _take_sealer_lock() -> None:

@@ -501,7 +501,7 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
         )
         # the rows are locked in their status: each COMMIT entry is appended for a transfer that moves, and
         # the move writes its id in the same row version
-        entries = entries_append(
+        entry_ids = entries_append(
             drafts=[
                 EntryDraft(
                     kind=Entry.Kind.COMMIT,
@@ -518,7 +518,7 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
             cause="commit decision anchored on the shared ledger",
             actor=SYSTEM,
             pending_reason="",
-            commit_entry_id=Each({t.pk: entry.pk for t, entry in zip(complete, entries, strict=True)}),
+            commit_entry_id=Each({t.pk: entry_id for t, entry_id in zip(complete, entry_ids, strict=True)}),
         )
         if len(moved) != len(complete):
             raise StatusConflict("a transfer locked in PREPARING did not move to PREPARED")
