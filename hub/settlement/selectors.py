@@ -1,4 +1,5 @@
-"""Reads of settlement: instructions and transfers, always scoped to who asks."""
+"""Reads of settlement: instructions and transfers, always scoped to who asks; and, for the services, the
+registry rows a batch of them points at."""
 
 import datetime as dt
 from collections.abc import Iterable
