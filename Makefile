@@ -48,7 +48,7 @@ test: $(DEV_STAMP) $(ANVIL)
 # gives a quick look
 bench: export BENCH_SETTLEMENT_COUNT ?= 20000
 bench: $(DEV_STAMP) $(ANVIL)
-	@for script in $$(find bench -name '*.py' ! -name '_*' | sort); do \
+	@for script in $$(find bench -name '*.py' ! -name '_*' ! -name 'compare.py' | sort); do \
 		echo "# $$script" >&2; $(PY) $$script || exit 1; \
 	done
 
