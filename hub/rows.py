@@ -283,8 +283,6 @@ def _copy_text(value) -> str:
     write = _COPY_TEXT.get(type(value))
     if write is not None:
         return write(value)
-    if isinstance(value, bool):
-        return "t" if value else "f"
     if isinstance(value, str):  # a choice's member: its value, as a plain string
         return _str_text(str.__str__(value))
     if isinstance(value, int):

@@ -62,7 +62,7 @@ from hub.settlement import notifications
 from hub.settlement.errors import StatusConflict
 from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan, link_accounts_load
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
-from hub.settlement.selectors import RegistryRows
+from hub.settlement.selectors import INSTRUCTION_REGISTRY, RegistryRows
 from hub.settlement.services import (
     SYSTEM,
     in_lock_order,
@@ -124,15 +124,14 @@ def _load(transfer_ids: list[int], registry: RegistryRows) -> list[Transfer]:
     (one wide join would cost more to plan and to turn into rows than to run)."""
     transfers = list(Transfer.objects.filter(pk__in=transfer_ids).order_by("pk"))
     instructions = Instruction.objects.in_bulk([pk for t in transfers for pk in (t.deliver_id, t.receive_id)])
-    registry.instructions_attach(instructions.values())
+    registry.attach(instructions.values(), *INSTRUCTION_REGISTRY)
+    registry.attach(transfers, "security")
     for transfer in transfers:
-        _TRANSFER_SECURITY.set_cached_value(transfer, registry.securities[transfer.security_id])
         _TRANSFER_DELIVER.set_cached_value(transfer, instructions[transfer.deliver_id])
         _TRANSFER_RECEIVE.set_cached_value(transfer, instructions[transfer.receive_id])
     return transfers
 
 
-_TRANSFER_SECURITY = Transfer._meta.get_field("security")
 _TRANSFER_DELIVER = Transfer._meta.get_field("deliver")
 _TRANSFER_RECEIVE = Transfer._meta.get_field("receive")
 
@@ -140,7 +139,7 @@ _TRANSFER_RECEIVE = Transfer._meta.get_field("receive")
 def _legs_of(transfers: list[Transfer], registry: RegistryRows) -> dict[int, list[Leg]]:
     legs: dict[int, list[Leg]] = {t.pk: [] for t in transfers}
     rows = list(Leg.objects.filter(transfer_id__in=list(legs)).order_by("transfer_id", "position"))
-    registry.legs_attach(rows)
+    registry.attach(rows, "csd", "debit_account", "credit_account")
     for leg in rows:
         legs[leg.transfer_id].append(leg)
     return legs

@@ -4,11 +4,11 @@ registry rows a batch of them points at."""
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from hub.registry.models import CSD, Participant, SecuritiesAccount, Security
-from hub.settlement.models import Instruction, Leg
+from hub.settlement.models import Instruction
 from hub.settlement.statuses import INSTRUCTION_OPEN
 
 
@@ -51,73 +51,53 @@ class RegistryRows:
     of them: a join makes a model object per row for every registry row it carries.
 
     Rows are attached as ``select_related`` would leave them, in each relation's cache: the ids are
-    already right, so there is nothing for the relation's setter to check or copy."""
+    already right, so there is nothing for the relation's setter to check or copy. A security's issuer CSD
+    and an account's CSD are attached too."""
 
     def __init__(self) -> None:
-        self.csds: dict[int, CSD] = {}
-        self.securities: dict[int, Security] = {}
-        self.accounts: dict[int, SecuritiesAccount] = {}
-        self.participants: dict[int, Participant] = {}
+        self.rows: dict[type[Model], dict[int, Model]] = {model: {} for model in _REGISTRY_MODELS}
 
-    @staticmethod
-    def _fill(model, known: dict, ids: set[int]) -> None:
+    def attach(self, rows: Iterable[Model], *relations: str) -> None:
+        """Read what ``rows`` (of one model) point at through ``relations`` (foreign keys to registry
+        models, by name), and attach it."""
+        rows = list(rows)
+        if not rows:
+            return
+        fields = [type(rows[0])._meta.get_field(name) for name in relations]
+        wanted: dict[type[Model], set[int]] = {model: set() for model in _REGISTRY_MODELS}
+        for f in fields:
+            wanted[f.related_model] |= {getattr(row, f.attname) for row in rows}
+        self._read(wanted)
+        self._attach(rows, fields)
+
+    def _read(self, wanted: dict[type[Model], set[int]]) -> None:
+        for model in (Security, SecuritiesAccount, Participant):
+            self._fill(model, wanted[model])
+        # the securities' issuers and the accounts' CSDs are read with the CSDs asked for
+        self._fill(
+            CSD,
+            wanted[CSD]
+            | {s.issuer_csd_id for s in self.rows[Security].values()}
+            | {a.csd_id for a in self.rows[SecuritiesAccount].values()},
+        )
+        self._attach(self.rows[Security].values(), [_ISSUER_CSD])
+        self._attach(self.rows[SecuritiesAccount].values(), [_ACCOUNT_CSD])
+
+    def _fill(self, model: type[Model], ids: set[int]) -> None:
+        known = self.rows[model]
         missing = ids - known.keys()
         if missing:
             known.update(model.objects.in_bulk(missing))
 
-    def read(self, *, csds=(), securities=(), accounts=(), participants=()) -> None:
-        self._fill(Security, self.securities, set(securities))
-        self._fill(SecuritiesAccount, self.accounts, set(accounts))
-        self._fill(Participant, self.participants, set(participants))
-        self._fill(
-            CSD,
-            self.csds,
-            set(csds)
-            | {s.issuer_csd_id for s in self.securities.values()}
-            | {a.csd_id for a in self.accounts.values()},
-        )
-        for security in self.securities.values():
-            _ISSUER_CSD.set_cached_value(security, self.csds[security.issuer_csd_id])
-        for account in self.accounts.values():
-            _ACCOUNT_CSD.set_cached_value(account, self.csds[account.csd_id])
-
-    def instructions_attach(self, instructions: Iterable[Instruction]) -> None:
-        """Read and attach what an instruction's notices and legs read: its participant, account,
-        security, CSD and counterparty's CSD."""
-        instructions = list(instructions)
-        self.read(
-            securities={i.security_id for i in instructions},
-            accounts={i.account_id for i in instructions},
-            participants={i.participant_id for i in instructions},
-            csds={c for i in instructions for c in (i.csd_id, i.counterparty_csd_id)},
-        )
-        for i in instructions:
-            _INSTRUCTION_PARTICIPANT.set_cached_value(i, self.participants[i.participant_id])
-            _INSTRUCTION_ACCOUNT.set_cached_value(i, self.accounts[i.account_id])
-            _INSTRUCTION_SECURITY.set_cached_value(i, self.securities[i.security_id])
-            _INSTRUCTION_CSD.set_cached_value(i, self.csds[i.csd_id])
-            _INSTRUCTION_COUNTERPARTY_CSD.set_cached_value(i, self.csds[i.counterparty_csd_id])
-
-    def legs_attach(self, legs: Iterable[Leg]) -> None:
-        """Read and attach each leg's CSD and accounts."""
-        legs = list(legs)
-        self.read(
-            csds={leg.csd_id for leg in legs},
-            accounts={a for leg in legs for a in (leg.debit_account_id, leg.credit_account_id)},
-        )
-        for leg in legs:
-            _LEG_CSD.set_cached_value(leg, self.csds[leg.csd_id])
-            _LEG_DEBIT.set_cached_value(leg, self.accounts[leg.debit_account_id])
-            _LEG_CREDIT.set_cached_value(leg, self.accounts[leg.credit_account_id])
+    def _attach(self, rows: Iterable[Model], fields: list) -> None:
+        for f in fields:
+            known = self.rows[f.related_model]
+            for row in rows:
+                f.set_cached_value(row, known[getattr(row, f.attname)])
 
 
+_REGISTRY_MODELS = (Security, SecuritiesAccount, Participant, CSD)
 _ISSUER_CSD = Security._meta.get_field("issuer_csd")
 _ACCOUNT_CSD = SecuritiesAccount._meta.get_field("csd")
-_INSTRUCTION_PARTICIPANT = Instruction._meta.get_field("participant")
-_INSTRUCTION_ACCOUNT = Instruction._meta.get_field("account")
-_INSTRUCTION_SECURITY = Instruction._meta.get_field("security")
-_INSTRUCTION_CSD = Instruction._meta.get_field("csd")
-_INSTRUCTION_COUNTERPARTY_CSD = Instruction._meta.get_field("counterparty_csd")
-_LEG_CSD = Leg._meta.get_field("csd")
-_LEG_DEBIT = Leg._meta.get_field("debit_account")
-_LEG_CREDIT = Leg._meta.get_field("credit_account")
+# what an instruction's notices, legs and ledger records read
+INSTRUCTION_REGISTRY = ("participant", "account", "security", "csd", "counterparty_csd")

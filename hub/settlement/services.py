@@ -23,7 +23,7 @@ from hub.rows import Each, rows_append, rows_insert, rows_update, value_for
 from hub.settlement import errors, notifications
 from hub.settlement.matching import COMPARED_COLUMNS, Compared, matching_key, optional_fields_match
 from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
-from hub.settlement.selectors import RegistryRows
+from hub.settlement.selectors import INSTRUCTION_REGISTRY, RegistryRows
 from hub.settlement.statuses import (
     INSTRUCTION_MOVES,
     INSTRUCTION_OPEN,
@@ -509,7 +509,7 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
     locked = {
         row.pk: row for row in Instruction.objects.select_for_update().filter(pk__in=involved).order_by("pk")
     }
-    RegistryRows().instructions_attach(locked.values())
+    RegistryRows().attach(locked.values(), *INSTRUCTION_REGISTRY)
     unmatched, pairs, again = [], [], []
     for instruction, chosen in turns:
         mine = locked[instruction.pk]

@@ -4,11 +4,9 @@ import pytest
 from django.core.management import call_command
 
 from hub.settlement.models import Instruction
-from hub.settlement.selectors import RegistryRows
+from hub.settlement.selectors import INSTRUCTION_REGISTRY, RegistryRows
 
 from .test_matching import pair
-
-RELATIONS = ("participant", "account", "security", "csd", "counterparty_csd")
 
 
 @pytest.fixture
@@ -21,16 +19,16 @@ def test_attached_registry_rows_are_those_a_join_reads_each_read_once(demo, djan
     joined = {
         row.pk: row
         for row in Instruction.objects.select_related(
-            *RELATIONS, "account__csd", "security__issuer_csd"
+            *INSTRUCTION_REGISTRY, "account__csd", "security__issuer_csd"
         ).filter(pk__in=[deliver.pk, receive.pk])
     }
     rows = list(Instruction.objects.filter(pk__in=[deliver.pk, receive.pk]))
     # securities, accounts, participants, then every CSD they or the instructions name: four queries
     with django_assert_num_queries(4):
-        RegistryRows().instructions_attach(rows)
+        RegistryRows().attach(rows, *INSTRUCTION_REGISTRY)
     with django_assert_num_queries(0):  # attached, not fetched on access
         for row in rows:
-            for relation in RELATIONS:
+            for relation in INSTRUCTION_REGISTRY:
                 assert getattr(row, relation) == getattr(joined[row.pk], relation)
             assert row.account.csd == joined[row.pk].account.csd
             assert row.security.issuer_csd.code == joined[row.pk].security.issuer_csd.code
