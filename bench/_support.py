@@ -7,11 +7,19 @@ import urllib.parse
 
 import psycopg2
 
+_ports_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, and one this process has not handed out before: the system may give a
+    port just closed again, and two servers told the same port collide (one of them never starts)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _ports_handed_out:
+            _ports_handed_out.add(port)
+            return port
 
 
 def connection_params(url: str) -> tuple[str, dict]:
