@@ -63,7 +63,8 @@ class ReplayKey(models.Model):
     instructions, (sender, account owner's transaction id). The unique constraint makes a concurrent
     duplicate lose the race instead of creating a second instruction."""
 
-    sender = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="+")
+    # looked up by the leading column of ``replay_key_unique_per_sender``: no index of its own
+    sender = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="+", db_index=False)
     key = models.CharField(max_length=40)
     message = models.ForeignKey(InboundMessage, on_delete=models.PROTECT, related_name="replay_keys")
 

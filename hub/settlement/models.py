@@ -5,7 +5,7 @@ from django.db.models import F, Q
 
 from hub.messaging.models import InboundMessage
 from hub.registry.models import CSD, QUANTITY, Participant, SecuritiesAccount, Security
-from hub.settlement.statuses import InstructionStatus, TransferStatus
+from hub.settlement.statuses import INSTRUCTION_OPEN, InstructionStatus, TransferStatus
 
 
 class Side(models.TextChoices):
@@ -16,7 +16,10 @@ class Side(models.TextChoices):
 class Instruction(models.Model):
     """One side's settlement instruction (free of payment), as accepted from its participant."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="instructions")
+    # looked up by the leading column of ``instruction_unique_reference``: no index of its own
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="instructions", db_index=False
+    )
     transaction_id = models.CharField(max_length=35, help_text="The account owner's reference (TxId / SEME)")
     business_message_id = models.CharField(max_length=35, blank=True)
     side = models.CharField(max_length=4, choices=Side.choices)
@@ -55,10 +58,21 @@ class Instruction(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Both indexes hold open instructions only: an instruction leaves them when it matches, and each
+        # later status write (every one adds an entry to every index whose condition the row meets) skips
+        # them. Matching looks up the open instructions of the other side with the same key; recycling
+        # looks for open instructions past their deadline, or untouched for a while.
         indexes = [
-            # matching looks up the open instructions of the other side with the same key: no scans
-            models.Index(fields=["matching_key", "side", "status"], name="instruction_matching"),
-            models.Index(fields=["status", "match_deadline"], name="instruction_recycling"),
+            models.Index(
+                fields=["matching_key", "side", "status"],
+                name="instruction_matching",
+                condition=Q(status__in=INSTRUCTION_OPEN),
+            ),
+            models.Index(
+                fields=["status", "match_deadline"],
+                name="instruction_recycling",
+                condition=Q(status__in=INSTRUCTION_OPEN),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

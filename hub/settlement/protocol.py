@@ -145,7 +145,8 @@ def _legs_of(transfers: list[Transfer], registry: RegistryRows) -> dict[int, lis
     return legs
 
 
-# what a terminal status write sets besides the status, so that the run's hand-back can skip the row
+# what a terminal status write sets besides the status, so that the run's hand-back can skip the row (a
+# move to PREPARED hands the transfer back too, due when the ledger is next checked)
 _HANDED_BACK = {"due_at": None, "attempts": 0}
 
 
@@ -174,7 +175,7 @@ class _Run:
     attempts: dict[int, int] = field(default_factory=dict)
     link_accounts: LinkAccounts | None = None  # read once, when the run first plans legs
     registry: RegistryRows = field(default_factory=RegistryRows)
-    # transfers a terminal status write has handed back already (no due time, no attempts), in that write
+    # transfers a status write has handed back already (their due time and attempts set), in that write
     closed: set[int] = field(default_factory=set)
 
     def retry(self, transfer: Transfer, exc: Exception) -> dt.datetime:
@@ -511,6 +512,9 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
                 for t in complete
             ]
         )
+        # a commit decision just appended is not final yet: each moved transfer is handed back in the
+        # same write, due when the ledger is next checked (the ledger task releases it sooner)
+        recheck = run.now + dt.timedelta(seconds=settings.SETTLEMENT_LEDGER_RECHECK_SECONDS)
         moved = transfers_status_set(
             transfers=complete,
             to=TransferStatus.PREPARED,
@@ -518,11 +522,15 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
             actor=SYSTEM,
             pending_reason="",
             commit_entry_id=Each({t.pk: entry_id for t, entry_id in zip(complete, entry_ids, strict=True)}),
+            due_at=recheck,
+            attempts=0,
         )
         if len(moved) != len(complete):
             raise StatusConflict("a transfer locked in PREPARING did not move to PREPARED")
         if moved:
             transaction.on_commit(request_anchoring)
+    run.closed.update(t.pk for t in moved)  # once committed: a rolled-back write handed nothing back
+    answers.update((t.pk, recheck) for t in moved)
     return answers
 
 

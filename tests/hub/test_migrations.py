@@ -1,11 +1,15 @@
 """The migrations: they describe the models as they are, and the hot tables carry only the indexes their
 queries use (every index is written again on each status move)."""
 
+import datetime as dt
 import io
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+
+from hub.settlement.models import Instruction
+from hub.settlement.statuses import INSTRUCTION_OPEN, InstructionStatus
 
 
 def test_the_models_need_no_migration_that_is_not_written(db):
@@ -21,10 +25,9 @@ def test_the_models_need_no_migration_that_is_not_written(db):
             "settlement_instruction",
             {
                 "settlement_instruction_pkey",
-                "instruction_unique_reference",
-                "instruction_matching",
-                "instruction_recycling",
-                "settlement_instruction_participant_id_7f4f83aa",  # a participant's own instructions
+                "instruction_unique_reference",  # also a participant's own instructions
+                "instruction_matching",  # open instructions only
+                "instruction_recycling",  # open instructions only
                 "settlement_instruction_source_message_id_bd2f568b",  # the instruction of a message
             },
         ),
@@ -49,9 +52,58 @@ def test_the_models_need_no_migration_that_is_not_written(db):
             },
         ),
         ("messaging_outboundmessage", {"messaging_outboundmessage_pkey", "outbound_sequence_unique"}),
+        (
+            "messaging_replaykey",
+            {
+                "messaging_replaykey_pkey",
+                "replay_key_unique_per_sender",
+                "messaging_replaykey_message_id_9ad72d86",
+            },
+        ),
     ],
 )
 def test_hot_tables_carry_only_the_indexes_their_queries_use(db, table, expected):
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [table])
         assert {name for (name,) in cursor.fetchall()} == expected
+
+
+@pytest.mark.parametrize(
+    ("lookup", "index"),
+    [
+        (
+            lambda: Instruction.objects.filter(matching_key__in=["k1", "k2"], status__in=INSTRUCTION_OPEN),
+            "instruction_matching",
+        ),
+        (
+            lambda: Instruction.objects.filter(
+                csd_id=1, status__in=INSTRUCTION_OPEN, match_deadline__lt=dt.date(2026, 1, 1)
+            ),
+            "instruction_recycling",
+        ),
+        (
+            lambda: Instruction.objects.filter(
+                status__in=INSTRUCTION_OPEN, updated_at__lt=dt.datetime.now(dt.UTC)
+            ),
+            "instruction_recycling",
+        ),
+    ],
+)
+def test_the_open_instruction_lookups_can_use_the_indexes_that_hold_open_instructions_only(db, lookup, index):
+    """A partial index serves only a query whose conditions imply the index's: these must keep asking
+    for the open statuses exactly as the indexes do. (Sequential scans off: the test tables are tiny.)"""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        assert index in lookup().explain()
+
+
+def test_an_instruction_that_matches_leaves_the_open_instruction_indexes(db):
+    """The point of the condition: a matched instruction is written again without an entry in them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname IN ('instruction_matching', 'instruction_recycling')"
+        )
+        definitions = [definition for (definition,) in cursor.fetchall()]
+    assert len(definitions) == 2
+    assert all("WHERE" in d and "'ACCEPTED'" in d and "'UNMATCHED'" in d for d in definitions)
+    assert InstructionStatus.MATCHED not in INSTRUCTION_OPEN

@@ -8,8 +8,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from csd_adapters import base as csd
@@ -177,10 +179,17 @@ def test_a_weekend_waits_for_the_next_business_day_when_calendars_are_enforced(b
 
 def test_commit_waits_for_the_commit_decision_to_be_sealed_and_endorsed(books):
     transfer = matched(*pair(NSD_A, STRATE_A, tx="WAIT"))
-    Transfer.objects.filter(pk=transfer.pk).update(due_at=NOON_IN_MOSCOW)
-    transfer_advance(transfer_id=transfer.pk, adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
+    Transfer.objects.filter(pk=transfer.pk).update(due_at=NOON_IN_MOSCOW, attempts=2)
+    with CaptureQueriesContext(connection) as queries:
+        due = transfer_advance(transfer_id=transfer.pk, adapter_for=books.adapter_for, now=NOON_IN_MOSCOW)
     transfer.refresh_from_db()
     assert transfer.status == "PREPARED"
+    # handed back by the move to PREPARED itself: due when the ledger is next checked, its failures cleared;
+    # the row is written three times (the claim, PREPARING, PREPARED), with no hand-back of its own
+    recheck = NOON_IN_MOSCOW + dt.timedelta(seconds=settings.SETTLEMENT_LEDGER_RECHECK_SECONDS)
+    assert due == transfer.due_at == recheck and transfer.attempts == 0
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE ")]
+    assert len([sql for sql in writes if "settlement_transfer" in sql.split(" SET ")[0]]) == 3
     assert not Leg.objects.filter(transfer=transfer, status="COMMITTED").exists()
     assert Entry.objects.get(pk=transfer.commit_entry_id).block is None
     blocks_seal_and_finalise()
