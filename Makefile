@@ -1,7 +1,12 @@
 # The two commands: `make run` (the hub on its embedded default with demo data and one reference CSD per demo
 # CSD, 127.0.0.1:8000 and 9101-9105) and `make test`.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The interpreter the virtual environment is made from: the system's /usr/bin/python3.11 where it can make
+# one (on Debian, a statically linked build that ran the settlement bench about a quarter faster here than a
+# default source build such as pyenv's, which links libpython as a shared library and has no profile-guided
+# optimisation; the Docker image's python:3.11 is an optimised build too), else the first python3.11 on
+# PATH. `make PYTHON=...` chooses another (remove .venv first: an existing one is kept).
+PYTHON ?= $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1 && echo /usr/bin/python3.11 || echo python3.11)
 VENV := .venv
 PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.run-installed
