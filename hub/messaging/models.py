@@ -41,10 +41,14 @@ class InboundMessage(models.Model):
         on_delete=models.PROTECT,
         related_name="replays",
         help_text="For a replay: the message first received",
+        db_index=False,  # a partial index of the replays alone (``Meta.indexes``)
     )
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["original"], condition=Q(original__isnull=False), name="inbound_replays"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(format__in=MessageStandard.values), name="inbound_format"),
             models.CheckConstraint(condition=Q(outcome__in=InboundOutcome.values), name="inbound_outcome"),

@@ -198,11 +198,12 @@ class Leg(models.Model):
 class StatusEvent(models.Model):
     """One status move of an instruction or a transfer: the append-only timeline."""
 
+    # one of the two is set: each has a partial index of the rows where it is (``Meta.indexes``)
     instruction = models.ForeignKey(
-        Instruction, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+        Instruction, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
     )
     transfer = models.ForeignKey(
-        Transfer, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+        Transfer, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
     )
     from_status = models.CharField(max_length=10, blank=True)
     to_status = models.CharField(max_length=10)
@@ -213,6 +214,14 @@ class StatusEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        # a timeline is read by its instruction or its transfer; an event of the one leaves the other's
+        # index alone (a full index would file every event under NULL too)
+        indexes = [
+            models.Index(
+                fields=["instruction"], condition=Q(instruction__isnull=False), name="event_of_instruction"
+            ),
+            models.Index(fields=["transfer"], condition=Q(transfer__isnull=False), name="event_of_transfer"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(instruction__isnull=False, transfer__isnull=True)

@@ -16,6 +16,7 @@ Layout (V02)::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from lxml import etree
 
@@ -51,7 +52,10 @@ def build(w: Writer, h: BusinessHeader) -> etree._Element:
     return root
 
 
+@functools.lru_cache(maxsize=64)
 def _timestamp(moment: dt.datetime) -> str:
+    """``CreDt``: headers are written to the second, so a process writes the same few moments again and
+    again (each message one or two headers)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.isoformat()
