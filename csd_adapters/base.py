@@ -19,9 +19,10 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+
+from iso20022.frozen import frozen
 
 # ------------------------------------------------------------------------------------------- values
 
@@ -43,7 +44,7 @@ def leg_reference(leg_id: str) -> str:
     return "L" + digest[: REFERENCE_LENGTH - 1]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Leg:
     """One posting inside one CSD: move ``quantity`` of ``isin`` from ``debit_account`` to
     ``credit_account`` at ``csd``.
@@ -80,7 +81,7 @@ class LegState(StrEnum):
     ABORTED = "ABORTED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class LegOutcome:
     """What the CSD did with a leg. ``csd_reference`` is the CSD's own id for the operation (its account
     servicer transaction id): a replay returns the same one. ``replayed`` is true when the call is known to
@@ -94,7 +95,7 @@ class LegOutcome:
     replayed: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class LegResult:
     """One leg's answer within a batch: its ``outcome``, or the ``error`` the CSD refused it with."""
 
@@ -107,7 +108,7 @@ class LegResult:
             raise ValueError("a leg's result is an outcome or an error, exactly one of them")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Position:
     """One security on one account: ``available`` plus ``blocked`` (reserved for legs) is ``total``."""
 
@@ -120,7 +121,7 @@ class Position:
         return self.available + self.blocked
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Holdings:
     """Statement of holdings of one account at the close of ``as_of``."""
 
@@ -135,7 +136,7 @@ class Holdings:
         return Position(isin=isin, available=Decimal(0), blocked=Decimal(0))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Movement:
     """One settled posting on a statement of transactions, seen from the statement's account.
 
@@ -151,7 +152,7 @@ class Movement:
     csd_reference: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Transactions:
     """Statement of settled transactions of one account from ``since`` to ``until`` (both included)."""
 
@@ -161,7 +162,7 @@ class Transactions:
     movements: tuple[Movement, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Endorsement:
     """A CSD's Ed25519 signature over a ledger block header, and the id of the key that made it
     (the first 16 hex digits of the SHA-256 of the raw public key)."""
@@ -170,7 +171,7 @@ class Endorsement:
     key_id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Health:
     ok: bool
     detail: str

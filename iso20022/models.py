@@ -2,9 +2,10 @@
 
 ISO 20022 MX (``iso20022.mx``) and ISO 15022 MT (``iso20022.mt``) both parse into these classes and build
 from them, so the rest of the hub never sees XML or FIN. Everything is a frozen, slotted dataclass with
-keyword-only fields; quantities and amounts are ``Decimal``; dates are ``datetime.date``; codes are
-``StrEnum`` members whose values are the ISO codes themselves (shared by MX and MT: ``DELI``, ``FREE``,
-``UNIT``, ``AVAI`` ...), so ``Side("DELI")`` works on either side.
+keyword-only fields (``iso20022.frozen``, which gives each a quicker ``__init__``); quantities and amounts
+are ``Decimal``; dates are ``datetime.date``; codes are ``StrEnum`` members whose values are the ISO codes
+themselves (shared by MX and MT: ``DELI``, ``FREE``, ``UNIT``, ``AVAI`` ...), so ``Side("DELI")`` works on
+either side.
 
 Messages and the syntax each one covers:
 
@@ -26,9 +27,10 @@ Messages and the syntax each one covers:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+
+from iso20022.frozen import frozen
 
 # --------------------------------------------------------------------------------------------- codes
 
@@ -124,7 +126,7 @@ class SettlementStatusCode(StrEnum):
 # ------------------------------------------------------------------------------------ building blocks
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Quantity:
     """A quantity of a financial instrument: ``amount`` units or ``amount`` of face value."""
 
@@ -132,7 +134,7 @@ class Quantity:
     type: QuantityType = QuantityType.UNIT
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Amount:
     """A cash amount in an ISO 4217 currency."""
 
@@ -140,7 +142,7 @@ class Amount:
     currency: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Security:
     """A financial instrument, identified by ISIN (ISO 6166), with an optional description."""
 
@@ -148,7 +150,7 @@ class Security:
     description: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Counterparty:
     """The other side of a settlement: its BIC, safekeeping account and CSD (place of settlement).
 
@@ -164,7 +166,7 @@ class Counterparty:
     client_account: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Reason:
     """One reason for a status: an ISO external code (4 characters) and optional narrative.
 
@@ -177,25 +179,25 @@ class Reason:
     issuer: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class ProcessingStatus:
     code: ProcessingStatusCode
     reasons: tuple[Reason, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class MatchingStatus:
     code: MatchingStatusCode
     reasons: tuple[Reason, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class SettlementStatus:
     code: SettlementStatusCode
     reasons: tuple[Reason, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class TransactionDetails:
     """The instruction a status refers to, as the account servicer echoes it (sese.024 ``TxDtls``,
     MT548 sequence B)."""
@@ -215,7 +217,7 @@ class TransactionDetails:
 # ------------------------------------------------------------------------------------------- messages
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class BusinessHeader:
     """The ISO 20022 business application header (head.001.001.02 ``AppHdr``).
 
@@ -231,7 +233,7 @@ class BusinessHeader:
     related_business_message_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class SettlementInstruction:
     """One side's settlement instruction (sese.023; MT540-543).
 
@@ -261,7 +263,7 @@ class SettlementInstruction:
     own_csd_bic: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class StatusAdvice:
     """The status of one instruction (sese.024; MT548): any of processing, matching, settlement.
 
@@ -278,7 +280,7 @@ class StatusAdvice:
     details: TransactionDetails | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class SettlementConfirmation:
     """A settled (or partially settled) instruction (sese.025; MT544-547)."""
 
@@ -299,7 +301,7 @@ class SettlementConfirmation:
     settled_amount: Amount | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class CancellationRequest:
     """A request to cancel an earlier instruction (sese.020; MT54x with ``:23G:CANC``).
 
@@ -320,7 +322,7 @@ class CancellationRequest:
     intended_settlement_date: dt.date | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class CancellationStatus:
     """The status of a cancellation request (sese.027; MT548 for a cancellation).
 
@@ -341,7 +343,7 @@ class CancellationStatus:
     intended_settlement_date: dt.date | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class IntraPositionMovement:
     """Move a quantity between two sub-balances of one account (semt.013; MT524).
 
@@ -360,7 +362,7 @@ class IntraPositionMovement:
     linked_reference: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class IntraPositionStatus:
     """Status of an intra-position movement (semt.014; MT508 used as status)."""
 
@@ -377,7 +379,7 @@ class IntraPositionStatus:
     to_balance: SubBalance | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class IntraPositionConfirmation:
     """A completed intra-position movement (semt.015; MT508)."""
 
@@ -392,13 +394,13 @@ class IntraPositionConfirmation:
     account_servicer_transaction_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class SubBalanceQuantity:
     balance: SubBalance
     quantity: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class HoldingBalance:
     """One security's position on a holdings statement (semt.002 ``BalForAcct``; MT535 B / B1b).
 
@@ -422,7 +424,7 @@ class HoldingBalance:
         return self.sub_balance(SubBalance.BLOCKED)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class HoldingsStatement:
     """Statement of holdings for one safekeeping account at one date (semt.002; MT535).
 
@@ -442,7 +444,7 @@ class HoldingsStatement:
     basis: str = "SETT"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class StatementMovement:
     """One posting on a transactions statement (semt.017 ``Tx``; MT536 sequence B1a2)."""
 
@@ -457,7 +459,7 @@ class StatementMovement:
     transaction_type: str = "TRAD"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class TransactionsStatement:
     """Statement of settled transactions of one account over a period (semt.017; MT536)."""
 
