@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import base64
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ _SWIFT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.,()'+:?\-]{0,15}$")
 REFERENCE_LENGTH = 16
 
 
+@functools.lru_cache(maxsize=16384)
 def leg_reference(leg_id: str) -> str:
     """The reference a leg travels under on the wire (MX ``TxId``, MT ``:20C::SEME//``).
 

@@ -36,7 +36,12 @@ class Quantity(sa.types.TypeDecorator):
         return int(scaled)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else (Decimal(value) / SCALE).normalize() + Decimal(0)
+        if value is None:
+            return None
+        whole, fraction = divmod(value, SCALE)
+        if not fraction:  # nearly every quantity: a whole number of units, or of face amount
+            return Decimal(whole)
+        return (Decimal(value) / SCALE).normalize() + Decimal(0)
 
 
 metadata = sa.MetaData()
