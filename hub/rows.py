@@ -104,6 +104,37 @@ def _db_value(field: models.Field, value, connection):
     return field.get_db_prep_save(value, connection)
 
 
+def model_new(model: type[models.Model], /, **values) -> models.Model:
+    """``model(**values)`` in about a third of the time, for the objects ``rows_insert`` is given by the
+    hundred: Django's keyword path looks at every field for every object, its positional path sets them
+    in one pass. Fields are given by name or attribute name (``security`` or ``security_id``); a related
+    object given is kept as the object's cached relation, as the keyword path keeps it; a field not given
+    takes its default."""
+    args = []
+    related = []
+    for attname, name, field in _construction_plan(model):
+        if attname in values:
+            args.append(values.pop(attname))
+        elif name in values:
+            target = values.pop(name)
+            args.append(None if target is None else getattr(target, field.target_field.attname))
+            related.append((field, target))
+        else:
+            args.append(field.get_default())
+    if values:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(values))}")
+    obj = model(*args)
+    for field, target in related:
+        field.set_cached_value(obj, target)
+    return obj
+
+
+@cache
+def _construction_plan(model: type[models.Model]) -> list[tuple[str, str | None, models.Field]]:
+    """(attribute name, relation name or None, field) of each concrete field, in the model's order."""
+    return [(f.attname, f.name if f.is_relation else None, f) for f in model._meta.concrete_fields]
+
+
 def rows_insert(objs: list[models.Model]) -> list[models.Model]:
     """Insert new rows of one model, in order, in one COPY (``_insert``), and give each object its primary
     key: ``bulk_create`` without its per-value work, for the tables every transfer appends to.

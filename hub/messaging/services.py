@@ -21,7 +21,7 @@ from hub.messaging.models import (
 )
 from hub.messaging.rendering import Rendered, render
 from hub.registry.models import Participant
-from hub.rows import rows_append, rows_insert
+from hub.rows import model_new, rows_append, rows_insert
 from iso20022.models import Message
 
 
@@ -40,7 +40,7 @@ def inbound_record_many(
     with transaction.atomic(durable=True):
         return rows_insert(
             [
-                InboundMessage(sender=sender, raw=raw, format=fmt, content_type=content_type[:100])
+                model_new(InboundMessage, sender=sender, raw=raw, format=fmt, content_type=content_type[:100])
                 for raw, fmt, content_type in messages
             ]
         )

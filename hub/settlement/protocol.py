@@ -57,7 +57,7 @@ from hub.registry.calendars import (
     csd_local_now,
 )
 from hub.registry.models import CSD
-from hub.rows import Each, rows_insert, rows_update
+from hub.rows import Each, model_new, rows_insert, rows_update
 from hub.settlement import notifications
 from hub.settlement.errors import StatusConflict
 from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan, link_accounts_load
@@ -456,7 +456,8 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
                 _abort_begin(transfer, reason="OTHR", detail=exc.message)
                 continue
             new_legs += [
-                Leg(
+                model_new(
+                    Leg,
                     transfer=transfer,
                     position=plan.position,
                     leg_id=f"T{transfer.pk}L{plan.position}",

@@ -19,7 +19,7 @@ from hub.messaging.models import InboundMessage
 from hub.messaging.services import Outgoing, outbound_enqueue_many
 from hub.registry.calendars import csd_business_day_add, csd_local_now
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
-from hub.rows import Each, rows_append, rows_insert, rows_update, value_for
+from hub.rows import Each, model_new, rows_append, rows_insert, rows_update, value_for
 from hub.settlement import errors, notifications
 from hub.settlement.matching import COMPARED_COLUMNS, Compared, matching_key, optional_fields_match
 from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
@@ -338,7 +338,8 @@ def instructions_submit(
         if start not in deadlines:
             deadlines[start] = csd_business_day_add(home, start, RECYCLE_BUSINESS_DAYS)
         outcomes.append(
-            Instruction(
+            model_new(
+                Instruction,
                 participant=participant,
                 transaction_id=body.transaction_id,
                 business_message_id=body.business_message_id or "",
@@ -547,7 +548,8 @@ def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]
     now = timezone.now()
     transfers = rows_insert(
         [
-            Transfer(
+            model_new(
+                Transfer,
                 deliver=deliver,
                 receive=receive,
                 security=deliver.security,

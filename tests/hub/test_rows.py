@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from hub.messaging.models import OutboundMessage
 from hub.registry.models import Participant
-from hub.rows import Each, rows_append, rows_insert, rows_update
+from hub.rows import Each, model_new, rows_append, rows_insert, rows_update
 from hub.settlement.models import StatusEvent, Transfer
 from hub.settlement.statuses import TransferStatus
 from tests.hub.settlement.messages import instruction
@@ -235,3 +235,26 @@ def test_rows_update_sets_each_row_its_own_value_and_only_from_the_status_given(
     assert changed == {one.pk}
     assert Transfer.objects.get(pk=one.pk).attempts == 3
     assert Transfer.objects.get(pk=two.pk).attempts == 0
+
+
+def test_model_new_makes_the_object_the_model_itself_would(demo):
+    deliver, receive = pair()
+    given = dict(
+        deliver=deliver,
+        receive_id=receive.pk,  # by attribute name too
+        security=deliver.security,
+        quantity=Decimal("10"),
+        intended_settlement_date=dt.date(2026, 11, 26),
+    )
+    quick, usual = model_new(Transfer, **given), Transfer(**given)
+    assert _fields(quick) == _fields(usual)
+    assert quick.status == TransferStatus.MATCHED and quick.attempts == 0  # the defaults
+    assert quick._state.adding and quick.pk is None
+    # a related object given is the cached relation, as Transfer(...) keeps it: no query to read it back
+    assert Transfer.deliver.is_cached(quick) and quick.deliver is deliver
+    assert quick.security is deliver.security
+
+
+def test_model_new_refuses_a_field_the_model_lacks(demo):
+    with pytest.raises(TypeError, match="no field colour"):
+        model_new(Transfer, colour="blue")
