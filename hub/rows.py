@@ -126,6 +126,8 @@ def model_new(model: type[models.Model], /, **values) -> models.Model:
     obj = model(*args)
     for field, target in related:
         field.set_cached_value(obj, target)
+        if target is not None and field.one_to_one:  # and the other way, as Django's setter does
+            field.remote_field.set_cached_value(target, obj)
     return obj
 
 

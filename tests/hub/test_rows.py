@@ -246,7 +246,9 @@ def test_model_new_makes_the_object_the_model_itself_would(demo):
         quantity=Decimal("10"),
         intended_settlement_date=dt.date(2026, 11, 26),
     )
-    quick, usual = model_new(Transfer, **given), Transfer(**given)
+    quick = model_new(Transfer, **given)
+    assert deliver.transfer_as_deliverer is quick  # a one-to-one's other side too, as the setter does
+    usual = Transfer(**given)
     assert _fields(quick) == _fields(usual)
     assert quick.status == TransferStatus.MATCHED and quick.attempts == 0  # the defaults
     assert quick._state.adding and quick.pk is None
