@@ -17,6 +17,8 @@ asserts nothing about time.
   INSERT + COMMIT per second from one connection (the price of one durable step) and rows per second
   inserted in batches, so the distance to the limit is visible; and whether the server runs autovacuum (a
   server without it, as CI machines are often set up, keeps every dead row version the run leaves).
+- ``python``: the interpreter's version, path and whether it loads libpython as a shared library (such a
+  build ran this bench about a quarter slower here than a statically linked one).
 """
 
 from __future__ import annotations
@@ -56,7 +58,13 @@ import psycopg2  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
-from bench._support import connection_params, free_port, percentile, recreate_database  # noqa: E402
+from bench._support import (  # noqa: E402
+    connection_params,
+    free_port,
+    interpreter,
+    percentile,
+    recreate_database,
+)
 
 
 def postgresql_write_rate(url: str) -> dict:
@@ -297,6 +305,7 @@ def main() -> None:
                     else 0,
                     "target_settled_per_second": 500,
                     "celery_workers": args.workers,
+                    "python": interpreter(),
                     "cpu_ms_per_settled_transfer": cpu_ms
                     | {
                         "total": round(sum(cpu_ms.values()), 2),
