@@ -64,7 +64,19 @@ class Sequence:
                 yield item
 
     def field(self, tag: str, qualifier: str | None = None) -> Field | None:
-        return next(self.fields(tag, qualifier), None)
+        """The first field ``fields`` would give, found without a generator: readers look up every field
+        of a message this way, most of them in sequences of a few items."""
+        any_option = len(tag) == 3 and tag[2] == "a"  # as in ``Field.matches``
+        if any_option:
+            tag = tag[:2]
+        for item in self.items:
+            if (
+                type(item) is Field
+                and (item.tag[:2] == tag if any_option else item.tag == tag)
+                and (qualifier is None or item.qualifier == qualifier)
+            ):
+                return item
+        return None
 
     def value(self, tag: str, qualifier: str | None = None, default: object = None) -> object:
         found = self.field(tag, qualifier)
@@ -76,7 +88,10 @@ class Sequence:
                 yield item
 
     def sequence(self, name: str) -> Sequence | None:
-        return next(self.sequences(name), None)
+        for item in self.items:
+            if type(item) is Sequence and item.name == name:
+                return item
+        return None
 
     def find(self, *path: str) -> Sequence | None:
         """The first sequence along a path of names, e.g. ``find("SETDET", "SETPRTY")``."""
@@ -181,11 +196,15 @@ def _split_blocks(text: str, errors: list[MessageError]) -> tuple[dict[str, str]
             blocks["4"] = text[start:end]
             pos = end + 3
             continue
+        # to the brace that closes the block: each step goes to the next "}", past the sub-blocks that open
+        # before it (blocks 3 and 5 hold {tag:value} sub-blocks; 1 and 2 none)
         depth, index = 1, start
-        while index < len(text) and depth:
-            char = text[index]
-            depth += 1 if char == "{" else -1 if char == "}" else 0
-            index += 1
+        while depth:
+            close = text.find("}", index)
+            if close < 0:
+                break
+            depth += text.count("{", index, close) - 1
+            index = close + 1
         if depth:
             problem(errors, f"block {name} is not closed", text.count("\n", 0, pos) + 1, name)
             return blocks, body_line
@@ -252,14 +271,13 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
             errors, f"block 4 text must start with a field (:TAG:), not {parts[0][:20]!r}", first_line, "4"
         )
         return root
+    tags, values = parts[1::2], parts[2::2]
+    values[-1] += "\n"  # now every value ends with the line end before the next field
     stack = [root]
+    items = root.items  # those of the innermost open sequence
     line = first_line
-    last = len(parts) - 2
-    for index in range(1, len(parts), 2):
-        tag, value = parts[index], parts[index + 1]
-        raw = value if index == last else value[:-1]
-        if index > 1:
-            line += parts[index - 1].count("\n")
+    for tag, value in zip(tags, values, strict=True):
+        raw = value[:-1]
         if "\n:" in raw:
             offset = raw.count("\n", 0, raw.index("\n:")) + 1
             problem(
@@ -272,10 +290,11 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
         if tag == "16R":
             if len(stack) > MAX_DEPTH:
                 problem(errors, f"sequences nested deeper than {MAX_DEPTH}", line, _path(stack, tag))
-                continue
-            sequence = Sequence(raw, [], line)
-            stack[-1].items.append(sequence)
-            stack.append(sequence)
+            else:
+                sequence = Sequence(raw, [], line)
+                items.append(sequence)
+                stack.append(sequence)
+                items = sequence.items
         elif tag == "16S":
             if len(stack) == 1:
                 problem(
@@ -290,11 +309,13 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
                 )
             else:
                 stack.pop()
+                items = stack[-1].items
         else:
             try:
-                stack[-1].items.append(parse_field(tag, raw, line))
+                items.append(parse_field(tag, raw, line))
             except FieldFormatError as exc:
                 problem(errors, f":{tag}: {exc}", line, _path(stack, tag), exc.reason)
+        line += value.count("\n")
     for open_sequence in stack[1:]:
         problem(
             errors,
@@ -322,7 +343,9 @@ def build_fin(message: FinMessage) -> str:
         header += "{3:" + "".join(f"{{{t}:{v}}}" for t, v in message.user) + "}"
     lines: list[str] = []
     _write_items(message.text.items, lines)
-    out = header + "{4:\r\n" + "".join(line + "\r\n" for line in lines) + "-}"
+    # lines (and the lines within a field) are joined by LF, then every LF becomes CRLF at once
+    body = "".join([line + "\n" for line in lines]).replace("\n", "\r\n")
+    out = f"{header}{{4:\r\n{body}-}}"
     if message.trailer:
         out += "{5:" + "".join(f"{{{t}:{v}}}" for t, v in message.trailer) + "}"
     return out
@@ -335,7 +358,7 @@ def _write_items(items: list[Field | Sequence], lines: list[str]) -> None:
             _write_items(item.items, lines)
             lines.append(f":16S:{item.name}")
         else:
-            lines.append(f":{item.tag}:" + item.raw.replace("\n", "\r\n"))
+            lines.append(f":{item.tag}:{item.raw}")
 
 
 def input_message(

@@ -49,12 +49,17 @@ CONFIRMATIONS = {
 NO_REFERENCE = "NONREF"
 
 
+# the same tables the other way round: (side, payment) -> message type
+_INSTRUCTION_TYPES = {pair: mt for mt, pair in INSTRUCTIONS.items()}
+_CONFIRMATION_TYPES = {pair: mt for mt, pair in CONFIRMATIONS.items()}
+
+
 def instruction_type(side: Side, payment: Payment) -> str:
-    return next(mt for mt, pair in INSTRUCTIONS.items() if pair == (side, payment))
+    return _INSTRUCTION_TYPES[side, payment]
 
 
 def confirmation_type(side: Side, payment: Payment) -> str:
-    return next(mt for mt, pair in CONFIRMATIONS.items() if pair == (side, payment))
+    return _CONFIRMATION_TYPES[side, payment]
 
 
 # ------------------------------------------------------------------------------------- shared pieces
