@@ -277,8 +277,12 @@ def _flag(text: str) -> bool:
 
 def _text(limit: int, lines: int = 1):
     def parse(text: str) -> str:
-        parts = text.split("\n")
-        if len(parts) > lines or any(len(p) > limit for p in parts) or not text:
+        if "\n" in text:
+            parts = text.split("\n")
+            too_long = len(parts) > lines or max(map(len, parts)) > limit
+        else:  # one line, as most are
+            too_long = len(text) > limit
+        if too_long or not text:
             raise FieldFormatError(f"{text!r} exceeds {lines} line(s) of {limit} characters or is empty")
         return text
 
