@@ -331,3 +331,26 @@ def test_a_flood_of_faults_is_reported_as_a_bounded_list():
 def test_an_unclosed_user_header_is_refused():
     with pytest.raises(MalformedMessage, match="block 3 is not closed"):
         parse_fin("{1:F01BANKRUMMAXXX1234567890}{2:I540NADCRUMMXXXXN}{3:{108:MUR}{4:\r\n:23G:NEWM\r\n-}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    items=st.lists(st.one_of(_typed_fields, st.builds(Sequence, _names, st.just([]))), max_size=8),
+    tag=st.sampled_from(["98A", "98a", "98C", "36B", "36a", "20C", "22F", "70E", "95P"]),
+    qualifier=st.none() | _qualifiers,
+    name=_names,
+)
+def test_a_field_or_sequence_looked_up_is_the_first_one_the_iterators_give(items, tag, qualifier, name):
+    # ``field`` and ``sequence`` scan without generators; ``fields`` and ``sequences`` define what they find
+    present = [item for item in items if not isinstance(item, Sequence)]
+    queries = [
+        (tag, qualifier),
+        *((f.tag, f.qualifier) for f in present),
+        *((f.tag[:2] + "a", None) for f in present),
+    ]
+    node = Sequence("GENL", items)
+
+    for looked_up, wanted in queries:
+        assert node.field(looked_up, wanted) is next(node.fields(looked_up, wanted), None)
+    for wanted_name in [name, *(item.name for item in items if isinstance(item, Sequence))]:
+        assert node.sequence(wanted_name) is next(node.sequences(wanted_name), None)
