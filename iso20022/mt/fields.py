@@ -440,7 +440,7 @@ def make_field(tag: str, qualifier: str | None, value: object, issuer: str | Non
         text = "Y" if value else "N"
     else:
         text = str(value)
-    raw = f":{qualifier}/{issuer or ''}/{text}" if qualifier else text  # generic_raw, inlined
+    raw = generic_raw(qualifier, text, issuer) if qualifier else text
     if "\n" in raw and any(line[:1] in (":", "-") for line in raw.split("\n")[1:]):
         raise FieldFormatError(f"{raw!r} would start a line with ':' or '-', which FIN forbids")
     return _built(tag, raw)
