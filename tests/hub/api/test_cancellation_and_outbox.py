@@ -3,6 +3,7 @@ recycling of instructions that never match."""
 
 import datetime as dt
 
+import time_machine
 from django.utils import timezone
 
 from hub.messaging.models import OutboundMessage
@@ -86,15 +87,24 @@ def test_the_outbox_is_ordered_paged_by_cursor_and_in_the_participants_format(ns
 
 
 def test_an_instruction_unmatched_for_twenty_business_days_is_cancelled_by_the_system(nsd_broker):
-    post(nsd_broker, as_mx(instruction("DELI", tx="LONELY")))
-    lonely = Instruction.objects.get()
-    instruction_match(instruction_id=lonely.pk)
-    lonely.refresh_from_db()
-    assert lonely.status == "UNMATCHED"
-    # 20 business days of NSD's calendar after the intended settlement date of 26 November 2026
-    assert lonely.match_deadline == dt.date(2026, 12, 24)
-    assert instructions_recycle(now=timezone.now())["cancelled"] == 0
+    with time_machine.travel(dt.datetime(2026, 11, 24, 9, tzinfo=dt.UTC), tick=False):  # its trade date
+        post(nsd_broker, as_mx(instruction("DELI", tx="LONELY")))
+        lonely = Instruction.objects.get()
+        instruction_match(instruction_id=lonely.pk)
+        lonely.refresh_from_db()
+        assert lonely.status == "UNMATCHED"
+        # 20 business days of NSD's calendar after the intended settlement date of 26 November 2026
+        assert lonely.match_deadline == dt.date(2026, 12, 24)
+        assert instructions_recycle(now=timezone.now())["cancelled"] == 0
     report = instructions_recycle(now=dt.datetime(2026, 12, 25, 12, tzinfo=dt.UTC))
     assert report["cancelled"] == 1
     lonely.refresh_from_db()
     assert lonely.status == "CANCELLED" and lonely.events.last().reason_code == "CANS"
+
+
+def test_an_instruction_sent_after_its_settlement_date_is_recycled_from_the_day_it_arrived(nsd_broker):
+    with time_machine.travel(dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC), tick=False):  # a Monday
+        post(nsd_broker, as_mx(instruction("DELI", tx="LATE")))
+    # 20 business days of NSD's calendar after 7 December 2026: 17 from the 8th to the 30th, none in the
+    # New Year holidays (31 December, a day off by the 2026 transfer, to 8 January), then 11 to 13 January
+    assert Instruction.objects.get().match_deadline == dt.date(2027, 1, 13)
