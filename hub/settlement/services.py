@@ -190,6 +190,7 @@ class _Resolved:
     account: SecuritiesAccount
     security: Security
     counterparty_csd: CSD
+    counterparty_bic: str  # as the registry holds it: DEMAZAJJ for DEMAZAJJXXX (both sides key it alike)
 
 
 def _resolve(
@@ -235,8 +236,12 @@ def _resolve(
         raise errors.NotCrossCsd(
             f"deliverer and receiver are both at {home.code}: settle it at {home.code} directly, not through the hub"
         )
-    counterparty_bics = {body.counterparty.bic, bic8(body.counterparty.bic)}
-    if not any((bic, counterparty_csd.pk) in reference.participants for bic in counterparty_bics):
+    registered = [
+        bic
+        for bic in dict.fromkeys((body.counterparty.bic, bic8(body.counterparty.bic)))
+        if (bic, counterparty_csd.pk) in reference.participants
+    ]
+    if not registered:
         raise errors.UnknownCounterparty(
             f"{body.counterparty.bic} is not a participant of {counterparty_csd.code}"
         )
@@ -246,7 +251,9 @@ def _resolve(
             raise errors.SecurityNotEligible(
                 f"{security.isin} (issued at {security.issuer_csd.code}) is not held at {csd.code}: no link"
             )
-    return _Resolved(account=account, security=security, counterparty_csd=counterparty_csd)
+    return _Resolved(
+        account=account, security=security, counterparty_csd=counterparty_csd, counterparty_bic=registered[0]
+    )
 
 
 class ReferenceData:
@@ -350,13 +357,14 @@ def instructions_submit(
                 intended_settlement_date=body.intended_settlement_date,
                 account=resolved.account,
                 csd=home,
-                counterparty_bic=counterparty.bic,
+                counterparty_bic=resolved.counterparty_bic,
                 counterparty_csd=resolved.counterparty_csd,
                 counterparty_account=counterparty.safekeeping_account or "",
                 common_trade_reference=body.common_trade_reference or "",
-                client_bic=body.client_bic or "",
+                # client BICs are compared as written by either side: the primary office's XXX goes
+                client_bic=bic8(body.client_bic or ""),
                 client_account=body.client_account or "",
-                counterparty_client_bic=counterparty.client_bic or "",
+                counterparty_client_bic=bic8(counterparty.client_bic or ""),
                 counterparty_client_account=counterparty.client_account or "",
                 matching_key=matching_key(
                     side=body.side.value,
@@ -366,7 +374,7 @@ def instructions_submit(
                     intended_settlement_date=body.intended_settlement_date,
                     sender_bic=participant.bic,
                     sender_csd_bic=home.bic,
-                    counterparty_bic=counterparty.bic,
+                    counterparty_bic=resolved.counterparty_bic,
                     counterparty_csd_bic=resolved.counterparty_csd.bic,
                 ),
                 match_deadline=deadlines[start],

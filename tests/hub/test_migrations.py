@@ -140,3 +140,29 @@ def test_lookups_by_a_nullable_key_use_its_index_of_the_rows_where_it_is_set(db,
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         assert index in lookup().explain()
+
+
+def test_open_instructions_keyed_with_a_branch_xxx_are_keyed_again_as_intake_keys_them(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from hub.settlement.services import instruction_match
+
+    from .settlement.messages import STRATE_BROKER, instruction
+    from .settlement.test_matching import submit
+
+    call_command("seed_demo", verbosity=0)
+    deliver = submit(instruction("DELI", tx="RK-D"))
+    # as intake wrote it before: the counterparty as sent, and a key its counterpart never has
+    Instruction.objects.filter(pk=deliver.pk).update(
+        counterparty_bic=f"{STRATE_BROKER}XXX", counterparty_client_bic="CLNTZAJJXXX", matching_key="0" * 64
+    )
+    receive = submit(instruction("RECE", tx="RK-R"))
+    import_module("hub.settlement.migrations.0012_open_instructions_keyed_by_registered_bic").rekey(
+        apps, None
+    )
+    deliver.refresh_from_db()
+    assert (deliver.counterparty_bic, deliver.counterparty_client_bic) == (STRATE_BROKER, "CLNTZAJJ")
+    assert deliver.matching_key == receive.matching_key
+    assert instruction_match(instruction_id=receive.pk) is not None

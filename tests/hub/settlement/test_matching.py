@@ -59,6 +59,30 @@ def test_a_difference_in_a_mandatory_field_changes_the_key(demo, field):
     assert deliver.status == "UNMATCHED"
 
 
+def test_a_counterparty_named_with_its_primary_office_branch_matches_one_named_without(demo):
+    from iso20022 import models as m
+
+    # the deliverer writes the receiver's BIC11 (DEMAZAJJXXX), the receiver writes the deliverer's BIC8
+    deliver, receive = pair(
+        {"counterparty": m.Counterparty(bic=f"{STRATE_BROKER}XXX", csd_bic="STRAZAJJXXX")},
+        {"client_bic": "CLNTZAJJXXX"},
+    )
+    assert deliver.counterparty_bic == STRATE_BROKER and receive.client_bic == "CLNTZAJJ"
+    assert deliver.matching_key == receive.matching_key
+    transfer = instruction_match(instruction_id=receive.pk)
+    assert transfer is not None and {transfer.deliver_id, transfer.receive_id} == {deliver.pk, receive.pk}
+
+
+def test_client_bics_written_with_and_without_the_branch_agree(demo):
+    from iso20022 import models as m
+
+    deliver, receive = pair(
+        {"counterparty": m.Counterparty(bic=STRATE_BROKER, csd_bic="STRAZAJJ", client_bic="CLNTZAJJXXX")},
+        {"client_bic": "CLNTZAJJ"},
+    )
+    assert instruction_match(instruction_id=deliver.pk) is not None
+
+
 def test_an_optional_field_filled_on_one_side_only_still_matches(demo):
     deliver, receive = pair({"common_trade_reference": "TRADE-9"}, {})
     assert instruction_match(instruction_id=receive.pk) is not None
