@@ -303,12 +303,12 @@ def _call_csds(
     operation: str,
     work: list[tuple[Transfer, Leg]],
     *,
-    already_done: type[csd.AdapterError] | tuple = (),
+    already_done: Callable[[Leg, csd.AdapterError], bool] | None = None,
     already_done_state: csd.LegState | None = None,
 ) -> _Answers:
     """One batch call per CSD (``prepare_many``, ``commit_many`` or ``abort_many``), the CSDs in parallel.
-    No database transaction is open: the calls are network I/O. A refusal of kind ``already_done`` means
-    the leg is already in ``already_done_state`` (an abort of a leg the CSD closed)."""
+    No database transaction is open: the calls are network I/O. A refusal for which ``already_done(leg,
+    error)`` holds means the leg is already in ``already_done_state`` (an abort of a leg the CSD closed)."""
     by_csd: dict[str, list[tuple[Transfer, Leg]]] = {}
     for transfer, leg in work:
         by_csd.setdefault(leg.csd.code, []).append((transfer, leg))
@@ -333,12 +333,16 @@ def _call_csds(
                 raise csd.ProtocolError(f"{code} answered for {result.leg_id} in place of {leg.leg_id}")
             if result.outcome is not None:
                 answers.done.append((leg, result.outcome))
-            elif isinstance(result.error, already_done):
+            elif already_done is not None and already_done(leg, result.error):
                 answers.done.append((leg, csd.LegOutcome(leg_id=leg.leg_id, state=already_done_state)))
             elif not result.error.permanent:
                 answers.later[transfer.pk] = run.retry(transfer, result.error)
             else:
-                answers.refused.setdefault(transfer.pk, (leg, result.error))
+                # a refusal other than lack of securities aborts at once: it outranks a LACK on another leg
+                first = answers.refused.get(transfer.pk)
+                lack_only = first is not None and first[1].reason_code == "LACK"
+                if first is None or (lack_only and result.error.reason_code != "LACK"):
+                    answers.refused[transfer.pk] = (leg, result.error)
     for transfer_id in answers.later:
         answers.refused.pop(transfer_id, None)  # a transfer to try again is not refused yet
     return answers
@@ -782,13 +786,26 @@ def _abort_begin(transfer: Transfer, *, reason: str, detail: str) -> None:
     transfer.failure_reason, transfer.failure_detail = reason[:4], detail[:200]
 
 
+# refusals of a release that say the CSD holds no reservation for a leg it never confirmed reserving: the
+# account or the security is unknown there, so nothing can have been earmarked on it
+_NOTHING_RESERVED = (csd.UnknownAccount, csd.UnknownSecurity)
+
+
+def _released(leg: Leg, refusal: csd.AdapterError) -> bool:
+    """Whether a CSD's refusal of a leg's release means the leg holds nothing there: the CSD closed it
+    already, or (for a leg it never confirmed reserving) it cannot hold a reservation of it at all. A
+    reserved leg whose release is refused stays to be released, whatever the reason."""
+    if isinstance(refusal, csd.LegAborted):
+        return True
+    return leg.status == LegStatus.PENDING and isinstance(refusal, _NOTHING_RESERVED)
+
+
 def _abort(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
     work = [
         (t, leg) for t in group for leg in legs[t.pk] if leg.status in (LegStatus.PENDING, LegStatus.PREPARED)
     ]
-    # a leg its CSD had already closed counts as released
     said = _call_csds(
-        run, "abort_many", work, already_done=csd.LegAborted, already_done_state=csd.LegState.ABORTED
+        run, "abort_many", work, already_done=_released, already_done_state=csd.LegState.ABORTED
     )
     _legs_done(said.done, to=LegStatus.ABORTED)
     answers: dict[int, Due | str] = {**said.later, **said.stuck(run, "abort")}

@@ -156,6 +156,37 @@ def test_a_refusal_other_than_lack_aborts_at_once_and_releases_what_was_reserved
     assert invariant_violations(books) == []
 
 
+def test_a_blocked_account_on_one_leg_fails_at_once_though_another_leg_lacks_securities(books):
+    books.ledgers["STRATE"].block_account("MIRROR-NSD")  # the second leg's debit account
+    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="LACKBLOC", amount="150000")), books)  # holds 100,000
+    assert transfer.status == "FAILED" and transfer.failure_reason == "BLOC"
+    assert invariant_violations(books) == []
+
+
+def test_a_leg_refused_for_an_account_its_csd_does_not_know_fails_the_transfer_once_released(books):
+    # the hub's registry names a mirror account that Strate's books do not hold: the prepare of the second
+    # leg is refused (SAFE), and so is its release; nothing can be reserved on an account Strate does not
+    # know, so the transfer fails rather than retrying that release for ever
+    from hub.registry.models import SecuritiesAccount
+
+    SecuritiesAccount.objects.filter(csd__code="STRATE", number="MIRROR-NSD").update(number="MIRROR-NSD-GONE")
+    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="SAFE")), books)
+    assert transfer.status == "FAILED" and transfer.failure_reason == "SAFE"
+    assert dict(transfer.legs.values_list("position", "status")) == {1: "ABORTED", 2: "ABORTED"}
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(100_000), 0)
+    assert statuses_sent("DEMARUMM")[-1] == "FAILED" and statuses_sent("DEMAZAJJ")[-1] == "FAILED"
+
+
+def test_a_reserved_leg_whose_release_is_refused_stays_to_be_released(books):
+    from hub.settlement.protocol import _released
+
+    refusal = csd.UnknownAccount("no such account")
+    assert _released(Leg(status="PENDING"), refusal)
+    assert not _released(Leg(status="PREPARED"), refusal)  # the CSD confirmed a reservation there
+    assert not _released(Leg(status="PENDING"), csd.LegCommitted("posted"))
+    assert _released(Leg(status="PREPARED"), csd.LegAborted("closed already"))
+
+
 def test_a_future_settlement_date_waits_for_its_day_in_the_csds_time_zone(books):
     deliver, receive = pair(NSD_A, STRATE_A, tx="LATER", intended_settlement_date=dt.date(2026, 11, 27))
     transfer = run(matched(deliver, receive), books)
