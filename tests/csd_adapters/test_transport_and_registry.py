@@ -46,6 +46,20 @@ def test_retries_stop_at_the_cap_and_raise_the_last_transient_error():
     assert transport.attempts == 3
 
 
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_a_busy_or_failing_csd_is_asked_again(status):
+    transport = Scripted([status, 200])
+    assert transport.request("POST", "/messages/bulk", body=b"x").status == 200
+    assert transport.attempts == 2
+
+
+def test_a_csd_failing_inside_beyond_the_cap_is_unavailable_not_a_refusal():
+    transport = Scripted([500, 500, 500])
+    with pytest.raises(CsdUnavailable) as caught:
+        transport.request("POST", "/messages/bulk", body=b"x")
+    assert caught.value.permanent is False  # the protocol retries the transfers later; none fails for it
+
+
 def test_a_permanent_refusal_is_never_retried():
     transport = Scripted([400, 200])
     with pytest.raises(ProtocolError) as caught:
