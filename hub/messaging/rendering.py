@@ -1,6 +1,7 @@
 """Business messages to bytes in a participant's format: ISO 20022 MX in the hub envelope (with a business
 application header) or ISO 15022 MT (FIN)."""
 
+import dataclasses
 import datetime as dt
 import functools
 import secrets
@@ -11,7 +12,7 @@ from django.conf import settings
 
 from iso20022 import mx
 from iso20022.models import BusinessHeader, Message
-from iso20022.mt import build_mt, message_type_for
+from iso20022.mt import build_mt, message_type_for, reference_fits
 
 XML = "application/xml"
 FIN = "text/plain; charset=us-ascii"
@@ -36,9 +37,14 @@ def _utc_second(epoch_second: int) -> str:
     return f"{dt.datetime.fromtimestamp(epoch_second, dt.UTC):%Y%m%d%H%M%S}"
 
 
+# SWIFT's word for "no reference": what an MT status names in place of a reference MT cannot carry
+NO_REFERENCE = "NONREF"
+_REFERENCES = ("transaction_id", "cancellation_request_reference")
+
+
 def render(body: Message, *, receiver_bic: str, fmt: str, related_id: str | None = None) -> Rendered:
     if fmt == "MT":
-        text = build_mt(body, sender=settings.HUB_BIC, receiver=receiver_bic)
+        text = build_mt(_mt_references(body), sender=settings.HUB_BIC, receiver=receiver_bic)
         return Rendered(text.encode("ascii"), FIN, f"MT{message_type_for(body)}")
     message_id = mx.message_id_for(body)
     header = BusinessHeader(
@@ -50,3 +56,15 @@ def render(body: Message, *, receiver_bic: str, fmt: str, related_id: str | None
         related_business_message_id=related_id,
     )
     return Rendered(mx.build(body, header=header), XML, message_id)
+
+
+def _mt_references(body: Message) -> Message:
+    """``body`` with NONREF for each reference MT cannot carry. Only a refusal meets one: the hub refuses
+    an instruction whose references its sender's MT statuses could not carry, and answers the refusal of
+    an MX message (whose references may hold 35 characters) in MT when the sender takes MT."""
+    unfit = {
+        name: NO_REFERENCE
+        for name in _REFERENCES
+        if isinstance(getattr(body, name, None), str) and not reference_fits(getattr(body, name))
+    }
+    return dataclasses.replace(body, **unfit) if unfit else body

@@ -131,7 +131,8 @@ def inbound_answer_many(*, answers: Sequence[InboundAnswer]) -> None:
         row.business_message_id = answer.business_message_id[:35]
         row.transaction_id = answer.transaction_id[:35]
         row.reason_codes = ",".join(answer.reason_codes)[:100]
-        row.detail = answer.detail
+        # PostgreSQL's text holds no NUL: a message quoting a hostile value would fail to be answered
+        row.detail = answer.detail.replace("\x00", "\\x00")
         row.original = answer.original
         params.append(row.pk)
         params += [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]

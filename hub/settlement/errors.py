@@ -68,6 +68,22 @@ class SettlementBeforeTrade(SettlementError):
     reason_code = ReasonCode.SETTLEMENT_DATE
 
 
+class SettlementDateTooFar(SettlementError):
+    """An intended settlement date further ahead than the hub takes instructions for (a year)."""
+
+    reason_code = ReasonCode.SETTLEMENT_DATE
+
+
+class NotCarriedInMt(SettlementError):
+    """An ISO 20022 instruction from a participant that takes its statuses in ISO 15022, holding a value
+    MT cannot carry (a transaction id over 16 characters, say): every status about it would be unwritable.
+    The reason code is the one of the field at fault (REFE for a reference, DQUA for the quantity)."""
+
+    def __init__(self, message: str, *, reason_code: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+
 class AgainstPaymentNotSupported(SettlementError):
     reason_code = ReasonCode.UNSUPPORTED
 

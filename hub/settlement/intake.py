@@ -20,6 +20,7 @@ in a few transactions, and one matching task for all the instructions it accepte
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from hub.messaging.models import InboundMessage, InboundOutcome, ReplayKey
@@ -40,7 +41,7 @@ from hub.settlement.statuses import InstructionStatus
 from iso20022 import models as m
 from iso20022 import mx
 from iso20022.errors import Iso20022Error, MessageError, ReasonCode, UnsupportedMessage
-from iso20022.mt import FinMessage, message_type_for, parse_mt
+from iso20022.mt import FinMessage, build_mt, message_type_for, parse_mt
 
 MX_TYPES = ("application/xml", "text/xml")
 MT_TYPES = ("text/plain",)
@@ -161,11 +162,19 @@ def _receive_run(participant: Participant, run: list[_Item]) -> list[IntakeAnswe
         try:
             with transaction.atomic():
                 return _Run(participant, run).receive()
-        except IntegrityError:
+        except IntegrityError as exc:
+            if not _duplicate(exc):
+                raise  # a constraint the checks before it should have kept: a fault, not a race
             continue  # a concurrent duplicate committed first: the next round finds it and replays
     if len(run) > 1:
         return [answer for item in run for answer in _receive_run(participant, [item])]
     raise RuntimeError(f"message {run[0].inbound.pk}: concurrent duplicates kept colliding")
+
+
+def _duplicate(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is a unique constraint's refusal (PostgreSQL's unique_violation, SQLite's UNIQUE)."""
+    code = getattr(exc.__cause__, "pgcode", None)
+    return code == "23505" if code is not None else "UNIQUE constraint failed" in str(exc)
 
 
 def _keys(parsed: _Parsed) -> list[str]:
@@ -232,6 +241,7 @@ class _Run:
             if isinstance(body, m.SettlementInstruction):
                 try:
                     reference.resolve(body)
+                    self._carried_in_outbound_format(item, body)
                 except errors.SettlementError as exc:
                     fates.append(("refused", exc))
                     continue
@@ -271,6 +281,22 @@ class _Run:
         outbound_enqueue_many(messages=self.outgoing)
         inbound_answer_many(answers=[stored for _answer, stored in said.values()])
         return [answer for answer, _stored in said.values()]
+
+    def _carried_in_outbound_format(self, item: _Item, body: m.SettlementInstruction) -> None:
+        """Refuse an MX instruction of a participant that takes its statuses in MT when MT cannot carry
+        it: its acceptance, matching and confirmation would each be unwritable (MT carries every value of
+        MX but for longer references, other characters and longer quantities)."""
+        if item.fmt != "MX" or self.participant.outbound_format != "MT":
+            return
+        try:
+            build_mt(body, sender=self.participant.bic, receiver=settings.HUB_BIC)
+        except Iso20022Error as exc:
+            first = exc.errors[0]
+            raise errors.NotCarriedInMt(
+                f"{first.message}: ISO 15022, the format {self.participant.bic} takes its statuses in, "
+                "cannot carry it",
+                reason_code=first.reason.value,
+            ) from None
 
     @staticmethod
     def _said(original: InboundMessage | _Item, said: dict) -> _Said:

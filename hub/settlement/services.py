@@ -185,6 +185,11 @@ def transfers_status_set(
 # --- intake of an instruction ----------------------------------------------------------------------------
 
 
+# how far ahead an intended settlement date may be: instructions are taken up to a year before they settle
+# (a date beyond it is a keying error, and the recycling deadline counted from it could leave the calendar)
+SETTLEMENT_HORIZON = dt.timedelta(days=366)
+
+
 @dataclass(frozen=True)
 class _Resolved:
     account: SecuritiesAccount
@@ -228,6 +233,11 @@ def _resolve(
         raise errors.SettlementBeforeTrade(
             f"intended settlement date {body.intended_settlement_date} is before trade date {body.trade_date}"
         )
+    if body.intended_settlement_date > reference.today + SETTLEMENT_HORIZON:
+        raise errors.SettlementDateTooFar(
+            f"intended settlement date {body.intended_settlement_date} is more than a year after "
+            f"{reference.today}, the business date at {home.code}"
+        )
     csd_bic = body.counterparty.csd_bic
     counterparty_csd = reference.csd({csd_bic, bic8(csd_bic)})
     if counterparty_csd is None:
@@ -264,6 +274,7 @@ class ReferenceData:
     def __init__(self, participant: Participant, bodies: Sequence[m.SettlementInstruction]) -> None:
         self.participant = participant
         home = participant.home_csd
+        self.today = csd_local_now(home).date()
         numbers = {body.safekeeping_account for body in bodies}
         self.accounts = {
             account.number: account
@@ -331,7 +342,7 @@ def instructions_submit(
     if reference is None:
         reference = ReferenceData(participant, [body for body, _source in submissions])
     home = participant.home_csd
-    local_today = csd_local_now(home).date()
+    local_today = reference.today
     deadlines: dict[dt.date, dt.date] = {}
     outcomes: list[Instruction | errors.SettlementError] = []
     for body, source_message in submissions:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from iso20022 import models as m
 from iso20022.errors import Iso20022Error, MessageError, ReasonCode, UnsupportedMessage
 from iso20022.mt import intra, settlement, statements
+from iso20022.mt.fields import FieldFormatError, make_field
 from iso20022.mt.fin import FinMessage, Sequence, build_fin, input_message, parse_fin
 
 SUPPORTED_TYPES = (
@@ -54,8 +55,19 @@ __all__ = [
     "parse_fin",
     "parse_mt",
     "read_message",
+    "reference_fits",
     "validate_mt",
 ]
+
+
+def reference_fits(reference: str) -> bool:
+    """Whether ``reference`` can travel as an MT reference (``:20C:``: at most 16 characters of the SWIFT
+    x character set). An ISO 20022 transaction id may hold 35 characters, and others."""
+    try:
+        make_field("20C", "SEME", reference)
+    except FieldFormatError:
+        return False
+    return True
 
 
 def read_message(message: FinMessage) -> m.Message | FinMessage:

@@ -132,6 +132,7 @@ _BLOCK2_OUT = re.compile(r"^O(\d{3})(\d{4})(\d{6})([A-Z0-9]{12})(\d{10})(\d{6})(
 _SUBBLOCK = re.compile(r"\{([A-Za-z0-9]{1,3}):([^{}]*)\}")
 _FIELD_LINE = re.compile(r"^:(\d{2}[A-Z]?):", re.MULTILINE)
 _BLOCK_START = re.compile(r"\{([1-5S]):")
+_SEQUENCE_NAME = re.compile(r"[A-Z0-9]{1,16}")  # :16R: / :16S: (GENL, TRADDET, SETPRTY ...)
 
 
 def parse_fin(data: str | bytes) -> FinMessage:
@@ -287,7 +288,14 @@ def _parse_block4(body: str | None, first_line: int, errors: list[MessageError])
                 line + offset,
                 tag,
             )
-        if tag == "16R":
+        if tag in ("16R", "16S") and not _SEQUENCE_NAME.fullmatch(raw):
+            problem(
+                errors,
+                f":{tag}:{raw[:20]!r} is not a sequence name (1 to 16 capital letters and digits)",
+                line,
+                _path(stack, tag),
+            )
+        elif tag == "16R":
             if len(stack) > MAX_DEPTH:
                 problem(errors, f"sequences nested deeper than {MAX_DEPTH}", line, _path(stack, tag))
             else:

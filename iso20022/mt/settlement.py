@@ -121,6 +121,20 @@ def check_security(reader: Reader, security: Security | None, where: Sequence | 
         reader.fail(f"ISIN {security.isin} has a wrong check digit", where, ReasonCode.SECURITY)
 
 
+# the most decimal places an instruction's quantity may carry: the hub's usage guideline (HubQuantity in
+# schemas/common.xsd) allows five in MX, and an MT instruction is held to the same
+QUANTITY_DECIMALS = 5
+
+
+def check_quantity(reader: Reader, quantity: Quantity | None, where: Sequence | None) -> None:
+    if quantity is not None and quantity.amount.normalize().as_tuple().exponent < -QUANTITY_DECIMALS:
+        reader.fail(
+            f"quantity {quantity.amount} has more than {QUANTITY_DECIMALS} decimal places",
+            where,
+            ReasonCode.QUANTITY,
+        )
+
+
 # --------------------------------------------------------------------------------- MT540-543 in / out
 
 
@@ -138,6 +152,7 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     security = security_from(reader.need(traddet, "35B", None, ReasonCode.SECURITY))
     check_security(reader, security, traddet)
     quantity = quantity_from(reader.need(fiac, "36B", "SETT", ReasonCode.QUANTITY))
+    check_quantity(reader, quantity, fiac)
     account = reader.need(fiac, "97A", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
     owner = reader.optional(fiac, "95P", "ACOW") or message.sender
     settlement_date = reader.need(traddet, "98a", "SETT", ReasonCode.SETTLEMENT_DATE)
