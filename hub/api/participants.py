@@ -10,6 +10,7 @@ from hub.api.auth import caller
 from hub.api.messages import ParticipantView
 from hub.registry.selectors import accounts_of
 from hub.settlement.selectors import instructions_of
+from hub.settlement.statuses import InstructionStatus
 
 
 class InstructionOut(serializers.Serializer):
@@ -43,14 +44,35 @@ class AccountOut(serializers.Serializer):
     holdings = HoldingOut(many=True)
 
 
+PAGE_MAX = 500
+
+
+class InstructionFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=InstructionStatus.values, required=False)
+    after = serializers.IntegerField(required=False, min_value=0, help_text="the last id of the page before")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=PAGE_MAX, default=PAGE_MAX)
+
+
 class InstructionListView(ParticipantView):
-    @extend_schema(operation_id="instructions_list", responses={200: InstructionOut(many=True)})
+    @extend_schema(
+        operation_id="instructions_list",
+        parameters=[InstructionFilter],
+        responses={200: InstructionOut(many=True)},
+    )
     def get(self, request: Request) -> Response:
-        rows = instructions_of(caller(request))
-        status = request.query_params.get("status")
-        if status:
-            rows = rows.filter(status=status.upper())
-        return Response(InstructionOut(rows[:500], many=True).data)
+        """The caller's instructions, oldest first, a page at a time: ``after`` the last id of the page
+        before."""
+        params = request.query_params.copy()
+        if "status" in params:
+            params["status"] = params["status"].upper()
+        filters = InstructionFilter(data=params)
+        filters.is_valid(raise_exception=True)
+        rows = instructions_of(caller(request)).order_by("pk")
+        if "status" in filters.validated_data:
+            rows = rows.filter(status=filters.validated_data["status"])
+        if "after" in filters.validated_data:
+            rows = rows.filter(pk__gt=filters.validated_data["after"])
+        return Response(InstructionOut(rows[: filters.validated_data["limit"]], many=True).data)
 
 
 class InstructionDetailView(ParticipantView):

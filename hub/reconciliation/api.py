@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.reconciliation import errors, selectors, services
-from hub.reconciliation.models import Break, BreakKind, BreakStatus, Run
+from hub.reconciliation.models import Break, BreakKind, BreakStatus, Run, RunStatus
 from hub.registry.models import CSD
 
 
@@ -75,6 +75,11 @@ class BreakDetailOut(BreakOut):
         fields = [*BreakOut.Meta.fields, "events"]
 
 
+class RunFilter(serializers.Serializer):
+    csd = serializers.CharField(required=False, max_length=10)
+    status = serializers.ChoiceField(choices=RunStatus.values, required=False)
+
+
 class BreakFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=["LIVE", *BreakStatus.values], required=False)
     kind = serializers.ChoiceField(choices=BreakKind.values, required=False)
@@ -97,11 +102,13 @@ LIMIT = 500
 
 
 class RunListView(OperatorView):
-    @extend_schema(operation_id="reconciliation_runs_list", responses={200: RunOut(many=True)})
+    @extend_schema(
+        operation_id="reconciliation_runs_list", parameters=[RunFilter], responses={200: RunOut(many=True)}
+    )
     def get(self, request):
-        runs = selectors.runs_list(
-            csd=request.query_params.get("csd"), status=request.query_params.get("status")
-        )
+        filters = RunFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        runs = selectors.runs_list(**filters.validated_data)
         return Response(RunOut(runs[:LIMIT], many=True).data)
 
     @extend_schema(operation_id="reconciliation_runs_request", request=RunIn, responses={202: RunOut})

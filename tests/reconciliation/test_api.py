@@ -18,6 +18,13 @@ def operator(db):
     return client
 
 
+def test_runs_are_filtered_by_csd_and_status_and_bad_filters_get_a_400(operator):
+    assert operator.get("/api/v1/reconciliation/runs/?csd=NSD&status=QUEUED").json() == []
+    for query in ("csd=%00", "status=%00", "status=NOPE"):
+        response = operator.get(f"/api/v1/reconciliation/runs/?{query}")
+        assert response.status_code == 400 and query.split("=")[0] in response.json(), query
+
+
 @pytest.fixture
 def with_a_break(world):
     world.sql(

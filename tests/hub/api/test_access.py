@@ -47,6 +47,23 @@ def test_a_participant_reads_only_its_own_instructions_accounts_and_outbox(nsd_b
     assert strate_broker.get("/api/v1/messages/outbox/").json()["messages"] == []
 
 
+def test_a_participants_instructions_are_listed_oldest_first_a_page_at_a_time(nsd_broker):
+    for n in range(3):
+        post(nsd_broker, as_mx(instruction("DELI", tx=f"PAGE-{n}")))
+    first = nsd_broker.get("/api/v1/instructions/?limit=2").json()
+    assert [row["transaction_id"] for row in first] == ["PAGE-0", "PAGE-1"]
+    rest = nsd_broker.get(f"/api/v1/instructions/?after={first[-1]['id']}").json()
+    assert [row["transaction_id"] for row in rest] == ["PAGE-2"]
+    assert len(nsd_broker.get("/api/v1/instructions/?status=accepted").json()) == 3
+
+
+def test_bad_list_parameters_get_a_400_that_names_them(nsd_broker):
+    for query in ("status=%00", "status=NOPE", "after=-1", "after=x", "limit=0", "limit=501"):
+        response = nsd_broker.get(f"/api/v1/instructions/?{query}")
+        assert response.status_code == 400, query
+        assert query.split("=")[0] in response.json(), query
+
+
 def test_issue_token_prints_a_working_token(demo, capsys, client):
     call_command("issue_token", "DEMBZAJJ", "--label", "back office")
     key = capsys.readouterr().out.strip()
