@@ -15,8 +15,9 @@ Batching is what makes it fast, and it gives up nothing of each transfer's atomi
 
 The steps, by the transfer's status:
 
-- MATCHED: waits for the intended settlement date in the deliverer's CSD time zone (and a business day of
-  its calendar when ``SETTLEMENT_BUSINESS_DAYS_ONLY``), then plans the legs and moves to PREPARING.
+- MATCHED: waits until the intended settlement date has begun at every CSD the legs post at, each in its
+  own time zone (and is a business day of each one's calendar when ``SETTLEMENT_BUSINESS_DAYS_ONLY``),
+  then plans the legs and moves to PREPARING.
 - PREPARING: reserves each leg. Lack of securities is recycled until the CSD's cut-off (participants get a
   pending status with LACK), then the transfer aborts; any other refusal aborts at once.
 - PREPARING -> PREPARED: once every leg is reserved, the COMMIT entry is appended to the shared ledger in
@@ -415,22 +416,43 @@ def _start_of_day(csd_row: CSD, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(csd_row.timezone)).astimezone(dt.UTC)
 
 
+def _csds_of(transfer: Transfer) -> list[CSD]:
+    """The CSDs a transfer's legs post at: the deliverer's, the receiver's and the issuer's."""
+    found = {}
+    for csd_row in (
+        transfer.deliver.account.csd,
+        transfer.receive.account.csd,
+        transfer.security.issuer_csd,
+    ):
+        found.setdefault(csd_row.code, csd_row)
+    return list(found.values())
+
+
+def _not_before(transfer: Transfer, csds: list[CSD], now: dt.datetime) -> Due:
+    """When the transfer may start, if not now: once its intended settlement date has begun at every CSD
+    its legs post at (each in its own time zone, so that every leg is booked on that date) and, with
+    ``SETTLEMENT_BUSINESS_DAYS_ONLY``, once that day is a business day at each of them."""
+    waits = []
+    for csd_row in csds:
+        today = csd_local_now(csd_row, now=now).date()
+        if today < transfer.intended_settlement_date:
+            waits.append(_start_of_day(csd_row, transfer.intended_settlement_date))
+        elif settings.SETTLEMENT_BUSINESS_DAYS_ONLY and not csd_is_business_day(csd_row, today):
+            waits.append(_start_of_day(csd_row, csd_business_day_add(csd_row, today, 1)))
+    return max(waits) if waits else None
+
+
 def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
     answers: dict[int, Due | str] = {}
     suspended: dict[tuple[str, frozenset[str]], bool] = {}
     ready, waiting = [], []
     for transfer in group:
-        deliverer_csd = transfer.deliver.account.csd
-        today = csd_local_now(deliverer_csd, now=run.now).date()
-        if today < transfer.intended_settlement_date:
-            answers[transfer.pk] = _start_of_day(deliverer_csd, transfer.intended_settlement_date)
+        csds = _csds_of(transfer)
+        wait = _not_before(transfer, csds, run.now)
+        if wait is not None:
+            answers[transfer.pk] = wait
             continue
-        if settings.SETTLEMENT_BUSINESS_DAYS_ONLY and not csd_is_business_day(deliverer_csd, today):
-            answers[transfer.pk] = _start_of_day(deliverer_csd, csd_business_day_add(deliverer_csd, today, 1))
-            continue
-        involved = frozenset(
-            {deliverer_csd.code, transfer.receive.account.csd.code, transfer.security.issuer_csd.code}
-        )
+        involved = frozenset(csd_row.code for csd_row in csds)
         key = (transfer.security.isin, involved)
         if key not in suspended:
             suspended[key] = isin_suspended(transfer.security.isin, csd_codes=set(involved), now=run.now)
@@ -703,7 +725,8 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
             messages=[
                 Outgoing(
                     participant=i.participant,
-                    body=notifications.confirmation(i, settled_on=run.now.date()),
+                    # the business date of the participant's own CSD, where its leg was booked
+                    body=notifications.confirmation(i, settled_on=csd_local_now(i.csd, now=run.now).date()),
                     transaction_id=i.transaction_id,
                     status=InstructionStatus.SETTLED,
                 )

@@ -191,7 +191,8 @@ def test_a_future_settlement_date_waits_for_its_day_in_the_csds_time_zone(books)
     deliver, receive = pair(NSD_A, STRATE_A, tx="LATER", intended_settlement_date=dt.date(2026, 11, 27))
     transfer = run(matched(deliver, receive), books)
     assert transfer.status == "MATCHED" and not transfer.legs.exists()
-    assert transfer.due_at == dt.datetime(2026, 11, 26, 21, 0, tzinfo=dt.UTC)  # midnight in Moscow
+    # midnight in Johannesburg: the day begins at Strate (UTC+2) an hour after NSD (UTC+3)
+    assert transfer.due_at == dt.datetime(2026, 11, 26, 22, 0, tzinfo=dt.UTC)
     transfer = run(
         run(transfer, books, now=dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)),
         books,
@@ -200,12 +201,36 @@ def test_a_future_settlement_date_waits_for_its_day_in_the_csds_time_zone(books)
     assert transfer.status == "SETTLED"
 
 
+def test_no_leg_is_booked_before_the_settlement_date_has_begun_at_its_csd(books):
+    # 21:30 UTC on the 26th: the 27th in Moscow (NSD, the deliverer's and the issuer's CSD), still the
+    # 26th in Johannesburg (Strate, the receiver's): the Strate leg would be booked a day early
+    deliver, receive = pair(NSD_A, STRATE_A, tx="EAST", intended_settlement_date=dt.date(2026, 11, 27))
+    transfer = run(matched(deliver, receive), books, now=dt.datetime(2026, 11, 26, 21, 30, tzinfo=dt.UTC))
+    assert transfer.status == "MATCHED" and not transfer.legs.exists()
+    assert transfer.due_at == dt.datetime(2026, 11, 26, 22, 0, tzinfo=dt.UTC)
+
+
+def test_a_confirmation_carries_the_business_date_of_the_participants_own_csd(books):
+    # 22:30 UTC on the 26th is the 27th at both CSDs: each side's sese.025 / MT54x says the 27th
+    late = dt.datetime(2026, 11, 26, 22, 30, tzinfo=dt.UTC)
+    deliver, receive = pair(NSD_A, STRATE_A, tx="DATED", intended_settlement_date=dt.date(2026, 11, 27))
+    transfer = run(run(matched(deliver, receive), books, now=late), books, now=late)
+    assert transfer.status == "SETTLED"
+    from iso20022 import mx
+    from iso20022.mt import parse_mt
+
+    nsd = OutboundMessage.objects.get(participant__bic="DEMARUMM", status="SETTLED")
+    strate = OutboundMessage.objects.get(participant__bic="DEMAZAJJ", status="SETTLED")
+    assert mx.parse(bytes(nsd.payload)).body.effective_settlement_date == dt.date(2026, 11, 27)
+    assert parse_mt(bytes(strate.payload)).effective_settlement_date == dt.date(2026, 11, 27)
+
+
 def test_a_weekend_waits_for_the_next_business_day_when_calendars_are_enforced(books, settings):
     settings.SETTLEMENT_BUSINESS_DAYS_ONLY = True
     deliver, receive = pair(NSD_A, STRATE_A, tx="SAT", intended_settlement_date=dt.date(2026, 11, 28))
     transfer = run(matched(deliver, receive), books, now=dt.datetime(2026, 11, 28, 9, tzinfo=dt.UTC))
     assert transfer.status == "MATCHED"
-    assert transfer.due_at == dt.datetime(2026, 11, 29, 21, 0, tzinfo=dt.UTC)  # Monday 00:00 in Moscow
+    assert transfer.due_at == dt.datetime(2026, 11, 29, 22, 0, tzinfo=dt.UTC)  # Monday 00:00 in Johannesburg
 
 
 def test_commit_waits_for_the_commit_decision_to_be_sealed_and_endorsed(books):
