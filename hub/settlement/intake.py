@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from hub.messaging.models import InboundMessage, InboundOutcome, ReplayKey
 from hub.messaging.rendering import FIN, XML, render
@@ -166,9 +166,17 @@ def _receive_run(participant: Participant, run: list[_Item]) -> list[IntakeAnswe
             if not _duplicate(exc):
                 raise  # a constraint the checks before it should have kept: a fault, not a race
             continue  # a concurrent duplicate committed first: the next round finds it and replays
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "pgcode", None) not in _TRY_AGAIN:
+                raise
+            continue  # the database gave this transaction up for another's sake: nothing of it stayed
     if len(run) > 1:
         return [answer for item in run for answer in _receive_run(participant, [item])]
-    raise RuntimeError(f"message {run[0].inbound.pk}: concurrent duplicates kept colliding")
+    raise RuntimeError(f"message {run[0].inbound.pk}: kept colliding with concurrent transactions")
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back whole
+_TRY_AGAIN = ("40P01", "40001")
 
 
 def _duplicate(exc: IntegrityError) -> bool:

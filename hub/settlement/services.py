@@ -655,14 +655,29 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
     matching only once both sides have asked and settlement has not started (as T2S)."""
     _require_transaction()
     related = ("participant", "account", "security", "counterparty_csd")
-    instruction = (
-        Instruction.objects.select_for_update(of=("self",))
-        .select_related(*related)
-        .filter(participant=participant, transaction_id=transaction_id)
+    found = (
+        Instruction.objects.filter(participant=participant, transaction_id=transaction_id)
+        .values_list("pk", "transfer_id")
         .first()
     )
-    if instruction is None:
+    if found is None:
         raise errors.UnknownInstruction(f"{participant.bic} has no instruction {transaction_id}")
+    pk, transfer_id = found
+    # locks in the protocol's order, the transfer before its instructions, and the two instructions by id:
+    # both sides asking at once then wait for each other instead of deadlocking, and so does a protocol run
+    transfer = None
+    ids = [pk]
+    if transfer_id is not None:
+        transfer = Transfer.objects.select_for_update(of=("self",)).get(pk=transfer_id)
+        ids = sorted({transfer.deliver_id, transfer.receive_id})
+    locked = {
+        row.pk: row
+        for row in Instruction.objects.select_for_update(of=("self",))
+        .select_related(*related)
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
+    instruction = locked[pk]
     denied = m.ProcessingStatusCode.DENIED
     if instruction.status in INSTRUCTION_OPEN:
         _cancel(
@@ -679,7 +694,8 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
         return CancellationOutcome(
             instruction, denied, m.Reason(code=code, narrative=f"instruction is {instruction.status.lower()}")
         )
-    transfer = Transfer.objects.select_for_update(of=("self",)).get(pk=instruction.transfer_id)
+    if transfer is None:  # matched since it was read: the transfer's lock comes after all
+        transfer = Transfer.objects.select_for_update(of=("self",)).get(pk=instruction.transfer_id)
     if transfer.status != TransferStatus.MATCHED:
         return CancellationOutcome(
             instruction,
@@ -687,7 +703,7 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
             m.Reason(code="DPRG", narrative=f"settlement has started ({transfer.status.lower()})"),
         )
     counterpart_id = transfer.receive_id if transfer.deliver_id == instruction.pk else transfer.deliver_id
-    counterpart = (
+    counterpart = locked.get(counterpart_id) or (
         Instruction.objects.select_for_update(of=("self",)).select_related(*related).get(pk=counterpart_id)
     )
     Instruction.objects.filter(pk=instruction.pk).update(cancellation_requested=True)
