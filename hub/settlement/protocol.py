@@ -515,8 +515,11 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
             lacking.append(transfer)
             answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_LACK_RECYCLE_SECONDS)
             continue
-        with transaction.atomic():
-            _abort_begin(transfer, reason=exc.reason_code or "OTHR", detail=f"{leg.csd.code}: {exc}")
+        try:
+            with transaction.atomic():
+                _abort_begin(transfer, reason=exc.reason_code or "OTHR", detail=f"{leg.csd.code}: {exc}")
+        except StatusConflict:
+            _reread(transfer, TransferStatus.PREPARING)
         answers[transfer.pk] = CONTINUE
     _pending(lacking, reason="LACK", code="LACK")
     candidates = [t for t in group if t.pk not in answers]
@@ -838,48 +841,64 @@ def _abort(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
         if statuses[transfer.pk] - {LegStatus.ABORTED}:
             continue
         # failures are few: each is closed in its own transaction, with its own reason
-        with transaction.atomic():
-            transfer_status_set(
-                transfer=transfer,
-                to=TransferStatus.FAILED,
-                cause="every leg released",
-                actor=SYSTEM,
-                reason_code=transfer.failure_reason,
-                **_HANDED_BACK,
-            )
-            csds = {leg.csd.code for leg in legs[transfer.pk]} or {
-                transfer.deliver.csd.code,
-                transfer.receive.csd.code,
-            }
-            entry_append(
-                kind=Entry.Kind.ABORT,
-                reference=f"transfer:{transfer.pk}",
-                csds=sorted(csds),
-                record={
-                    "transfer": transfer.pk,
-                    "reason": transfer.failure_reason,
-                    "legs": [leg.leg_id for leg in legs[transfer.pk]],
-                },
-            )
-            for instruction in in_lock_order(transfer.deliver, transfer.receive):
-                instruction.refresh_from_db(fields=["status"])
-                instruction_status_set(
-                    instruction=instruction,
-                    to=InstructionStatus.FAILED,
-                    cause=transfer.failure_detail or "failed",
-                    actor=SYSTEM,
-                )
-                notifications.notify(
-                    instruction,
-                    notifications.failed(
-                        instruction, reason=transfer.failure_reason, why=transfer.failure_detail
-                    ),
-                    status=InstructionStatus.FAILED,
-                )
-            ledger_seal_request()
+        try:
+            _fail(transfer, legs[transfer.pk])
+        except StatusConflict:
+            _reread(transfer, TransferStatus.ABORTING)
+            continue
         run.closed.add(transfer.pk)
         answers[transfer.pk] = None
     return answers
+
+
+def _reread(transfer: Transfer, status: str) -> None:
+    """After a status write that found the transfer moved by another run (two runs overlap when a lease
+    lapses): the transfer as this run read it, so that the next round reads it again rather than take
+    the rolled-back write's status for its own; the rest of the batch goes on."""
+    transfer.status = status
+
+
+def _fail(transfer: Transfer, legs: list[Leg]) -> None:
+    """ABORTING -> FAILED once every leg is released: the ABORT entry, and both instructions failed."""
+    with transaction.atomic():
+        transfer_status_set(
+            transfer=transfer,
+            to=TransferStatus.FAILED,
+            cause="every leg released",
+            actor=SYSTEM,
+            reason_code=transfer.failure_reason,
+            **_HANDED_BACK,
+        )
+        csds = {leg.csd.code for leg in legs} or {
+            transfer.deliver.csd.code,
+            transfer.receive.csd.code,
+        }
+        entry_append(
+            kind=Entry.Kind.ABORT,
+            reference=f"transfer:{transfer.pk}",
+            csds=sorted(csds),
+            record={
+                "transfer": transfer.pk,
+                "reason": transfer.failure_reason,
+                "legs": [leg.leg_id for leg in legs],
+            },
+        )
+        for instruction in in_lock_order(transfer.deliver, transfer.receive):
+            instruction.refresh_from_db(fields=["status"])
+            instruction_status_set(
+                instruction=instruction,
+                to=InstructionStatus.FAILED,
+                cause=transfer.failure_detail or "failed",
+                actor=SYSTEM,
+            )
+            notifications.notify(
+                instruction,
+                notifications.failed(
+                    instruction, reason=transfer.failure_reason, why=transfer.failure_detail
+                ),
+                status=InstructionStatus.FAILED,
+            )
+        ledger_seal_request()
 
 
 _STEPS = {

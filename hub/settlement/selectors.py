@@ -36,10 +36,13 @@ def transfers_due(*, now: dt.datetime) -> list[int]:
     from django.conf import settings
 
     from hub.settlement.models import Transfer
+    from hub.settlement.statuses import TERMINAL_TRANSFER
 
     overdue = now - dt.timedelta(seconds=settings.SETTLEMENT_SWEEP_GRACE_SECONDS)
     return list(
+        # a finished transfer is due no more (its final write clears the due time; this is the safety net)
         Transfer.objects.filter(due_at__lte=overdue)
+        .exclude(status__in=TERMINAL_TRANSFER)
         .order_by("due_at")
         .values_list("pk", flat=True)[: settings.SETTLEMENT_SWEEP_BATCH]
     )

@@ -721,7 +721,11 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
             m.Reason(code="OTHR", narrative="matched: cancelled once the counterparty asks too"),
         )
     transfer_status_set(
-        transfer=transfer, to=TransferStatus.CANCELLED, cause="both parties cancelled", actor=participant.bic
+        transfer=transfer,
+        to=TransferStatus.CANCELLED,
+        cause="both parties cancelled",
+        actor=participant.bic,
+        due_at=None,  # the protocol has nothing more to do with it
     )
     for side in in_lock_order(instruction, counterpart):
         _cancel(

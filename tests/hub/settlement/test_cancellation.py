@@ -1,14 +1,17 @@
 """Cancellation of a matched pair by both parties at once (sese.020 from each side, as T2S requires)."""
 
 import contextlib
+import datetime as dt
 import threading
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from hub.registry.models import Participant
 from hub.settlement.models import Instruction, Transfer
+from hub.settlement.selectors import transfers_due
 from hub.settlement.services import instruction_cancel, instruction_match
 
 from .messages import NSD_BROKER, STRATE_BROKER, instruction
@@ -53,5 +56,16 @@ def test_both_sides_cancelling_at_the_same_moment_cancel_the_transfer_without_a_
     deliverer.join(30)
     assert failures == []
     assert sorted(outcomes.values()) == ["CAND", "CANP"]  # one pending the other's request, one cancelled
-    assert Transfer.objects.get(pk=transfer.pk).status == "CANCELLED"
+    cancelled = Transfer.objects.get(pk=transfer.pk)
+    assert cancelled.status == "CANCELLED" and cancelled.due_at is None  # the sweeper has no more to do
     assert set(Instruction.objects.values_list("status", flat=True)) == {"CANCELLED"}
+
+
+def test_the_sweeper_passes_over_finished_transfers_even_with_a_due_time(db):
+    call_command("seed_demo", verbosity=0)
+    submit(instruction("DELI", tx="SW-D"))
+    transfer = instruction_match(instruction_id=submit(instruction("RECE", tx="SW-R")).pk)
+    later = timezone.now() + dt.timedelta(hours=1)
+    assert transfers_due(now=later) == [transfer.pk]
+    Transfer.objects.filter(pk=transfer.pk).update(status="CANCELLED")  # as cancellations left them
+    assert transfers_due(now=later) == []

@@ -407,12 +407,12 @@ class Counting:
         return call
 
 
-def advance_batch(transfers: list[Transfer], adapter_for, *, now=NOON_IN_MOSCOW) -> None:
+def advance_batch(transfers: list[Transfer], adapter_for, *, now=NOON_IN_MOSCOW) -> dict:
     from hub.settlement.protocol import transfers_advance
 
     ids = [t.pk for t in transfers]
     Transfer.objects.filter(pk__in=ids, due_at__isnull=False).update(due_at=now)
-    transfers_advance(transfer_ids=ids, adapter_for=adapter_for, now=now)
+    return transfers_advance(transfer_ids=ids, adapter_for=adapter_for, now=now)
 
 
 def test_a_batch_settles_with_one_call_per_csd_per_step_and_one_commit_entry_per_transfer(books):
@@ -469,6 +469,28 @@ def test_a_transfer_moved_by_another_actor_while_its_legs_were_reserved_gets_no_
         "ABORT"
     ]
     assert set(Leg.objects.filter(transfer=moved).values_list("status", flat=True)) == {"ABORTED"}
+
+
+def test_a_transfer_another_run_failed_meanwhile_does_not_stop_the_rest_of_the_batch(books, monkeypatch):
+    from hub.settlement import protocol
+
+    books.ledgers["STRATE"].block_account("MIRROR-NSD")  # both transfers' second legs are refused
+    first = matched(*pair(NSD_A, STRATE_A, tx="F-1", amount="11"))
+    second = matched(*pair(NSD_A, STRATE_A, tx="F-2", amount="12"))
+    read_legs = protocol._leg_statuses
+
+    def then_another_run_fails_one(transfers):
+        if any(t.status == "ABORTING" for t in transfers):
+            # an overlapping run (its lease lapsed) closes the first transfer just before this one does
+            Transfer.objects.filter(pk=first.pk).update(status="FAILED", due_at=None)
+        return read_legs(transfers)
+
+    monkeypatch.setattr(protocol, "_leg_statuses", then_another_run_fails_one)
+    due = advance_batch([first, second], books.adapter_for)
+    assert due == {first.pk: None, second.pk: None}
+    second.refresh_from_db()
+    assert second.status == "FAILED" and second.failure_reason == "BLOC"
+    assert set(Instruction.objects.filter(transfer=second).values_list("status", flat=True)) == {"FAILED"}
 
 
 def test_a_transfer_that_settles_after_transient_failures_is_due_no_more_and_counts_none(books):
