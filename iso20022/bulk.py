@@ -66,6 +66,10 @@ def split_mx(data: bytes, *, limits: Limits = BULK_LIMITS, max_messages: int = M
     if root.tag != BULK_ROOT:
         raise _refuse(f"a bulk file of ISO 20022 messages has root {BULK_ROOT}, not {root.tag}")
     children = [child for child in root if isinstance(child.tag, str)]
+    stray = [text for text in (root.text, *(child.tail for child in root)) if text and text.strip()]
+    if stray:
+        # another standard's message pasted between the elements would be lost without an answer
+        raise _refuse(f"a bulk file holds text between its messages: {stray[0].strip()[:40]!r}")
     _count(len(children), max_messages)
     return [etree.tostring(child, encoding="UTF-8", xml_declaration=True) for child in children]
 
@@ -91,4 +95,13 @@ def split_mt(
         raise _refuse("a bulk file of ISO 15022 messages is FIN messages one after another, each from {1:")
     _count(len(starts), max_messages)
     ends = [*starts[1:], len(data)]
-    return [data[start:end].strip(_FIN_SEPARATORS) for start, end in zip(starts, ends, strict=True)]
+    messages = [data[start:end].strip(_FIN_SEPARATORS) for start, end in zip(starts, ends, strict=True)]
+    for n, message in enumerate(messages):
+        # a FIN message ends with a block's closing brace; anything after it (an MX message pasted in)
+        # would be read as part of this message, and lost without an answer of its own
+        if not message.endswith(b"}") or any(
+            part.strip(_FIN_SEPARATORS) and not part.lstrip(_FIN_SEPARATORS).startswith(b"{1:")
+            for part in message.split(b"$")[1:]
+        ):
+            raise _refuse(f"message {n} of the bulk file is followed by something that is not a FIN message")
+    return messages

@@ -6,6 +6,7 @@ GET  /api/v1/messages/outbox/?after= the caller's outbound messages after a curs
 """
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -16,6 +17,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,10 +38,27 @@ class RawBody(BaseParser):
         return stream.read()
 
 
+class TooLarge(APIException):
+    status_code = 413
+    default_code = "too_large"
+
+
 class ParticipantView(APIView):
     authentication_classes = [ParticipantTokenAuthentication]
     permission_classes = [IsParticipant]
     parser_classes = [RawBody]
+
+    @staticmethod
+    def body(request: Request) -> bytes:
+        """The request's bytes; a 413 naming the limit for a body over ``API_MAX_REQUEST_BYTES`` (it is
+        neither read nor kept: split it into smaller files)."""
+        try:
+            return request.body
+        except RequestDataTooBig:
+            raise TooLarge(
+                f"the body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes: "
+                "send it in smaller bulk files"
+            ) from None
 
 
 _STATUS_DOC = {
@@ -69,7 +88,7 @@ class MessageIntakeView(ParticipantView):
     )
     def post(self, request: Request) -> HttpResponse:
         answer = message_receive(
-            participant=caller(request), raw=request.body, content_type=request.content_type or ""
+            participant=caller(request), raw=self.body(request), content_type=request.content_type or ""
         )
         response = HttpResponse(answer.body, status=answer.http_status, content_type=answer.content_type)
         response["X-Hub-Message-Id"] = str(answer.inbound_id)
@@ -117,7 +136,7 @@ class BulkIntakeView(ParticipantView):
     )
     def post(self, request: Request) -> Response:
         result = messages_receive_bulk(
-            participant=caller(request), raw=request.body, content_type=request.content_type or ""
+            participant=caller(request), raw=self.body(request), content_type=request.content_type or ""
         )
         return Response(result.as_dict(), status=result.http_status)
 

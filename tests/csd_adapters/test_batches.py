@@ -97,6 +97,19 @@ def test_an_mx_bulk_file_that_is_hostile_empty_or_broken_is_refused(data):
         bulk.split_mx(data)
 
 
+def test_a_bulk_file_mixing_standards_is_refused_whole_rather_than_losing_a_message():
+    fin = b"{1:F01AAAAAAAAAXXX0000000000}{2:I524BBBBBBBBXXXXN}{4:\r\n-}"
+    envelope = b'<Envlp xmlns="urn:csd-hub:xsd:envlp.001.01"/>'
+    for mixed in (fin + b"\r\n$" + envelope, fin + b"\r\n$" + envelope + b"\r\n$" + fin, fin + b"junk"):
+        with pytest.raises(MalformedMessage, match="not a FIN message"):
+            bulk.split_mt(mixed)
+    xml = b'<BlkMsgs xmlns="urn:csd-hub:xsd:blk.001.01">%s' + envelope + b"%s</BlkMsgs>"
+    for before, after in ((fin, b""), (b"", fin), (b"\n  ", b" text")):
+        with pytest.raises(MalformedMessage, match="text between its messages"):
+            bulk.split_mx(xml % (before, after))
+    assert len(bulk.split_mx(xml % (b"\n  ", b"\n"))) == 1  # layout between elements is fine
+
+
 def test_bulk_files_are_refused_beyond_their_limits():
     message = b"{1:F01AAAAAAAAAXXX0000000000}{2:I524BBBBBBBBXXXXN}{4:\r\n-}"
     with pytest.raises(MalformedMessage):

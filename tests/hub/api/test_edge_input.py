@@ -101,3 +101,12 @@ def test_the_counterpartys_bic_with_its_branch_is_accepted(nsd_broker, strate_br
     )
     assert post(nsd_broker, as_mx(body)).status_code == 202
     assert Instruction.objects.get().counterparty_bic == STRATE_BROKER
+
+
+def test_a_body_over_the_size_limit_gets_a_413_naming_the_limit(nsd_broker, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048  # API_MAX_REQUEST_BYTES
+    big = as_mx(instruction("DELI", tx="BIG-1")).replace(b"</Document>", b" " * 4096 + b"</Document>")
+    for path in ("/api/v1/messages/", BULK):
+        response = post(nsd_broker, big, path=path)
+        assert response.status_code == 413 and "2048 bytes" in response.json()["detail"]
+    assert not InboundMessage.objects.exists()
