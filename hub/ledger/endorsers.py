@@ -31,8 +31,8 @@ class Endorser(ABC):
     def endorse(self, *, csd_code: str, header: bytes) -> EndorsementSignature:
         """The CSD's signature of a block header. Raises EndorserUnavailable when it cannot be had now."""
 
-    def public_keys(self, *, csd_codes: list[str]) -> dict[str, str]:
-        """Public keys (by key id) this endorser vouches for, used where the registry has none."""
+    def public_keys(self, *, csd_codes: list[str]) -> dict[str, dict[str, str]]:
+        """Public keys this endorser vouches for, by CSD code then key id (beside the registry's)."""
         return {}
 
 
@@ -43,12 +43,12 @@ class LocalEndorser(Endorser):
         signer = keys.csd_signer(csd_code)
         return EndorsementSignature(csd=csd_code, key_id=signer.key_id, signature=signer.sign(header))
 
-    def public_keys(self, *, csd_codes: list[str]) -> dict[str, str]:
+    def public_keys(self, *, csd_codes: list[str]) -> dict[str, dict[str, str]]:
         found = {}
         for code in csd_codes:
             signer = keys.csd_signer(code, create=False)
             if signer is not None:
-                found[signer.key_id] = signer.public_key
+                found[code] = {signer.key_id: signer.public_key}
         return found
 
 
@@ -111,7 +111,7 @@ class RegistryEndorser(Endorser):
         registered = row is not None and bool(row.signing_public_key)
         return (self.by_adapter if registered else self.local).endorse(csd_code=csd_code, header=header)
 
-    def public_keys(self, *, csd_codes: list[str]) -> dict[str, str]:
+    def public_keys(self, *, csd_codes: list[str]) -> dict[str, dict[str, str]]:
         return self.local.public_keys(csd_codes=csd_codes)
 
 

@@ -118,6 +118,10 @@ class Anchorer:
         root = self._node(lambda: self.contract.functions.root_at(height).call())
         return None if root == EMPTY_ROOT else root.hex()
 
+    def anchored_count(self) -> int:
+        """How many blocks the contract holds roots of (heights are anchored in order, from 1)."""
+        return self._node(lambda: self.contract.functions.count().call())
+
     # --- steps ---------------------------------------------------------------------------------------
 
     def _settle_or_send(self, block: Block) -> EvmAnchor:

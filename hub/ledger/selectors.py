@@ -1,7 +1,7 @@
 """Reads of the shared ledger: headers, keys in force, inclusion proofs and the check of the whole chain."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db.models import Count, F, QuerySet, Value
@@ -66,29 +66,36 @@ def hub_public_keys() -> dict[str, str]:
     return {item["key_id"]: item["public_key"] for item in hub_key_announcements()}
 
 
-def csd_public_keys(csd_codes: list[str]) -> dict[str, str]:
-    """Trusted CSD keys by key id: the registry's key where it has one, else what the endorser vouches for."""
-    trusted, unknown = {}, []
+def csd_public_keys(csd_codes: list[str], *, in_force: bool = False) -> dict[str, dict[str, str]]:
+    """Each CSD's trusted keys, by code then key id, to check endorsements made so far: the key the
+    registry holds for it, and the key the endorser vouches for (the local key that signed for the CSD
+    before the registry had the CSD's own; its endorsements stay valid). ``in_force``: only the key a new
+    endorsement must be made with, the registry's where it has one."""
+    trusted: dict[str, dict[str, str]] = {code: {} for code in csd_codes}
     registered = dict(CSD.objects.filter(code__in=csd_codes).values_list("code", "signing_public_key"))
+    vouched = configured_endorser().public_keys(csd_codes=csd_codes)
     for code in csd_codes:
         public_key = registered.get(code)
         if public_key:
-            trusted[verifier.key_id_for(verifier.b64decode(public_key, f"{code}'s key"))] = public_key
-        else:
-            unknown.append(code)
-    if unknown:
-        trusted.update(configured_endorser().public_keys(csd_codes=unknown))
+            trusted[code][verifier.key_id_for(verifier.b64decode(public_key, f"{code}'s key"))] = public_key
+        if not (public_key and in_force):
+            trusted[code].update(vouched.get(code, {}))
     return trusted
 
 
-def blocks_missing_endorsements(*, recent: int | None = None) -> QuerySet[Block]:
+def blocks_missing_endorsements(
+    *, recent: int | None = None, entries: Iterable[int] | QuerySet | None = None
+) -> QuerySet[Block]:
     """Blocks that fewer CSDs have endorsed than they involve (one aggregate query, oldest first); with
-    ``recent``, only among the last that many blocks (what the scheduled task looks at every few seconds)."""
+    ``recent``, only among the last that many blocks (what the scheduled task looks at every few seconds);
+    with ``entries``, only the blocks holding those entries, however old."""
     involved = Length("csds") - Length(Replace("csds", Value(","), Value(""))) + 1
     blocks = Block.objects.all()
     if recent is not None:
         tip = chain_tip()
         blocks = blocks.filter(height__gt=(tip.height if tip else 0) - recent)
+    if entries is not None:
+        blocks = blocks.filter(pk__in=Entry.objects.filter(pk__in=entries).values("block_id"))
     return (
         blocks.exclude(csds="")
         .annotate(endorsed=Count("endorsements"), involved=involved)
@@ -124,7 +131,7 @@ def entry_proof(*, entry_id: int) -> dict:
         "block_hash": block.block_hash,
         "hub_signature": {"key_id": block.hub_key_id, "signature": block.hub_signature},
         "endorsements": endorsements,
-        "public_keys": {**csd_public_keys(block.csd_codes), **hub_public_keys()},
+        "public_keys": {"hub": hub_public_keys(), "csds": csd_public_keys(block.csd_codes)},
     }
     anchor = EvmAnchor.objects.filter(block=block, status=EvmAnchor.Status.CONFIRMED).first()
     if anchor is not None:
@@ -191,8 +198,18 @@ def chain_verify(*, hub_key_id: str | None = None) -> ChainReport:
 
 def anchors_verify(*, anchorer) -> list[verifier.Finding]:
     """Reads every block's root back from the anchor contract: a block missing there, or a different
-    root, is a break (this also catches a chain rewritten and re-signed in the database)."""
+    root, is a break (this also catches a chain rewritten and re-signed in the database); and so is a
+    block the contract holds that the database does not (the last blocks deleted, say)."""
     findings = []
+    stored = Block.objects.count()
+    anchored = anchorer.anchored_count()
+    if anchored > stored:
+        findings.append(
+            verifier.Finding(
+                f"block {stored + 1}",
+                f"the chain holds the roots of {anchored} blocks, the database only {stored}: blocks are missing",
+            )
+        )
     for block in Block.objects.order_by("height").only("height", "merkle_root"):
         on_chain = anchorer.anchored_root(block.height)
         if on_chain is None:

@@ -8,11 +8,19 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
-from hub.ledger.errors import EndorsementInvalid, EntryInvalid, HubKeyNotInForce
+from hub.ledger.errors import (
+    AnchorUnavailable,
+    EndorsementInvalid,
+    EndorsementRefused,
+    EndorserUnavailable,
+    EntryInvalid,
+    HubKeyNotInForce,
+)
 from hub.ledger.models import Block, Endorsement, Entry, EntryKind
 from hub.rows import rows_append
 
@@ -226,12 +234,16 @@ def block_endorse(*, block: Block, endorser: Endorser | None = None) -> list[End
     if not missing:
         return []
     header = verifier.header_bytes(selectors.block_header(block))
-    trusted = selectors.csd_public_keys(missing)
+    trusted = selectors.csd_public_keys(missing, in_force=True)
     rows = []
     try:
         for code in missing:
             signed = endorser.endorse(csd_code=code, header=header)
-            public_key = trusted.get(signed.key_id) or selectors.csd_public_keys([code]).get(signed.key_id)
+            # the key must be this CSD's own: another CSD's signature is no endorsement by this one (read
+            # again once it has signed: the local endorser makes a development key on first use)
+            public_key = trusted.get(code, {}).get(signed.key_id) or selectors.csd_public_keys(
+                [code], in_force=True
+            )[code].get(signed.key_id)
             if public_key is None or not verifier.signature_holds(public_key, header, signed.signature):
                 raise EndorsementInvalid(
                     f"{code}'s endorsement of {block} (key {signed.key_id}) does not verify with its trusted key"
@@ -261,13 +273,28 @@ def blocks_anchor_pending(*, anchorer=None) -> list:
     return (anchorer or evm.configured_anchorer()).anchor_pending()
 
 
-def blocks_seal_and_finalise() -> list[int]:
+def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None) -> list[int]:
     """What the scheduled task does: seal every pending entry, then get every block that still lacks them
-    its endorsements and its anchor. Returns the heights sealed now."""
+    its endorsements and its anchor. ``awaited``: entries something waits on (transfers' commit
+    decisions), whose blocks are endorsed however old. Returns the heights sealed now.
+
+    A CSD that cannot or will not endorse a block holds up that block alone: the others, the anchoring
+    and whatever waits on them go on, and the block is asked for again at the next run."""
     sealed = blocks_seal_pending()
-    for block in selectors.blocks_missing_endorsements(recent=ENDORSE_WINDOW_BLOCKS):
-        block_endorse(block=block)
-    blocks_anchor_pending()
+    missing = {
+        block.pk: block for block in selectors.blocks_missing_endorsements(recent=ENDORSE_WINDOW_BLOCKS)
+    }
+    if awaited is not None:
+        missing.update((block.pk, block) for block in selectors.blocks_missing_endorsements(entries=awaited))
+    for block in sorted(missing.values(), key=lambda block: block.height):
+        try:
+            block_endorse(block=block)
+        except (EndorserUnavailable, EndorsementRefused, EndorsementInvalid) as exc:
+            log.warning("block %s waits for its endorsements: %s", block.height, exc)
+    try:
+        blocks_anchor_pending()
+    except AnchorUnavailable as exc:  # the EVM node is down: the anchors wait, finality does not
+        log.warning("anchoring waits for the EVM node: %s", exc)
     return [block.height for block in sealed]
 
 

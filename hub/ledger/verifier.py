@@ -8,12 +8,15 @@ and signed.
 
 Command line (run the file itself, so that nothing of the hub is imported)::
 
-    python hub/ledger/verifier.py proof.json --keys keys.json [--rpc http://127.0.0.1:8545]
+    python hub/ledger/verifier.py proof.json --keys keys.json [--rpc http://127.0.0.1:8545 --contract 0x...]
 
 With ``--rpc`` the block's root is also read back from the anchor contract through that EVM node (a CSD's
 own Besu node, say), with the standard library's HTTP client.
-``keys.json`` maps key ids to base64 Ed25519 public keys (``{"keys": {"<key id>": "<base64>"}}`` or the
-mapping alone). The exit status is 0 when the proof holds, 1 when it does not, 2 on unusable input.
+``keys.json`` says whose each trusted key is: ``{"hub": {"<key id>": "<base64>"}, "csds": {"NSD": {"<key
+id>": "<base64>"}, ...}}`` (Ed25519 public keys). A hub key counts only for the hub's signature and a CSD's
+key only for that CSD's endorsement, so no one key can stand in for a party it does not belong to. With
+``--contract`` the anchor contract is the one given, whatever the proof names. The exit status is 0 when
+the proof holds, 1 when it does not, 2 on unusable input.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from decimal import Decimal
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-PROOF_FORMAT = "csd-hub-ledger-proof/1"
+PROOF_FORMAT = "csd-hub-ledger-proof/2"  # 2: public keys by owner (the hub, each CSD)
 HEADER_VERSION = 1
 GENESIS_PREVIOUS_HASH = "0" * 64
 HUB_KEY_PURPOSE = "csd-hub-ledger/hub-key"
@@ -284,19 +287,24 @@ class ProofResult:
         return not self.findings
 
 
+CsdKeys = Mapping[str, Mapping[str, str]]
+"""Trusted CSD public keys: by CSD code, then by key id."""
+
+
 def _endorsement_findings(
-    where: str, header: Mapping, endorsements: Iterable[Mapping], keys: Mapping[str, str]
+    where: str, header: Mapping, endorsements: Iterable[Mapping], csd_keys: CsdKeys
 ) -> list[Finding]:
     findings = []
     message = header_bytes(header)
     endorsed = set()
     for endorsement in endorsements:
         csd, key_id = endorsement.get("csd"), endorsement.get("key_id")
-        public_key = keys.get(key_id)
+        # only a key of that CSD's own: the hub's, or another CSD's, is no endorsement by it
+        public_key = csd_keys.get(csd, {}).get(key_id)
         if csd not in header["csds"]:
             findings.append(Finding(where, f"endorsement by {csd}, which is not involved in the block"))
         elif public_key is None:
-            findings.append(Finding(where, f"endorsement by {csd} with unknown key id {key_id}"))
+            findings.append(Finding(where, f"endorsement by {csd} with key id {key_id}, not a key of {csd}"))
         elif not signature_holds(public_key, message, endorsement.get("signature", "")):
             findings.append(Finding(where, f"endorsement by {csd} (key {key_id}) does not verify"))
         else:
@@ -307,33 +315,63 @@ def _endorsement_findings(
     return findings
 
 
-def _trusted_keys(proof: Mapping, trusted: Mapping[str, str] | None, result: ProofResult) -> dict[str, str]:
-    keys = {}
-    offered = trusted if trusted is not None else proof.get("public_keys", {})
-    if trusted is None:
-        result.notes.append("public keys taken from the proof itself, not from a trusted key file")
-    for key_id, public_key in offered.items():
+def _checked(keys: Mapping, owner: str, result: ProofResult) -> dict[str, str]:
+    """``keys`` (key id -> base64 public key) of one owner, each checked against its key id."""
+    checked = {}
+    for key_id, public_key in keys.items():
         try:
-            raw = b64decode(public_key, f"public key {key_id}")
-        except ValueError as exc:
+            raw = b64decode(public_key, f"{owner}'s public key {key_id}")
+        except (ValueError, TypeError) as exc:
             result.findings.append(Finding("keys", str(exc)))
             continue
         if key_id_for(raw) != key_id:
-            result.findings.append(Finding("keys", f"key id {key_id} does not match its public key"))
+            result.findings.append(
+                Finding("keys", f"{owner}'s key id {key_id} does not match its public key")
+            )
             continue
-        keys[key_id] = public_key
-    return keys
+        checked[key_id] = public_key
+    return checked
 
 
-def verify_proof(proof: Mapping, trusted_keys: Mapping[str, str] | None = None) -> ProofResult:
+def _trusted_keys(
+    proof: Mapping, trusted: Mapping | None, result: ProofResult
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The hub's keys and each CSD's, from the trusted key file or else from the proof itself."""
+    offered = trusted if trusted is not None else proof.get("public_keys", {})
+    if trusted is None:
+        result.notes.append("public keys taken from the proof itself, not from a trusted key file")
+    if not isinstance(offered.get("hub"), Mapping) or not isinstance(offered.get("csds"), Mapping):
+        result.findings.append(
+            Finding(
+                "keys", 'keys must say whose they are: {"hub": {key id: key}, "csds": {code: {key id: key}}}'
+            )
+        )
+        return {}, {}
+    hub = _checked(offered["hub"], "the hub", result)
+    csds = {
+        code: _checked(keys, code, result)
+        for code, keys in offered["csds"].items()
+        if isinstance(keys, Mapping)
+    }
+    return hub, csds
+
+
+def verify_proof(proof: Mapping, trusted_keys: Mapping | None = None) -> ProofResult:
     """Checks an inclusion proof: the entry's leaf leads through the audit path to the block's Merkle root,
-    the header's hash, the hub's signature and every involved CSD's endorsement."""
+    the header's hash, the hub's signature with a hub key, and the endorsement of every CSD the entry
+    involves with that CSD's own key (``trusted_keys``: ``{"hub": {...}, "csds": {code: {...}}}``)."""
     result = ProofResult()
     if proof.get("format") != PROOF_FORMAT:
         result.findings.append(Finding("proof", f"format is {proof.get('format')!r}, not {PROOF_FORMAT!r}"))
         return result
-    keys = _trusted_keys(proof, trusted_keys, result)
+    hub_keys, csd_keys = _trusted_keys(proof, trusted_keys, result)
     entry, header = proof["entry"], proof["block"]
+    outside = sorted(set(entry["csds"]) - set(header["csds"]))
+    if outside:
+        # the block's CSDs are those that must endorse it: one naming fewer would spare them
+        result.findings.append(
+            Finding("block", f"it does not name {', '.join(outside)}, which the entry involves")
+        )
     record = proof.get("record")
     if record is not None and sha256_hex(record.encode("utf-8")) != entry["record_hash"]:
         result.findings.append(Finding("entry", "the record does not hash to the entry's record hash"))
@@ -352,14 +390,16 @@ def verify_proof(proof: Mapping, trusted_keys: Mapping[str, str] | None = None) 
     if block_hash(header) != proof.get("block_hash"):
         result.findings.append(Finding("block", "the header does not hash to the stated block hash"))
     signature = proof.get("hub_signature", {})
-    hub_key = keys.get(header["hub_key_id"])
+    hub_key = hub_keys.get(header["hub_key_id"])
     if signature.get("key_id") != header["hub_key_id"]:
         result.findings.append(Finding("hub signature", "made with a key other than the header names"))
     elif hub_key is None:
         result.findings.append(Finding("hub signature", f"unknown hub key id {header['hub_key_id']}"))
     elif not signature_holds(hub_key, header_bytes(header), signature.get("signature", "")):
         result.findings.append(Finding("hub signature", "does not verify"))
-    result.findings.extend(_endorsement_findings("endorsements", header, proof.get("endorsements", []), keys))
+    result.findings.extend(
+        _endorsement_findings("endorsements", header, proof.get("endorsements", []), csd_keys)
+    )
     return result
 
 
@@ -382,7 +422,7 @@ class ChainChecker:
     """Walks a chain block by block, keeping the state one block needs from the ones before it: the next
     height, the previous hash and the hub key in force (handed over by HUB_KEY entries)."""
 
-    def __init__(self, csd_keys: Mapping[str, str] | None = None) -> None:
+    def __init__(self, csd_keys: CsdKeys | None = None) -> None:
         self.csd_keys = dict(csd_keys or {})
         self.hub_keys: dict[str, str] = {}
         self.active_hub_key: str | None = None
@@ -508,16 +548,20 @@ def anchored_root(rpc_url: str, contract: str, height: int, *, timeout: float = 
     return None if int(result or "0", 16) == 0 else result.rjust(64, "0")
 
 
-def verify_anchor(proof: Mapping, rpc_url: str) -> list[Finding]:
-    """Checks that the proof's block root is the one anchored on the chain the node at ``rpc_url`` follows."""
-    anchor = proof.get("anchor")
-    if not anchor:
-        return [Finding("anchor", "the proof names no anchor contract")]
-    root = anchored_root(rpc_url, anchor["contract"], proof["block"]["height"])
+def verify_anchor(proof: Mapping, rpc_url: str, *, contract: str | None = None) -> list[Finding]:
+    """Checks that the proof's block root is the one anchored on the chain the node at ``rpc_url`` follows,
+    in ``contract``: the anchor contract the checker trusts (anyone can deploy a contract of the same
+    code and anchor a forged root in it). Without it, the contract the proof names, noted as such."""
+    anchor = proof.get("anchor") or {}
+    if contract is None:
+        if not anchor:
+            return [Finding("anchor", "the proof names no anchor contract")]
+        contract = anchor["contract"]
+    elif anchor and anchor.get("contract", "").lower() != contract.lower():
+        return [Finding("anchor", f"the proof names contract {anchor.get('contract')}, not {contract}")]
+    root = anchored_root(rpc_url, contract, proof["block"]["height"])
     if root is None:
-        return [
-            Finding("anchor", f"block {proof['block']['height']} is not anchored in {anchor['contract']}")
-        ]
+        return [Finding("anchor", f"block {proof['block']['height']} is not anchored in {contract}")]
     if root != proof["block"]["merkle_root"]:
         return [
             Finding("anchor", f"the contract holds another root for block {proof['block']['height']}: {root}")
@@ -528,10 +572,9 @@ def verify_anchor(proof: Mapping, rpc_url: str) -> list[Finding]:
 # --- Command line ---------------------------------------------------------------------------------------------
 
 
-def _load_keys(path: str) -> dict[str, str]:
+def _load_keys(path: str) -> dict:
     with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
-    return dict(data.get("keys", data))
+        return json.load(handle)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -541,10 +584,15 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here]
     parser = argparse.ArgumentParser(description="Check an inclusion proof of the CSD hub's shared ledger.")
     parser.add_argument("proof", help="the proof, as JSON")
-    parser.add_argument("--keys", help="trusted public keys by key id, as JSON (default: the proof's own)")
+    parser.add_argument(
+        "--keys",
+        help='trusted public keys by owner, as JSON: {"hub": {id: key}, "csds": {code: {id: key}}} '
+        "(default: the proof's own)",
+    )
     parser.add_argument(
         "--rpc", help="JSON-RPC URL of an EVM node: also check the root anchored on that chain"
     )
+    parser.add_argument("--contract", help="with --rpc: the anchor contract's address to trust")
     args = parser.parse_args(argv)
     try:
         with open(args.proof, encoding="utf-8") as handle:
@@ -552,7 +600,9 @@ def main(argv: list[str] | None = None) -> int:
         trusted = _load_keys(args.keys) if args.keys else None
         result = verify_proof(proof, trusted)
         if args.rpc:
-            result.findings.extend(verify_anchor(proof, args.rpc))
+            if args.contract is None:
+                result.notes.append("anchor contract taken from the proof itself, not given with --contract")
+            result.findings.extend(verify_anchor(proof, args.rpc, contract=args.contract))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"unusable input: {exc}", file=sys.stderr)
         return 2
@@ -564,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
             f"OK: entry {entry['id']} ({entry['kind']} {entry['reference']}) is in block {proof['block']['height']}"
         )
         if args.rpc:
-            print(f"OK: the block's root is anchored in {proof['anchor']['contract']}")
+            print(f"OK: the block's root is anchored in {args.contract or proof['anchor']['contract']}")
         return 0
     for finding in result.findings:
         print(f"BROKEN: {finding}")

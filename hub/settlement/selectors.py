@@ -48,6 +48,17 @@ def transfers_due(*, now: dt.datetime) -> list[int]:
     )
 
 
+def commit_entries_long_awaited(*, now: dt.datetime) -> QuerySet:
+    """The COMMIT entries of transfers PREPARED for over five minutes: a CSD slow to endorse their block
+    (down for hours, say) holds them, and the ledger asks for those blocks however old they grow."""
+    from hub.settlement.models import Transfer
+    from hub.settlement.statuses import TransferStatus
+
+    return Transfer.objects.filter(
+        status=TransferStatus.PREPARED, updated_at__lt=now - dt.timedelta(minutes=5)
+    ).values("commit_entry_id")
+
+
 class RegistryRows:
     """The registry rows a batch of instructions, transfers or legs points at (CSDs, securities, accounts,
     participants), each read once and shared by every row that points at it, rather than joined to each

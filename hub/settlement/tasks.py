@@ -58,7 +58,7 @@ def transfer_advance(transfer_id: int) -> None:
 def transfers_anchor_and_release() -> int:
     """Seal and endorse what the ledger holds pending, then release every transfer whose commit decision
     is now final: one task for a whole batch of transfers, instead of each polling the ledger."""
-    blocks_seal_and_finalise()
+    blocks_seal_and_finalise(awaited=selectors.commit_entries_long_awaited(now=timezone.now()))
     ready = protocol.transfers_release_committable()
     for chunk in batches(ready):
         # ahead of the default queue: these runs free the reservations their transfers hold at the CSDs

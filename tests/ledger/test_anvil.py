@@ -189,7 +189,17 @@ def test_a_csd_checks_a_proof_and_its_anchored_root_through_its_own_node_with_th
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"OK: the block's root is anchored in {address}" in result.stdout
 
+        assert "note: anchor contract taken from the proof itself" in result.stdout
+
         elsewhere = evm.contract_deploy(w3=w3, account=hub)  # a contract that never saw this block
         assert [
             str(f) for f in verifier.verify_anchor({**proof, "anchor": {"contract": elsewhere}}, url)
         ] == [f"anchor: block 1 is not anchored in {elsewhere}"]
+        # a CSD that names the contract it trusts is not led to another one by the proof
+        assert verifier.verify_anchor(proof, url, contract=address) == []
+        assert [
+            str(f)
+            for f in verifier.verify_anchor(
+                {**proof, "anchor": {**proof["anchor"], "contract": elsewhere}}, url, contract=address
+            )
+        ] == [f"anchor: the proof names contract {elsewhere}, not {address}"]

@@ -113,3 +113,23 @@ def test_by_default_a_csd_the_registry_holds_a_key_for_endorses_itself_and_any_o
     assert by_csd["STRATE"] == reference_csds["STRATE"].ledger.key_id
     assert by_csd["KACD"] == keys.csd_signer("KACD").key_id  # no key in the registry: the local signer
     assert selectors.chain_verify().first_break is None
+
+
+def test_a_csd_that_cannot_endorse_one_block_holds_up_that_block_alone(
+    reference_csds, reference, monkeypatch
+):
+    # NSD is down: the NSD-STRATE block waits, the STRATE-only block sealed after it is endorsed all the same
+    down = MxAdapter(
+        profile="NSD",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        connect_timeout=0.5,
+        retry=RetryPolicy(attempts=1),
+    )
+    adapters = {**reference_csds, "NSD": down}
+    monkeypatch.setattr(services, "configured_endorser", lambda: AdapterEndorser(adapters.__getitem__))
+    stuck = seal_one(reference)
+    services.entry_append(kind="COMMIT", reference="T-UP", csds=["STRATE"], record={"q": "2"})
+    assert services.blocks_seal_and_finalise() == [stuck.height + 1]
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [stuck.height]
+    endorsed = Endorsement.objects.filter(block__height=stuck.height + 1).values_list("csd", flat=True)
+    assert list(endorsed) == ["STRATE"]

@@ -107,6 +107,30 @@ def test_sealed_blocks_are_anchored_read_back_and_never_sent_twice(chain):
 
 
 @pytest.mark.django_db
+def test_blocks_deleted_from_the_tip_of_the_database_are_found_missing_against_the_chain(chain):
+    from django.db import connection
+
+    w3, hub, contract = chain
+    append_and_seal(30, block_size=12)
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub)
+    services.blocks_anchor_pending(anchorer=anchorer)
+    assert selectors.anchors_verify(anchorer=anchorer) == []
+    with connection.cursor() as cursor:  # as a superuser could, triggers off
+        cursor.execute("SET session_replication_role = replica")
+        tip = Block.objects.order_by("-height").first()
+        cursor.execute("DELETE FROM ledger_evmanchor WHERE block_id = %s", [tip.pk])
+        cursor.execute("DELETE FROM ledger_endorsement WHERE block_id = %s", [tip.pk])
+        cursor.execute("DELETE FROM ledger_entry WHERE block_id = %s", [tip.pk])
+        cursor.execute("DELETE FROM ledger_block WHERE id = %s", [tip.pk])
+        cursor.execute("SET session_replication_role = origin")
+    assert selectors.chain_verify().first_break is None  # the database alone cannot tell
+    assert [str(f) for f in selectors.anchors_verify(anchorer=anchorer)] == [
+        f"block {tip.height}: the chain holds the roots of {tip.height} blocks, the database only "
+        f"{tip.height - 1}: blocks are missing"
+    ]
+
+
+@pytest.mark.django_db
 def test_a_different_root_on_the_chain_at_a_blocks_height_is_a_conflict_not_an_overwrite(chain):
     w3, hub, contract = chain
     [block] = append_and_seal(3, block_size=12)

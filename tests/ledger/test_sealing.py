@@ -43,8 +43,8 @@ def test_proofs_verify_for_every_entry_across_many_blocks_with_public_keys_alone
     append_and_seal(120, block_size=17)
     assert Block.objects.count() == 8
     keys = {
-        **selectors.hub_public_keys(),
-        **selectors.csd_public_keys(["NSD", "STRATE", "CSCS", "KACD", "MCDR", "CDSC"]),
+        "hub": selectors.hub_public_keys(),
+        "csds": selectors.csd_public_keys(["NSD", "STRATE", "CSCS", "KACD", "MCDR", "CDSC"]),
     }
     for entry_id in Entry.objects.values_list("id", flat=True):
         proof = json.loads(json.dumps(selectors.entry_proof(entry_id=entry_id)))
@@ -65,6 +65,47 @@ def test_a_proof_for_another_entry_or_a_forged_endorsement_does_not_hold():
     proof = selectors.entry_proof(entry_id=first)
     proof["endorsements"].pop()
     assert any("no endorsement by" in str(f) for f in verifier.verify_proof(proof).findings)
+
+
+def test_no_key_stands_in_for_a_party_it_does_not_belong_to():
+    # the hub signs the header; a CSD endorses the same bytes: a signature of the one is still no
+    # endorsement by another, nor the hub's own signature
+    append_and_seal(4, block_size=10)
+    entry = Entry.objects.filter(kind="COMMIT", csds="NSD,STRATE").first()
+    sound = selectors.entry_proof(entry_id=entry.id)
+    keys = {"hub": selectors.hub_public_keys(), "csds": selectors.csd_public_keys(sound["block"]["csds"])}
+    assert verifier.verify_proof(sound, keys).holds
+    hub_signature = sound["hub_signature"]
+    by_hub = json.loads(json.dumps(sound))
+    by_hub["endorsements"] = [
+        {"csd": code, "key_id": hub_signature["key_id"], "signature": hub_signature["signature"]}
+        for code in sound["block"]["csds"]
+    ]
+    problems = [str(f) for f in verifier.verify_proof(by_hub, keys).findings]
+    assert any("not a key of NSD" in p for p in problems) and any(
+        "not a key of STRATE" in p for p in problems
+    )
+    nsd = next(e for e in sound["endorsements"] if e["csd"] == "NSD")
+    by_nsd = json.loads(json.dumps(sound))
+    by_nsd["endorsements"] = [e for e in sound["endorsements"] if e["csd"] != "STRATE"] + [
+        {**nsd, "csd": "STRATE"}
+    ]
+    assert any("not a key of STRATE" in str(f) for f in verifier.verify_proof(by_nsd, keys).findings)
+    # and a CSD's key is no hub key
+    as_hub = json.loads(json.dumps(sound))
+    as_hub["block"]["hub_key_id"] = as_hub["hub_signature"]["key_id"] = nsd["key_id"]
+    as_hub["hub_signature"]["signature"] = nsd["signature"]
+    assert any("unknown hub key id" in str(f) for f in verifier.verify_proof(as_hub, keys).findings)
+
+
+def test_a_block_that_leaves_out_a_csd_its_entry_involves_does_not_spare_that_csds_endorsement():
+    append_and_seal(4, block_size=10)
+    entry = Entry.objects.filter(kind="COMMIT", csds="NSD,STRATE").first()
+    proof = selectors.entry_proof(entry_id=entry.id)
+    proof["block"]["csds"] = []  # re-signed by the hub, no CSD would be asked to endorse it
+    proof["endorsements"] = []
+    findings = [str(f) for f in verifier.verify_proof(proof).findings]
+    assert "block: it does not name NSD, STRATE, which the entry involves" in findings
 
 
 def test_one_block_holds_thousands_of_entries():

@@ -38,7 +38,7 @@ def test_the_verifier_loads_without_django_or_any_of_the_hub():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd="/"
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "csd-hub-ledger-proof/1"
+    assert result.stdout.strip() == "csd-hub-ledger-proof/2"
 
 
 @pytest.fixture
@@ -46,8 +46,8 @@ def proof_and_keys(tmp_path):
     append_and_seal(12, block_size=5)
     entry = Entry.objects.filter(kind="COMMIT", block__height=2).first()
     proof = selectors.entry_proof(entry_id=entry.id)
-    keys = {**selectors.hub_public_keys(), **selectors.csd_public_keys(proof["block"]["csds"])}
-    (tmp_path / "keys.json").write_text(json.dumps({"keys": keys}))
+    keys = {"hub": selectors.hub_public_keys(), "csds": selectors.csd_public_keys(proof["block"]["csds"])}
+    (tmp_path / "keys.json").write_text(json.dumps(keys))
     return proof, tmp_path
 
 
@@ -74,10 +74,14 @@ def test_the_command_line_rejects_a_proof_whose_entry_was_altered(proof_and_keys
 def test_a_proof_signed_by_keys_the_csd_does_not_trust_is_rejected(proof_and_keys):
     proof, folder = proof_and_keys
     (folder / "proof.json").write_text(json.dumps(proof))
-    (folder / "other.json").write_text(json.dumps({}))
+    (folder / "other.json").write_text(json.dumps({"hub": {}, "csds": {}}))
     result = run_verifier(str(folder / "proof.json"), "--keys", str(folder / "other.json"))
     assert result.returncode == 1
     assert "unknown hub key id" in result.stdout
+    keys = json.loads((folder / "keys.json").read_text())
+    (folder / "flat.json").write_text(json.dumps({"keys": {**keys["hub"], **keys["csds"]["NSD"]}}))
+    flat = run_verifier(str(folder / "proof.json"), "--keys", str(folder / "flat.json"))
+    assert flat.returncode == 1 and "keys must say whose they are" in flat.stdout
     without_keys = run_verifier(str(folder / "proof.json"))
     assert without_keys.returncode == 0 and "not from a trusted key file" in without_keys.stdout
 
