@@ -41,7 +41,8 @@ CREATE TEMPORARY TABLE recon_found (
     reference varchar(100) NOT NULL DEFAULT '',
     expected numeric,
     actual numeric,
-    detail varchar(300) NOT NULL DEFAULT ''
+    detail varchar(300) NOT NULL DEFAULT '',
+    since date
 ) ON COMMIT DROP
 """
 
@@ -54,9 +55,10 @@ latest AS (
 )"""
 
 BALANCE = """
-INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail)
+INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail, since)
 WITH cur AS (
-    SELECT id, csd_id, baseline_id FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
+    SELECT id, csd_id, baseline_id, movements_since
+    FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
 ), expected AS (
     SELECT c.id AS sid, c.csd_id, p.account_id, p.isin, p.quantity
     FROM cur c JOIN reconciliation_position p ON p.statement_id = c.baseline_id
@@ -70,9 +72,11 @@ WITH cur AS (
     FROM cur c JOIN reconciliation_position p ON p.statement_id = c.id
 )
 SELECT 'BALANCE', coalesce(e.csd_id, a.csd_id), coalesce(e.isin, a.isin), acc.number,
-       coalesce(e.q, 0), coalesce(a.q, 0), 'previous close plus movements since, against holdings now'
+       coalesce(e.q, 0), coalesce(a.q, 0), 'previous close plus movements since, against holdings now',
+       cur.movements_since
 FROM e FULL JOIN a ON a.sid = e.sid AND a.account_id = e.account_id AND a.isin = e.isin
 JOIN registry_securitiesaccount acc ON acc.id = coalesce(e.account_id, a.account_id)
+JOIN cur ON cur.id = coalesce(e.sid, a.sid)
 WHERE coalesce(e.q, 0) <> coalesce(a.q, 0)
   AND NOT EXISTS (
       SELECT 1 FROM cur c JOIN reconciliation_gap g ON g.statement_id IN (c.id, c.baseline_id)
@@ -130,7 +134,7 @@ WHERE i.q <> coalesce(held.q, 0)
 """  # noqa: S608 - only this module's constants are interpolated
 
 MOVEMENTS = """
-INSERT INTO recon_found (kind, csd_id, isin, account, reference, expected, actual, detail)
+INSERT INTO recon_found (kind, csd_id, isin, account, reference, expected, actual, detail, since)
 WITH cur AS (
     SELECT id, csd_id, movements_since, movements_until
     FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
@@ -159,10 +163,12 @@ SELECT CASE WHEN s.sid IS NULL THEN 'MV_UNKN' WHEN m.sid IS NULL THEN 'MV_MISS' 
        coalesce(s.q, 0), coalesce(m.q, 0),
        CASE WHEN s.sid IS NULL THEN 'a cross-CSD movement the hub did not settle'
             WHEN m.sid IS NULL THEN 'settled by the hub on ' || s.settled_on || ', not on the statement'
-            ELSE 'hub: ' || s.isin || ' on ' || s.settled_on || '; CSD: ' || m.isin || ' on ' || m.day END
+            ELSE 'hub: ' || s.isin || ' on ' || s.settled_on || '; CSD: ' || m.isin || ' on ' || m.day END,
+       cur.movements_since
 FROM sides s
 FULL JOIN seen m ON m.sid = s.sid AND m.account_id = s.account_id AND m.reference = s.reference
 JOIN registry_securitiesaccount acc ON acc.id = coalesce(s.account_id, m.account_id)
+JOIN cur ON cur.id = coalesce(s.sid, m.sid)
 WHERE NOT EXISTS (
           SELECT 1 FROM reconciliation_gap g
           WHERE g.statement_id = coalesce(s.sid, m.sid) AND g.account_id = acc.id AND g.what = 'transactions'

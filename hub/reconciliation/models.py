@@ -192,6 +192,13 @@ class Break(models.Model):
         help_text="End of the next business day: still open then, the ISIN is suspended",
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    checked_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A break in one CSD's statements: the first day of the window it was found in. A run "
+        "over a later window starts from a close that holds the difference and cannot see it again, so "
+        "only a run over this window (or an operator) resolves it.",
+    )
 
     class Meta:
         ordering = ["-id"]

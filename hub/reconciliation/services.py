@@ -21,7 +21,6 @@ from django.utils import timezone
 from csd_adapters import base as csd_base
 from hub.reconciliation import checks, conf, errors
 from hub.reconciliation.models import (
-    CROSS_KINDS,
     PER_CSD_KINDS,
     Break,
     BreakEvent,
@@ -149,13 +148,15 @@ def _gap_notes(run: Run) -> list[str]:
 UPSERT = """
 WITH up AS (
     INSERT INTO reconciliation_break (kind, csd_id, isin, account, reference, expected, actual, difference,
-        detail, status, first_seen_at, first_seen_run_id, last_seen_at, last_seen_run_id)
+        detail, status, first_seen_at, first_seen_run_id, last_seen_at, last_seen_run_id, checked_from)
     SELECT kind, csd_id, isin, account, reference, expected, actual, actual - expected, detail, 'OPEN',
-        %(now)s, %(run)s, %(now)s, %(run)s
+        %(now)s, %(run)s, %(now)s, %(run)s, since
     FROM recon_found
     ON CONFLICT (kind, csd_id, isin, account, reference) WHERE status IN ('OPEN', 'ACK')
     DO UPDATE SET expected = EXCLUDED.expected, actual = EXCLUDED.actual, difference = EXCLUDED.difference,
-        detail = EXCLUDED.detail, last_seen_at = EXCLUDED.last_seen_at, last_seen_run_id = EXCLUDED.last_seen_run_id
+        detail = EXCLUDED.detail, last_seen_at = EXCLUDED.last_seen_at, last_seen_run_id = EXCLUDED.last_seen_run_id,
+        -- seen again over a later window: it still holds the earlier day's difference
+        checked_from = LEAST(reconciliation_break.checked_from, EXCLUDED.checked_from)
     RETURNING id, (xmax = 0) AS inserted
 ), events AS (
     INSERT INTO reconciliation_breakevent (break_id, from_status, to_status, actor, note, run_id, at)
@@ -167,19 +168,44 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
 
 # Breaks carry the run's clock (``now``, which the suspension deadline counts from); events carry the
 # wall clock, so the audit trail is in the order things were done.
-RESOLVE = """
-WITH gone AS (
+#
+# A live break not seen by this run is resolved only where this run looked again and could have seen it:
+# - one CSD's break (BALANCE, MV_*): when the run's statements of that CSD cover the window it was found in
+#   (a later window starts from a close that already holds the difference), and the account has no gap in
+#   them or in their baseline;
+# - ISSUED: when no participant account has a gap in the latest statements (else the check is skipped);
+# - OMNIBUS: when the link's check ran (the investor CSD's participants complete, the omnibus account no gap);
+# - the ledger's (LG_*): whenever the cross-CSD checks ran.
+RESOLVE = f"""
+WITH {checks.LATEST}, incomplete AS (
+    SELECT DISTINCT l.csd_id FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
+    JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {checks.PARTICIPANT}
+), gone AS (
     SELECT b.id, b.status FROM reconciliation_break b
     WHERE b.status IN ('OPEN', 'ACK') AND b.last_seen_run_id <> %(run)s
       AND (
-          (b.kind = ANY(%(per_csd)s) AND b.csd_id = ANY(%(csds)s) AND NOT EXISTS (
+          (b.kind = ANY(%(per_csd)s) AND b.csd_id = ANY(%(csds)s)
+           AND EXISTS (
               SELECT 1 FROM reconciliation_statement s
-              JOIN reconciliation_gap g ON g.statement_id = s.id
-              JOIN registry_securitiesaccount a ON a.id = g.account_id
-              WHERE s.run_id = %(run)s AND a.csd_id = b.csd_id AND a.number = b.account))
-          OR (%(cross)s AND b.kind = ANY(%(cross_kinds)s))
+              WHERE s.run_id = %(run)s AND s.role = 'CURRENT' AND s.csd_id = b.csd_id
+                AND s.movements_since <= coalesce(b.checked_from, s.movements_since)
+                AND NOT EXISTS (
+                    SELECT 1 FROM reconciliation_gap g
+                    JOIN registry_securitiesaccount a ON a.id = g.account_id
+                    WHERE g.statement_id IN (s.id, s.baseline_id) AND a.csd_id = b.csd_id
+                      AND a.number = b.account)))
+          OR (%(cross)s AND b.kind IN ('LG_CHAIN', 'LG_REC'))
+          OR (%(cross)s AND b.kind = 'ISSUED' AND NOT EXISTS (SELECT 1 FROM incomplete))
+          OR (%(cross)s AND b.kind = 'OMNIBUS' AND EXISTS (
+              SELECT 1 FROM registry_securitiesaccount acc
+              JOIN registry_csdlink k ON k.id = acc.link_id
+              JOIN latest si ON si.csd_id = k.issuer_csd_id
+              WHERE acc.kind = 'OMNIBUS' AND acc.csd_id = b.csd_id AND acc.number = b.account
+                AND k.investor_csd_id NOT IN (SELECT csd_id FROM incomplete)
+                AND NOT EXISTS (
+                    SELECT 1 FROM reconciliation_gap g WHERE g.statement_id = si.id AND g.account_id = acc.id)))
       )
-    FOR UPDATE
+    FOR UPDATE OF b
 ), done AS (
     UPDATE reconciliation_break b SET status = 'RESOLVED', resolved_at = %(now)s
     FROM gone WHERE b.id = gone.id
@@ -190,7 +216,7 @@ WITH gone AS (
     RETURNING 1
 )
 SELECT count(*) FROM done
-"""
+"""  # noqa: S608 - only the checks module's constants are interpolated
 
 
 def _breaks_upsert(*, run: Run, now: dt.datetime) -> tuple[int, int]:
@@ -211,7 +237,6 @@ def _breaks_resolve(*, run: Run, csd_ids: list[int], cross: bool, now: dt.dateti
                 "per_csd": [str(k) for k in PER_CSD_KINDS],
                 "csds": csd_ids,
                 "cross": cross,
-                "cross_kinds": [str(k) for k in CROSS_KINDS],
             },
         )
         return cursor.fetchone()[0]
