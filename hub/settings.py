@@ -196,6 +196,9 @@ WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 600, minimum
 
 # off: settle on any day (the local demo, end-to-end tests); on: only on business days of the CSD calendar
 SETTLEMENT_BUSINESS_DAYS_ONLY = envbool("SETTLEMENT_BUSINESS_DAYS_ONLY", True)
+# on: a transfer does not start at a CSD past its settlement cut-off; it waits for the next settlement day
+# there (as T2S recycles what missed the day), so that the CSD's end-of-day close holds the day's postings
+SETTLEMENT_CUTOFFS_ENFORCED = envbool("SETTLEMENT_CUTOFFS_ENFORCED", True)
 SETTLEMENT_LEASE_SECONDS = envint("SETTLEMENT_LEASE_SECONDS", 60, minimum=1)
 SETTLEMENT_RETRY_BASE_SECONDS = envint("SETTLEMENT_RETRY_BASE_SECONDS", 2, minimum=1)
 SETTLEMENT_RETRY_CAP_SECONDS = envint("SETTLEMENT_RETRY_CAP_SECONDS", 120, minimum=1)

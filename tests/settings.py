@@ -25,6 +25,8 @@ os.environ.setdefault("LEDGER_GENERATE_DEV_KEYS", "true")
 # every request to seal goes out at once, so a test sees exactly the requests it made (the window that
 # gathers them under load has its own test)
 os.environ.setdefault("LEDGER_SEAL_REQUEST_MILLISECONDS", "0")
+# the suite runs at any time of day: the tests of the cut-off rule switch it on, on a fixed clock
+os.environ.setdefault("SETTLEMENT_CUTOFFS_ENFORCED", "false")
 
 from hub.settings import *  # noqa: E402, F403
 from hub.settings import DATABASES, VAR_DIR  # noqa: E402

@@ -16,8 +16,9 @@ Batching is what makes it fast, and it gives up nothing of each transfer's atomi
 The steps, by the transfer's status:
 
 - MATCHED: waits until the intended settlement date has begun at every CSD the legs post at, each in its
-  own time zone (and is a business day of each one's calendar when ``SETTLEMENT_BUSINESS_DAYS_ONLY``),
-  then plans the legs and moves to PREPARING.
+  own time zone (and is a business day of each one's calendar when ``SETTLEMENT_BUSINESS_DAYS_ONLY``, and
+  not past any one's settlement cut-off when ``SETTLEMENT_CUTOFFS_ENFORCED``), then plans the legs and
+  moves to PREPARING.
 - PREPARING: reserves each leg. Lack of securities is recycled until the CSD's cut-off (participants get a
   pending status with LACK), then the transfer aborts; any other refusal aborts at once.
 - PREPARING -> PREPARED: once every leg is reserved, the COMMIT entry is appended to the shared ledger in
@@ -430,15 +431,25 @@ def _csds_of(transfer: Transfer) -> list[CSD]:
 
 def _not_before(transfer: Transfer, csds: list[CSD], now: dt.datetime) -> Due:
     """When the transfer may start, if not now: once its intended settlement date has begun at every CSD
-    its legs post at (each in its own time zone, so that every leg is booked on that date) and, with
-    ``SETTLEMENT_BUSINESS_DAYS_ONLY``, once that day is a business day at each of them."""
+    its legs post at (each in its own time zone, so that every leg is booked on that date); with
+    ``SETTLEMENT_BUSINESS_DAYS_ONLY``, once that day is a business day at each of them; and with
+    ``SETTLEMENT_CUTOFFS_ENFORCED``, not past the settlement cut-off of any of them (it waits for the
+    next settlement day there)."""
     waits = []
     for csd_row in csds:
-        today = csd_local_now(csd_row, now=now).date()
+        local = csd_local_now(csd_row, now=now)
+        today = local.date()
         if today < transfer.intended_settlement_date:
             waits.append(_start_of_day(csd_row, transfer.intended_settlement_date))
         elif settings.SETTLEMENT_BUSINESS_DAYS_ONLY and not csd_is_business_day(csd_row, today):
             waits.append(_start_of_day(csd_row, csd_business_day_add(csd_row, today, 1)))
+        elif settings.SETTLEMENT_CUTOFFS_ENFORCED and local.time() >= csd_row.settlement_cutoff:
+            next_day = (
+                csd_business_day_add(csd_row, today, 1)
+                if settings.SETTLEMENT_BUSINESS_DAYS_ONLY
+                else today + dt.timedelta(days=1)
+            )
+            waits.append(_start_of_day(csd_row, next_day))
     return max(waits) if waits else None
 
 

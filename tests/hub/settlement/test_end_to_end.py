@@ -41,6 +41,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PROTOCOL_ENV = {
     "LEDGER_ENDORSER": "hub.ledger.endorsers.AdapterEndorser",  # every CSD endorses blocks with its own key
     "SETTLEMENT_BUSINESS_DAYS_ONLY": "false",  # the suite runs on any day of the week
+    "SETTLEMENT_CUTOFFS_ENFORCED": "false",  # and at any time of day
     "SETTLEMENT_LEASE_SECONDS": "4",  # a killed worker's transfers are taken over quickly
     "SETTLEMENT_RETRY_BASE_SECONDS": "1",
     "SETTLEMENT_RETRY_CAP_SECONDS": "3",

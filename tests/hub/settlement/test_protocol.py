@@ -225,6 +225,19 @@ def test_a_confirmation_carries_the_business_date_of_the_participants_own_csd(bo
     assert parse_mt(bytes(strate.payload)).effective_settlement_date == dt.date(2026, 11, 27)
 
 
+def test_a_transfer_matched_past_a_csds_cut_off_waits_for_the_next_settlement_day_there(books, settings):
+    settings.SETTLEMENT_CUTOFFS_ENFORCED = True
+    # 14:30 UTC on Thursday: 17:30 in Moscow, before NSD's 18:00; 16:30 in Johannesburg, past Strate's 16:00
+    late = dt.datetime(2026, 11, 26, 14, 30, tzinfo=dt.UTC)
+    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="LATE")), books, now=late)
+    assert transfer.status == "MATCHED" and not transfer.legs.exists()
+    assert transfer.due_at == dt.datetime(2026, 11, 26, 22, 0, tzinfo=dt.UTC)  # Friday 00:00 in Johannesburg
+    friday = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)
+    assert run(run(transfer, books, now=friday), books, now=friday).status == "SETTLED"
+    # before every cut-off it starts at once
+    assert run(matched(*pair(NSD_A, STRATE_A, tx="EARLY")), books).status != "MATCHED"
+
+
 def test_a_weekend_waits_for_the_next_business_day_when_calendars_are_enforced(books, settings):
     settings.SETTLEMENT_BUSINESS_DAYS_ONLY = True
     deliver, receive = pair(NSD_A, STRATE_A, tx="SAT", intended_settlement_date=dt.date(2026, 11, 28))
