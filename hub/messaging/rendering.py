@@ -13,6 +13,7 @@ from django.conf import settings
 from iso20022 import mx
 from iso20022.models import BusinessHeader, Message
 from iso20022.mt import build_mt, message_type_for, reference_fits
+from iso20022.mt.settlement import NO_REFERENCE
 
 XML = "application/xml"
 FIN = "text/plain; charset=us-ascii"
@@ -37,8 +38,6 @@ def _utc_second(epoch_second: int) -> str:
     return f"{dt.datetime.fromtimestamp(epoch_second, dt.UTC):%Y%m%d%H%M%S}"
 
 
-# SWIFT's word for "no reference": what an MT status names in place of a reference MT cannot carry
-NO_REFERENCE = "NONREF"
 _REFERENCES = ("transaction_id", "cancellation_request_reference")
 
 
@@ -59,9 +58,10 @@ def render(body: Message, *, receiver_bic: str, fmt: str, related_id: str | None
 
 
 def _mt_references(body: Message) -> Message:
-    """``body`` with NONREF for each reference MT cannot carry. Only a refusal meets one: the hub refuses
-    an instruction whose references its sender's MT statuses could not carry, and answers the refusal of
-    an MX message (whose references may hold 35 characters) in MT when the sender takes MT."""
+    """``body`` with NONREF (SWIFT's "no reference") for each reference MT cannot carry. Only a refusal
+    meets one: the hub refuses an instruction whose references its sender's MT statuses could not carry,
+    and answers the refusal of an MX message (whose references may hold 35 characters) in MT when the
+    sender takes MT."""
     unfit = {
         name: NO_REFERENCE
         for name in _REFERENCES

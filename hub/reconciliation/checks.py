@@ -54,6 +54,13 @@ latest AS (
     ORDER BY s.csd_id, s.pulled_at DESC, s.id DESC
 )"""
 
+# the CSDs whose latest statements lack a participant account: their participants' total is unknown
+INCOMPLETE = f"""
+incomplete AS (
+    SELECT DISTINCT l.csd_id FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
+    JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {PARTICIPANT}
+)"""  # noqa: S608 - only this module's constants are interpolated
+
 BALANCE = """
 INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail, since)
 WITH cur AS (
@@ -86,10 +93,7 @@ WHERE coalesce(e.q, 0) <> coalesce(a.q, 0)
 
 OMNIBUS = f"""
 INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail)
-WITH {LATEST}, incomplete AS (
-    SELECT DISTINCT l.csd_id FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
-    JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {PARTICIPANT}
-), part AS (
+WITH {LATEST}, {INCOMPLETE}, part AS (
     SELECT l.csd_id, p.isin, sum(p.quantity) AS q
     FROM latest l JOIN reconciliation_position p ON p.statement_id = l.id
     WHERE p.kind IN {PARTICIPANT} GROUP BY l.csd_id, p.isin

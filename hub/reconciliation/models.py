@@ -156,7 +156,6 @@ PER_CSD_KINDS = (
     BreakKind.MOVEMENT_MISMATCH,
     BreakKind.MOVEMENT_UNKNOWN,
 )
-CROSS_KINDS = (BreakKind.OMNIBUS, BreakKind.ISSUED_TOTAL, BreakKind.LEDGER_CHAIN, BreakKind.LEDGER_RECORD)
 
 
 class BreakStatus(models.TextChoices):

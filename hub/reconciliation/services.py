@@ -177,10 +177,7 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
 # - OMNIBUS: when the link's check ran (the investor CSD's participants complete, the omnibus account no gap);
 # - the ledger's (LG_*): whenever the cross-CSD checks ran.
 RESOLVE = f"""
-WITH {checks.LATEST}, incomplete AS (
-    SELECT DISTINCT l.csd_id FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
-    JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {checks.PARTICIPANT}
-), gone AS (
+WITH {checks.LATEST}, {checks.INCOMPLETE}, gone AS (
     SELECT b.id, b.status FROM reconciliation_break b
     WHERE b.status IN ('OPEN', 'ACK') AND b.last_seen_run_id <> %(run)s
       AND (
