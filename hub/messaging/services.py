@@ -3,12 +3,12 @@
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import requests
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -20,7 +20,8 @@ from hub.messaging.models import (
     WebhookDelivery,
 )
 from hub.messaging.rendering import Rendered, render
-from hub.registry.models import Participant
+from hub.messaging.webhook_http import post_within
+from hub.registry.models import WEBHOOK_SECRET_MIN_LENGTH, Participant
 from hub.rows import model_new, rows_append, rows_insert
 from iso20022.models import Message
 
@@ -281,50 +282,72 @@ def webhook_backoff(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def webhook_deliver(*, delivery_id: int) -> WebhookDelivery:
-    """One attempt to deliver a webhook. The HTTP call runs outside any transaction; the attempt and its
-    outcome are recorded afterwards. Returns the delivery as it stands after the attempt."""
+# answers that will not change however often the same message is sent again: give up at once
+WEBHOOK_PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 413, 415, 422})
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """A delivery as it stands after ``webhook_deliver``, and whether that call made an attempt."""
+
+    delivery: WebhookDelivery
+    attempted: bool
+
+
+def webhook_claim_window() -> dt.timedelta:
+    """How long a claimed attempt keeps its delivery from being claimed again: longer than an attempt can
+    last (its deadline is ``WEBHOOK_TIMEOUT_SECONDS``), so a duplicate task never sends in parallel."""
+    return dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 4)
+
+
+def webhook_deliver(*, delivery_id: int) -> WebhookOutcome:
+    """One attempt to deliver a webhook, if one is due: the delivery is PENDING and its next attempt's
+    time has come. A duplicate task (the sweeper and the retry's own task both fire when it is due) finds
+    it claimed or backed off and does nothing. The HTTP call runs outside any transaction, within
+    ``WEBHOOK_TIMEOUT_SECONDS`` in all; the attempt and its outcome are recorded afterwards."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("message__participant")
             .get(pk=delivery_id)
         )
-        if delivery.status != WebhookDelivery.Status.PENDING:
-            return delivery
+        now = timezone.now()
+        if delivery.status != WebhookDelivery.Status.PENDING or (
+            delivery.next_attempt_at is not None and delivery.next_attempt_at > now
+        ):
+            return WebhookOutcome(delivery, attempted=False)
         number = delivery.attempts + 1
         # claim the attempt, so a second worker holding a duplicate task does not send it in parallel
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            attempts=number,
-            next_attempt_at=timezone.now() + dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 4),
+            attempts=number, next_attempt_at=now + webhook_claim_window()
         )
     message = delivery.message
-    timestamp = str(int(time.time()))
-    headers = {
-        "Content-Type": message.content_type,
-        "X-Hub-Timestamp": timestamp,
-        "X-Hub-Sequence": str(message.sequence),
-        "X-Hub-Message-Type": message.message_type,
-        "X-Hub-Signature": "sha256="
-        + webhook_signature(
-            secret=message.participant.webhook_secret, timestamp=timestamp, body=bytes(message.payload)
-        ),
-    }
+    secret = message.participant.webhook_secret
     started = timezone.now()
     clock = time.perf_counter()
-    http_status, error = None, ""
-    try:
-        response = requests.post(
-            delivery.url,
-            data=bytes(message.payload),
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-        )
-        http_status = response.status_code
-        if not 200 <= response.status_code < 300:
-            error = f"HTTP {response.status_code}"
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+    http_status, error, permanent = None, "", False
+    if len(secret) < WEBHOOK_SECRET_MIN_LENGTH:
+        # a signature anyone could forge is worse than none: the participant pulls its outbox instead
+        error, permanent = f"no webhook secret of at least {WEBHOOK_SECRET_MIN_LENGTH} characters", True
+    else:
+        timestamp = str(int(time.time()))
+        body = bytes(message.payload)
+        headers = {
+            "Content-Type": message.content_type,
+            "X-Hub-Timestamp": timestamp,
+            "X-Hub-Sequence": str(message.sequence),
+            "X-Hub-Message-Type": message.message_type,
+            "X-Hub-Signature": "sha256=" + webhook_signature(secret=secret, timestamp=timestamp, body=body),
+        }
+        try:
+            http_status = post_within(
+                delivery.url, body=body, headers=headers, deadline=settings.WEBHOOK_TIMEOUT_SECONDS
+            )
+            if not 200 <= http_status < 300:
+                # 3xx too: a redirect is not followed, the message is delivered to its URL or not at all
+                error, permanent = f"HTTP {http_status}", http_status in WEBHOOK_PERMANENT_STATUSES
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
     duration_ms = int((time.perf_counter() - clock) * 1000)
     with transaction.atomic():
         WebhookAttempt.objects.create(
@@ -341,10 +364,10 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery:
                 "delivered_at": timezone.now(),
                 "next_attempt_at": None,
             }
-        elif number >= settings.WEBHOOK_MAX_ATTEMPTS:
+        elif permanent or number >= settings.WEBHOOK_MAX_ATTEMPTS:
             values = {"status": WebhookDelivery.Status.GAVE_UP, "next_attempt_at": None}
         else:
             values = {"next_attempt_at": timezone.now() + dt.timedelta(seconds=webhook_backoff(number))}
         WebhookDelivery.objects.filter(pk=delivery.pk).update(**values)
     delivery.refresh_from_db()
-    return delivery
+    return WebhookOutcome(delivery, attempted=True)

@@ -7,9 +7,11 @@ from hub.messaging.models import WebhookDelivery
 
 @shared_task(name="hub.messaging.webhook_deliver", acks_late=True)
 def webhook_deliver(delivery_id: int) -> str:
-    """One delivery attempt; a failed attempt schedules the next one itself, with backoff."""
-    delivery = services.webhook_deliver(delivery_id=delivery_id)
-    if delivery.status == WebhookDelivery.Status.PENDING and delivery.next_attempt_at:
+    """One delivery attempt; a failed attempt schedules the next one itself, with backoff. A duplicate task
+    that found nothing due schedules nothing: one chain of retries per delivery."""
+    outcome = services.webhook_deliver(delivery_id=delivery_id)
+    delivery = outcome.delivery
+    if outcome.attempted and delivery.status == WebhookDelivery.Status.PENDING and delivery.next_attempt_at:
         webhook_deliver.apply_async(args=[delivery_id], eta=delivery.next_attempt_at)
     return delivery.status
 

@@ -15,6 +15,7 @@ from hub.registry.dbfunctions import IsinIsValid, TimezoneIsValid
 BIC_PATTERN = r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$"
 LEI_PATTERN = r"^[A-Z0-9]{18}[0-9]{2}$"
 QUANTITY = {"max_digits": 24, "decimal_places": 6}
+WEBHOOK_SECRET_MIN_LENGTH = 16
 
 
 class MessageStandard(models.TextChoices):
@@ -113,7 +114,10 @@ class Participant(models.Model):
         blank=True, help_text="Where the hub POSTs each outbound message, signed with HMAC-SHA256 (optional)"
     )
     webhook_secret = models.CharField(
-        max_length=64, blank=True, help_text="Shared secret of the webhook HMAC"
+        max_length=64,
+        blank=True,
+        help_text=f"Shared secret of the webhook HMAC: at least {WEBHOOK_SECRET_MIN_LENGTH} characters "
+        "when there is a webhook URL",
     )
     is_demo = models.BooleanField(default=False)
 
@@ -126,6 +130,14 @@ class Participant(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(outbound_format__in=MessageStandard.values), name="participant_outbound_format"
+            ),
+            # an HMAC under an empty or short key is a signature anyone can forge
+            models.CheckConstraint(
+                condition=Q(webhook_url="")
+                | Q(webhook_secret__regex=rf"^.{{{WEBHOOK_SECRET_MIN_LENGTH},}}$"),
+                name="participant_webhook_secret",
+                violation_error_message=f"a webhook URL needs a secret of at least {WEBHOOK_SECRET_MIN_LENGTH} "
+                "characters",
             ),
         ]
 

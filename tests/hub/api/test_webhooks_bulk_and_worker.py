@@ -1,6 +1,7 @@
 """Webhooks signed and retried with every attempt recorded; bulk intake; and the pair matched by a real
 Celery worker on the suite's Redis and PostgreSQL."""
 
+import datetime as dt
 import hashlib
 import hmac
 import http.server
@@ -8,6 +9,8 @@ import threading
 import time
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hub.messaging.models import InboundMessage, OutboundMessage, WebhookDelivery
@@ -20,64 +23,157 @@ from ...conftest import celery_worker
 from ..settlement.messages import as_mt, as_mx, instruction
 from .conftest import client_for, post
 
+SECRET = "s3cret-of-the-participant"
+
 
 class Receiver(http.server.BaseHTTPRequestHandler):
-    """A participant's webhook endpoint: answers with the next status of its script."""
+    """A participant's webhook endpoint: answers with the next status of its script (a redirect names
+    ``/elsewhere``; ``TRICKLE`` sends the status line a byte at a time, every 0.3 s)."""
 
+    TRICKLE = 0
     script: list[int] = []
-    received: list[tuple[dict, bytes]] = []
+    received: list[tuple[str, str, dict, bytes]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the handler API names it so
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append((dict(self.headers), body))
-        self.send_response(Receiver.script.pop(0) if Receiver.script else 200)
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        Receiver.received.append((self.command, self.path, dict(self.headers), body))
+        status = Receiver.script.pop(0) if Receiver.script and self.command == "POST" else 200
+        if status == Receiver.TRICKLE:
+            for byte in b"HTTP/1.1 200 OK\r\n\r\n":
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.3)
+            return
+        self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", "/elsewhere")
+        self.send_header("Content-Length", "0")
         self.end_headers()
+
+    do_POST = do_GET = _answer  # noqa: N815 - the handler API names them so
 
     def log_message(self, *args) -> None:
         pass
 
 
 @pytest.fixture
-def webhook_endpoint():
+def webhook_endpoint(nsd_broker):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     Receiver.script, Receiver.received = [], []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    Participant.objects.filter(bic="DEMARUMM").update(webhook_url=url, webhook_secret=SECRET)
+    yield url
     server.shutdown()
 
 
+def _due_now(delivery: WebhookDelivery) -> None:
+    """The backoff has passed: the delivery's next attempt is due."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+
+
 def test_a_webhook_is_signed_retried_with_backoff_and_every_attempt_is_recorded(nsd_broker, webhook_endpoint):
-    Participant.objects.filter(bic="DEMARUMM").update(webhook_url=webhook_endpoint, webhook_secret="s3cret")
     Receiver.script = [500]
     post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-1")))
     delivery = WebhookDelivery.objects.get()
     first = webhook_deliver(delivery_id=delivery.pk)
-    assert first.status == "PENDING" and first.attempts == 1
-    assert first.next_attempt_at > timezone.now()  # backed off, not hammered
-    second = webhook_deliver(delivery_id=delivery.pk)
+    assert first.attempted and first.delivery.status == "PENDING" and first.delivery.attempts == 1
+    assert first.delivery.next_attempt_at > timezone.now()  # backed off, not hammered
+    _due_now(delivery)
+    second = webhook_deliver(delivery_id=delivery.pk).delivery
     assert second.status == "DELIVERED"
     attempts = list(second.attempt_log.values_list("number", "http_status"))
     assert attempts == [(1, 500), (2, 200)]
-    assert webhook_deliver(delivery_id=delivery.pk).attempts == 2  # delivered: never sent again
-    headers, body = Receiver.received[-1]
+    again = webhook_deliver(delivery_id=delivery.pk)
+    assert not again.attempted and again.delivery.attempts == 2  # delivered: never sent again
+    _method, _path, headers, body = Receiver.received[-1]
     message = OutboundMessage.objects.get(pk=delivery.message_id)
     assert body == bytes(message.payload) and headers["X-Hub-Sequence"] == str(message.sequence)
     expected = hmac.new(
-        b"s3cret", headers["X-Hub-Timestamp"].encode() + b"." + body, hashlib.sha256
+        SECRET.encode(), headers["X-Hub-Timestamp"].encode() + b"." + body, hashlib.sha256
     ).hexdigest()
     assert headers["X-Hub-Signature"] == f"sha256={expected}"
 
 
+def test_a_duplicate_task_sends_nothing_before_the_backoff_has_passed_and_starts_no_second_chain(
+    nsd_broker, webhook_endpoint, monkeypatch
+):
+    from hub.messaging import tasks
+
+    scheduled = []
+    monkeypatch.setattr(tasks.webhook_deliver, "apply_async", lambda **kw: scheduled.append(kw))
+    Receiver.script = [503]
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-DUP")))
+    delivery = WebhookDelivery.objects.get()
+    assert tasks.webhook_deliver(delivery.pk) == "PENDING"
+    assert tasks.webhook_deliver(delivery.pk) == "PENDING"  # the sweeper's copy, before the retry is due
+    assert len(Receiver.received) == 1 and len(scheduled) == 1  # one POST, one chain of retries
+    assert WebhookDelivery.objects.get().attempts == 1
+
+
+def test_a_delivery_in_flight_is_not_sent_again_by_a_duplicate_task(nsd_broker, webhook_endpoint):
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-FLIGHT")))
+    delivery = WebhookDelivery.objects.get()
+    # the first task has claimed the attempt and is waiting for the endpoint
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=1, next_attempt_at=timezone.now() + dt.timedelta(seconds=20)
+    )
+    outcome = webhook_deliver(delivery_id=delivery.pk)
+    assert not outcome.attempted and Receiver.received == []
+
+
+def test_a_redirect_is_not_followed_and_the_message_stays_undelivered(nsd_broker, webhook_endpoint):
+    Receiver.script = [302]
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-302")))
+    delivery = webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk).delivery
+    assert delivery.status == "PENDING" and delivery.attempt_log.get().error == "HTTP 302"
+    assert [(method, path) for method, path, *_ in Receiver.received] == [("POST", "/hook")]
+
+
+def test_an_endpoint_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(
+    nsd_broker, webhook_endpoint, settings
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    Receiver.script = [Receiver.TRICKLE]
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-SLOW")))
+    started = time.monotonic()
+    delivery = webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk).delivery
+    assert time.monotonic() - started < 3  # the status line alone would take 5 s
+    attempt = delivery.attempt_log.get()
+    assert delivery.status == "PENDING" and "DeadlineExceeded" in attempt.error
+
+
+def test_an_answer_that_will_not_change_gives_up_at_once(nsd_broker, webhook_endpoint):
+    Receiver.script = [410]
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-410")))
+    delivery = webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk).delivery
+    assert delivery.status == "GAVE_UP" and delivery.next_attempt_at is None
+    assert list(delivery.attempt_log.values_list("http_status", flat=True)) == [410]
+
+
 def test_a_webhook_gives_up_after_the_last_attempt(nsd_broker, settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
-    Participant.objects.filter(bic="DEMARUMM").update(webhook_url="http://127.0.0.1:9/nothing-listens")
+    Participant.objects.filter(bic="DEMARUMM").update(
+        webhook_url="http://127.0.0.1:9/nothing-listens", webhook_secret=SECRET
+    )
     post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-2")))
     delivery = WebhookDelivery.objects.get()
     webhook_deliver(delivery_id=delivery.pk)
-    final = webhook_deliver(delivery_id=delivery.pk)
+    _due_now(delivery)
+    final = webhook_deliver(delivery_id=delivery.pk).delivery
     assert final.status == "GAVE_UP" and final.attempt_log.count() == 2
-    assert "ConnectionError" in final.attempt_log.first().error
+    assert "ConnectionRefusedError" in final.attempt_log.first().error
+
+
+def test_a_webhook_without_a_long_enough_secret_is_refused(nsd_broker):
+    participant = Participant.objects.get(bic="DEMARUMM")
+    participant.webhook_url, participant.webhook_secret = "https://example.org/hook", "short"
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        participant.full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Participant.objects.filter(pk=participant.pk).update(webhook_url="https://example.org/hook")
 
 
 def test_a_bulk_mx_file_is_processed_message_by_message(nsd_broker):
