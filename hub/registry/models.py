@@ -11,6 +11,7 @@ from django.db.models import F, Q
 
 from hub.registry import validators as v
 from hub.registry.dbfunctions import IsinIsValid, TimezoneIsValid
+from iso20022.mt import account_fits
 
 BIC_PATTERN = r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$"
 LEI_PATTERN = r"^[A-Z0-9]{18}[0-9]{2}$"
@@ -131,18 +132,19 @@ class Participant(models.Model):
             models.CheckConstraint(
                 condition=Q(outbound_format__in=MessageStandard.values), name="participant_outbound_format"
             ),
-            # an HMAC under an empty or short key is a signature anyone can forge
-            models.CheckConstraint(
-                condition=Q(webhook_url="")
-                | Q(webhook_secret__regex=rf"^.{{{WEBHOOK_SECRET_MIN_LENGTH},}}$"),
-                name="participant_webhook_secret",
-                violation_error_message=f"a webhook URL needs a secret of at least {WEBHOOK_SECRET_MIN_LENGTH} "
-                "characters",
-            ),
         ]
 
     def __str__(self) -> str:
         return self.bic
+
+    def clean(self) -> None:
+        # an HMAC under an empty or short key is a signature anyone can forge (delivery refuses it too)
+        if self.webhook_url and len(self.webhook_secret) < WEBHOOK_SECRET_MIN_LENGTH:
+            raise ValidationError(
+                {
+                    "webhook_secret": f"a webhook URL needs a secret of at least {WEBHOOK_SECRET_MIN_LENGTH} characters"
+                }
+            )
 
 
 class ParticipantToken(models.Model):
@@ -280,6 +282,12 @@ class SecuritiesAccount(models.Model):
             errors["link"] = (
                 f"an {self.get_kind_display().lower()} needs the CSD link it serves; "
                 "create the link between the two CSDs first"
+            )
+        if self.csd_id and self.csd.message_standard == MessageStandard.MT and not account_fits(self.number):
+            # every leg at the CSD names its accounts in MT fields (:97A::SAFE//)
+            errors["number"] = (
+                f"{self.csd} speaks ISO 15022: an account number there is at most 35 characters of the SWIFT "
+                "x character set (letters, digits, / - ? : ( ) . , ' + and space)"
             )
         if self.kind in PARTICIPANT_KINDS and not self.participant_id:
             errors["participant"] = "an own or client account needs its participant"

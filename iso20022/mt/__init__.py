@@ -15,7 +15,7 @@ from collections.abc import Callable
 from iso20022 import models as m
 from iso20022.errors import Iso20022Error, MessageError, ReasonCode, UnsupportedMessage
 from iso20022.mt import intra, settlement, statements
-from iso20022.mt.fields import FieldFormatError, make_field
+from iso20022.mt.fields import FieldFormatError, format_decimal, make_field
 from iso20022.mt.fin import FinMessage, Sequence, build_fin, input_message, parse_fin
 
 SUPPORTED_TYPES = (
@@ -55,6 +55,8 @@ __all__ = [
     "parse_fin",
     "parse_mt",
     "read_message",
+    "account_fits",
+    "quantity_fits",
     "reference_fits",
     "validate_mt",
 ]
@@ -65,6 +67,28 @@ def reference_fits(reference: str) -> bool:
     x character set). An ISO 20022 transaction id may hold 35 characters, and others."""
     try:
         make_field("20C", "SEME", reference)
+    except FieldFormatError:
+        return False
+    return True
+
+
+def account_fits(account: str) -> bool:
+    """Whether ``account`` can travel as an MT safekeeping account (``:97A::SAFE//``: at most 35 characters
+    of the SWIFT x character set)."""
+    try:
+        make_field("97A", "SAFE", account)
+    except FieldFormatError:
+        return False
+    return True
+
+
+def quantity_fits(quantity: m.Quantity) -> bool:
+    """Whether ``quantity`` can travel in an MT540-543 (``:36B:``: a SWIFT decimal of at most 15 characters,
+    and at most five decimal places, as the hub reads them)."""
+    if quantity.amount < 0 or quantity.amount.normalize().as_tuple().exponent < -settlement.QUANTITY_DECIMALS:
+        return False
+    try:
+        make_field("36B", "SETT", f"{quantity.type.value}/{format_decimal(quantity.amount)}")
     except FieldFormatError:
         return False
     return True

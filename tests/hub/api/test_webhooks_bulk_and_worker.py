@@ -10,7 +10,6 @@ import time
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hub.messaging.models import InboundMessage, OutboundMessage, WebhookDelivery
@@ -167,13 +166,16 @@ def test_a_webhook_gives_up_after_the_last_attempt(nsd_broker, settings):
     assert "ConnectionRefusedError" in final.attempt_log.first().error
 
 
-def test_a_webhook_without_a_long_enough_secret_is_refused(nsd_broker):
+def test_a_webhook_without_a_long_enough_secret_is_refused_and_never_signed_with_it(nsd_broker):
     participant = Participant.objects.get(bic="DEMARUMM")
     participant.webhook_url, participant.webhook_secret = "https://example.org/hook", "short"
     with pytest.raises(ValidationError, match="at least 16 characters"):
         participant.full_clean()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Participant.objects.filter(pk=participant.pk).update(webhook_url="https://example.org/hook")
+    # a row written past validation (before the rule existed, say): its messages are not delivered
+    Participant.objects.filter(pk=participant.pk).update(webhook_url="https://example.org/hook")
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-NOKEY")))
+    delivery = webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk).delivery
+    assert delivery.status == "GAVE_UP" and "no webhook secret" in delivery.attempt_log.get().error
 
 
 def test_a_bulk_mx_file_is_processed_message_by_message(nsd_broker):

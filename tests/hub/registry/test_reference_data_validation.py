@@ -125,6 +125,21 @@ def test_a_participant_account_at_another_csd_is_refused():
     assert "home CSD" in refused_by_database(lambda: account(investor, "X-OWN", participant=broker))
 
 
+def test_an_account_at_a_csd_speaking_mt_must_be_writable_in_an_mt_field():
+    strate = saved_csd("STRATE", bic="STRAZAJJ", country="ZA", message_standard="MT", adapter="iso15022_mt")
+    nsd = saved_csd("NSD")
+    broker = participant(strate, bic="DEMAZAJJ")
+    with pytest.raises(ValidationError, match="SWIFT x character set"):
+        SecuritiesAccount(
+            csd=strate, number="DEM_B-OWN", kind=AccountKind.OWN, participant=broker
+        ).full_clean()
+    SecuritiesAccount(csd=strate, number="DEM-B-OWN", kind=AccountKind.OWN, participant=broker).full_clean()
+    # an ISO 20022 account identifier may hold an underscore
+    SecuritiesAccount(
+        csd=nsd, number="DEM_A-OWN", kind=AccountKind.OWN, participant=participant(nsd)
+    ).full_clean()
+
+
 def test_a_participant_account_may_not_go_negative_but_a_contra_account_may():
     issuer, investor, link = two_linked_csds()
     shares = security(issuer)
