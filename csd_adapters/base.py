@@ -262,6 +262,11 @@ class ProtocolError(AdapterError):
     """The CSD answered with something that is not a valid reply to the request."""
 
 
+class LegNotExpressible(AdapterError):
+    """The leg cannot be written in the CSD's message standard (an account number an MT field cannot
+    carry, say): nothing was sent for it."""
+
+
 class CsdUnavailable(AdapterError):
     """The CSD could not be reached or answered that it is unavailable; retry later."""
 

@@ -42,6 +42,7 @@ from csd_adapters.base import (
     Health,
     Holdings,
     Leg,
+    LegNotExpressible,
     LegOutcome,
     LegResult,
     LegState,
@@ -162,7 +163,7 @@ class MessagingAdapter(CsdAdapter):
                 trade_date=leg.intended_settlement_date,
                 intended_settlement_date=leg.intended_settlement_date,
                 security=m.Security(isin=leg.isin),
-                quantity=_quantity(leg),
+                quantity=leg_quantity(leg),
                 safekeeping_account=own,
                 account_owner_bic=self.hub_bic,
                 counterparty=m.Counterparty(
@@ -173,6 +174,8 @@ class MessagingAdapter(CsdAdapter):
             )
             replies = yield instruction
             if all(isinstance(r, m.SettlementConfirmation) for r in replies):
+                for r in replies:
+                    _confirms(leg, r, leg.debit_account if r.side is m.Side.DELIVER else leg.credit_account)
                 outcome = _agree(
                     leg,
                     [
@@ -191,11 +194,18 @@ class MessagingAdapter(CsdAdapter):
             raise ProtocolError(f"leg {leg.leg_id}: the CSD settled none of the commit's instructions")
         return outcome
 
+    def _expressible(self, leg: Leg) -> None:
+        """Raise ``LegNotExpressible`` when a message of the leg's commit could not be written in this
+        standard: checked before the leg is reserved, so that it is refused before the anchor rather than
+        stuck after it."""
+
     def _movement_steps(self, leg: Leg, source: m.SubBalance, target: m.SubBalance, state: LegState) -> Steps:
+        if state is LegState.PREPARED:
+            self._expressible(leg)
         movement = m.IntraPositionMovement(
             transaction_id=leg.reference,
             security=m.Security(isin=leg.isin),
-            quantity=_quantity(leg),
+            quantity=leg_quantity(leg),
             settlement_date=leg.intended_settlement_date,
             from_balance=source,
             to_balance=target,
@@ -209,6 +219,7 @@ class MessagingAdapter(CsdAdapter):
                     raise ProtocolError(
                         f"leg {leg.leg_id}: the CSD confirmed {r.from_balance} -> {r.to_balance}"
                     )
+                _confirms(leg, r, leg.debit_account)
             return _agree(
                 leg,
                 [
@@ -232,7 +243,7 @@ class MessagingAdapter(CsdAdapter):
             message = next(steps)
             while True:
                 reply = self.transport.request(
-                    "POST", "/messages", body=self.encode(message), content_type=self.content_type
+                    "POST", "/messages", body=self._encode(leg, message), content_type=self.content_type
                 )
                 replies = self._replies(reply.parts).get(leg.reference, [])
                 if len(replies) != len(reply.parts):
@@ -258,6 +269,7 @@ class MessagingAdapter(CsdAdapter):
                 if replies == []:
                     raise ProtocolError(f"leg {legs[index].leg_id}: the CSD's bulk reply says nothing of it")
                 message = next(steps) if replies is None else steps.send(replies)
+                data = self._encode(legs[index], message)
             except StopIteration as done:
                 results[index] = LegResult(leg_id=legs[index].leg_id, outcome=done.value)
             except AdapterError as exc:
@@ -266,16 +278,16 @@ class MessagingAdapter(CsdAdapter):
                 steps.close()
                 results[index] = LegResult(leg_id=legs[index].leg_id, error=exc)
             else:
-                running.append((index, steps, message))
+                running.append((index, steps, data))
 
-        running: list[tuple[int, Steps, m.Message]] = []
+        running: list[tuple[int, Steps, bytes]] = []
         for index, leg in enumerate(legs):
             advance(index, steps_for(leg), None, running)
         while running:
             this_round, running = running, []
             for chunk in self._chunks(this_round, legs):
                 try:
-                    replies = self._exchange_many([(legs[i], message) for i, _, message in chunk])
+                    replies = self._exchange_many([(legs[i], data) for i, _, data in chunk])
                 except AdapterError as exc:
                     if not exc.permanent:
                         raise
@@ -287,10 +299,10 @@ class MessagingAdapter(CsdAdapter):
                     advance(index, steps, leg_replies, running)
         return results  # type: ignore[return-value]  # every leg has its result once none runs
 
-    def _chunks(self, waiting: list[tuple[int, Steps, m.Message]], legs: Sequence[Leg]):
+    def _chunks(self, waiting: list[tuple[int, Steps, bytes]], legs: Sequence[Leg]):
         """The round's messages in bulk files of at most ``batch_size``, a leg's reference at most once
         a file (a leg given twice is sent twice, the second time as a replay)."""
-        chunk: list[tuple[int, Steps, m.Message]] = []
+        chunk: list[tuple[int, Steps, bytes]] = []
         references: set[str] = set()
         for item in waiting:
             reference = legs[item[0]].reference
@@ -302,12 +314,13 @@ class MessagingAdapter(CsdAdapter):
         if chunk:
             yield chunk
 
-    def _exchange_many(self, messages: list[tuple[Leg, m.Message]]) -> list[list[m.Message]]:
-        """One bulk file of messages (one per leg, references all different) and each one's replies."""
+    def _exchange_many(self, messages: list[tuple[Leg, bytes]]) -> list[list[m.Message]]:
+        """One bulk file of messages (one per leg, references all different, each already written) and
+        each one's replies."""
         reply = self.transport.request(
             "POST",
             "/messages/bulk",
-            body=self.join([self.encode(message) for _, message in messages]),
+            body=self.join([data for _, data in messages]),
             content_type=self.content_type,
         )
         by_reference = self._replies(reply.parts)
@@ -329,6 +342,12 @@ class MessagingAdapter(CsdAdapter):
             raise ValueError(
                 f"leg {leg.leg_id} is at {leg.csd}, but this adapter speaks to {self.profile.code}"
             )
+
+    def _encode(self, leg: Leg, message: m.Message) -> bytes:
+        try:
+            return self.encode(message)
+        except Iso20022Error as exc:
+            raise LegNotExpressible(f"leg {leg.leg_id}: {exc}") from exc
 
     def _decode(self, data: bytes) -> m.Message:
         try:
@@ -407,22 +426,29 @@ class MessagingAdapter(CsdAdapter):
         reply = self.transport.request("POST", "/endorse", body=header)
         try:
             answer = json.loads(reply.parts[0])
+            if not isinstance(answer.get("key_id"), str):
+                raise TypeError("key_id is not a string")
             return Endorsement(signature=bytes.fromhex(answer["signature"]), key_id=answer["key_id"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ProtocolError(f"unreadable endorsement from {self.profile.code}") from exc
 
     def health(self) -> Health:
         started = time.monotonic()
         try:
             reply = self.transport.request("GET", "/health")
-            detail = json.loads(reply.parts[0]).get("status", "?")
+            answer = json.loads(reply.parts[0])
+            detail = (
+                answer.get("status", "?")
+                if isinstance(answer, dict)
+                else f"not a JSON object: {answer!r}"[:200]
+            )
             ok = detail == "ok"
         except (AdapterError, ValueError) as exc:
             ok, detail = False, str(exc)
         return Health(ok=ok, detail=detail, latency_ms=(time.monotonic() - started) * 1000)
 
 
-def _quantity(leg: Leg) -> m.Quantity:
+def leg_quantity(leg: Leg) -> m.Quantity:
     return m.Quantity(
         amount=leg.quantity, type=m.QuantityType.FACE_AMOUNT if leg.face_amount else m.QuantityType.UNIT
     )
@@ -431,6 +457,22 @@ def _quantity(leg: Leg) -> m.Quantity:
 def _short(reference: str) -> str | None:
     """A transfer reference is sent along only when it fits the MT field (16 characters)."""
     return reference if 0 < len(reference) <= REFERENCE_LENGTH and "/" not in reference else None
+
+
+def _confirms(leg: Leg, reply: m.IntraPositionConfirmation | m.SettlementConfirmation, account: str) -> None:
+    """A confirmation must be of the leg's security, quantity and account: a CSD that settled part of it
+    (or another movement under its reference) has not done what the leg asks."""
+    quantity = leg_quantity(leg)
+    if (reply.security.isin, reply.settled_quantity, reply.safekeeping_account) != (
+        leg.isin,
+        quantity,
+        account,
+    ):
+        raise ProtocolError(
+            f"leg {leg.leg_id}: the CSD confirmed {reply.settled_quantity.amount} "
+            f"{reply.settled_quantity.type} of {reply.security.isin} on {reply.safekeeping_account}, not "
+            f"{quantity.amount} {quantity.type} of {leg.isin} on {account}"
+        )
 
 
 def _agree(leg: Leg, outcomes: list[LegOutcome]) -> LegOutcome:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from csd_adapters.base import ProtocolError
-from csd_adapters.messaging import MessagingAdapter
+from csd_adapters.base import Leg, LegNotExpressible, ProtocolError
+from csd_adapters.messaging import MessagingAdapter, leg_quantity
 from iso20022 import bulk
 from iso20022 import models as m
-from iso20022.mt import build_mt, parse_mt
+from iso20022.mt import account_fits, build_mt, parse_mt, quantity_fits
 
 
 class MtAdapter(MessagingAdapter):
@@ -17,6 +17,17 @@ class MtAdapter(MessagingAdapter):
 
     def encode(self, body: m.Message) -> bytes:
         return build_mt(body, sender=self.hub_bic, receiver=self.profile.bic).encode()
+
+    def _expressible(self, leg: Leg) -> None:
+        """An MT524 carries the debit account alone; the commit's MT540 and MT542 carry both accounts and
+        a quantity with at most five decimals (MX carries up to six)."""
+        for account in (leg.debit_account, leg.credit_account):
+            if not account_fits(account):
+                raise LegNotExpressible(f"leg {leg.leg_id}: account {account!r} cannot travel in an MT field")
+        if not quantity_fits(leg_quantity(leg)):
+            raise LegNotExpressible(
+                f"leg {leg.leg_id}: quantity {leg.quantity} cannot travel in an MT540-543"
+            )
 
     def decode(self, data: bytes) -> m.Message:
         body = parse_mt(data)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 
 from csd_adapters.base import (
     AdapterError,
@@ -134,6 +135,8 @@ class HttpTransport(Transport):
         self.session.mount("https://", adapter)
 
     def _send(self, method, path, body, params, content_type) -> Reply:
+        # the read timeout bounds each wait for bytes; the whole reply must also be in within it once the
+        # CSD starts answering, so that a CSD sending a byte now and then cannot hold a worker for ever
         try:
             response = self.session.request(
                 method,
@@ -142,14 +145,38 @@ class HttpTransport(Transport):
                 params=params,
                 headers={"Content-Type": content_type} if body else {},
                 timeout=self.timeout,
+                stream=True,
             )
+            try:
+                content = _read_within(response.raw, time.monotonic() + self.timeout[1])
+            except BaseException:
+                response.close()  # a connection left half read cannot serve another request
+                raise
+            response.raw.release_conn()
         except requests.exceptions.ConnectTimeout as exc:
             raise CsdUnavailable(f"{method} {path}: no connection within {self.timeout[0]}s") from exc
-        except requests.exceptions.ReadTimeout as exc:
+        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError) as exc:
             raise CsdTimeout(f"{method} {path}: no reply within {self.timeout[1]}s") from exc
-        except requests.exceptions.ConnectionError as exc:
+        except (
+            requests.exceptions.ConnectionError,
+            urllib3.exceptions.ProtocolError,  # the reply cut short: the CSD died or the link dropped
+            urllib3.exceptions.DecodeError,
+        ) as exc:
             raise CsdUnavailable(f"{method} {path}: connection failed or lost: {exc}") from exc
-        return _reply(response.status_code, response.headers.get("Content-Type", ""), response.content)
+        except requests.RequestException as exc:
+            raise ProtocolError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        return _reply(response.status_code, response.headers.get("Content-Type", ""), content)
+
+
+def _read_within(raw: urllib3.HTTPResponse, deadline: float) -> bytes:
+    """The whole body of ``raw``, or ``CsdTimeout`` once ``deadline`` (``time.monotonic()``) has passed:
+    each read returns what has arrived, so the deadline is checked however slowly the bytes come."""
+    chunks = []
+    while chunk := raw.read1(1 << 16):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise CsdTimeout("the reply did not arrive in full within the read timeout")
+    return b"".join(chunks)
 
 
 class WsgiTransport(Transport):

@@ -45,6 +45,7 @@ from csd_adapters.base import (
     LegNotPrepared,
     LegOutcome,
     LegState,
+    MessageRejected,
     Movement,
     Position,
     UnknownAccount,
@@ -57,6 +58,19 @@ from csd_adapters.reference_csd.schema import CONTRA_KINDS
 
 ZERO = Decimal(0)
 T = TypeVar("T")
+# quantities are kept as whole millionths in a 64-bit integer
+LARGEST_QUANTITY = Decimal(2**63 - 1) / t.SCALE
+
+
+def _keepable(quantity: Decimal) -> None:
+    """Refuse (DQUA) a quantity this ledger cannot keep, before anything is written: larger than its
+    64-bit millionths hold, or finer than a millionth."""
+    if not 0 < quantity <= LARGEST_QUANTITY or (quantity * t.SCALE) % 1:
+        raise MessageRejected(
+            f"quantity {quantity} is outside what this CSD keeps (above 0, at most {LARGEST_QUANTITY:f}, "
+            "in millionths)",
+            reason_code="DQUA",
+        )
 
 
 def database_url(url: str) -> str:
@@ -274,6 +288,7 @@ class Ledger:
         kind: str = "ISSUE",
     ) -> Posting:
         """Book ``quantity`` of ``isin`` from a contra account (issuance, mirror) onto ``account``."""
+        _keepable(quantity)
         with self.engine.begin() as c:
             existing = c.execute(sa.select(t.postings).where(t.postings.c.reference == reference)).first()
             if existing is not None:
@@ -325,6 +340,7 @@ class Ledger:
                         while wanted > 0:
                             giver = givers[0]
                             moved = min(wanted, giver[1])
+                            _keepable(moved)
                             count += 1
                             self._post(
                                 c,
@@ -357,6 +373,7 @@ class Ledger:
         quantity: Decimal,
         linked_reference: str | None = None,
     ) -> LegOutcome:
+        _keepable(quantity)
         for attempt in (1, 2):
             try:
                 return self._reserve(reference, account, isin, quantity, linked_reference)
@@ -433,6 +450,7 @@ class Ledger:
         """
         if side not in ("DELI", "RECE"):
             raise ValueError(f"side {side!r} is neither DELI nor RECE")
+        _keepable(quantity)
         wanted = (account, counterparty_account, isin, quantity)
         with self._unit() as c:
             self._account(c, account)
@@ -473,6 +491,7 @@ class Ledger:
     def deliver(
         self, *, reference: str, account: str, credit_account: str, isin: str, quantity: Decimal
     ) -> LegOutcome:
+        _keepable(quantity)
         with self._unit() as c:
             row = self._reservation(c, reference, lock=True)
             if row is None:
@@ -517,6 +536,7 @@ class Ledger:
         )
 
     def release(self, *, reference: str, account: str, isin: str, quantity: Decimal) -> LegOutcome:
+        _keepable(quantity)
         for attempt in (1, 2):
             try:
                 return self._release(reference, account, isin, quantity)

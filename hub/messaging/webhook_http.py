@@ -9,6 +9,7 @@ at all (a followed 302 would turn the POST into a GET without the message, and p
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
@@ -39,10 +40,8 @@ def post_within(url: str, *, body: bytes, headers: dict[str, str], deadline: flo
         expired.set()
         sock = connection.sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     timer = threading.Timer(deadline, expire)
     timer.daemon = True

@@ -824,8 +824,9 @@ def _abort_begin(transfer: Transfer, *, reason: str, detail: str) -> None:
 
 
 # refusals of a release that say the CSD holds no reservation for a leg it never confirmed reserving: the
-# account or the security is unknown there, so nothing can have been earmarked on it
-_NOTHING_RESERVED = (csd.UnknownAccount, csd.UnknownSecurity)
+# account or the security is unknown there, or the leg cannot be written in its standard (so its prepare
+# was never sent either), and nothing can have been earmarked on it
+_NOTHING_RESERVED = (csd.UnknownAccount, csd.UnknownSecurity, csd.LegNotExpressible)
 
 
 def _released(leg: Leg, refusal: csd.AdapterError) -> bool:
