@@ -131,6 +131,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(EMBEDDED_BROKER_DIR / "control"),
         "processed_folder": str(EMBEDDED_BROKER_DIR / "processed"),
         "store_processed": False,
+        # kombu's default is a second between looks at the queue folder: a worker then took two or three
+        # tasks a second, and a demo's simulation outran it
+        "polling_interval": 0.1,
     }
     _default_backend = f"file://{EMBEDDED_BROKER_DIR / 'results'}"
 else:

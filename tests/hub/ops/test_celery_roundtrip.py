@@ -52,3 +52,20 @@ def test_a_task_round_trips_through_a_real_worker_on_the_embedded_filesystem_bro
         assert client_round_trip(token, env) == token
         assert "succeeded" in worker.output()
     assert (tmp_path / "broker" / "queue").is_dir()
+
+
+def test_with_no_worker_on_the_embedded_broker_health_says_so_rather_than_failing(tmp_path):
+    # the file result backend holds no result to forget when nobody answered the probe
+    probe = "import django; django.setup(); from hub.ops.health import _worker; print(_worker())"
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": "",
+        "CELERY_RESULT_BACKEND": "",
+        "HUB_VAR_DIR": str(tmp_path),
+        "HEALTH_WORKER_TIMEOUT_SECONDS": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=90
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "(False, 'no worker answered within 1s')"

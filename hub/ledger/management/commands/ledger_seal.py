@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from hub.ledger import services
+from hub.ledger.errors import LedgerError
 
 
 class Command(BaseCommand):
@@ -9,7 +10,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        heights = services.blocks_seal_and_finalise()
+        try:
+            heights = services.blocks_seal_and_finalise()
+        except LedgerError as exc:  # no signing key, say: a message to act on, not a traceback
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"sealed {len(heights)} blocks" + (f": {heights[0]}..{heights[-1]}" if heights else "")
         )
