@@ -124,6 +124,7 @@ def confirmation(instruction: Instruction, *, settled_on) -> m.SettlementConfirm
         payment=m.Payment.FREE,
         effective_settlement_date=settled_on,
         trade_date=instruction.trade_date,
+        common_trade_reference=instruction.common_trade_reference or None,
         security=m.Security(isin=instruction.security.isin),
         settled_quantity=quantity_of(instruction),
         safekeeping_account=instruction.account.number,

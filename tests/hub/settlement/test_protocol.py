@@ -72,7 +72,7 @@ def statuses_sent(bic: str) -> list[str]:
 
 
 def test_issuer_to_investor_nsd_shares_go_from_an_nsd_broker_to_a_strate_broker(books):
-    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="S-I")), books)
+    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="S-I", common_trade_reference="TRADE-77")), books)
     transfer = run(transfer, books)
     assert transfer.status == "SETTLED"
     legs = list(
@@ -90,10 +90,11 @@ def test_issuer_to_investor_nsd_shares_go_from_an_nsd_broker_to_a_strate_broker(
     assert statuses_sent("DEMARUMM")[-1] == "SETTLED" and statuses_sent("DEMAZAJJ")[-1] == "SETTLED"
     confirmation = OutboundMessage.objects.filter(participant__bic="DEMAZAJJ", status="SETTLED").get()
     assert confirmation.message_type == "MT544"  # Strate's broker speaks MT: receive free confirmed
-    assert (
-        OutboundMessage.objects.get(participant__bic="DEMARUMM", status="SETTLED").message_type
-        == "sese.025.001.11"
-    )
+    mx_confirmation = OutboundMessage.objects.get(participant__bic="DEMARUMM", status="SETTLED")
+    assert mx_confirmation.message_type == "sese.025.001.11"
+    # each side's own confirmation repeats the common trade reference both sides matched on
+    assert b":20C::COMM//TRADE-77" in bytes(confirmation.payload)
+    assert b"<CmonId>TRADE-77</CmonId>" in bytes(mx_confirmation.payload)
     kinds = list(Entry.objects.filter(reference=f"transfer:{transfer.pk}").values_list("kind", flat=True))
     assert kinds == ["COMMIT", "SETTLED"]
     assert set(Instruction.objects.values_list("status", flat=True)) == {"SETTLED"}
