@@ -514,6 +514,9 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
                 continue
             seen += 1
             if seen > MATCH_CANDIDATES:
+                # more open counterparts than a turn reads, none of them agreeing so far: the database
+                # finds the oldest that agrees, however far back (rare: many same-key trades at once)
+                chosen = _agreeing_counterpart(instruction, opposite, taken)
                 break
             if optional_fields_match(instruction, candidate):
                 chosen = candidate
@@ -556,6 +559,33 @@ def _match_round(instruction_ids: list[int]) -> tuple[dict[int, Transfer], list[
     transfers = _pairs(pairs, notices)
     outbound_enqueue_many(messages=notices)
     return {mine.pk: transfer for (mine, _theirs), transfer in zip(pairs, transfers, strict=True)}, again
+
+
+def _agreeing_counterpart(instruction: Compared, side: str, taken: set[int]) -> Compared | None:
+    """The oldest open instruction of ``side`` with the same key whose optional fields agree with
+    ``instruction``'s (equal, or blank on either side), none of ``taken``."""
+
+    def agrees(field: str, value: str) -> Q:
+        return Q(**{field: ""}) | Q(**{field: value}) if value else Q()
+
+    candidates = (
+        Instruction.objects.filter(
+            matching_key=instruction.matching_key, side=side, status__in=INSTRUCTION_OPEN
+        )
+        .exclude(pk__in=taken | {instruction.pk})
+        .filter(
+            agrees("common_trade_reference", instruction.common_trade_reference),
+            agrees("account__number", instruction.counterparty_account),
+            agrees("counterparty_account", instruction.account_number),
+            agrees("client_bic", instruction.counterparty_client_bic),
+            agrees("counterparty_client_bic", instruction.client_bic),
+            agrees("client_account", instruction.counterparty_client_account),
+            agrees("counterparty_client_account", instruction.client_account),
+        )
+        .order_by("created_at", "pk")
+    )
+    found = _compared(candidates[:1])
+    return found[0] if found and optional_fields_match(instruction, found[0]) else None
 
 
 def _pairs(pairs: list[tuple[Instruction, Instruction]], notices: list[Outgoing]) -> list[Transfer]:

@@ -132,6 +132,19 @@ def test_both_sides_matched_at_the_same_moment_make_exactly_one_transfer():
     assert Transfer.objects.count() == 5
 
 
+def test_a_counterpart_behind_more_disagreeing_ones_than_a_turn_reads_is_still_found(demo):
+    # 55 identical trades but for their common trade reference, then the receive side of the last one
+    for n in range(services.MATCH_CANDIDATES + 5):
+        submit(instruction("DELI", tx=f"MANY-D{n}", common_trade_reference=f"CTR{n}"))
+    last = services.MATCH_CANDIDATES + 4
+    receive = submit(instruction("RECE", tx="MANY-R", common_trade_reference=f"CTR{last}"))
+    transfer = instruction_match(instruction_id=receive.pk)
+    assert transfer is not None and transfer.deliver.transaction_id == f"MANY-D{last}"
+    # and one that no open counterpart agrees with stays unmatched
+    stray = submit(instruction("RECE", tx="STRAY-R", common_trade_reference="NOT-THERE"))
+    assert instruction_match(instruction_id=stray.pk) is None
+
+
 def test_a_batch_matches_each_instruction_as_one_at_a_time_would(demo):
     receives = [submit(instruction("RECE", tx=f"B-R{n}", amount=str(n + 1))) for n in range(3)]
     mismatch = submit(instruction("RECE", tx="B-RX", amount="9", common_trade_reference="T-1"))
