@@ -48,6 +48,12 @@ class UnknownPlaceOfSettlement(SettlementError):
     reason_code = ReasonCode.PLACE_OF_SETTLEMENT
 
 
+class NotTheOwnCsd(SettlementError):
+    """The instruction names as the sender's own depository a CSD other than its home CSD."""
+
+    reason_code = ReasonCode.PLACE_OF_SETTLEMENT
+
+
 class NotCrossCsd(SettlementError):
     """Deliverer and receiver at the same CSD: settled by that CSD itself, not through the hub."""
 

@@ -66,7 +66,19 @@ def matched(instruction: Instruction) -> m.StatusAdvice:
 
 
 def unmatched(instruction: Instruction) -> m.StatusAdvice:
-    return _advice(instruction, matching=m.MatchingStatus(code=m.MatchingStatusCode.UNMATCHED))
+    # CMIS: no matching instruction found (yet), as T2S says it
+    reasons = (m.Reason(code="CMIS", narrative="no counterpart instruction yet"),)
+    return _advice(
+        instruction, matching=m.MatchingStatus(code=m.MatchingStatusCode.UNMATCHED, reasons=reasons)
+    )
+
+
+def cancellation_requested(instruction: Instruction) -> m.StatusAdvice:
+    """To the counterparty of a matched instruction whose other side asked to cancel: it is cancelled
+    once this side asks too."""
+    return _advice(
+        instruction, processing=m.ProcessingStatus(code=m.ProcessingStatusCode.CANCELLATION_REQUESTED)
+    )
 
 
 def cancelled(instruction: Instruction, *, reason: str, why: str) -> m.StatusAdvice:

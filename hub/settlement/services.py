@@ -7,7 +7,7 @@ check the move against the tables in ``statuses``, and append the events.
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -229,6 +229,12 @@ def _resolve(
         raise errors.QuantityTypeMismatch(
             f"{security.isin} is settled in {security.get_denomination_display().lower()}, not {body.quantity.type.value}"
         )
+    if body.own_csd_bic and bic8(body.own_csd_bic) != bic8(home.bic):
+        # the deliverer's and receiver's CSDs are matching fields: the sender's is its home CSD
+        raise errors.NotTheOwnCsd(
+            f"the instruction names {body.own_csd_bic} as its own depository, but {participant.bic} is a "
+            f"participant of {home.code} ({home.bic})"
+        )
     if body.intended_settlement_date < body.trade_date:
         raise errors.SettlementBeforeTrade(
             f"intended settlement date {body.intended_settlement_date} is before trade date {body.trade_date}"
@@ -239,7 +245,7 @@ def _resolve(
             f"{reference.today}, the business date at {home.code}"
         )
     csd_bic = body.counterparty.csd_bic
-    counterparty_csd = reference.csd({csd_bic, bic8(csd_bic)})
+    counterparty_csd = reference.csd(bic_forms(csd_bic))
     if counterparty_csd is None:
         raise errors.UnknownPlaceOfSettlement(f"{csd_bic} is not a CSD connected to the hub")
     if counterparty_csd.pk == home.pk:
@@ -248,7 +254,7 @@ def _resolve(
         )
     registered = [
         bic
-        for bic in dict.fromkeys((body.counterparty.bic, bic8(body.counterparty.bic)))
+        for bic in bic_forms(body.counterparty.bic)
         if (bic, counterparty_csd.pk) in reference.participants
     ]
     if not registered:
@@ -285,12 +291,10 @@ class ReferenceData:
             security.isin: security
             for security in Security.objects.select_related("issuer_csd").filter(isin__in=isins)
         }
-        csd_bics = {
-            bic for body in bodies for bic in (body.counterparty.csd_bic, bic8(body.counterparty.csd_bic))
-        }
+        csd_bics = {bic for body in bodies for bic in bic_forms(body.counterparty.csd_bic)}
         # in the CSDs' own order, so that ``csd`` picks the one ``.first()`` would
         self._csds = list(CSD.objects.filter(bic__in=csd_bics))
-        party_bics = {bic for body in bodies for bic in (body.counterparty.bic, bic8(body.counterparty.bic))}
+        party_bics = {bic for body in bodies for bic in bic_forms(body.counterparty.bic)}
         self.participants = set(
             Participant.objects.filter(bic__in=party_bics).values_list("bic", "home_csd_id")
         )
@@ -301,12 +305,19 @@ class ReferenceData:
             )
         )
 
-    def csd(self, bics: set[str]) -> CSD | None:
+    def csd(self, bics: Iterable[str]) -> CSD | None:
         return next((csd for csd in self._csds if csd.bic in bics), None)
 
     def resolve(self, body: m.SettlementInstruction) -> _Resolved:
         """Check ``body`` of this sender; raises the first ``SettlementError`` it breaks."""
         return _resolve(self.participant, body, self)
+
+
+def bic_forms(bic: str) -> dict[str, None]:
+    """The forms the registry may hold a BIC in, the given one first: as given, its 8 characters, and
+    with its primary office's XXX (``DEMAZAJJ``, ``DEMAZAJJXXX``)."""
+    short = bic8(bic)
+    return dict.fromkeys((bic, short, *((short + "XXX",) if len(short) == 8 else ())))
 
 
 def bic8(bic: str) -> str:
@@ -745,10 +756,22 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
             cause="cancellation requested; awaiting counterparty",
             actor=participant.bic,
         )
+        if not instruction.cancellation_requested:  # a repeated request tells the counterparty nothing new
+            outbound_enqueue_many(
+                messages=[
+                    Outgoing(
+                        counterpart.participant,
+                        notifications.cancellation_requested(counterpart),
+                        counterpart.transaction_id,
+                        "CANCELLATION_REQUESTED",
+                    )
+                ]
+            )
         return CancellationOutcome(
             instruction,
             m.ProcessingStatusCode.PENDING_CANCELLATION,
-            m.Reason(code="OTHR", narrative="matched: cancelled once the counterparty asks too"),
+            # CONF: awaiting the counterparty's confirmation
+            m.Reason(code="CONF", narrative="matched: cancelled once the counterparty asks too"),
         )
     transfer_status_set(
         transfer=transfer,

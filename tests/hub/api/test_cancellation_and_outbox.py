@@ -42,8 +42,17 @@ def test_an_unmatched_instruction_is_cancelled_by_its_sender_alone(nsd_broker):
 def test_a_matched_instruction_is_cancelled_only_when_both_parties_ask(nsd_broker, strate_broker):
     transfer = matched_pair(nsd_broker, strate_broker)
     first = post(nsd_broker, as_mx(cancellation("DELI", tx="C-D")))
-    assert sese027(first).processing.code == m.ProcessingStatusCode.PENDING_CANCELLATION
+    pending = sese027(first)
+    assert pending.processing.code == m.ProcessingStatusCode.PENDING_CANCELLATION
+    assert [r.code for r in pending.processing.reasons] == ["CONF"]  # awaiting the counterparty
     assert set(Instruction.objects.values_list("status", flat=True)) == {"MATCHED"}
+    # the counterparty learns that the other side asked (MT548 :25D::IPRC//CPRC, sese.024 CxlReqd) ...
+    told = OutboundMessage.objects.filter(participant__bic="DEMAZAJJ").order_by("-sequence").first()
+    assert told.status == "CANCELLATION_REQUESTED" and told.transaction_id == "C-R"
+    assert parse_mt(bytes(told.payload)).processing.code == m.ProcessingStatusCode.CANCELLATION_REQUESTED
+    # ... once: the same request again tells it nothing new
+    post(nsd_broker, as_mx(cancellation("DELI", tx="C-D"), bmi="BMI-C-D-AGAIN"))
+    assert OutboundMessage.objects.filter(status="CANCELLATION_REQUESTED").count() == 1
     second = post(strate_broker, as_mt(cancellation("RECE", tx="C-R")), mt=True)
     assert sese027(second).processing.code == m.ProcessingStatusCode.CANCELLED
     transfer.refresh_from_db()

@@ -7,9 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connections, transaction
 
+from hub.messaging.models import OutboundMessage
 from hub.messaging.services import inbound_record
-from hub.registry.models import Participant
-from hub.settlement import services, tasks
+from hub.registry.models import CSD, Participant
+from hub.settlement import errors, services, tasks
 from hub.settlement.models import Instruction, Transfer
 from hub.settlement.services import instruction_match, instruction_submit, instructions_match
 
@@ -143,6 +144,27 @@ def test_a_counterpart_behind_more_disagreeing_ones_than_a_turn_reads_is_still_f
     # and one that no open counterpart agrees with stays unmatched
     stray = submit(instruction("RECE", tx="STRAY-R", common_trade_reference="NOT-THERE"))
     assert instruction_match(instruction_id=stray.pk) is None
+
+
+def test_a_counterparty_or_csd_registered_with_its_xxx_branch_is_found_by_its_eight_characters(demo):
+    Participant.objects.filter(bic=STRATE_BROKER).update(bic=STRATE_BROKER + "XXX")
+    CSD.objects.filter(bic="STRAZAJJ").update(bic="STRAZAJJXXX")
+    deliver = submit(instruction("DELI", tx="XXX-D"))  # names DEMAZAJJ at STRAZAJJ
+    assert deliver.counterparty_bic == STRATE_BROKER + "XXX" and deliver.counterparty_csd.code == "STRATE"
+
+
+def test_an_instruction_naming_another_csd_as_its_own_depository_is_refused_with_dept(demo):
+    with pytest.raises(errors.NotTheOwnCsd, match="KACDKZKA") as refused:
+        submit(instruction("DELI", tx="OWN-D", own_csd_bic="KACDKZKA"))
+    assert refused.value.reason_code == "DEPT"
+    assert submit(instruction("DELI", tx="OWN-OK", own_csd_bic="NADCRUMMXXX")).status == "ACCEPTED"
+
+
+def test_an_unmatched_status_says_the_counterpart_instruction_is_missing(demo):
+    lone = submit(instruction("DELI", tx="LONE-D"))
+    instruction_match(instruction_id=lone.pk)
+    advice = OutboundMessage.objects.filter(transaction_id="LONE-D", status="UNMATCHED").get()
+    assert b"<Cd>CMIS</Cd>" in bytes(advice.payload)
 
 
 def test_a_batch_matches_each_instruction_as_one_at_a_time_would(demo):
