@@ -23,6 +23,8 @@ REASON_FORMAT = ReasonCode.OTHER
 REASON_DATE = ReasonCode.SETTLEMENT_DATE
 REASON_QUANTITY = ReasonCode.QUANTITY
 REASON_SECURITY = ReasonCode.SECURITY
+REASON_AMOUNT = ReasonCode.AMOUNT
+REASON_REFERENCE = ReasonCode.REFERENCE
 
 
 class FieldFormatError(ValueError):
@@ -234,6 +236,9 @@ def _place_code(text: str) -> PlaceCode:
     return PlaceCode(code, _bic(bic))
 
 
+AMOUNT_DECIMALS = 5  # what ISO 20022 amounts carry (ActiveCurrencyAndAmount: fractionDigits 5)
+
+
 def _amount(text: str) -> Amount:
     negative = text.startswith("N")
     body = text[1:] if negative else text
@@ -241,6 +246,8 @@ def _amount(text: str) -> Amount:
     if not re.match(r"^[A-Z]{3}$", currency):
         raise FieldFormatError(f"{text!r} is not an amount (CCY and number, e.g. EUR1000,)")
     amount = parse_decimal(number)
+    if amount.normalize().as_tuple().exponent < -AMOUNT_DECIMALS:
+        raise FieldFormatError(f"{text!r} has more than {AMOUNT_DECIMALS} decimal places", REASON_AMOUNT)
     return Amount(currency, -amount if negative else amount)
 
 
@@ -256,10 +263,35 @@ def _security(text: str) -> SecurityId:
         isin = first[5:]
         if not re.match(r"^[A-Z]{2}[A-Z0-9]{9}[0-9]$", isin):
             raise FieldFormatError(f"{isin!r} is not an ISIN", REASON_SECURITY)
+        _description(rest)
         return SecurityId(isin, rest)
     if not first.strip():
         raise FieldFormatError("35B has neither an ISIN nor a description", REASON_SECURITY)
+    _description(text)
     return SecurityId(None, text)
+
+
+def _description(text: str) -> None:
+    """35B's description: at most 4 lines of 35 characters (4*35x)."""
+    lines = text.split("\n") if text else []
+    if len(lines) > 4 or any(len(line) > 35 for line in lines):
+        raise FieldFormatError("a 35B description holds at most 4 lines of 35 characters", REASON_SECURITY)
+
+
+def _reference(limit: int):
+    """A reference (16x): besides its length, FIN's rule T26: it neither starts nor ends with a slash
+    and holds no two slashes together."""
+    text_of = _text(limit)
+
+    def parse(text: str) -> str:
+        text_of(text)
+        if text.startswith("/") or text.endswith("/") or "//" in text:
+            raise FieldFormatError(
+                f"{text!r} starts or ends with '/' or holds '//', which a reference may not", REASON_REFERENCE
+            )
+        return text
+
+    return parse
 
 
 def _period(text: str) -> Period:
@@ -311,7 +343,7 @@ FORMATS: dict[str, tuple[bool, object]] = {
     "93C": (True, _balance_detail),
     "94H": (True, _bic),
     "94B": (True, _text(35)),
-    "20C": (True, _text(16)),
+    "20C": (True, _reference(16)),
     "22F": (True, _code),
     "22H": (True, _code),
     "25D": (True, _code),

@@ -18,6 +18,7 @@ from iso20022.models import (
 from iso20022.mt.access import F, Reader, S
 from iso20022.mt.fin import FinMessage, Sequence
 from iso20022.mt.settlement import (
+    check_quantity,
     check_security,
     links,
     quantity_from,
@@ -33,9 +34,11 @@ def _movement(reader: Reader, inposdet: Sequence | None, *, required: bool = Tru
     security = security_from(reader.need(inposdet, "35B", None, ReasonCode.SECURITY, required=required))
     check_security(reader, security, inposdet)
     need = required
+    quantity = quantity_from(reader.need(inposdet, "36B", "SETT", ReasonCode.QUANTITY, required=need))
+    check_quantity(reader, quantity, inposdet, positive=True)
     return {
         "security": security,
-        "quantity": quantity_from(reader.need(inposdet, "36B", "SETT", ReasonCode.QUANTITY, required=need)),
+        "quantity": quantity,
         "settlement_date": reader.need(inposdet, "98a", "SETT", ReasonCode.SETTLEMENT_DATE, required=need),
         "from_balance": reader.code(inposdet, "93A", "FROM", SubBalance, ReasonCode.QUANTITY, required=need),
         "to_balance": reader.code(inposdet, "93A", "TOBA", SubBalance, ReasonCode.QUANTITY, required=need),

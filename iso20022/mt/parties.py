@@ -39,7 +39,11 @@ def read_parties(reader: Reader, setdet: Sequence | None) -> dict[str, tuple[str
                 identifier,
                 ReasonCode.PARTY,
             )
-        found[identifier.qualifier or ""] = (bic, party.value("97A", "SAFE"))
+        role = identifier.qualifier or ""
+        if role in found:
+            # a second party in the same role would replace the first: refused, never dropped
+            reader.fail(f"party :{identifier.tag}::{role} is given twice", identifier, ReasonCode.PARTY)
+        found[role] = (bic, party.value("97A", "SAFE"))
     return found
 
 
@@ -49,6 +53,15 @@ def counterparty_from(
     """(counterparty, own client BIC, own client account) from the SETPRTY sequences."""
     parties = read_parties(reader, setdet)
     agent_role, client_role, own_role = ROLES[side]
+    for role in sorted(set(parties) - {agent_role, client_role, own_role, "PSET"}):
+        # an intermediary, say: the hub settles between the two parties' accounts alone, and a party it
+        # dropped would be a party the CSD never heard of
+        reader.fail(
+            f"party role {role} is not one the hub carries for a {side.value.lower()} instruction "
+            f"({agent_role}, {client_role}, {own_role}, PSET)",
+            setdet,
+            ReasonCode.PARTY,
+        )
     agent_bic, agent_account = parties.get(agent_role, (None, None))
     csd_bic, _ = parties.get("PSET", (None, None))
     if setdet is not None and required:

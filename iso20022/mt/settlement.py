@@ -126,7 +126,13 @@ def check_security(reader: Reader, security: Security | None, where: Sequence | 
 QUANTITY_DECIMALS = 5
 
 
-def check_quantity(reader: Reader, quantity: Quantity | None, where: Sequence | None) -> None:
+def check_quantity(
+    reader: Reader, quantity: Quantity | None, where: Sequence | None, *, positive: bool = False
+) -> None:
+    """At most five decimals, as ISO 20022 quantities carry; and, with ``positive``, more than zero (a
+    confirmation or a movement of nothing)."""
+    if positive and quantity is not None and quantity.amount <= 0:
+        reader.fail(f"quantity {quantity.amount} must be more than zero", where, ReasonCode.QUANTITY)
     if quantity is not None and quantity.amount.normalize().as_tuple().exponent < -QUANTITY_DECIMALS:
         reader.fail(
             f"quantity {quantity.amount} has more than {QUANTITY_DECIMALS} decimal places",
@@ -136,6 +142,33 @@ def check_quantity(reader: Reader, quantity: Quantity | None, where: Sequence | 
 
 
 # --------------------------------------------------------------------------------- MT540-543 in / out
+
+
+def only_indicators(reader: Reader, setdet: Sequence | None, *known: str) -> None:
+    """Refuse a ``:22F:`` indicator of SETDET the hub does not carry (a settlement condition such as
+    ``STCO//NPAR``, say): the MX usage guideline refuses the same content, and dropped it would change
+    the instruction the CSD is given."""
+    if setdet is None:
+        return
+    for indicator in setdet.fields("22F"):
+        if indicator.qualifier not in known:
+            reader.fail(
+                f":22F::{indicator.qualifier}// is not an indicator the hub carries ({', '.join(known)})",
+                indicator,
+                ReasonCode.UNSUPPORTED,
+            )
+
+
+def amount_field(reader: Reader, setdet: Sequence | None, qualifier: str) -> object:
+    """The ``:19A::<qualifier>`` amount of whichever AMT sequence of SETDET carries it."""
+    for amt in setdet.sequences("AMT") if setdet is not None else ():
+        found = amt.field("19A", qualifier)
+        if found is not None:
+            return found.value
+    # in none: recorded as missing, from the first AMT (or the AMT sequence itself, when there is none)
+    return reader.need(
+        reader.seq(setdet, "AMT", reason=ReasonCode.AMOUNT), "19A", qualifier, ReasonCode.AMOUNT
+    )
 
 
 def read_instruction(message: FinMessage) -> SettlementInstruction | CancellationRequest:
@@ -179,11 +212,11 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
         )
     trade_date = reader.need(traddet, "98a", "TRAD", ReasonCode.TRADE_DATE)
     transaction_type = reader.need(setdet, "22F", "SETR", ReasonCode.UNSUPPORTED)
+    only_indicators(reader, setdet, "SETR")
     counterparty, client_bic, client_account = counterparty_from(reader, setdet, side)
     settlement_amount = None
     if payment is Payment.AGAINST_PAYMENT:
-        amt = reader.seq(setdet, "AMT", reason=ReasonCode.AMOUNT)
-        settlement_amount = amount_from(reader.need(amt, "19A", "SETT", ReasonCode.AMOUNT))
+        settlement_amount = amount_from(amount_field(reader, setdet, "SETT"))
     place = reader.optional(fiac, "94F", "SAFE")
     reader.check()
     return SettlementInstruction(
@@ -302,14 +335,15 @@ def read_confirmation(message: FinMessage) -> SettlementConfirmation:
     effective = reader.need(traddet, "98a", "ESET", ReasonCode.SETTLEMENT_DATE)
     trade_date = reader.optional(traddet, "98a", "TRAD")
     quantity = quantity_from(reader.need(fiac, "36B", "ESTT", ReasonCode.QUANTITY))
+    check_quantity(reader, quantity, fiac, positive=True)
     account = reader.need(fiac, "97A", "SAFE", ReasonCode.SAFEKEEPING_ACCOUNT)
     owner = reader.optional(fiac, "95P", "ACOW") or message.receiver
     transaction_type = reader.need(setdet, "22F", "SETR", ReasonCode.UNSUPPORTED)
+    only_indicators(reader, setdet, "SETR")
     counterparty, _, _ = counterparty_from(reader, setdet, side)
     settled_amount = None
     if payment is Payment.AGAINST_PAYMENT:
-        amt = reader.seq(setdet, "AMT", reason=ReasonCode.AMOUNT)
-        settled_amount = amount_from(reader.need(amt, "19A", "ESTT", ReasonCode.AMOUNT))
+        settled_amount = amount_from(amount_field(reader, setdet, "ESTT"))
     reader.check()
     return SettlementConfirmation(
         transaction_id=refs["RELA"],

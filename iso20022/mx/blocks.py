@@ -196,7 +196,16 @@ def counterparty_side_name(side: Side) -> str:
 def put_amount(
     w: Writer, parent: etree._Element, name: str, amount: Amount, credit_debit: CreditDebit
 ) -> None:
-    """``<name>`` as AmountAndDirection: ``Amt Ccy=`` and ``CdtDbtInd``."""
+    """``<name>`` as AmountAndDirection: ``Amt Ccy=`` and ``CdtDbtInd``. The direction says which way the
+    cash goes, so the amount itself is never negative, and has at most five decimals."""
+    if amount.value < 0 or amount.value.normalize().as_tuple().exponent < -5:
+        raise BuildError(
+            MessageError(
+                reason=ReasonCode.AMOUNT,
+                path=f"{name}/Amt",
+                message=f"amount {amount.value} is negative or has more than 5 decimal places",
+            )
+        )
     node = w.add(parent, name)
     w.add(node, "Amt", amount.value, Ccy=amount.currency)
     w.add(node, "CdtDbtInd", credit_debit.value)

@@ -262,7 +262,9 @@ _typed_fields = st.one_of(
     st.builds(
         lambda q, v: make_field("20C", q, v),
         _qualifiers,
-        st.from_regex(r"[A-Z0-9][A-Z0-9/\-]{0,15}", fullmatch=True),
+        st.from_regex(
+            r"[A-Z0-9](/?[A-Z0-9\-]){0,7}", fullmatch=True
+        ),  # FIN rule T26: no // and no / at either end
     ),
     st.builds(
         lambda q, i, c: make_field("22F", q, c, i),

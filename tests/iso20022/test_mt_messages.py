@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from iso20022 import models as m
-from iso20022.errors import InvalidContent, MalformedMessage, ReasonCode, UnsupportedMessage
+from iso20022.errors import BuildError, InvalidContent, MalformedMessage, ReasonCode, UnsupportedMessage
 from iso20022.mt import build_mt, message_type_for, parse_mt, validate_mt
 from iso20022.mt.fin import FinMessage
 
@@ -521,3 +521,84 @@ def test_a_damaged_message_is_read_or_refused_with_error_values_never_a_crash(te
         parse_mt(text)
     except Iso20022Error as refused:
         assert refused.errors and all(error.message for error in refused.errors)
+
+
+def _with(text: str, after: str, *lines: str) -> str:
+    """``text`` with ``lines`` inserted after the line ``after``."""
+    out = []
+    for line in text.split("\n"):
+        out.append(line)
+        if line == after:
+            out.extend(lines)
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        # a second counterparty agent would have replaced the first
+        ((":16S:SETPRTY", ":16R:SETPRTY", ":95P::REAG//OTHRDEFF", ":16S:SETPRTY"), ReasonCode.PARTY),
+        # an intermediary the hub cannot pass on to the CSD
+        ((":16S:SETPRTY", ":16R:SETPRTY", ":95P::REI1//INTEDEFF", ":16S:SETPRTY"), ReasonCode.PARTY),
+        # a settlement condition (no partial settlement) the MX guideline refuses too
+        ((":22F::SETR//TRAD", ":22F::STCO//NPAR"), ReasonCode.UNSUPPORTED),
+    ],
+    ids=["party-twice", "intermediary", "settlement-condition"],
+)
+def test_content_the_hub_would_drop_is_refused_not_dropped(change, reason):
+    after, *lines = change
+    with pytest.raises(InvalidContent) as refused:
+        parse_mt(_with(HAND_WRITTEN_543, after, *lines))
+    assert refused.value.reason is reason
+
+
+def test_the_settlement_amount_is_read_from_whichever_amt_sequence_holds_it():
+    text = _with(HAND_WRITTEN_543, ":22F::SETR//TRAD", ":16R:AMT", ":19A::DEAL//RUB244000,", ":16S:AMT")
+    assert parse_mt(text).settlement_amount == m.Amount(value=Decimal(245000), currency="RUB")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (":20C::SEME//DVP-2026-0001", ":20C::SEME//DVP//0001", ReasonCode.REFERENCE),  # FIN rule T26
+        (":20C::SEME//DVP-2026-0001", ":20C::SEME///DVP-0001", ReasonCode.REFERENCE),
+        (
+            ":19A::SETT//RUB245000,",
+            ":19A::SETT//RUB245000,123456",
+            ReasonCode.AMOUNT,
+        ),  # ISO 20022: 5 decimals
+        ("GAZPROM ORD SHS", "GAZPROM\nORD\nSHS\nCLASS A\nMOSCOW", ReasonCode.SECURITY),  # 35B: 4*35x
+    ],
+)
+def test_a_field_beyond_its_format_is_refused_with_its_reason(old, new, reason):
+    with pytest.raises((InvalidContent, MalformedMessage)) as refused:
+        parse_mt(HAND_WRITTEN_543.replace(old, new))
+    assert refused.value.reason is reason
+
+
+def test_what_mt_cannot_carry_is_refused_when_written_rather_than_written_wrong():
+    with pytest.raises(BuildError) as refused:
+        build_mt(instruction(transaction_id="TX//1"), sender="BANKRUMMXXX", receiver="NADCRUMMXXX")
+    assert refused.value.reason is ReasonCode.REFERENCE
+    long_name = m.Security(isin="US0378331005", description="A-" * 70)  # 140 characters: MX's limit
+    with pytest.raises(BuildError):
+        build_mt(instruction(security=long_name), sender="BANKRUMMXXX", receiver="NADCRUMMXXX")
+
+
+def test_a_confirmation_of_nothing_is_refused():
+    text = build_mt(confirmation(payment=m.Payment.FREE), sender="STRAZAJJXXX", receiver="BANKRUMMXXX")
+    with pytest.raises(InvalidContent) as refused:
+        parse_mt(text.replace("FAMT/2500000,", "FAMT/0,"))
+    assert refused.value.reason is ReasonCode.QUANTITY
+
+
+@pytest.mark.parametrize("value", ["-100", "100.123456"])
+def test_an_mx_amount_its_schema_cannot_hold_is_refused_when_written(value):
+    from iso20022 import mx
+
+    dvp = instruction(
+        payment=m.Payment.AGAINST_PAYMENT, settlement_amount=m.Amount(value=Decimal(value), currency="USD")
+    )
+    with pytest.raises(BuildError) as refused:
+        mx.build(dvp)
+    assert refused.value.reason is ReasonCode.AMOUNT
