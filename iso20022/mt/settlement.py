@@ -576,19 +576,33 @@ def write_status(model: StatusAdvice) -> Sequence:
 
 
 def _write_details(details: TransactionDetails) -> Sequence:
+    """Sequence B, SETTRAN, in its field order (35B, 36B, 95a, 97a, the 22a indicators, the 98a dates,
+    the parties). Its safekeeping account is mandatory (sese.024's is not)."""
+    _settran_account(details.safekeeping_account)
     return S(
         "SETTRAN",
         security_field(details.security),
         F("36B", "SETT", quantity_value(details.quantity)),
         F("95P", "ACOW", details.account_owner_bic),
         F("97A", "SAFE", details.safekeeping_account),
+        F("22F", "SETR", details.transaction_type or "TRAD"),
         F("22H", "REDE", details.side.value),
         F("22H", "PAYM", details.payment.value),
         F("98A", "SETT", details.intended_settlement_date),
         F("98A", "TRAD", details.trade_date),
-        F("22F", "SETR", details.transaction_type),
         *write_parties(details.side, details.counterparty),
     )
+
+
+def _settran_account(account: str | None) -> None:
+    if not account:
+        raise BuildError(
+            MessageError(
+                reason=ReasonCode.SAFEKEEPING_ACCOUNT,
+                path="SETTRAN/:97A::SAFE",
+                message="MT548 gives the transaction's details (sequence SETTRAN) only with its safekeeping account",
+            )
+        )
 
 
 def write_cancellation_status(model: CancellationStatus) -> Sequence:
@@ -629,12 +643,14 @@ def _write_cancelled(model: CancellationStatus) -> Sequence | None:
                 message="MT548 SETTRAN needs the instrument, quantity and settlement date together",
             )
         )
+    _settran_account(model.safekeeping_account)
     return S(
         "SETTRAN",
         security_field(model.security),
         F("36B", "SETT", quantity_value(model.quantity)),
         F("95P", "ACOW", model.account_owner_bic),
         F("97A", "SAFE", model.safekeeping_account),
+        F("22F", "SETR", "TRAD"),  # mandatory in SETTRAN; a cancelled instruction the hub took was a trade
         F("22H", "REDE", model.side.value),
         F("22H", "PAYM", model.payment.value),
         F("98A", "SETT", model.intended_settlement_date),

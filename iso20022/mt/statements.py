@@ -288,11 +288,12 @@ def write_transactions(model: TransactionsStatement) -> Sequence:
                 S(
                     "TRANSDET",
                     F("36B", "PSTA", quantity_value(movement.quantity)),
+                    # the 22a indicators (22F and 22H) before the 98a dates, as the field order has them
                     F("22F", "TRAN", "SETT"),
+                    F("22F", "SETR", movement.transaction_type),
                     F("22H", "REDE", side.value),
                     F("22H", "PAYM", movement.payment.value),
                     F("98A", "ESET", movement.settlement_date),
-                    F("22F", "SETR", movement.transaction_type),
                 ),
             )
         )

@@ -602,3 +602,20 @@ def test_an_mx_amount_its_schema_cannot_hold_is_refused_when_written(value):
     with pytest.raises(BuildError) as refused:
         mx.build(dvp)
     assert refused.value.reason is ReasonCode.AMOUNT
+
+
+def test_mt548_writes_its_transaction_details_in_the_field_order_and_never_without_an_account():
+    import dataclasses
+
+    text = build_mt(STATUS, sender="NADCRUMMXXX", receiver="BANKRUMMXXX")
+    settran = text[text.index(":16R:SETTRAN") : text.index(":16S:SETTRAN")].split("\r\n")
+    tags = [line[1:4] for line in settran[1:] if line.startswith(":")]
+    order = ["35B", "36B", "95P", "97A", "22F", "22H", "98A", "16R"]  # 16R: the parties come last
+    first = [tags.index(tag) for tag in order]
+    assert first == sorted(first), tags
+    no_account = dataclasses.replace(
+        STATUS, details=dataclasses.replace(STATUS.details, safekeeping_account=None)
+    )
+    with pytest.raises(BuildError) as refused:
+        build_mt(no_account, sender="NADCRUMMXXX", receiver="BANKRUMMXXX")
+    assert refused.value.reason is ReasonCode.SAFEKEEPING_ACCOUNT

@@ -177,7 +177,7 @@ def status_advices(draw):
             quantities,
             dates,
             st.none() | dates,
-            st.none() | accounts,
+            accounts,  # MT548 gives details only with their account
             st.none() | bics,
             st.none() | counterparties(),
             transaction_types,
@@ -224,7 +224,7 @@ def cancellation_statuses(draw):
         payment=draw(payments),
         processing=draw(statuses(m.ProcessingStatus, codes.PROCESSING_ELEMENTS, codes.SESE027_PROCESSING)),
         account_servicer_transaction_id=draw(st.none() | references),
-        safekeeping_account=draw(st.none() | accounts) if with_details else None,
+        safekeeping_account=draw(accounts) if with_details else None,  # MT548: details with their account
         account_owner_bic=draw(st.none() | bics) if with_details else None,
         security=draw(securities) if with_details else None,
         quantity=draw(quantities) if with_details else None,
