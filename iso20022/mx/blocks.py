@@ -167,16 +167,35 @@ def put_settlement_parties(w: Writer, parent: etree._Element, name: str, party: 
         put_party_and_account(w, node, "Pty2", party.client_bic, party.client_account)
 
 
+def party_bic(party: Node, *, required: bool = True) -> str | None:
+    """The BIC of a party, or (not ``required``) ``None`` for one known only by its account, as
+    ``put_party_and_account`` writes it. Any other proprietary id is refused, not dropped: the hub and
+    the CSDs it instructs know parties by BIC."""
+    identifier = party["Id"]
+    bic = identifier.opt_text("AnyBIC")
+    if bic is not None:
+        return bic
+    proprietary = identifier.opt("PrtryId")
+    by_account = (
+        proprietary is not None
+        and proprietary.opt_text("Issr") == "HUB"
+        and proprietary.opt_text("Id") == get_account(party)
+    )
+    if required or not by_account:
+        raise party.error("a party is identified by its BIC (AnyBIC) here, not by a proprietary id")
+    return None
+
+
 def get_settlement_parties(node: Node) -> Counterparty:
     depository = node["Dpstry"]["Id"]
     pty1 = node["Pty1"]
     client_bic = client_account = None
     pty2 = node.opt("Pty2")
     if pty2 is not None:
-        client_bic = pty2["Id"].opt_text("AnyBIC")
+        client_bic = party_bic(pty2, required=False)
         client_account = get_account(pty2)
     return Counterparty(
-        bic=pty1["Id"].text("AnyBIC"),
+        bic=party_bic(pty1),
         csd_bic=depository.text("AnyBIC"),
         safekeeping_account=get_account(pty1),
         client_bic=client_bic,

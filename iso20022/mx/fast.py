@@ -189,10 +189,7 @@ def _parties(f: Flat, name: str) -> Counterparty:
     base = name + "/"
     client_bic = client_account = None
     if base + "Pty2" in f:
-        if base + "Pty2/Id" not in f:
-            raise KeyError(base + "Pty2/Id")
-        client_bic = f.get(base + "Pty2/Id/AnyBIC")
-        client_account = _account(f, base + "Pty2/")
+        client_bic, client_account = _client(f, base + "Pty2/")
     return Counterparty(
         bic=_text(f, base + "Pty1/Id/AnyBIC"),
         csd_bic=_text(f, base + "Dpstry/Id/AnyBIC"),
@@ -200,6 +197,16 @@ def _parties(f: Flat, name: str) -> Counterparty:
         client_bic=client_bic,
         client_account=client_account,
     )
+
+
+def _client(f: Flat, base: str) -> tuple[str | None, str | None]:
+    """(BIC, account) of a client party: by BIC, or known only by its account as the hub writes it
+    (``PrtryId`` issued by ``HUB``); any other proprietary id is left to the general reader."""
+    account = _account(f, base)
+    bic = f.get(base + "Id/AnyBIC")
+    if bic is None and (f.get(base + "Id/PrtryId/Issr") != "HUB" or f.get(base + "Id/PrtryId/Id") != account):
+        raise KeyError(base + "Id/AnyBIC")
+    return bic, account
 
 
 def _counterparty_side(side: Side) -> str:
@@ -223,11 +230,10 @@ def _sese023(f: Flat, business_message_id: str | None) -> SettlementInstruction 
     if own in f:
         if own + "/Dpstry" in f:
             own_csd = _text(f, own + "/Dpstry/Id/AnyBIC")
+        if own + "/Pty1" in f:
+            return None  # the sender's own party: the general reader checks it against the owner
         if own + "/Pty2" in f:
-            if own + "/Pty2/Id" not in f:
-                return None
-            client_bic = f.get(own + "/Pty2/Id/AnyBIC")
-            client_account = _account(f, own + "/Pty2/")
+            client_bic, client_account = _client(f, own + "/Pty2/")
     account = _account(f, "QtyAndAcctDtls/")
     owner = _owner(f, "QtyAndAcctDtls/")
     payment = Payment(_text(f, "SttlmTpAndAddtlParams/Pmt"))

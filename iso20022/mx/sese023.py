@@ -79,7 +79,7 @@ def parse(node: Node, business_message_id: str | None) -> SettlementInstruction:
             own_csd = depository["Id"].text("AnyBIC")
         client = own.opt("Pty2")
         if client is not None:
-            client_bic = client["Id"].opt_text("AnyBIC")
+            client_bic = blocks.party_bic(client, required=False)
             client_account = blocks.get_account(client)
     amount_node = node.opt("SttlmAmt")
     amount: Amount | None = blocks.get_amount(amount_node) if amount_node is not None else None
@@ -89,6 +89,15 @@ def parse(node: Node, business_message_id: str | None) -> SettlementInstruction:
         raise qty.error("the safekeeping account is missing", path=f"{qty.path}/SfkpgAcct")
     if owner is None:
         raise qty.error("the account owner is missing", path=f"{qty.path}/AcctOwnr")
+    agent = own.opt("Pty1") if own is not None else None
+    if agent is not None and (
+        blocks.party_bic(agent)[:8] != owner[:8] or blocks.get_account(agent) not in (None, account)
+    ):
+        # the sender's own party (as T2S has it, the CSD participant) is the account owner, on its account
+        raise agent.error(
+            f"the instruction's own party {blocks.party_bic(agent)} (account {blocks.get_account(agent)}) is "
+            f"not its account owner {owner} on {account}"
+        )
     payment = Payment(params.text("Pmt"))
     if payment is Payment.AGAINST_PAYMENT and amount is None:
         raise node.error(

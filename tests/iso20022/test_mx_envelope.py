@@ -10,7 +10,7 @@ from lxml import etree
 
 from iso20022 import models as m
 from iso20022 import mx
-from iso20022.errors import BuildError, ReasonCode, SchemaViolation, UnsupportedMessage
+from iso20022.errors import BuildError, InvalidContent, ReasonCode, SchemaViolation, UnsupportedMessage
 from iso20022.mx.schemas import ENVELOPE_SCHEMA, guideline
 
 INSTRUCTION = m.SettlementInstruction(
@@ -213,3 +213,45 @@ def test_parsing_from_many_threads_at_once_gives_each_caller_its_own_answer():
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(work, range(8))) == ["done"] * 8
+
+
+def _sese023_with(edit) -> bytes:
+    """A sese.023 (a delivery with a client on each side), edited by ``edit(document, ns)``."""
+    from tests.iso20022.test_mt_messages import instruction
+
+    root = etree.fromstring(mx.build(instruction()))
+    ns = {"d": etree.QName(root).namespace}
+    edit(root, ns)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _proprietary(party: etree._Element, ns: dict, identifier: str, issuer: str) -> None:
+    any_bic = party.find("d:Id/d:AnyBIC", ns)
+    holder = any_bic.getparent()
+    holder.remove(any_bic)
+    proprietary = etree.SubElement(holder, f"{{{ns['d']}}}PrtryId")
+    etree.SubElement(proprietary, f"{{{ns['d']}}}Id").text = identifier
+    etree.SubElement(proprietary, f"{{{ns['d']}}}Issr").text = issuer
+
+
+def test_a_client_identified_by_a_proprietary_id_is_refused_not_dropped():
+    def edit(root, ns):
+        _proprietary(root.find(".//d:RcvgSttlmPties/d:Pty2", ns), ns, "INVESTOR-42", "STRATE")
+
+    with pytest.raises(InvalidContent, match="proprietary id"):
+        mx.parse(_sese023_with(edit))
+
+
+def test_the_senders_own_party_must_be_its_account_owner():
+    def own_party(bic):
+        def edit(root, ns):
+            own = root.find(".//d:DlvrgSttlmPties", ns)
+            party = etree.Element(f"{{{ns['d']}}}Pty1")
+            etree.SubElement(etree.SubElement(party, f"{{{ns['d']}}}Id"), f"{{{ns['d']}}}AnyBIC").text = bic
+            own.insert(1, party)  # after Dpstry
+
+        return edit
+
+    assert mx.parse(_sese023_with(own_party("BANKRUMMXXX"))).body.account_owner_bic == "BANKRUMMXXX"
+    with pytest.raises(InvalidContent, match="not its account owner"):
+        mx.parse(_sese023_with(own_party("OWNAGTXXXXX")))
