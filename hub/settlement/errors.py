@@ -106,3 +106,12 @@ class UnknownInstruction(SettlementError):
 
 class StatusConflict(SettlementError):
     """A status move that the table of allowed moves refuses, or a row changed under the caller."""
+
+
+class CancellationDoesNotMatch(SettlementError):
+    """A cancellation whose details (side, account, security, quantity, settlement date) are not those of
+    the instruction it names; the reason code is the one of the field that differs."""
+
+    def __init__(self, message: str, *, reason_code: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code

@@ -412,24 +412,17 @@ def _cancellation(
     try:
         with transaction.atomic():
             outcome = services.instruction_cancel(
-                participant=participant, transaction_id=request.transaction_id
+                participant=participant, transaction_id=request.transaction_id, request=request
             )
-    except errors.UnknownInstruction as exc:
+    except (errors.UnknownInstruction, errors.CancellationDoesNotMatch) as exc:
+        code = str(exc.reason_code)
         status = m.ProcessingStatus(
             code=m.ProcessingStatusCode.REJECTED,
-            reasons=(
-                m.Reason(code=ReasonCode.REFERENCE.value, narrative=notifications.narrative(exc.message)),
-            ),
+            reasons=(m.Reason(code=code, narrative=notifications.narrative(exc.message)),),
         )
         answer = _cancellation_status(request, status)
         return _answer(
-            item,
-            422,
-            InboundOutcome.REJECTED,
-            answer,
-            [(ReasonCode.REFERENCE.value, exc.message)],
-            participant,
-            outgoing,
+            item, 422, InboundOutcome.REJECTED, answer, [(code, exc.message)], participant, outgoing
         )
     reasons = (outcome.reason,) if outcome.reason else ()
     answer = _cancellation_status(

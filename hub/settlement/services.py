@@ -32,6 +32,7 @@ from hub.settlement.statuses import (
     TransferStatus,
 )
 from iso20022 import models as m
+from iso20022.errors import ReasonCode
 
 RECYCLE_BUSINESS_DAYS = 20
 SYSTEM = "system"
@@ -676,6 +677,31 @@ class CancellationOutcome:
     reason: m.Reason | None = None
 
 
+def _cancellation_describes(request: m.CancellationRequest, instruction: Instruction) -> None:
+    """Refuse a cancellation whose details are not those of the instruction it names: it was meant for
+    another one (or the sender is mistaken), and it must not cancel this one. sese.027 rejects with SAFE
+    (the account) or REFE (the reference names another instruction) only."""
+    quantity = request.quantity.amount if request.quantity else None
+    checks = (
+        (ReasonCode.REFERENCE, "side", request.side.value, instruction.side),
+        (ReasonCode.SAFEKEEPING_ACCOUNT, "account", request.safekeeping_account, instruction.account.number),
+        (ReasonCode.REFERENCE, "ISIN", request.security and request.security.isin, instruction.security.isin),
+        (ReasonCode.REFERENCE, "quantity", quantity, instruction.quantity),
+        (
+            ReasonCode.REFERENCE,
+            "settlement date",
+            request.intended_settlement_date,
+            instruction.intended_settlement_date,
+        ),
+    )
+    for reason, name, said, actual in checks:
+        if said is not None and said != actual:
+            raise errors.CancellationDoesNotMatch(
+                f"the cancellation gives {name} {said}, but instruction {instruction.transaction_id} has {actual}",
+                reason_code=reason.value,
+            )
+
+
 def _cancel(instruction: Instruction, *, reason: str, narrative: str, actor: str) -> None:
     instruction_status_set(
         instruction=instruction,
@@ -691,9 +717,12 @@ def _cancel(instruction: Instruction, *, reason: str, narrative: str, actor: str
     )
 
 
-def instruction_cancel(*, participant: Participant, transaction_id: str) -> CancellationOutcome:
+def instruction_cancel(
+    *, participant: Participant, transaction_id: str, request: m.CancellationRequest | None = None
+) -> CancellationOutcome:
     """A participant's request to cancel its instruction (sese.020): at once before matching; after
-    matching only once both sides have asked and settlement has not started (as T2S)."""
+    matching only once both sides have asked and settlement has not started (as T2S). What ``request``
+    says of the instruction (side, account, security, quantity, settlement date) must be what it is."""
     _require_transaction()
     related = ("participant", "account", "security", "counterparty_csd")
     found = (
@@ -719,6 +748,8 @@ def instruction_cancel(*, participant: Participant, transaction_id: str) -> Canc
         .order_by("pk")
     }
     instruction = locked[pk]
+    if request is not None:
+        _cancellation_describes(request, instruction)
     denied = m.ProcessingStatusCode.DENIED
     if instruction.status in INSTRUCTION_OPEN:
         _cancel(

@@ -1,8 +1,11 @@
 """Cancellation as T2S does it (one side before matching, both sides after), the ordered outbox, and
 recycling of instructions that never match."""
 
+import dataclasses
 import datetime as dt
+from decimal import Decimal
 
+import pytest
 import time_machine
 from django.utils import timezone
 
@@ -58,6 +61,28 @@ def test_a_matched_instruction_is_cancelled_only_when_both_parties_ask(nsd_broke
     transfer.refresh_from_db()
     assert transfer.status == "CANCELLED"
     assert set(Instruction.objects.values_list("status", flat=True)) == {"CANCELLED"}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"side": m.Side.RECEIVE}, "REFE"),
+        ({"quantity": m.Quantity(amount=Decimal(999))}, "REFE"),
+        ({"safekeeping_account": "DEMARUMM-CLIENT"}, "SAFE"),
+    ],
+    ids=["side", "quantity", "account"],
+)
+def test_a_cancellation_whose_details_are_not_its_instructions_is_refused_and_cancels_nothing(
+    nsd_broker, change, reason
+):
+    post(nsd_broker, as_mx(instruction("DELI", tx="C-X")))
+    wrong = dataclasses.replace(cancellation("DELI", tx="C-X"), **change)
+    response = post(nsd_broker, as_mx(wrong))
+    assert response.status_code == 422
+    answer = sese027(response)
+    assert answer.processing.code == m.ProcessingStatusCode.REJECTED
+    assert [r.code for r in answer.processing.reasons] == [reason]
+    assert Instruction.objects.get().status in ("ACCEPTED", "UNMATCHED")
 
 
 def test_cancellation_is_denied_once_settlement_has_started(nsd_broker, strate_broker):
