@@ -123,6 +123,15 @@ def _securities(reader: Reader, root: Sequence):
 # -------------------------------------------------------------------------------------------- MT535
 
 
+def _same_kind(reader: Reader, aggregate, balance, at) -> None:
+    """A balance is of the aggregate's kind (UNIT or FAMT): one of the other kind cannot be added to or
+    compared with it."""
+    if aggregate is not None and balance is not None and balance.kind != aggregate.kind:
+        reader.fail(
+            f"a balance in {balance.kind} under an aggregate in {aggregate.kind}", at, ReasonCode.QUANTITY
+        )
+
+
 def read_holdings(message: FinMessage) -> HoldingsStatement:
     reader = Reader(message.message_type)
     genl = reader.seq(message.text, "GENL")
@@ -149,6 +158,9 @@ def read_holdings(message: FinMessage) -> HoldingsStatement:
                 )
                 continue
             sub_balances.append(SubBalanceQuantity(balance=balance, quantity=detail.value.amount))
+            _same_kind(reader, aggregate, detail.value, detail)
+        for balance in (available, not_available):
+            _same_kind(reader, aggregate, balance, fin)
         if security is None or aggregate is None:
             continue
         balances.append(

@@ -149,9 +149,9 @@ def _parse_balance(node: Node) -> HoldingBalance:
     for section in element[2:]:
         name = section.tag[len(ns) :]
         if name == "AvlblBal":
-            available = _signed_quantity(node, section, ns)
+            available = _signed_quantity(node, section, ns, kind)
         elif name == "NotAvlblBal":
-            not_available = _leaf_quantity(node, section[0][0], ns)[1]
+            not_available = _of_kind(node, _leaf_quantity(node, section[0][0], ns), kind, section[0][0])
         else:  # BalBrkdwn
             chosen = section[0][0]
             code = chosen.text if chosen.tag == ns + "Cd" else chosen[0].text
@@ -162,7 +162,7 @@ def _parse_balance(node: Node) -> HoldingBalance:
                     f"sub-balance type {code} is not one the hub knows", path=local_path(chosen)
                 ) from None
             sub_balances.append(
-                SubBalanceQuantity(balance=balance, quantity=_signed_quantity(node, section[1], ns))
+                SubBalanceQuantity(balance=balance, quantity=_signed_quantity(node, section[1], ns, kind))
             )
     return HoldingBalance(
         security=security,
@@ -174,12 +174,23 @@ def _parse_balance(node: Node) -> HoldingBalance:
     )
 
 
-def _signed_quantity(node: Node, parent: etree._Element, ns: str) -> Decimal:
-    """``(ShrtLngInd?, Qty/Qty/<qty>)``: the quantity, negative when the indicator says ``SHOR``."""
+def _signed_quantity(node: Node, parent: etree._Element, ns: str, kind: QuantityType) -> Decimal:
+    """``(ShrtLngInd?, Qty/Qty/<qty>)``: the quantity, negative when the indicator says ``SHOR``; of
+    ``kind``, the aggregate's."""
     short = parent[0].tag == ns + "ShrtLngInd" and parent[0].text == SHORT
     quantity = parent[1] if parent[0].tag == ns + "ShrtLngInd" else parent[0]
-    amount = _leaf_quantity(node, quantity[0][0], ns)[1]
+    amount = _of_kind(node, _leaf_quantity(node, quantity[0][0], ns), kind, quantity[0][0])
     return -amount if short else amount
+
+
+def _of_kind(node: Node, quantity: tuple[QuantityType, Decimal], kind: QuantityType, leaf) -> Decimal:
+    """The amount of a balance of the same kind as the aggregate (units, or face amount): one of the other
+    kind cannot be added to or compared with it."""
+    if quantity[0] is not kind:
+        raise node.error(
+            f"a balance in {quantity[0].value} under an aggregate in {kind.value}", path=local_path(leaf)
+        )
+    return quantity[1]
 
 
 def _leaf_quantity(node: Node, leaf: etree._Element, ns: str) -> tuple[QuantityType, Decimal]:

@@ -619,3 +619,17 @@ def test_mt548_writes_its_transaction_details_in_the_field_order_and_never_witho
     with pytest.raises(BuildError) as refused:
         build_mt(no_account, sender="NADCRUMMXXX", receiver="BANKRUMMXXX")
     assert refused.value.reason is ReasonCode.SAFEKEEPING_ACCOUNT
+
+
+def test_a_holdings_balance_of_another_kind_than_its_aggregate_is_refused_in_mt_and_mx():
+    from iso20022 import mx
+
+    text = build_mt(HOLDINGS, sender="NADCRUMMXXX", receiver="BANKRUMMXXX")
+    with pytest.raises(InvalidContent) as refused:
+        parse_mt(text.replace(":93C::BLOK//UNIT/NAVL/500,", ":93C::BLOK//FAMT/NAVL/500,"))
+    assert refused.value.reason is ReasonCode.QUANTITY
+    xml = mx.build(HOLDINGS).replace(
+        b"<Unit>500</Unit></Qty></Qty></Qty>", b"<FaceAmt>500</FaceAmt></Qty></Qty></Qty>"
+    )
+    with pytest.raises(InvalidContent, match="under an aggregate"):
+        mx.parse(xml)
