@@ -20,8 +20,9 @@ def csd_local_now(csd: CSD, *, now: dt.datetime | None = None) -> dt.datetime:
 
 
 def csd_is_business_day(csd: CSD, day: dt.date) -> bool:
-    calendar = _calendar(csd.calendar)
-    return day.weekday() not in calendar.weekend and day not in calendar
+    """Neither a weekend day nor a holiday of the CSD's country; a weekend day its government made a
+    working day (Russia moves days off next to holidays that way, and its market works them) is one."""
+    return _calendar(csd.calendar).is_working_day(day)
 
 
 def csd_business_day_add(csd: CSD, day: dt.date, days: int) -> dt.date:

@@ -14,6 +14,14 @@ def test_new_year_and_weekends_are_not_business_days_in_moscow():
     assert csd_is_business_day(nsd, dt.date(2026, 11, 24))
 
 
+def test_a_saturday_the_russian_government_made_a_working_day_is_a_business_day_at_nsd():
+    nsd = csd()
+    assert csd_is_business_day(nsd, dt.date(2025, 11, 1))  # worked for Monday 3 November
+    assert not csd_is_business_day(nsd, dt.date(2025, 11, 3))
+    # so 20 business days from 31 October 2025 end a day earlier than counting weekdays alone
+    assert csd_business_day_add(nsd, dt.date(2025, 10, 31), 20) == dt.date(2025, 12, 1)
+
+
 def test_the_egyptian_weekend_is_friday_and_saturday():
     mcdr = csd("MCDR", country="EG", calendar="EG", timezone="Africa/Cairo", bic="MCDREGCA")
     assert not csd_is_business_day(mcdr, dt.date(2026, 11, 27))  # Friday
