@@ -135,8 +135,8 @@ class HttpTransport(Transport):
         self.session.mount("https://", adapter)
 
     def _send(self, method, path, body, params, content_type) -> Reply:
-        # the read timeout bounds each wait for bytes; the whole reply must also be in within it once the
-        # CSD starts answering, so that a CSD sending a byte now and then cannot hold a worker for ever
+        # the read timeout bounds each wait for bytes; the whole body must also be in within it once the
+        # headers are, so that a CSD sending its body a byte now and then cannot hold a worker for ever
         try:
             response = self.session.request(
                 method,
@@ -148,6 +148,7 @@ class HttpTransport(Transport):
                 stream=True,
             )
             try:
+                response.raw.decode_content = True  # a gzip or deflate reply, as response.content would
                 content = _read_within(response.raw, time.monotonic() + self.timeout[1])
             except BaseException:
                 response.close()  # a connection left half read cannot serve another request
@@ -159,8 +160,9 @@ class HttpTransport(Transport):
             raise CsdTimeout(f"{method} {path}: no reply within {self.timeout[1]}s") from exc
         except (
             requests.exceptions.ConnectionError,
-            urllib3.exceptions.ProtocolError,  # the reply cut short: the CSD died or the link dropped
-            urllib3.exceptions.DecodeError,
+            # while the body is read: the reply cut short (the CSD died, the link dropped), a broken TLS
+            # record, a body that does not decompress
+            urllib3.exceptions.HTTPError,
         ) as exc:
             raise CsdUnavailable(f"{method} {path}: connection failed or lost: {exc}") from exc
         except requests.RequestException as exc:

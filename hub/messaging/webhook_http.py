@@ -9,12 +9,15 @@ at all (a followed 302 would turn the POST into a GET without the message, and p
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import socket
 import ssl
 import threading
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+
+from requests.utils import requote_uri
 
 
 class DeadlineExceeded(OSError):
@@ -27,7 +30,11 @@ def post_within(url: str, *, body: bytes, headers: dict[str, str], deadline: flo
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # as a browser or requests would send them: the path percent-encoded, credentials in the URL as Basic
+    path = requote_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+    if parts.username is not None:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers = {**headers, "Authorization": "Basic " + base64.b64encode(credentials).decode()}
     if parts.scheme == "https":
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
             parts.hostname, parts.port, timeout=deadline, context=ssl.create_default_context()

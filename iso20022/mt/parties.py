@@ -20,6 +20,9 @@ ROLES = {
     Side.RECEIVE: ("DEAG", "SELL", "BUYR"),
     Side.DELIVER: ("REAG", "BUYR", "SELL"),
 }
+# the sender's own agent, which SWIFT market practice has an MT54x name beside the counterparty's: the
+# account owner itself, in the hub's model
+OWN_AGENT = {Side.RECEIVE: "REAG", Side.DELIVER: "DEAG"}
 
 
 def read_parties(reader: Reader, setdet: Sequence | None) -> dict[str, tuple[str | None, str | None]]:
@@ -53,12 +56,12 @@ def counterparty_from(
     """(counterparty, own client BIC, own client account) from the SETPRTY sequences."""
     parties = read_parties(reader, setdet)
     agent_role, client_role, own_role = ROLES[side]
-    for role in sorted(set(parties) - {agent_role, client_role, own_role, "PSET"}):
+    for role in sorted(set(parties) - {agent_role, client_role, own_role, OWN_AGENT[side], "PSET"}):
         # an intermediary, say: the hub settles between the two parties' accounts alone, and a party it
         # dropped would be a party the CSD never heard of
         reader.fail(
             f"party role {role} is not one the hub carries for a {side.value.lower()} instruction "
-            f"({agent_role}, {client_role}, {own_role}, PSET)",
+            f"({agent_role}, {client_role}, {OWN_AGENT[side]}, {own_role}, PSET)",
             setdet,
             ReasonCode.PARTY,
         )
@@ -90,6 +93,25 @@ def counterparty_from(
         own_bic,
         own_account,
     )
+
+
+def own_agent_is_owner(
+    reader: Reader, setdet: Sequence | None, side: Side, owner: str | None, account: str | None
+) -> None:
+    """The sender's own agent, when named, is the account owner on the instruction's account: any other
+    would be a party the hub drops."""
+    if setdet is None or owner is None:
+        return
+    bic, agent_account = read_parties(Reader(reader.message_type), setdet).get(OWN_AGENT[side], (None, None))
+    if bic is None:
+        return
+    if bic[:8] != owner[:8] or agent_account not in (None, account):
+        reader.fail(
+            f"the own agent :95P::{OWN_AGENT[side]}//{bic} (account {agent_account}) is not the account owner "
+            f"{owner} on {account}",
+            setdet,
+            ReasonCode.PARTY,
+        )
 
 
 def write_parties(

@@ -32,7 +32,13 @@ from iso20022.models import (
 from iso20022.mt import fields as f
 from iso20022.mt.access import F, Reader, S, S_if
 from iso20022.mt.fin import FinMessage, Sequence
-from iso20022.mt.parties import counterparty_from, read_reasons, write_parties, write_reasons
+from iso20022.mt.parties import (
+    counterparty_from,
+    own_agent_is_owner,
+    read_reasons,
+    write_parties,
+    write_reasons,
+)
 
 INSTRUCTIONS = {
     "540": (Side.RECEIVE, Payment.FREE),
@@ -214,6 +220,7 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     transaction_type = reader.need(setdet, "22F", "SETR", ReasonCode.UNSUPPORTED)
     only_indicators(reader, setdet, "SETR")
     counterparty, client_bic, client_account = counterparty_from(reader, setdet, side)
+    own_agent_is_owner(reader, setdet, side, owner, account)
     settlement_amount = None
     if payment is Payment.AGAINST_PAYMENT:
         settlement_amount = amount_from(amount_field(reader, setdet, "SETT"))
@@ -235,7 +242,8 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
         settlement_amount=settlement_amount,
         client_bic=client_bic,
         client_account=client_account,
-        own_csd_bic=place.bic if isinstance(place, f.PlaceCode) else None,
+        # the place of safekeeping names the sender's CSD only as NCSD (CUST, ICSD, SHHE name others)
+        own_csd_bic=place.bic if isinstance(place, f.PlaceCode) and place.code == "NCSD" else None,
     )
 
 

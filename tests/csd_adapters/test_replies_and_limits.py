@@ -97,7 +97,7 @@ def test_one_leg_that_cannot_be_written_does_not_take_its_commit_batch_down(tmp_
 @pytest.mark.parametrize("code", ["NSD", "STRATE"])
 def test_a_quantity_beyond_what_the_reference_csd_keeps_is_refused_on_its_own_leg(tmp_path, code):
     adapter, ledger, _ = csd(tmp_path, code)
-    huge = 10**13 if code == "NSD" else 10**13  # over 2**63 millionths; MT still carries 14 digits
+    huge = 10**13  # over 2**63 millionths, and MT still carries its 14 digits
     results = adapter.prepare_many([leg(code), leg(code, huge), leg(code)])
     assert [r.outcome.state for r in (results[0], results[2])] == [LegState.PREPARED] * 2
     assert isinstance(results[1].error, MessageRejected) and results[1].error.reason_code == "DQUA"
@@ -162,3 +162,31 @@ def test_a_health_answer_that_is_not_a_json_object_is_not_ok(body):
 
     health = adapter_for("iso20022_mx", profile="NSD", transport=Answers()).health()
     assert not health.ok and "not a JSON object" in health.detail
+
+
+def _http_reply(headers: bytes, body: bytes):
+    return lambda c: c.sendall(
+        b"HTTP/1.1 200 OK\r\n" + headers + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    )
+
+
+def test_a_compressed_reply_is_read_decompressed():
+    import gzip
+
+    url = _broken_csd(
+        _http_reply(
+            b"Content-Type: application/json\r\nContent-Encoding: gzip\r\n",
+            gzip.compress(b'{"status": "ok"}'),
+        )
+    )
+    health = adapter_for("iso20022_mx", profile="NSD", base_url=url, retry=RetryPolicy(attempts=1)).health()
+    assert health.ok, health.detail
+
+
+def test_a_reply_that_does_not_decompress_is_a_transient_failure_not_a_crash():
+    url = _broken_csd(
+        _http_reply(b"Content-Type: application/xml\r\nContent-Encoding: gzip\r\n", b"not gzip at all")
+    )
+    adapter = adapter_for("iso20022_mx", profile="NSD", base_url=url, retry=RetryPolicy(attempts=1))
+    with pytest.raises(CsdUnavailable):
+        adapter.prepare(leg("NSD"))

@@ -633,3 +633,26 @@ def test_a_holdings_balance_of_another_kind_than_its_aggregate_is_refused_in_mt_
     )
     with pytest.raises(InvalidContent, match="under an aggregate"):
         mx.parse(xml)
+
+
+def test_an_mt54x_naming_its_own_agent_beside_the_counterpartys_is_read_when_the_agent_is_the_owner():
+    # as SWIFT market practice writes it: DEAG (the sender), REAG (the counterparty), PSET
+    text = HAND_WRITTEN_543.replace(
+        ":16R:SETPRTY\n:95P::REAG//STRAZAJJ",
+        ":16R:SETPRTY\n:95P::DEAG//BANKRUMM\n:16S:SETPRTY\n:16R:SETPRTY\n:95P::REAG//STRAZAJJ",
+    )
+    assert parse_mt(text).counterparty.bic == "STRAZAJJ"
+    with pytest.raises(InvalidContent) as refused:
+        parse_mt(text.replace(":95P::DEAG//BANKRUMM", ":95P::DEAG//OTHRRUMM"))
+    assert refused.value.reason is ReasonCode.PARTY
+
+
+def test_a_place_of_safekeeping_at_a_custodian_is_not_taken_for_the_senders_csd():
+    text = HAND_WRITTEN_543.replace(
+        ":97A::SAFE//MS0012345678", ":97A::SAFE//MS0012345678\n:94F::SAFE//CUST/DEMARUMM"
+    )
+    assert parse_mt(text).own_csd_bic is None
+    text = HAND_WRITTEN_543.replace(
+        ":97A::SAFE//MS0012345678", ":97A::SAFE//MS0012345678\n:94F::SAFE//NCSD/NADCRUMM"
+    )
+    assert parse_mt(text).own_csd_bic == "NADCRUMM"

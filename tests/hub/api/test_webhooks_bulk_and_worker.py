@@ -1,6 +1,7 @@
 """Webhooks signed and retried with every attempt recorded; bulk intake; and the pair matched by a real
 Celery worker on the suite's Redis and PostgreSQL."""
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -220,3 +221,16 @@ def test_a_real_worker_matches_both_sides_posted_through_the_api(demo):
     for client in (nsd, strate):
         statuses = [m["status"] for m in client.get("/api/v1/messages/outbox/").json()["messages"]]
         assert statuses[0] == "ACCEPTED" and statuses[-1] == "MATCHED"
+
+
+def test_a_webhook_url_with_credentials_and_a_non_ascii_path_is_posted_as_a_browser_would(
+    nsd_broker, webhook_endpoint
+):
+    url = webhook_endpoint.replace("http://", "http://hub%40user:pa%3Ass@").replace("/hook", "/hooks/café")
+    Participant.objects.filter(bic="DEMARUMM").update(webhook_url=url)
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-AUTH")))
+    delivery = webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk).delivery
+    assert delivery.status == "DELIVERED"
+    method, path, headers, _body = Receiver.received[-1]
+    assert (method, path) == ("POST", "/hooks/caf%C3%A9")
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"hub@user:pa:ss").decode()
