@@ -51,9 +51,17 @@ def read_parties(reader: Reader, setdet: Sequence | None) -> dict[str, tuple[str
 
 
 def counterparty_from(
-    reader: Reader, setdet: Sequence | None, side: Side, *, required: bool = True
+    reader: Reader,
+    setdet: Sequence | None,
+    side: Side,
+    *,
+    required: bool = True,
+    owner: str | None = None,
+    account: str | None = None,
 ) -> tuple[Counterparty | None, str | None, str | None]:
-    """(counterparty, own client BIC, own client account) from the SETPRTY sequences."""
+    """(counterparty, own client BIC, own client account) from the SETPRTY sequences. With ``owner``, the
+    sender's own agent, when named, must be that account owner on ``account``: any other would be a party
+    the hub drops."""
     parties = read_parties(reader, setdet)
     agent_role, client_role, own_role = ROLES[side]
     for role in sorted(set(parties) - {agent_role, client_role, own_role, OWN_AGENT[side], "PSET"}):
@@ -62,6 +70,18 @@ def counterparty_from(
         reader.fail(
             f"party role {role} is not one the hub carries for a {side.value.lower()} instruction "
             f"({agent_role}, {client_role}, {OWN_AGENT[side]}, {own_role}, PSET)",
+            setdet,
+            ReasonCode.PARTY,
+        )
+    own_agent, own_agent_account = parties.get(OWN_AGENT[side], (None, None))
+    if (
+        owner is not None
+        and own_agent is not None
+        and (own_agent[:8] != owner[:8] or own_agent_account not in (None, account))
+    ):
+        reader.fail(
+            f"the own agent :95P::{OWN_AGENT[side]}//{own_agent} (account {own_agent_account}) is not the "
+            f"account owner {owner} on {account}",
             setdet,
             ReasonCode.PARTY,
         )
@@ -93,25 +113,6 @@ def counterparty_from(
         own_bic,
         own_account,
     )
-
-
-def own_agent_is_owner(
-    reader: Reader, setdet: Sequence | None, side: Side, owner: str | None, account: str | None
-) -> None:
-    """The sender's own agent, when named, is the account owner on the instruction's account: any other
-    would be a party the hub drops."""
-    if setdet is None or owner is None:
-        return
-    bic, agent_account = read_parties(Reader(reader.message_type), setdet).get(OWN_AGENT[side], (None, None))
-    if bic is None:
-        return
-    if bic[:8] != owner[:8] or agent_account not in (None, account):
-        reader.fail(
-            f"the own agent :95P::{OWN_AGENT[side]}//{bic} (account {agent_account}) is not the account owner "
-            f"{owner} on {account}",
-            setdet,
-            ReasonCode.PARTY,
-        )
 
 
 def write_parties(

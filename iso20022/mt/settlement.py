@@ -34,7 +34,6 @@ from iso20022.mt.access import F, Reader, S, S_if
 from iso20022.mt.fin import FinMessage, Sequence
 from iso20022.mt.parties import (
     counterparty_from,
-    own_agent_is_owner,
     read_reasons,
     write_parties,
     write_reasons,
@@ -219,8 +218,9 @@ def read_instruction(message: FinMessage) -> SettlementInstruction | Cancellatio
     trade_date = reader.need(traddet, "98a", "TRAD", ReasonCode.TRADE_DATE)
     transaction_type = reader.need(setdet, "22F", "SETR", ReasonCode.UNSUPPORTED)
     only_indicators(reader, setdet, "SETR")
-    counterparty, client_bic, client_account = counterparty_from(reader, setdet, side)
-    own_agent_is_owner(reader, setdet, side, owner, account)
+    counterparty, client_bic, client_account = counterparty_from(
+        reader, setdet, side, owner=owner, account=account
+    )
     settlement_amount = None
     if payment is Payment.AGAINST_PAYMENT:
         settlement_amount = amount_from(amount_field(reader, setdet, "SETT"))
