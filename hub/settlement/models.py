@@ -121,6 +121,12 @@ class Transfer(models.Model):
     commit_entry_id = models.BigIntegerField(
         null=True, blank=True, help_text="The COMMIT entry on the ledger"
     )
+    started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When settlement started (MATCHED -> PREPARING), on the protocol's clock: the business day "
+        "it started on at each CSD is the one its legs must be reserved and anchored in",
+    )
     settled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -19,8 +19,12 @@ The steps, by the transfer's status:
   own time zone (and is a business day of each one's calendar when ``SETTLEMENT_BUSINESS_DAYS_ONLY``, and
   not past any one's settlement cut-off when ``SETTLEMENT_CUTOFFS_ENFORCED``), then plans the legs and
   moves to PREPARING.
-- PREPARING: reserves each leg. Lack of securities is recycled until the CSD's cut-off (participants get a
-  pending status with LACK), then the transfer aborts; any other refusal aborts at once.
+- PREPARING: reserves each leg. Lack of securities is recycled while no CSD the legs post at is past its
+  cut-off (participants get a pending status with LACK), then the transfer aborts; any other refusal aborts
+  at once. The rules it started under hold until the anchor: before the CSDs are called and again before
+  the anchor, a transfer whose CSD has closed the business day it started on, or passed its cut-off (as the
+  settings above enforce them), or whose ISIN reconciliation has suspended meanwhile, aborts (LACK if it
+  waited for securities, LATE for the day's close, SUSP for the suspension).
 - PREPARING -> PREPARED: once every leg is reserved, the COMMIT entry is appended to the shared ledger in
   the same transaction. That is the point of no return.
 - PREPARED -> COMMITTING: once the COMMIT entry sits in a sealed block endorsed by every CSD involved.
@@ -50,7 +54,7 @@ from csd_adapters import base as csd
 from hub.ledger.models import Endorsement, Entry
 from hub.ledger.services import EntryDraft, entries_append, entry_append, ledger_seal_request
 from hub.messaging.services import Outgoing, outbound_enqueue_many
-from hub.reconciliation.selectors import isin_suspended
+from hub.reconciliation.selectors import isin_suspended, isin_suspended_csds
 from hub.registry.adapters import csd_adapter, csd_calls_parallel
 from hub.registry.calendars import (
     csd_business_day_add,
@@ -173,6 +177,9 @@ class _Run:
 
     adapter_for: AdapterFor
     now: dt.datetime
+    # the time when a step looks again after calling the CSDs (which may take a while): the system's clock,
+    # or the run's fixed ``now`` when one was given
+    clock: Callable[[], dt.datetime]
     due: dict[int, Due] = field(default_factory=dict)
     attempts: dict[int, int] = field(default_factory=dict)
     link_accounts: LinkAccounts | None = None  # read once, when the run first plans legs
@@ -194,11 +201,17 @@ class _Run:
 
 
 def transfer_advance(
-    *, transfer_id: int, adapter_for: AdapterFor | None = None, now: dt.datetime | None = None
+    *,
+    transfer_id: int,
+    adapter_for: AdapterFor | None = None,
+    now: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> Due:
     """``transfers_advance`` for one transfer: when it is next due (None when it is terminal, or when it
     was not due or is held by another run)."""
-    return transfers_advance(transfer_ids=[transfer_id], adapter_for=adapter_for, now=now).get(transfer_id)
+    return transfers_advance(transfer_ids=[transfer_id], adapter_for=adapter_for, now=now, clock=clock).get(
+        transfer_id
+    )
 
 
 def transfers_advance(
@@ -206,16 +219,22 @@ def transfers_advance(
     transfer_ids: Iterable[int],
     adapter_for: AdapterFor | None = None,
     now: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
     fill_to: int = 0,
 ) -> dict[int, Due]:
     """Run the protocol for a batch of transfers as far as each goes now (with ``fill_to``, and for other
     due transfers, up to that many in all: ``transfers_claim``). Returns, for each transfer this run
-    claimed, when it is next due (None once terminal); transfers not due or held elsewhere are left out."""
-    now = now or timezone.now()
+    claimed, when it is next due (None once terminal); transfers not due or held elsewhere are left out.
+
+    ``clock`` tells the time when a step looks again after calling the CSDs (the system's clock by default,
+    or ``now`` when that is given)."""
+    if clock is None:
+        clock = timezone.now if now is None else partial(_fixed, now)
+    now = now or clock()
     claimed = transfers_claim(transfer_ids=transfer_ids, now=now, fill_to=fill_to)
     if not claimed:
         return {}
-    run = _Run(adapter_for=adapter_for or csd_adapter, now=now)
+    run = _Run(adapter_for=adapter_for or csd_adapter, now=now, clock=clock)
     transfers: dict[int, Transfer] = {}
     legs: dict[int, list[Leg]] = {}
     stale, fresh = claimed, []
@@ -254,6 +273,10 @@ def transfers_advance(
         run.due.update((pk, now) for pk in [*stale, *(t.pk for t in fresh)])
     _hand_back(run)
     return run.due
+
+
+def _fixed(now: dt.datetime) -> dt.datetime:
+    return now
 
 
 # --- calling the CSDs ------------------------------------------------------------------------------------
@@ -372,11 +395,10 @@ def _legs_done(done: list[tuple[Leg, csd.LegOutcome]], *, to: str) -> None:
 
 def _legs_refused(refused: list[tuple[Leg, csd.AdapterError]]) -> None:
     """Record on each leg the reason its CSD last refused it (LACK, BLOC ...)."""
-    rows_update(
-        Leg,
-        [leg.pk for leg, _exc in refused],
-        {"reason_code": Each({leg.pk: (exc.reason_code or "OTHR")[:4] for leg, exc in refused})},
-    )
+    reasons = {leg.pk: (exc.reason_code or "OTHR")[:4] for leg, exc in refused}
+    rows_update(Leg, [leg.pk for leg, _exc in refused], {"reason_code": Each(reasons)})
+    for leg, _exc in refused:
+        leg.reason_code = reasons[leg.pk]
 
 
 def _leg_statuses(transfers: list[Transfer]) -> dict[int, set[str]]:
@@ -453,6 +475,80 @@ def _not_before(transfer: Transfer, csds: list[CSD], now: dt.datetime) -> Due:
     return max(waits) if waits else None
 
 
+def _day_closed(transfer: Transfer, csds: Iterable[CSD], now: dt.datetime) -> str | None:
+    """Why a transfer that has started may no longer be reserved or anchored at ``now``, if it may not: the
+    rules ``_not_before`` starts it under hold until its commit decision is anchored. With
+    ``SETTLEMENT_BUSINESS_DAYS_ONLY``, every CSD its legs post at must still be in the business day the
+    transfer started on there (a leg reserved before a CSD's close is not booked after it, at a weekend
+    say); with ``SETTLEMENT_CUTOFFS_ENFORCED``, none may be past its settlement cut-off (nor, then, in a later
+    day than the one it started on)."""
+    days_only = settings.SETTLEMENT_BUSINESS_DAYS_ONLY
+    cutoffs = settings.SETTLEMENT_CUTOFFS_ENFORCED
+    if not (days_only or cutoffs):
+        return None
+    for csd_row in csds:
+        local = csd_local_now(csd_row, now=now)
+        started = csd_local_now(csd_row, now=transfer.started_at).date() if transfer.started_at else None
+        if started is not None and local.date() != started:
+            return f"{csd_row.code}: the business day settlement started on ({started}) has closed"
+        if days_only and not csd_is_business_day(csd_row, local.date()):
+            return f"{csd_row.code}: {local.date()} is not a business day"
+        if cutoffs and local.time() >= csd_row.settlement_cutoff:
+            return f"{csd_row.code}: past its settlement cut-off ({csd_row.settlement_cutoff:%H:%M})"
+    return None
+
+
+def _leg_csds(legs: list[Leg]) -> list[CSD]:
+    found: dict[str, CSD] = {}
+    for leg in legs:
+        found.setdefault(leg.csd.code, leg.csd)
+    return list(found.values())
+
+
+def _lacks(legs: list[Leg]) -> bool:
+    """Whether a leg still waits for securities its CSD refused for lack of them."""
+    return any(leg.status == LegStatus.PENDING and leg.reason_code == "LACK" for leg in legs)
+
+
+def _may_not_go_on(
+    transfers: list[Transfer], legs: dict[int, list[Leg]], now: dt.datetime
+) -> dict[int, tuple[str, str]]:
+    """Of transfers settling (PREPARING), those that may not go on at ``now``, each with the reason and the
+    detail it fails with: a CSD its legs post at has closed the day it started on or is past its cut-off
+    (``_day_closed``: LACK if a leg still waits for securities, else LATE, the market deadline missed), or
+    reconciliation has suspended the ISIN at one of them since it started (SUSP). One query per ISIN."""
+    stopped: dict[int, tuple[str, str]] = {}
+    suspended_at: dict[str, set[str]] = {}
+    for transfer in transfers:
+        csds = _leg_csds(legs[transfer.pk])
+        closed = _day_closed(transfer, csds, now)
+        if closed is not None:
+            stopped[transfer.pk] = ("LACK" if _lacks(legs[transfer.pk]) else "LATE", closed)
+            continue
+        isin = transfer.security.isin
+        if isin not in suspended_at:
+            suspended_at[isin] = set(isin_suspended_csds(isin, now=now))
+        at = sorted(suspended_at[isin] & {csd_row.code for csd_row in csds})
+        if at:
+            stopped[transfer.pk] = (
+                "SUSP",
+                f"{', '.join(at)}: ISIN suspended from settlement by a reconciliation break",
+            )
+    return stopped
+
+
+def _aborts_begin(transfers: list[Transfer], why: dict[int, tuple[str, str]]) -> None:
+    """PREPARING -> ABORTING, each transfer in its own transaction with its own reason; one another run
+    has moved meanwhile is left as this run read it (the next round reads it again)."""
+    for transfer in transfers:
+        reason, detail = why[transfer.pk]
+        try:
+            with transaction.atomic():
+                _abort_begin(transfer, reason=reason, detail=detail)
+        except StatusConflict:
+            _reread(transfer, TransferStatus.PREPARING)
+
+
 def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
     answers: dict[int, Due | str] = {}
     suspended: dict[tuple[str, frozenset[str]], bool] = {}
@@ -481,7 +577,11 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
     )
     with transaction.atomic():
         moved = transfers_status_set(
-            transfers=ready, to=TransferStatus.PREPARING, cause="settlement date reached", actor=SYSTEM
+            transfers=ready,
+            to=TransferStatus.PREPARING,
+            cause="settlement date reached",
+            actor=SYSTEM,
+            started_at=run.now,
         )
         new_legs = []
         if moved and run.link_accounts is None:
@@ -512,28 +612,42 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
 
 
 def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
-    work = [(t, leg) for t in group for leg in legs[t.pk] if leg.status == LegStatus.PENDING]
+    answers: dict[int, Due | str] = {}
+    # the rules the transfer started under hold until the anchor: a transfer whose CSD has closed its day
+    # (a lack recycled past one CSD's cut-off, a CSD down until the weekend) or whose ISIN reconciliation
+    # has suspended since is reserved no further, and fails with everything reserved released
+    stopped = _may_not_go_on(group, legs, run.now)
+    _aborts_begin([t for t in group if t.pk in stopped], stopped)
+    answers.update(dict.fromkeys(stopped, CONTINUE))
+    going = [t for t in group if t.pk not in stopped]
+    work = [(t, leg) for t in going for leg in legs[t.pk] if leg.status == LegStatus.PENDING]
     said = _call_csds(run, "prepare_many", work)
-    answers: dict[int, Due | str] = dict(said.later)
+    answers.update(said.later)
     _legs_done(said.done, to=LegStatus.PREPARED)
     _legs_refused(list(said.refused.values()))
-    lacking = []
-    for transfer in group:
+    lacking, refused = [], {}
+    for transfer in going:
         if transfer.pk not in said.refused:
             continue
         leg, exc = said.refused[transfer.pk]
-        if exc.reason_code == "LACK" and not csd_is_past_cutoff(leg.csd, now=run.now):
+        # a lack is recycled while every CSD the transfer posts at is before its cut-off: past any one's,
+        # the transfer could no longer be booked on the same day everywhere
+        if exc.reason_code == "LACK" and not any(
+            csd_is_past_cutoff(csd_row, now=run.now) for csd_row in _leg_csds(legs[transfer.pk])
+        ):
             lacking.append(transfer)
             answers[transfer.pk] = run.now + dt.timedelta(seconds=settings.SETTLEMENT_LACK_RECYCLE_SECONDS)
             continue
-        try:
-            with transaction.atomic():
-                _abort_begin(transfer, reason=exc.reason_code or "OTHR", detail=f"{leg.csd.code}: {exc}")
-        except StatusConflict:
-            _reread(transfer, TransferStatus.PREPARING)
+        refused[transfer.pk] = (exc.reason_code or "OTHR", f"{leg.csd.code}: {exc}")
         answers[transfer.pk] = CONTINUE
+    _aborts_begin([t for t in going if t.pk in refused], refused)
     _pending(lacking, reason="LACK", code="LACK")
-    candidates = [t for t in group if t.pk not in answers]
+    # the CSDs' answers took a while: the day may have closed, or the ISIN been suspended, meanwhile
+    candidates = [t for t in going if t.pk not in answers]
+    stopped = _may_not_go_on(candidates, legs, run.clock())
+    _aborts_begin([t for t in candidates if t.pk in stopped], stopped)
+    answers.update(dict.fromkeys(stopped, CONTINUE))
+    candidates = [t for t in candidates if t.pk not in stopped]
     with transaction.atomic():
         statuses = _leg_statuses(candidates)
         # an overlapping run still preparing leaves a leg PENDING: those transfers are looked at again

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -30,14 +29,6 @@ from .messages import KACD_A, NSD_A, STRATE_A, pair
 
 NOON_IN_MOSCOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)  # Thursday, settlement day, before cut-offs
 SHARES = demo_isin("RU", "01")
-
-
-@pytest.fixture
-def books(db, tmp_path):
-    call_command("seed_demo", verbosity=0)
-    books = Books(tmp_path)
-    yield books
-    books.close()
 
 
 def matched(deliver, receive) -> Transfer:
