@@ -13,6 +13,8 @@ holdings do not change (invariant 2), and an investor CSD's omnibus at the issue
 its participants' holdings move (invariant 3). S = T never reaches here: intake refuses it.
 """
 
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,6 +34,30 @@ class LegPlan:
     debit: SecuritiesAccount
     credit: SecuritiesAccount
     quantity: Decimal
+
+
+# A leg's id is the idempotency key of every call to its CSD and, as it is, its reference on the wire and on
+# the CSD's statements: MT carries 16 characters (:20C::SEME//), and reconciliation finds a leg on a statement
+# by its id, so an id never grows past them.
+LEG_ID_LENGTH = 16
+# letters only, none read as a digit or as the L before the position: the tail cannot be taken for part of
+# the transfer's number or of the leg's position
+LEG_ID_TAIL_LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def leg_ids_new(transfer_id: int, positions: Iterable[int]) -> dict[int, str]:
+    """Ids for the legs of a transfer, by position: ``T<transfer id>L<position>`` for operations to read,
+    then random letters, one draw for the transfer's legs, up to 16 characters.
+
+    The transfer's id alone is unique within one hub database only: restored from a backup, or a second
+    hub environment against the same CSD, the hub would hand out an id the CSD holds already, and take the
+    CSD's answer for that other leg (its replay, or a refusal of the reference) for this one's. The tail
+    makes every new id unique across them: 8 letters (36 bits) for a transfer below 100,000, 6 (27 bits)
+    below ten million, and one letter less for each digit more."""
+    positions = list(positions)
+    width = max(len(f"T{transfer_id}L{position}") for position in positions)
+    tail = "".join(secrets.choice(LEG_ID_TAIL_LETTERS) for _ in range(LEG_ID_LENGTH - width))
+    return {position: f"T{transfer_id}L{position}{tail}" for position in positions}
 
 
 LinkAccounts = dict[tuple[int, int, str], SecuritiesAccount]

@@ -66,7 +66,7 @@ from hub.registry.models import CSD
 from hub.rows import Each, model_new, rows_insert, rows_update
 from hub.settlement import notifications
 from hub.settlement.errors import StatusConflict
-from hub.settlement.legs import LinkAccounts, MissingLinkAccount, legs_plan, link_accounts_load
+from hub.settlement.legs import LinkAccounts, MissingLinkAccount, leg_ids_new, legs_plan, link_accounts_load
 from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
 from hub.settlement.selectors import INSTRUCTION_REGISTRY, RegistryRows
 from hub.settlement.services import (
@@ -323,6 +323,14 @@ class _Answers:
         return dict.fromkeys(self.refused, due)
 
 
+# the state each operation takes a leg to at its CSD
+_TARGET_STATES = {
+    "prepare_many": csd.LegState.PREPARED,
+    "commit_many": csd.LegState.COMMITTED,
+    "abort_many": csd.LegState.ABORTED,
+}
+
+
 def _call_csds(
     run: _Run,
     operation: str,
@@ -343,6 +351,7 @@ def _call_csds(
         return getattr(adapters[code], operation)([_wire_leg(leg, t) for t, leg in by_csd[code]])
 
     futures = csd_calls_parallel({code: partial(call, code) for code in by_csd})
+    target = _TARGET_STATES[operation]
     answers = _Answers()
     for code, future in futures.items():
         try:
@@ -356,18 +365,27 @@ def _call_csds(
         for (transfer, leg), result in zip(by_csd[code], results, strict=True):
             if result.leg_id != leg.leg_id:
                 raise csd.ProtocolError(f"{code} answered for {result.leg_id} in place of {leg.leg_id}")
-            if result.outcome is not None:
-                answers.done.append((leg, result.outcome))
-            elif already_done is not None and already_done(leg, result.error):
+            outcome, error = result.outcome, result.error
+            if outcome is not None and outcome.state != target:
+                # the CSD holds another movement under this leg's id (a prepare answered COMMITTED, say):
+                # its outcome is not this leg's, which stays as it was, refused
+                error = csd.ProtocolError(
+                    f"{code} answered the {operation.removesuffix('_many')} of {leg.leg_id} "
+                    f"with a leg {outcome.state.value.lower()}"
+                )
+                outcome = None
+            if outcome is not None:
+                answers.done.append((leg, outcome))
+            elif already_done is not None and already_done(leg, error):
                 answers.done.append((leg, csd.LegOutcome(leg_id=leg.leg_id, state=already_done_state)))
-            elif not result.error.permanent:
-                answers.later[transfer.pk] = run.retry(transfer, result.error)
+            elif not error.permanent:
+                answers.later[transfer.pk] = run.retry(transfer, error)
             else:
                 # a refusal other than lack of securities aborts at once: it outranks a LACK on another leg
                 first = answers.refused.get(transfer.pk)
                 lack_only = first is not None and first[1].reason_code == "LACK"
-                if first is None or (lack_only and result.error.reason_code != "LACK"):
-                    answers.refused[transfer.pk] = (leg, result.error)
+                if first is None or (lack_only and error.reason_code != "LACK"):
+                    answers.refused[transfer.pk] = (leg, error)
     for transfer_id in answers.later:
         answers.refused.pop(transfer_id, None)  # a transfer to try again is not refused yet
     return answers
@@ -592,12 +610,13 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
             except MissingLinkAccount as exc:
                 _abort_begin(transfer, reason="OTHR", detail=exc.message)
                 continue
+            leg_ids = leg_ids_new(transfer.pk, [plan.position for plan in plans])
             new_legs += [
                 model_new(
                     Leg,
                     transfer=transfer,
                     position=plan.position,
-                    leg_id=f"T{transfer.pk}L{plan.position}",
+                    leg_id=leg_ids[plan.position],
                     csd=plan.csd,
                     security=transfer.security,
                     quantity=plan.quantity,
@@ -939,8 +958,9 @@ def _abort_begin(transfer: Transfer, *, reason: str, detail: str) -> None:
 
 # refusals of a release that say the CSD holds no reservation for a leg it never confirmed reserving: the
 # account or the security is unknown there, or the leg cannot be written in its standard (so its prepare
-# was never sent either), and nothing can have been earmarked on it
-_NOTHING_RESERVED = (csd.UnknownAccount, csd.UnknownSecurity, csd.LegNotExpressible)
+# was never sent either), and nothing can have been earmarked on it; or the CSD holds another movement
+# under the leg's id (REFE), which refused the prepare as it refuses the release
+_NOTHING_RESERVED = (csd.UnknownAccount, csd.UnknownSecurity, csd.LegNotExpressible, csd.LegConflict)
 
 
 def _released(leg: Leg, refusal: csd.AdapterError) -> bool:

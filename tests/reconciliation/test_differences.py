@@ -32,7 +32,7 @@ def test_an_undue_creation_at_the_issuer_breaks_the_issued_total_by_exactly_what
 def test_a_missing_movement_is_named_on_both_accounts_with_its_consequences_on_the_omnibus_and_the_total(
     world,
 ):
-    leg = f"T{world.transfer.pk}L2"  # Strate: MIRROR-NSD -> DEMAZAJJ-OWN, 100
+    leg = world.transfer.legs.get(position=2).leg_id  # Strate: MIRROR-NSD -> DEMAZAJJ-OWN, 100
     assert world.sql("STRATE", "DELETE FROM refcsd_postings WHERE reference = :leg", leg=leg) == 1
     run = world.reconcile()
     assert breaks(run) == {
@@ -45,7 +45,7 @@ def test_a_missing_movement_is_named_on_both_accounts_with_its_consequences_on_t
 
 
 def test_a_wrong_quantity_on_a_settled_leg_is_a_movement_difference_on_both_accounts(world):
-    leg = f"T{world.transfer.pk}L1"  # NSD: DEMARUMM-OWN -> OMNIBUS-STRATE, 100
+    leg = world.transfer.legs.get(position=1).leg_id  # NSD: DEMARUMM-OWN -> OMNIBUS-STRATE, 100
     world.sql("NSD", "UPDATE refcsd_postings SET quantity = :q WHERE reference = :leg", q=units(90), leg=leg)
     run = world.reconcile()
     assert breaks(run) == {
