@@ -1,9 +1,9 @@
 """Getting bytes to a CSD and its reply back: HTTP (``requests``), or a WSGI application called in process.
 
 Every HTTP call has a connect and a read timeout. Transient failures (cannot connect, connection lost,
-no reply in time, 429 too many requests, 500 internal error, 502/503/504) are retried with exponential
-backoff, jitter and a cap on both the delay and the number of attempts, then raised as
-``CsdUnavailable`` or ``CsdTimeout``; everything else is raised at once. Retrying is safe only because
+no reply in time, 408 request timeout, 429 too many requests, 500 internal error, 502/503/504) are
+retried with exponential backoff, jitter and a cap on both the delay and the number of attempts, then
+raised as ``CsdUnavailable`` or ``CsdTimeout``; everything else is raised at once. Retrying is safe only because
 every operation is idempotent on its leg reference.
 
 A reply is a list of message parts: one normally, more when the CSD sends a ``multipart/mixed`` body
@@ -36,9 +36,10 @@ from csd_adapters.base import (
     UnknownAccount,
 )
 
-# a CSD that is busy (429) or failed inside (500: its database restarted, say) may answer the same request
-# later; every request is idempotent on its leg reference, so sending it again is safe
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# a CSD that is busy (429), failed inside (500: its database restarted, say) or gave up waiting for the
+# request (408) may answer the same request later; every request is idempotent on its leg reference, so
+# sending it again is safe
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,8 +46,8 @@ def test_retries_stop_at_the_cap_and_raise_the_last_transient_error():
     assert transport.attempts == 3
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
-def test_a_busy_or_failing_csd_is_asked_again(status):
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_a_busy_or_failing_csd_or_one_that_gave_up_waiting_for_the_request_is_asked_again(status):
     transport = Scripted([status, 200])
     assert transport.request("POST", "/messages/bulk", body=b"x").status == 200
     assert transport.attempts == 2
