@@ -279,6 +279,14 @@ class CsdTimeout(AdapterError):
     permanent = False
 
 
+class OutcomeUnknown(AdapterError):
+    """The CSD's answer to an exchange cannot be read leg by leg (an HTTP error status, a reply about
+    transactions never sent, a reply part no leg can be told to own): it refused none of the legs, and
+    may or may not have applied them: replay it."""
+
+    permanent = False
+
+
 REFUSALS: dict[str, type[AdapterError]] = {
     cls.reason_code: cls
     for cls in (

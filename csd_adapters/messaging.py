@@ -21,7 +21,10 @@ Batches (``prepare_many``, ``commit_many``, ``abort_many``) send the same messag
 replies, found by its reference, exactly as a single leg's: each operation is written once, as steps that
 send a message and read its replies, and either driver runs them. A commit that sends two instructions
 (MT) sends every leg's first instruction in one round of bulk files, then the second instruction of
-the legs still waiting for their match in the next, as a single commit stops at a refusal.
+the legs still waiting for their match in the next, as a single commit stops at a refusal. Each reply
+part is read on its own, so that one the hub cannot read is the error of its own leg only; an answer to
+the exchange as a whole (an HTTP error status, a reply about transactions never sent) refuses no leg and
+is ``OutcomeUnknown``, transient.
 """
 
 from __future__ import annotations
@@ -47,13 +50,14 @@ from csd_adapters.base import (
     LegResult,
     LegState,
     Movement,
+    OutcomeUnknown,
     Position,
     ProtocolError,
     Transactions,
     refusal_for,
 )
 from csd_adapters.profiles import CsdProfile, profile_for
-from csd_adapters.transport import HttpTransport, Observer, RetryPolicy, Transport
+from csd_adapters.transport import HttpTransport, Observer, Reply, RetryPolicy, Transport
 from iso20022 import bulk
 from iso20022 import models as m
 from iso20022.errors import Iso20022Error
@@ -242,10 +246,11 @@ class MessagingAdapter(CsdAdapter):
         try:
             message = next(steps)
             while True:
-                reply = self.transport.request(
-                    "POST", "/messages", body=self._encode(leg, message), content_type=self.content_type
-                )
-                replies = self._replies(reply.parts).get(leg.reference, [])
+                reply = self._exchange("/messages", self._encode(leg, message))
+                by_reference, unreadable = self._replies(reply.parts)
+                if unreadable:
+                    raise unreadable[0]
+                replies = by_reference.get(leg.reference, [])
                 if len(replies) != len(reply.parts):
                     raise ProtocolError(f"leg {leg.leg_id}: a reply is about another transaction")
                 message = steps.send(replies)
@@ -262,10 +267,14 @@ class MessagingAdapter(CsdAdapter):
             self._check_csd(leg)
         results: list[LegResult | None] = [None] * len(legs)
 
-        def advance(index: int, steps: Steps, replies: list[m.Message] | None, running: list) -> None:
+        def advance(
+            index: int, steps: Steps, replies: list[m.Message] | ProtocolError | None, running: list
+        ) -> None:
             """Send ``replies`` into the leg's steps: its next message joins ``running``, or its
-            outcome or refusal is its result."""
+            outcome or refusal is its result (``replies`` is the error when its reply was unreadable)."""
             try:
+                if isinstance(replies, ProtocolError):
+                    raise replies
                 if replies == []:
                     raise ProtocolError(f"leg {legs[index].leg_id}: the CSD's bulk reply says nothing of it")
                 message = next(steps) if replies is None else steps.send(replies)
@@ -291,6 +300,7 @@ class MessagingAdapter(CsdAdapter):
                 except AdapterError as exc:
                     if not exc.permanent:
                         raise
+                    # the CSD refused the whole file for a rule (HTTP 422): a refusal of every leg in it
                     for index, steps, _ in chunk:
                         steps.close()
                         results[index] = LegResult(leg_id=legs[index].leg_id, error=exc)
@@ -314,28 +324,53 @@ class MessagingAdapter(CsdAdapter):
         if chunk:
             yield chunk
 
-    def _exchange_many(self, messages: list[tuple[Leg, bytes]]) -> list[list[m.Message]]:
+    def _exchange_many(self, messages: list[tuple[Leg, bytes]]) -> list[list[m.Message] | ProtocolError]:
         """One bulk file of messages (one per leg, references all different, each already written) and
-        each one's replies."""
-        reply = self.transport.request(
-            "POST",
-            "/messages/bulk",
-            body=self.join([data for _, data in messages]),
-            content_type=self.content_type,
-        )
-        by_reference = self._replies(reply.parts)
+        each one's replies, or the error of a leg whose reply could not be read.
+
+        A reply part that cannot be read is laid on the legs the reply says nothing else of (one of them
+        owns it): the others' replies are read as they are. A reply that cannot be taken leg by leg (about
+        transactions never sent, or with an unreadable part when every leg has a reply besides) is
+        ``OutcomeUnknown``: the CSD may have applied any of the legs, and refused none."""
+        reply = self._exchange("/messages/bulk", self.join([data for _, data in messages]))
+        by_reference, unreadable = self._replies(reply.parts)
         unknown = set(by_reference) - {leg.reference for leg, _ in messages}
         if unknown:
-            raise ProtocolError(f"the bulk reply is about transactions never sent: {sorted(unknown)[:5]}")
-        return [by_reference.get(leg.reference, []) for leg, _ in messages]
+            raise OutcomeUnknown(f"the bulk reply is about transactions never sent: {sorted(unknown)[:5]}")
+        answers: list[list[m.Message] | ProtocolError] = [
+            by_reference.get(leg.reference, []) for leg, _ in messages
+        ]
+        if unreadable:
+            silent = [index for index, replies in enumerate(answers) if not replies]
+            if not silent:
+                raise OutcomeUnknown(f"a part of the bulk reply no leg can be told to own: {unreadable[0]}")
+            for index in silent:
+                answers[index] = ProtocolError(f"leg {messages[index][0].leg_id}: {unreadable[0]}")
+        return answers
 
-    def _replies(self, parts: tuple[bytes, ...]) -> dict[str, list[m.Message]]:
-        """The replies in ``parts``, by the transaction they are about."""
+    def _exchange(self, path: str, body: bytes) -> Reply:
+        """One exchange of leg messages. An answer to the exchange as a whole that refuses nothing for a
+        rule (an HTTP error status other than 422: a bulk file the CSD could not read, a request it did
+        not expect) says nothing of what became of the legs: ``OutcomeUnknown``, retried like a CSD
+        that is down."""
+        try:
+            return self.transport.request("POST", path, body=body, content_type=self.content_type)
+        except ProtocolError as exc:
+            raise OutcomeUnknown(str(exc)) from exc
+
+    def _replies(self, parts: tuple[bytes, ...]) -> tuple[dict[str, list[m.Message]], list[ProtocolError]]:
+        """The replies in ``parts`` by the transaction they are about, each part read on its own, and the
+        error of each part that could not be read."""
         by_reference: dict[str, list[m.Message]] = defaultdict(list)
+        unreadable = []
         for part in parts:
-            reply = self._decode(part)
+            try:
+                reply = self._decode(part)
+            except ProtocolError as exc:
+                unreadable.append(exc)
+                continue
             by_reference[reply.transaction_id].append(reply)
-        return by_reference
+        return by_reference, unreadable
 
     def _check_csd(self, leg: Leg) -> None:
         if leg.csd != self.profile.code:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from csd_adapters.base import Leg, LegState, ProtocolError, UnknownAccount
+from csd_adapters.base import Leg, LegState, OutcomeUnknown, ProtocolError, UnknownAccount
 from csd_adapters.profiles import profile_for
 from csd_adapters.reference_csd.ledger import Ledger, seed_document
 from csd_adapters.reference_csd.service import ReferenceCsd
@@ -175,6 +175,68 @@ def test_a_leg_the_bulk_reply_says_nothing_of_is_a_protocol_error_on_that_leg(tm
     results = adapter.prepare_many(legs)
     assert [r.outcome.state for r in results[:2]] == [LegState.PREPARED] * 2
     assert isinstance(results[2].error, ProtocolError)
+
+
+class Altered(Transport):
+    """The reference CSD behind a link that changes its bulk replies with ``alter(reply)``."""
+
+    def __init__(self, service, alter) -> None:
+        super().__init__()
+        self.inner, self.alter = WsgiTransport(service), alter
+
+    def _send(self, method, path, body, params, content_type):
+        reply = self.inner._send(method, path, body, params, content_type)
+        return self.alter(reply) if path == "/messages/bulk" else reply
+
+
+def garbled(part: bytes) -> bytes:
+    return part.replace(b"<Document", b"<Documnt", 1)
+
+
+def test_an_unreadable_reply_part_is_the_error_of_its_own_leg_only(tmp_path):
+    adapter, ledger, service = csd(tmp_path, "NSD")
+    adapter.transport = Altered(
+        service, lambda r: Reply(r.status, r.content_type, (garbled(r.parts[0]),) + r.parts[1:])
+    )
+    legs = [leg("NSD"), leg("NSD"), leg("NSD")]
+    results = adapter.prepare_many(legs)
+    assert isinstance(results[0].error, ProtocolError) and "unreadable reply" in str(results[0].error)
+    assert [r.outcome.state for r in results[1:]] == [LegState.PREPARED] * 2
+    assert ledger.balances()[(ACCOUNTS[0], KNOWN_ISIN)] == (Decimal(970), Decimal(30))  # the CSD applied all
+
+
+@pytest.mark.parametrize(
+    "alter",
+    [
+        # a bulk file the CSD refuses as a whole (as the reference CSD does one it cannot read)
+        pytest.param(
+            lambda r: Reply(400, "text/plain", (b"message 1 of the bulk file: unreadable",)), id="400"
+        ),
+        pytest.param(lambda r: Reply(403, "text/plain", (b"forbidden",)), id="403"),
+        # a reply about transactions the hub never sent
+        pytest.param(
+            lambda r: Reply(
+                r.status,
+                r.content_type,
+                tuple(p.replace(b"<AcctOwnrTxId>", b"<AcctOwnrTxId>X", 1) for p in r.parts),
+            ),
+            id="never-sent",
+        ),
+        # an unreadable part when every leg has a reply besides (the CSD replied twice)
+        pytest.param(
+            lambda r: Reply(r.status, r.content_type, r.parts + (garbled(r.parts[0]),)), id="extra-unreadable"
+        ),
+    ],
+)
+def test_an_answer_to_the_whole_bulk_file_refuses_no_leg_and_leaves_the_outcome_unknown(tmp_path, alter):
+    adapter, ledger, service = csd(tmp_path, "NSD")
+    adapter.transport = Altered(service, alter)
+    legs = [leg("NSD"), leg("NSD")]
+    with pytest.raises(OutcomeUnknown) as caught:
+        adapter.prepare_many(legs)
+    assert caught.value.permanent is False  # sent again later, as for a CSD that is down
+    adapter.transport = WsgiTransport(service)
+    assert [r.outcome.state for r in adapter.prepare_many(legs)] == [LegState.PREPARED] * 2
 
 
 def test_legs_of_another_csd_are_refused_before_anything_is_sent(tmp_path):

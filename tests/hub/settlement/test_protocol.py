@@ -588,3 +588,70 @@ def test_a_run_filled_to_a_batch_takes_other_due_transfers_but_none_another_run_
     )
     # the task that queued the filled transfer finds it held, and does nothing
     assert transfers_advance(transfer_ids=[due.pk], adapter_for=books.adapter_for, now=NOON_IN_MOSCOW) == {}
+
+
+class NsdOverMx:
+    """NSD's books behind its MX adapter and the reference CSD's service, in this process, its bulk replies
+    changed by ``alter(reply)`` the first ``times`` times."""
+
+    def __init__(self, books, alter, *, times: int = 1) -> None:
+        from csd_adapters.mx import MxAdapter
+        from csd_adapters.reference_csd.service import ReferenceCsd
+        from csd_adapters.transport import WsgiTransport
+        from hub.registry.adapters import csd_profile
+
+        profile = csd_profile(CSD.objects.get(code="NSD"))
+        outer = self
+
+        class Altered(WsgiTransport):
+            def _send(self, method, path, body, params, content_type):
+                reply = super()._send(method, path, body, params, content_type)
+                if path == "/messages/bulk" and outer.times:
+                    outer.times -= 1
+                    return alter(reply)
+                return reply
+
+        self.times = times
+        self.adapter = MxAdapter(
+            profile=profile, transport=Altered(ReferenceCsd(profile, books.ledgers["NSD"]))
+        )
+        self.books = books
+
+    def adapter_for(self, csd_row: CSD):
+        return self.adapter if csd_row.code == "NSD" else self.books.adapter_for(csd_row)
+
+
+def test_one_unreadable_part_of_a_csds_bulk_reply_fails_only_the_transfer_it_answers(books):
+    from csd_adapters.transport import Reply
+
+    def garble_the_first(reply):
+        return Reply(
+            reply.status,
+            reply.content_type,
+            (reply.parts[0].replace(b"<Document", b"<Documnt", 1),) + reply.parts[1:],
+        )
+
+    nsd = NsdOverMx(books, garble_the_first)
+    transfers = [matched(*pair(NSD_A, STRATE_A, tx=f"G{i}", amount=str(10 + i))) for i in range(4)]
+    advance_batch(transfers, nsd.adapter_for)
+    garbled, *fine = (Transfer.objects.get(pk=t.pk) for t in transfers)
+    assert garbled.status == "FAILED" and garbled.failure_reason == "OTHR"
+    assert "unreadable reply from NSD" in garbled.failure_detail
+    assert {t.status for t in fine} == {"PREPARED"}
+    # NSD had reserved the garbled one's leg too: released, the others' kept
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(100_000 - 11 - 12 - 13), Decimal(36))
+
+
+def test_a_bulk_file_a_csd_answers_as_a_whole_is_tried_again_not_failed(books):
+    from csd_adapters.transport import Reply
+
+    nsd = NsdOverMx(books, lambda reply: Reply(400, "text/plain", (b"the bulk file cannot be read",)))
+    transfers = [matched(*pair(NSD_A, STRATE_A, tx=f"W{i}", amount=str(10 + i))) for i in range(3)]
+    advance_batch(transfers, nsd.adapter_for)
+    assert {(t.status, t.attempts) for t in Transfer.objects.filter(pk__in=[t.pk for t in transfers])} == {
+        ("PREPARING", 1)
+    }
+    later = NOON_IN_MOSCOW + dt.timedelta(seconds=5)
+    advance_batch(transfers, nsd.adapter_for, now=later)
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"PREPARED"}
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(100_000 - 33), Decimal(33))
