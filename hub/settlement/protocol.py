@@ -20,11 +20,12 @@ The steps, by the transfer's status:
   not past any one's settlement cut-off when ``SETTLEMENT_CUTOFFS_ENFORCED``), then plans the legs and
   moves to PREPARING.
 - PREPARING: reserves each leg. Lack of securities is recycled while no CSD the legs post at is past its
-  cut-off (participants get a pending status with LACK), then the transfer aborts; any other refusal aborts
-  at once. The rules it started under hold until the anchor: before the CSDs are called and again before
-  the anchor, a transfer whose CSD has closed the business day it started on, or passed its cut-off (as the
-  settings above enforce them), or whose ISIN reconciliation has suspended meanwhile, aborts (LACK if it
-  waited for securities, LATE for the day's close, SUSP for the suspension).
+  cut-off (participants get a pending status: LACK to the deliverer, CLAC to the receiver), then the
+  transfer aborts; any other refusal aborts at once. The rules it started under hold until the anchor:
+  before the CSDs are called and again before the anchor, a transfer whose CSD has closed the business
+  day it started on, or passed its cut-off (as the settings above enforce them), or whose ISIN
+  reconciliation has suspended meanwhile, aborts (LACK if it waited for securities, LATE for the day's
+  close, SUSP for the suspension).
 - PREPARING -> PREPARED: once every leg is reserved, the COMMIT entry is appended to the shared ledger in
   the same transaction. That is the point of no return.
 - PREPARED -> COMMITTING: once the COMMIT entry sits in a sealed block endorsed by every CSD involved.
@@ -67,7 +68,7 @@ from hub.rows import Each, model_new, rows_insert, rows_update
 from hub.settlement import notifications
 from hub.settlement.errors import StatusConflict
 from hub.settlement.legs import LinkAccounts, MissingLinkAccount, leg_ids_new, legs_plan, link_accounts_load
-from hub.settlement.models import Instruction, Leg, LegStatus, Transfer
+from hub.settlement.models import Instruction, Leg, LegStatus, Side, Transfer
 from hub.settlement.selectors import INSTRUCTION_REGISTRY, RegistryRows
 from hub.settlement.services import (
     SYSTEM,
@@ -660,7 +661,8 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
         refused[transfer.pk] = (exc.reason_code or "OTHR", f"{leg.csd.code}: {exc}")
         answers[transfer.pk] = CONTINUE
     _aborts_begin([t for t in going if t.pk in refused], refused)
-    _pending(lacking, reason="LACK", code="LACK")
+    # only the delivering side can lack securities: its counterparty is told so (CLAC), not that it lacks
+    _pending(lacking, reason="LACK", code="LACK", receiver_code="CLAC")
     # the CSDs' answers took a while: the day may have closed, or the ISIN been suspended, meanwhile
     candidates = [t for t in going if t.pk not in answers]
     stopped = _may_not_go_on(candidates, legs, run.clock())
@@ -736,10 +738,13 @@ def commit_record(transfer: Transfer, legs: list[Leg]) -> dict:
     }
 
 
-def _pending(transfers: list[Transfer], *, reason: str, code: str, why: str = "") -> None:
+def _pending(
+    transfers: list[Transfer], *, reason: str, code: str, receiver_code: str | None = None, why: str = ""
+) -> None:
     """Tell both participants of each transfer, once, why settlement waits (sese.024 pending with ISO
-    ``code``); ``reason`` is what the transfer records (LACK, SUSP). A transfer that already waits for
-    the same reason is told nothing again."""
+    ``code``, or ``receiver_code`` to the receiving side when it is told otherwise); ``reason`` is what the
+    transfer records (LACK, SUSP). A transfer that already waits for the same reason is told nothing
+    again."""
     if not transfers:
         return
     marks = ", ".join(["%s"] * len(transfers))
@@ -755,7 +760,11 @@ def _pending(transfers: list[Transfer], *, reason: str, code: str, why: str = ""
             messages=[
                 Outgoing(
                     participant=instruction.participant,
-                    body=notifications.pending(instruction, reason=code, why=why),
+                    body=notifications.pending(
+                        instruction,
+                        reason=receiver_code if receiver_code and instruction.side == Side.RECEIVE else code,
+                        why=why,
+                    ),
                     transaction_id=instruction.transaction_id,
                     status="PENDING",
                 )

@@ -139,6 +139,29 @@ def test_lack_of_securities_is_recycled_until_the_cutoff_then_fails_and_releases
     assert invariant_violations(books) == []
 
 
+def test_the_receiver_of_a_lacking_delivery_is_told_its_counterparty_lacks_securities(books):
+    from iso20022 import mx
+
+    def pending_sent(bic: str, tx: str) -> bytes:
+        return bytes(
+            OutboundMessage.objects.get(participant__bic=bic, transaction_id=tx, status="PENDING").payload
+        )
+
+    # an NSD deliverer (MX) lacks; its receiver at Strate takes its statuses in MT
+    run(matched(*pair(NSD_A, STRATE_A, tx="CLAC-MT", amount="150000")), books)
+    assert [r.code for r in mx.parse(pending_sent("DEMARUMM", "CLAC-MT-D")).body.settlement.reasons] == [
+        "LACK"
+    ]
+    told = pending_sent("DEMAZAJJ", "CLAC-MT-R")
+    assert b":24B::PEND//CLAC" in told and b"PEND//LACK" not in told
+    # a Strate deliverer (MT) lacks; its receiver at NSD takes its statuses in MX
+    run(matched(*pair(STRATE_A, NSD_A, tx="CLAC-MX", amount="150000")), books)
+    assert b":24B::PEND//LACK" in pending_sent("DEMAZAJJ", "CLAC-MX-D")
+    assert [r.code for r in mx.parse(pending_sent("DEMARUMM", "CLAC-MX-R")).body.settlement.reasons] == [
+        "CLAC"
+    ]
+
+
 def test_a_refusal_other_than_lack_aborts_at_once_and_releases_what_was_reserved(books):
     books.ledgers["STRATE"].block_account("MIRROR-NSD")  # the second leg's debit account
     transfer = run(matched(*pair(NSD_A, STRATE_A, tx="BLOC")), books)
