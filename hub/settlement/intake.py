@@ -420,12 +420,12 @@ def _cancellation(
             code=m.ProcessingStatusCode.REJECTED,
             reasons=(m.Reason(code=code, narrative=notifications.narrative(exc.message)),),
         )
-        answer = _cancellation_status(request, status)
+        answer = notifications.cancellation_status(request, status)
         return _answer(
             item, 422, InboundOutcome.REJECTED, answer, [(code, exc.message)], participant, outgoing
         )
     reasons = (outcome.reason,) if outcome.reason else ()
-    answer = _cancellation_status(
+    answer = notifications.cancellation_status(
         request,
         m.ProcessingStatus(code=outcome.processing, reasons=reasons),
         instruction=outcome.instruction,
@@ -439,30 +439,6 @@ def _cancellation(
         [(r.code, r.narrative or "") for r in reasons],
         participant,
         outgoing,
-    )
-
-
-def _cancellation_status(
-    request: m.CancellationRequest, status: m.ProcessingStatus, instruction=None
-) -> m.CancellationStatus:
-    """sese.027 carries the account and the instruction's details all together or not at all."""
-    details = {}
-    if instruction is not None:
-        details = {
-            "account_servicer_transaction_id": f"HUBI{instruction.pk}",
-            "safekeeping_account": instruction.account.number,
-            "account_owner_bic": instruction.participant.bic,
-            "security": m.Security(isin=instruction.security.isin),
-            "quantity": notifications.quantity_of(instruction),
-            "intended_settlement_date": instruction.intended_settlement_date,
-        }
-    return m.CancellationStatus(
-        cancellation_request_reference=request.business_message_id or request.transaction_id,
-        transaction_id=request.transaction_id,
-        side=request.side,
-        payment=request.payment,
-        processing=status,
-        **details,
     )
 
 

@@ -88,6 +88,50 @@ def cancelled(instruction: Instruction, *, reason: str, why: str) -> m.StatusAdv
     )
 
 
+def cancellation_status(
+    request: m.CancellationRequest, status: m.ProcessingStatus, instruction: Instruction | None = None
+) -> m.CancellationStatus:
+    """The answer to a cancellation request (sese.027; MT548 for a cancellation). sese.027 carries the
+    account and the instruction's details all together or not at all."""
+    details = {}
+    if instruction is not None:
+        details = {
+            "account_servicer_transaction_id": f"HUBI{instruction.pk}",
+            "safekeeping_account": instruction.account.number,
+            "account_owner_bic": instruction.participant.bic,
+            "security": m.Security(isin=instruction.security.isin),
+            "quantity": quantity_of(instruction),
+            "intended_settlement_date": instruction.intended_settlement_date,
+        }
+    return m.CancellationStatus(
+        cancellation_request_reference=request.business_message_id or request.transaction_id,
+        transaction_id=request.transaction_id,
+        side=request.side,
+        payment=request.payment,
+        processing=status,
+        **details,
+    )
+
+
+def cancellation_denied(
+    instruction: Instruction, *, request: m.CancellationRequest | None, reason: str, why: str
+) -> m.CancellationStatus:
+    """The final answer to a cancellation that waited for the counterparty's while the instruction was
+    matched: denied (sese.027 Dnd; MT548 :25D::CPRC//DEND), for ``reason`` (DPRG once settlement has
+    started, DSET once settled). ``request`` is the cancellation as it was received, or None when it is
+    not known (it is then named by the instruction's reference)."""
+    request = request or m.CancellationRequest(
+        transaction_id=instruction.transaction_id,
+        side=m.Side(instruction.side),
+        payment=m.Payment.FREE,
+        safekeeping_account=instruction.account.number,
+    )
+    status = m.ProcessingStatus(
+        code=m.ProcessingStatusCode.DENIED, reasons=(m.Reason(code=reason, narrative=narrative(why)),)
+    )
+    return cancellation_status(request, status, instruction)
+
+
 def rejected(transaction_id: str, reasons: list[tuple[str, str]]) -> m.StatusAdvice:
     """The answer to a message the hub refuses: every reason code with its narrative."""
     return m.StatusAdvice(

@@ -72,6 +72,7 @@ from hub.settlement.models import Instruction, Leg, LegStatus, Side, Transfer
 from hub.settlement.selectors import INSTRUCTION_REGISTRY, RegistryRows
 from hub.settlement.services import (
     SYSTEM,
+    cancellations_deny,
     in_lock_order,
     instruction_status_set,
     instructions_status_set,
@@ -602,6 +603,8 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
             actor=SYSTEM,
             started_at=run.now,
         )
+        # a cancellation one side asked for while matched can no longer be: its requester is told so
+        cancellations_deny(transfers=moved, reason="DPRG", narrative="settlement has started")
         new_legs = []
         if moved and run.link_accounts is None:
             run.link_accounts = link_accounts_load()
@@ -877,6 +880,7 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
             to=InstructionStatus.SETTLED,
             cause="its transfer settled",
         )
+        cancellations_deny(transfers=settled, reason="DSET", narrative="instruction is settled")
         outbound_enqueue_many(
             messages=[
                 Outgoing(
@@ -1053,6 +1057,7 @@ def _fail(transfer: Transfer, legs: list[Leg]) -> None:
                 ),
                 status=InstructionStatus.FAILED,
             )
+        cancellations_deny(transfers=[transfer], reason="OTHR", narrative="instruction is failed")
         ledger_seal_request()
 
 

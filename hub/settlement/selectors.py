@@ -7,9 +7,14 @@ from collections.abc import Iterable
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from hub.messaging.models import InboundMessage, InboundOutcome
 from hub.registry.models import CSD, Participant, SecuritiesAccount, Security
 from hub.settlement.models import Instruction
 from hub.settlement.statuses import INSTRUCTION_OPEN
+from iso20022 import models as m
+from iso20022 import mx
+from iso20022.errors import Iso20022Error
+from iso20022.mt import parse_mt
 
 
 def instructions_rematch_ids(*, older_than: dt.timedelta) -> list[int]:
@@ -27,6 +32,26 @@ def instructions_of(participant: Participant) -> QuerySet[Instruction]:
     return Instruction.objects.filter(participant=participant).select_related(
         "security", "account", "csd", "counterparty_csd"
     )
+
+
+def cancellation_request_of(instruction: Instruction) -> tuple[m.CancellationRequest, str | None] | None:
+    """The last cancellation of ``instruction`` that its participant sent and the hub accepted (a pending
+    one, awaiting the counterparty's), as it was received, with its business message id (MX ``BizMsgIdr``;
+    None in MT); None when none is on record (asked for through a service call, say)."""
+    received = InboundMessage.objects.filter(
+        sender_id=instruction.participant_id,
+        transaction_id=instruction.transaction_id,
+        outcome=InboundOutcome.ACCEPTED,
+        received_at__gte=instruction.created_at,  # the instruction's own message came first
+    ).order_by("-received_at", "-pk")
+    for fmt, raw, business_message_id in received.values_list("format", "raw", "business_message_id"):
+        try:
+            body = parse_mt(bytes(raw)) if fmt == "MT" else mx.parse(bytes(raw)).body
+        except Iso20022Error:
+            continue
+        if isinstance(body, m.CancellationRequest):
+            return body, business_message_id or None
+    return None
 
 
 def transfers_due(*, now: dt.datetime) -> list[int]:

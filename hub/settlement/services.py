@@ -20,7 +20,7 @@ from hub.messaging.services import Outgoing, outbound_enqueue_many
 from hub.registry.calendars import csd_business_day_add, csd_local_now
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
 from hub.rows import Each, model_new, rows_append, rows_insert, rows_update, value_for
-from hub.settlement import errors, notifications
+from hub.settlement import errors, notifications, selectors
 from hub.settlement.matching import COMPARED_COLUMNS, Compared, matching_key, optional_fields_match
 from hub.settlement.models import Instruction, Side, StatusEvent, Transfer
 from hub.settlement.selectors import INSTRUCTION_REGISTRY, RegistryRows
@@ -819,6 +819,56 @@ def instruction_cancel(
             actor=participant.bic,
         )
     return CancellationOutcome(instruction, m.ProcessingStatusCode.CANCELLED)
+
+
+def cancellations_deny(*, transfers: list[Transfer], reason: str, narrative: str) -> list[Instruction]:
+    """Answer for good the cancellations still pending on the instructions of ``transfers``: one side
+    asked while its transfer was matched, the counterparty did not, and now settlement has started (DPRG)
+    or ended (DSET ...). The requester gets its final sese.027 / MT548: denied for ``reason``. Each is
+    answered once: the flag is cleared by the compare-and-set that finds it. Returns those answered."""
+    _require_transaction()
+    by_id = {i.pk: i for t in transfers for i in (t.deliver, t.receive)}
+    if not by_id:
+        return []
+    marks = ", ".join(["%s"] * len(by_id))
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            "UPDATE settlement_instruction SET cancellation_requested = false "  # noqa: S608 (placeholders)
+            f"WHERE id IN ({marks}) AND cancellation_requested RETURNING id",
+            list(by_id),
+        )
+        asked = in_lock_order(*(by_id[pk] for (pk,) in cursor.fetchall()))
+    for instruction in asked:
+        instruction.cancellation_requested = False
+    rows_append(
+        StatusEvent,
+        [
+            {
+                "instruction_id": i.pk,
+                "from_status": i.status,
+                "to_status": i.status,
+                "cause": f"cancellation denied: {narrative}"[:200],
+                "reason_code": reason,
+                "actor": SYSTEM,
+            }
+            for i in asked
+        ],
+    )
+    messages = []
+    for instruction in asked:
+        request, business_message_id = selectors.cancellation_request_of(instruction) or (None, None)
+        body = notifications.cancellation_denied(instruction, request=request, reason=reason, why=narrative)
+        messages.append(
+            Outgoing(
+                instruction.participant,
+                body,
+                instruction.transaction_id,
+                "CANCELLATION_DENIED",
+                related_id=business_message_id,
+            )
+        )
+    outbound_enqueue_many(messages=messages)
+    return asked
 
 
 # --- recycling -------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from hub.registry.models import Participant
 from hub.settlement.models import Instruction, Transfer
 from hub.settlement.selectors import transfers_due
 from hub.settlement.services import instruction_cancel, instruction_match
+from iso20022 import models as m
 
 from .messages import NSD_BROKER, STRATE_BROKER, instruction
 from .test_matching import submit
@@ -69,3 +70,88 @@ def test_the_sweeper_passes_over_finished_transfers_even_with_a_due_time(db):
     assert transfers_due(now=later) == [transfer.pk]
     Transfer.objects.filter(pk=transfer.pk).update(status="CANCELLED")  # as cancellations left them
     assert transfers_due(now=later) == []
+
+
+# --- a cancellation one side asked for, answered for good once settlement starts ---------------------------
+
+
+def cancel_through_the_api(side: str, tx: str, *, fmt: str = "MX") -> tuple[int, tuple[str, ...]]:
+    """One side's cancellation as its participant sends it; returns the answer's HTTP status and reasons."""
+    from hub.settlement.intake import message_receive
+
+    from .messages import as_mt, as_mx, cancellation
+
+    request = cancellation(side, tx=tx)
+    participant = Participant.objects.get(bic=request.account_owner_bic)
+    raw, content_type = (as_mx(request), "application/xml") if fmt == "MX" else (as_mt(request), "text/plain")
+    answer = message_receive(participant=participant, raw=raw, content_type=content_type)
+    return answer.http_status, answer.reason_codes
+
+
+def sent(bic: str, status: str) -> list[bytes]:
+    from hub.messaging.models import OutboundMessage
+
+    return [
+        bytes(payload)
+        for payload in OutboundMessage.objects.filter(participant__bic=bic, status=status)
+        .order_by("sequence")
+        .values_list("payload", flat=True)
+    ]
+
+
+def test_a_cancellation_pending_the_counterparty_is_denied_once_settlement_starts(books):
+    from iso20022 import mx
+
+    from .messages import NSD_A, STRATE_A, pair
+    from .test_protocol import matched, run, statuses_sent
+
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="CXL"))
+    assert cancel_through_the_api("DELI", "CXL-D") == (200, ("CONF",))  # pending the counterparty's
+    transfer = run(transfer, books)
+    # settlement started before the counterparty asked: the requester gets its final sese.027, denied
+    (denial,) = sent("DEMARUMM", "CANCELLATION_DENIED")
+    message = mx.parse(denial)
+    assert message.message_id.startswith("sese.027")
+    status = message.body
+    assert status.cancellation_request_reference == "CXL-CXL-D-DELI"  # the sese.020's BizMsgIdr
+    assert status.transaction_id == "CXL-D"
+    assert status.processing.code == m.ProcessingStatusCode.DENIED
+    assert [r.code for r in status.processing.reasons] == ["DPRG"]
+    assert message.header.related_business_message_id == "CXL-CXL-D-DELI"
+    assert not Instruction.objects.filter(cancellation_requested=True).exists()
+    # answered once: settling tells it nothing more of its cancellation
+    assert run(transfer, books).status == "SETTLED"
+    assert statuses_sent("DEMARUMM")[-2:] == ["CANCELLATION_DENIED", "SETTLED"]
+    assert sent("DEMAZAJJ", "CANCELLATION_DENIED") == []
+
+
+def test_an_mt_requester_gets_its_denial_as_an_mt548_naming_its_cancellation(books):
+    from .messages import NSD_A, STRATE_A, pair
+    from .test_protocol import matched, run
+
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="CXM"))
+    assert cancel_through_the_api("RECE", "CXM-R", fmt="MT") == (200, ("CONF",))
+    run(transfer, books)
+    (denial,) = sent("DEMAZAJJ", "CANCELLATION_DENIED")
+    assert b":25D::CPRC//DEND" in denial and b":24B::DEND//DPRG" in denial
+    assert b":20C::RELA//CXL-CXM-R-RECE" in denial and b":20C::PREV//CXM-R" in denial
+
+
+def test_a_cancellation_still_pending_when_its_transfer_settles_is_denied_as_settled(books):
+    from iso20022 import mx
+
+    from .messages import NSD_A, STRATE_A, pair
+    from .test_protocol import advance_batch, matched, run
+
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="CXS"))
+    advance_batch([transfer], books.adapter_for)
+    transfer.refresh_from_db()
+    assert transfer.status == "PREPARED"
+    # asked for while it was matched, before its requester was told anything more (as before this rule)
+    Instruction.objects.filter(transaction_id="CXS-D").update(cancellation_requested=True)
+    assert run(transfer, books).status == "SETTLED"
+    (denial,) = sent("DEMARUMM", "CANCELLATION_DENIED")
+    status = mx.parse(denial).body
+    assert status.cancellation_request_reference == "CXS-D"  # no request on record: the instruction's
+    assert [r.code for r in status.processing.reasons] == ["DSET"]
+    assert not Instruction.objects.filter(cancellation_requested=True).exists()
