@@ -213,6 +213,9 @@ SETTLEMENT_ANCHOR_BATCH_MILLISECONDS = envint("SETTLEMENT_ANCHOR_BATCH_MILLISECO
 SETTLEMENT_SWEEP_BATCH = envint("SETTLEMENT_SWEEP_BATCH", 2000, minimum=1)
 # how long past its due time a transfer must be before the sweeper re-drives it
 SETTLEMENT_SWEEP_GRACE_SECONDS = envint("SETTLEMENT_SWEEP_GRACE_SECONDS", 10, minimum=0)
+# how long an instruction stays ACCEPTED (its matching task lost, or still queued) before the matching
+# sweep queues its matching again
+SETTLEMENT_MATCH_SWEEP_GRACE_SECONDS = envint("SETTLEMENT_MATCH_SWEEP_GRACE_SECONDS", 60, minimum=0)
 # transfers one protocol run takes together: each step calls each CSD once for all of their legs
 SETTLEMENT_BATCH_SIZE = envint("SETTLEMENT_BATCH_SIZE", 500, minimum=1)
 SETTLEMENT_SUSPENSION_RECHECK_SECONDS = envint("SETTLEMENT_SUSPENSION_RECHECK_SECONDS", 60, minimum=1)

@@ -123,3 +123,28 @@ def celery_worker(env: dict | None = None, concurrency: int = 1) -> Iterator[Chi
     ) as worker:
         worker.wait_until(lambda: "ready." in worker.output(), timeout=60, what="Celery worker did not start")
         yield worker
+
+
+@contextlib.contextmanager
+def broker_unreachable() -> Iterator[None]:
+    """Celery's broker down, as this process sees it: nothing listens where it points. Celery reads
+    ``CELERY_BROKER_URL`` from the environment before its configuration, and keeps broker connections in
+    pools, which start anew on the way in and on the way out."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+        _broker_connections_drop()
+        try:
+            yield
+        finally:
+            patch.undo()
+            _broker_connections_drop()
+
+
+def _broker_connections_drop() -> None:
+    from kombu import pools
+
+    from hub.celery import app
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None

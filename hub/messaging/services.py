@@ -259,7 +259,9 @@ def outbound_enqueue_rendered_many(
         if participant.webhook_url
     )
     for delivery in deliveries:
-        transaction.on_commit(lambda delivery_id=delivery.pk: _enqueue_delivery(delivery_id))
+        # robust: what committed stays committed whatever the broker says (an intake answer included);
+        # a delivery whose task is lost is due, and ``webhooks_sweep`` sends it
+        transaction.on_commit(lambda delivery_id=delivery.pk: _enqueue_delivery(delivery_id), robust=True)
     return ids
 
 

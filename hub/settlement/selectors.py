@@ -10,7 +10,7 @@ from django.utils import timezone
 from hub.messaging.models import InboundMessage, InboundOutcome
 from hub.registry.models import CSD, Participant, SecuritiesAccount, Security
 from hub.settlement.models import Instruction
-from hub.settlement.statuses import INSTRUCTION_OPEN
+from hub.settlement.statuses import INSTRUCTION_OPEN, InstructionStatus
 from iso20022 import models as m
 from iso20022 import mx
 from iso20022.errors import Iso20022Error
@@ -24,6 +24,18 @@ def instructions_rematch_ids(*, older_than: dt.timedelta) -> list[int]:
         Instruction.objects.filter(status__in=INSTRUCTION_OPEN, updated_at__lt=cutoff).values_list(
             "pk", flat=True
         )[:5000]
+    )
+
+
+def instructions_accepted_overdue(*, now: dt.datetime) -> QuerySet[Instruction]:
+    """Instructions still ACCEPTED ``SETTLEMENT_MATCH_SWEEP_GRACE_SECONDS`` after their last write, nearest
+    matching deadline first: read through the open instructions' index (``instruction_recycling``, led by
+    the status), which gives the accepted ones in that order without reading the unmatched ones."""
+    from django.conf import settings
+
+    overdue = now - dt.timedelta(seconds=settings.SETTLEMENT_MATCH_SWEEP_GRACE_SECONDS)
+    return Instruction.objects.filter(status=InstructionStatus.ACCEPTED, updated_at__lte=overdue).order_by(
+        "match_deadline"
     )
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
@@ -433,7 +434,9 @@ def instructions_submit(
             ]
         )
     instruction_ids = [instruction.pk for instruction in accepted]
-    transaction.on_commit(lambda: _enqueue_match(instruction_ids))
+    # robust: the instructions are committed, and their sender is told so, whatever the broker says; a
+    # matching task lost here (the broker down at commit) is re-driven by ``instructions_match_redrive``
+    transaction.on_commit(lambda: _enqueue_match(instruction_ids), robust=True)
     return outcomes
 
 
@@ -443,6 +446,27 @@ def _enqueue_match(instruction_ids: list[int]) -> None:
 
     for start in range(0, len(instruction_ids), MATCH_BATCH):
         instructions_match.delay(instruction_ids[start : start + MATCH_BATCH])
+
+
+def instructions_match_redrive(*, now: dt.datetime) -> list[int]:
+    """Matching again for the instructions still ACCEPTED ``SETTLEMENT_MATCH_SWEEP_GRACE_SECONDS`` after
+    their last write: their matching task was lost (the broker was down when they committed, or lost its
+    queue). At most ``SETTLEMENT_SWEEP_BATCH`` of them are claimed by touching their ``updated_at``, so that
+    the sweeps that follow pass over them for another grace while their task waits in the queue; a row
+    that a matching run holds is skipped. Their matching is scheduled on commit; their ids are returned.
+    A task that was only slow costs a matching run that finds them matched already."""
+    with transaction.atomic():
+        claimed = list(
+            selectors.instructions_accepted_overdue(now=now)
+            .select_for_update(of=("self",), skip_locked=True)
+            .values_list("pk", flat=True)[: settings.SETTLEMENT_SWEEP_BATCH]
+        )
+        if claimed:
+            Instruction.objects.filter(pk__in=claimed, status=InstructionStatus.ACCEPTED).update(
+                updated_at=now
+            )
+            transaction.on_commit(lambda: _enqueue_match(claimed))
+    return claimed
 
 
 MATCH_BATCH = 500  # instructions per matching task

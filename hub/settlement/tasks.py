@@ -76,6 +76,13 @@ def transfers_sweep() -> int:
     return len(due)
 
 
+@shared_task(name="hub.settlement.instructions_match_sweep", ignore_result=True)
+def instructions_match_sweep() -> int:
+    """Beat: matching again for instructions still ACCEPTED past the grace (their task was lost with the
+    broker). Returns how many it re-drove."""
+    return len(services.instructions_match_redrive(now=timezone.now()))
+
+
 @shared_task(name="hub.settlement.instructions_recycle")
 def instructions_recycle() -> dict[str, int]:
     """Beat: cancel instructions unmatched past their deadline; re-drive matching that may have been lost."""

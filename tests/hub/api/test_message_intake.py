@@ -9,7 +9,7 @@ from lxml import etree
 from python_iso20022.sese.sese_023_001_11.models import Sese02300111
 from xsdata.formats.dataclass.parsers import DictDecoder
 
-from hub.messaging.models import InboundMessage, OutboundMessage
+from hub.messaging.models import InboundMessage, OutboundMessage, WebhookDelivery
 from hub.registry.models import Participant
 from hub.settlement.models import Instruction, Transfer
 from hub.settlement.services import instruction_match
@@ -17,6 +17,7 @@ from iso20022 import models as m
 from iso20022 import mx
 from iso20022.mt import parse_mt
 
+from ...conftest import broker_unreachable
 from ..settlement.messages import (
     NSD_ACCOUNT,
     NSD_BROKER,
@@ -208,3 +209,22 @@ def test_answer_headers_are_plain_strings_as_a_wsgi_server_requires(nsd_broker):
         assert type(response.headers[name]) is str, name  # wsgiref refuses str subclasses such as enums
     rejected = post(nsd_broker, as_mx(instruction("DELI", tx="HDR-2", isin="US0378331005")))
     assert type(rejected.headers["X-Hub-Reason-Codes"]) is str
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_instruction_committed_while_the_broker_is_down_is_answered_as_accepted(nsd_broker):
+    Participant.objects.filter(bic=NSD_BROKER).update(
+        webhook_url="http://127.0.0.1:9/hook", webhook_secret="s3cret-of-the-participant"
+    )
+    with broker_unreachable():
+        response = post(nsd_broker, as_mx(instruction("DELI", tx="NO-BROKER")))
+    assert response.status_code == 202, response.content
+    assert response["X-Hub-Outcome"] == "ACCEPTED"
+    assert status_of(response).processing.code == m.ProcessingStatusCode.ACCEPTED
+    # the answer is what was committed; the lost matching task is the matching sweep's to re-drive
+    assert Instruction.objects.get().status == "ACCEPTED"
+    assert InboundMessage.objects.get().outcome == "ACCEPTED"
+    # the status's webhook delivery is due, for the webhook sweep to send
+    assert WebhookDelivery.objects.get().status == "PENDING"
+    replay = post(nsd_broker, as_mx(instruction("DELI", tx="NO-BROKER")))
+    assert replay.status_code == 202 and replay["X-Hub-Replay"] == "true"

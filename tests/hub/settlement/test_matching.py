@@ -1,19 +1,23 @@
 """Matching on the mandatory fields through the matching key, with the optional-field rule."""
 
+import datetime as dt
 import threading
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from hub.messaging.models import OutboundMessage
 from hub.messaging.services import inbound_record
 from hub.registry.models import CSD, Participant
-from hub.settlement import errors, services, tasks
+from hub.settlement import errors, selectors, services, tasks
 from hub.settlement.models import Instruction, Transfer
 from hub.settlement.services import instruction_match, instruction_submit, instructions_match
 
+from ...conftest import broker_unreachable, celery_worker
 from .messages import NSD_BROKER, STRATE_BROKER, instruction
 
 
@@ -45,8 +49,6 @@ def test_both_sides_get_the_same_matching_key(demo):
 
 @pytest.mark.parametrize("field", ["amount", "trade_date", "intended_settlement_date"])
 def test_a_difference_in_a_mandatory_field_changes_the_key(demo, field):
-    import datetime as dt
-
     change = {
         "amount": {"amount": "101"},
         "trade_date": {"trade_date": dt.date(2026, 11, 23)},
@@ -263,3 +265,51 @@ def test_batches_of_both_sides_matched_at_the_same_moment_make_exactly_one_trans
     assert set(Instruction.objects.values_list("status", flat=True)) == {"MATCHED"}
     for transfer in Transfer.objects.select_related("deliver", "receive"):
         assert transfer.deliver.quantity == transfer.receive.quantity
+
+
+def test_an_instruction_whose_matching_task_was_lost_is_queued_again_once_past_the_grace(
+    demo, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    published = []
+    monkeypatch.setattr(tasks.instructions_match, "delay", lambda ids: published.append(ids))
+    # this test's transaction never commits: the matching task each submission scheduled is never sent
+    lost = submit(instruction("DELI", tx="LOST-D"))
+    unmatched = submit(instruction("DELI", tx="LOST-U", amount="7"))
+    instruction_match(instruction_id=unmatched.pk)
+    grace = dt.timedelta(seconds=settings.SETTLEMENT_MATCH_SWEEP_GRACE_SECONDS)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.instructions_match_redrive(now=now) == []  # its task may still be in the queue
+        assert services.instructions_match_redrive(now=now + grace) == [lost.pk]
+        # claimed: queued once, not again at every sweep while its task waits in the queue
+        assert services.instructions_match_redrive(now=now + grace) == []
+        assert services.instructions_match_redrive(now=now + 2 * grace) == [lost.pk]
+    assert published == [[lost.pk], [lost.pk]]
+    assert PeriodicTask.objects.get(task="hub.settlement.instructions_match_sweep").enabled  # beat runs it
+
+
+def test_the_matching_sweep_reads_the_accepted_instructions_alone_through_the_open_instructions_index(demo):
+    query = selectors.instructions_accepted_overdue(now=timezone.now())[:2000]
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the table is tiny here: ask what the index gives
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "instruction_recycling" in plan and "Sort" not in plan, plan
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_instruction_accepted_while_the_broker_was_down_is_matched_by_a_worker_after_the_sweep(settings):
+    call_command("seed_demo", verbosity=0)
+    with broker_unreachable():
+        lost = submit(instruction("DELI", tx="DOWN-D"))
+    settings.SETTLEMENT_MATCH_SWEEP_GRACE_SECONDS = 0
+    with celery_worker() as worker:
+        assert tasks.instructions_match_sweep() == 1
+        worker.wait_until(
+            lambda: Instruction.objects.get(pk=lost.pk).status == "UNMATCHED",
+            timeout=60,
+            what="the sweep's matching task did not run",
+        )
+    assert OutboundMessage.objects.filter(transaction_id="DOWN-D", status="UNMATCHED").exists()
