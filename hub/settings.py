@@ -186,8 +186,9 @@ HEALTH_WORKER_TIMEOUT_SECONDS = envint("HEALTH_WORKER_TIMEOUT_SECONDS", 5, minim
 # --- Participant message API -----------------------------------------------------------------------------
 
 HUB_BIC = envstr("HUB_BIC", "CSDHZAJJ")  # the hub's own BIC in headers and FIN blocks (a demo identifier)
-# one request may carry a bulk file of many messages; single messages have their own limits in iso20022
-DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024)
+# one request may carry a bulk file of many messages (at most 32 MiB, the message layer's bulk limit);
+# single messages have their own limits in iso20022
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_BYTES", 32 * 1024 * 1024, minimum=1024)
 BULK_MAX_MESSAGES = envint("BULK_MAX_MESSAGES", 10_000, minimum=1)
 OUTBOX_PAGE_MAX = envint("OUTBOX_PAGE_MAX", 1000, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)

@@ -7,8 +7,8 @@
 
 ``join_*`` writes a bulk file from whole messages; ``split_*`` reads one back into whole messages, each
 to be read as if it had come alone. A bulk file is read with the same hardened XML parser as single
-messages (no DTD, no entities, a depth limit), with a size limit fit for a batch and a limit on the
-number of messages; every refusal is a ``MalformedMessage``.
+messages (no DTD, no entities, a depth limit), with size and node limits fit for a batch
+(``BULK_LIMITS``) and a limit on the number of messages; every refusal is a ``MalformedMessage``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from iso20022.mx.safexml import Limits, parse_xml
 BULK_NAMESPACE = "urn:csd-hub:xsd:blk.001.01"
 BULK_ROOT = f"{{{BULK_NAMESPACE}}}BlkMsgs"
 MAX_MESSAGES = 1000
-BULK_LIMITS = Limits(max_bytes=32 * 1024 * 1024, max_depth=42)  # one level more than a single message
+# one level more than a single message; some 100 elements and attributes a message for 10,000 messages (a
+# sese.023 in its envelope makes about 50), which keeps the file's tree under about 210 MB
+BULK_LIMITS = Limits(max_bytes=32 * 1024 * 1024, max_depth=42, max_nodes=1_000_000)
 
 _XML_DECLARATION = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\?>\s*")
 _ROOT_NAMESPACE = re.compile(rb"^<[A-Za-z_][\w.-]*\s[^>]*?\bxmlns\s*=")

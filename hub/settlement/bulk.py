@@ -4,9 +4,11 @@ after another (``intake.messages_receive``: a few transactions and one matching 
 ISO 20022 bulk file: ``<BlkMsgs xmlns="urn:csd-hub:xsd:blk.001.01">`` holding hub envelopes (``Envlp``)
 or bare ``Document`` elements, in order. ISO 15022 bulk file: FIN messages one after another, optionally
 separated by ``$`` as in SWIFT batch files. The file is read with the same hardened XML parser as single
-messages (no DTD, no entities, depth limit), with a size limit fit for a batch.
+messages (no DTD, no entities, depth limit), with the size and node limits of the message layer's bulk
+files (``iso20022.bulk.BULK_LIMITS``: 32 MiB, a million elements and attributes).
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -18,7 +20,6 @@ from hub.registry.models import Participant
 from hub.settlement.intake import IntakeAnswer, message_format, messages_receive
 from iso20022 import bulk
 from iso20022.errors import Iso20022Error
-from iso20022.mx import Limits
 
 BULK_NAMESPACE = bulk.BULK_NAMESPACE
 
@@ -53,14 +54,21 @@ class BulkResult:
         }
 
 
+def bulk_max_bytes() -> int:
+    """The largest bulk file: the message layer's limit (``iso20022.bulk.BULK_LIMITS``), or
+    ``API_MAX_REQUEST_BYTES`` where that is lower."""
+    return min(bulk.BULK_LIMITS.max_bytes, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
 def _split(fmt: str, raw: bytes) -> list[bytes]:
-    """The file's messages, with the hub's limits (``API_MAX_REQUEST_BYTES``, ``BULK_MAX_MESSAGES``)."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    """The file's messages, within the message layer's bulk limits (bytes, depth, elements and attributes)
+    and the hub's (``API_MAX_REQUEST_BYTES``, ``BULK_MAX_MESSAGES``)."""
+    limit = bulk_max_bytes()
     try:
         if fmt == "MX":
             return bulk.split_mx(
                 raw,
-                limits=Limits(max_bytes=limit, max_depth=bulk.BULK_LIMITS.max_depth),
+                limits=dataclasses.replace(bulk.BULK_LIMITS, max_bytes=limit),
                 max_messages=settings.BULK_MAX_MESSAGES,
             )
         return bulk.split_mt(raw, max_bytes=limit, max_messages=settings.BULK_MAX_MESSAGES)

@@ -19,7 +19,7 @@ from iso20022.errors import (
     SchemaViolation,
     UnsupportedMessage,
 )
-from iso20022.mx import codes
+from iso20022.mx import codes, safexml
 from iso20022.mx.safexml import Limits, _parser
 from iso20022.rejection import rejection_advice
 
@@ -334,11 +334,39 @@ def test_a_date_that_is_not_a_plain_calendar_date_is_refused_as_an_invalid_settl
     assert error.reason is ReasonCode.SETTLEMENT_DATE
 
 
-def test_a_flood_of_elements_under_the_size_limit_is_refused_quickly_with_one_error():
+def test_a_flood_of_elements_under_the_size_limit_is_refused_before_any_tree_is_built():
     data = b'<Document xmlns="' + SESE023.encode() + b'">' + b"<X/>" * 1_000_000 + b"</Document>"
+    error = refuse(data)
+    assert len(error.errors) == 1 and error.reason is ReasonCode.OTHER
+    assert "1000002 elements and attributes, over the limit of 400000" in error.first.message
+
+
+def test_a_flood_of_attributes_counts_against_the_same_limit():
+    attributes = b" ".join(b'a%d=""' % n for n in range(50))
+    data = b'<Document xmlns="' + SESE023.encode() + b'">' + (b"<X " + attributes + b"/>") * 10_000
+    error = refuse(data + b"</Document>", limits=Limits(max_nodes=100_000))
+    assert "over the limit of 100000" in error.first.message
+
+
+def test_a_flood_of_elements_under_its_own_limit_is_refused_as_invalid_against_the_schema():
+    data = b'<Document xmlns="' + SESE023.encode() + b'">' + b"<X/>" * 300_000 + b"</Document>"
     error = refuse(data, SchemaViolation)
     assert len(error.errors) == 1
     assert error.first.path == "/Document/X"
+
+
+def test_whatever_libxml2_refuses_while_reading_is_a_malformed_message(monkeypatch):
+    # libxml2 caps an XPath node-set at ten million nodes: a tree that large reaches the depth check only
+    # with limits raised far past the hub's, so the refusal is staged here
+    def node_set_too_large(max_depth):
+        def evaluate(root):
+            raise etree.XPathEvalError("Memory allocation failed : growing nodeset hit limit")
+
+        return evaluate
+
+    monkeypatch.setattr(safexml, "_too_deep", node_set_too_large)
+    error = refuse(pretty())
+    assert error.reason is ReasonCode.OTHER and "growing nodeset hit limit" in error.first.message
 
 
 def test_statement_line_errors_name_the_element_of_the_line():

@@ -128,6 +128,28 @@ def test_a_file_is_stored_checked_and_written_in_a_few_queries_with_one_matching
     assert ReplayKey.objects.count() == 100 and OutboundMessage.objects.count() == 100
 
 
+def test_a_file_of_more_elements_than_a_bulk_file_holds_is_refused_whole_before_its_tree_is_built(nsd_broker):
+    flood = mx_file(
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:sese.023.001.11">' + b"<a/>" * 1_100_000
+    )
+    response = post(nsd_broker, flood + b"</Document>", path="/api/v1/messages/bulk/")
+    assert response.status_code == 400, response.content[:300]
+    assert "elements and attributes, over the limit of 1000000" in response.json()["detail"]
+    assert InboundMessage.objects.get().outcome == "REJECTED" and not OutboundMessage.objects.exists()
+
+
+def test_a_file_over_the_message_layers_bulk_limit_is_refused_whatever_the_request_limit_allows(
+    demo, settings
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024  # API_MAX_REQUEST_BYTES raised past it
+    padded = mx_file(as_mx(instruction("DELI", tx="PAD-1")), b" " * (32 * 1024 * 1024))
+    result = messages_receive_bulk(
+        participant=Participant.objects.get(bic="DEMARUMM"), raw=padded, content_type="application/xml"
+    )
+    assert result.http_status == 400 and "over the limit of 33554432 bytes" in result.error
+    assert not Instruction.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_files_with_the_same_instructions_create_each_one_once(demo):
     messages = [as_mt(instruction("RECE", tx=f"RC-{i}", amount=str(i + 1))) for i in range(30)]
