@@ -41,7 +41,7 @@ from hub.settlement.statuses import InstructionStatus
 from iso20022 import models as m
 from iso20022 import mx
 from iso20022.errors import Iso20022Error, MessageError, ReasonCode, UnsupportedMessage
-from iso20022.mt import FinMessage, build_mt, message_type_for, parse_mt
+from iso20022.mt import FinMessage, build_mt, message_type_for, parse_fin, read_message
 
 MX_TYPES = ("application/xml", "text/xml")
 MT_TYPES = ("text/plain",)
@@ -79,8 +79,13 @@ def message_format(content_type: str, raw: bytes) -> str:
 
 
 def _parse(fmt: str, raw: bytes, participant: Participant) -> _Parsed:
+    """The message read, sent by ``participant`` to the hub: the sender its header names (MT block 1, or
+    the sender block 2 names in an output message; MX ``AppHdr/Fr``) is the caller, and the receiver (MT
+    block 2; MX ``AppHdr/To``) is the hub (``HUB_BIC``); otherwise it is refused (``ICUS``)."""
     if fmt == "MT":
-        body = parse_mt(raw)
+        fin = parse_fin(raw)
+        _parties_check(fin.sender, fin.receiver, participant, sender_at="1", receiver_at="2")
+        body = read_message(fin)
         if isinstance(body, FinMessage):
             raise UnsupportedMessage(
                 MessageError(
@@ -91,16 +96,34 @@ def _parse(fmt: str, raw: bytes, participant: Participant) -> _Parsed:
             )
         return _Parsed("MT", f"MT{message_type_for(body)}", body, None)
     message = mx.parse(raw)
-    if message.header is not None and bic8(message.header.from_bic) != bic8(participant.bic):
-        raise UnsupportedMessage(
-            MessageError(
-                reason=ReasonCode.PARTY,
-                path="AppHdr/Fr",
-                message=f"the header's sender {message.header.from_bic} is not the caller {participant.bic}",
-            )
+    if message.header is not None:
+        header = message.header
+        _parties_check(
+            header.from_bic, header.to_bic, participant, sender_at="AppHdr/Fr", receiver_at="AppHdr/To"
         )
     bmi = message.header.business_message_id if message.header else None
     return _Parsed("MX", message.message_id, message.body, bmi)
+
+
+def _parties_check(
+    sender: str, receiver: str, participant: Participant, *, sender_at: str, receiver_at: str
+) -> None:
+    if bic8(sender) != bic8(participant.bic):
+        raise UnsupportedMessage(
+            MessageError(
+                reason=ReasonCode.PARTY,
+                path=sender_at,
+                message=f"the header's sender {sender} is not the caller {participant.bic}",
+            )
+        )
+    if bic8(receiver) != bic8(settings.HUB_BIC):
+        raise UnsupportedMessage(
+            MessageError(
+                reason=ReasonCode.PARTY,
+                path=receiver_at,
+                message=f"the header's receiver {receiver} is not the hub {settings.HUB_BIC}",
+            )
+        )
 
 
 def message_receive(*, participant: Participant, raw: bytes, content_type: str) -> IntakeAnswer:

@@ -1,13 +1,15 @@
 """Every caller authenticates; a participant sees and instructs on its own accounts and messages only."""
 
+import pytest
 from django.core.management import call_command
 
+from hub.messaging.models import InboundMessage
 from hub.registry.models import Participant, ParticipantToken
 from hub.registry.selectors import participant_for_token
 from hub.registry.services import participant_token_revoke
 from hub.settlement.models import Instruction
 
-from ..settlement.messages import STRATE_ACCOUNT, as_mx, instruction
+from ..settlement.messages import STRATE_ACCOUNT, as_mt, as_mx, instruction
 from .conftest import post
 
 
@@ -30,6 +32,50 @@ def test_a_participant_cannot_instruct_on_another_participants_account(nsd_broke
     response = post(nsd_broker, as_mx(instruction("DELI", tx="THEIRS", safekeeping_account=STRATE_ACCOUNT)))
     assert response.status_code == 422 and response["X-Hub-Reason-Codes"] == "SAFE"
     assert not Instruction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ((b"{1:F01DEMAZAJJAXXX", b"{1:F01DEMBZAJJAXXX"), "sender DEMBZAJJXXX is not the caller DEMAZAJJ"),
+        (
+            (b"{2:I540CSDHZAJJAXXXN}", b"{2:I540DEMBZAJJXXXXN}"),
+            "receiver DEMBZAJJXXX is not the hub CSDHZAJJ",
+        ),
+        (
+            (b"{2:I540CSDHZAJJAXXXN}", b"{2:O5401200261124DEMAZAJJAXXX00000000002611241200N}"),
+            "receiver DEMAZAJJXXX is not the hub CSDHZAJJ",
+        ),
+    ],
+    ids=["block-1-another-institution", "block-2-not-the-hub", "output-message-to-itself"],
+)
+def test_an_mt_message_must_come_from_the_caller_and_go_to_the_hub(strate_broker, change, says):
+    raw = as_mt(instruction("RECE", tx="SPOOF-1"))
+    assert change[0] in raw
+    response = post(strate_broker, raw.replace(*change), mt=True)
+    assert response.status_code == 400 and response["X-Hub-Reason-Codes"] == "ICUS"
+    assert says in InboundMessage.objects.get().detail
+    assert not Instruction.objects.exists()
+
+
+def test_an_mx_header_must_name_the_caller_as_sender_and_the_hub_as_receiver(nsd_broker):
+    raw = as_mx(instruction("DELI", tx="TO-1"))
+    to_another = raw.replace(
+        b"<To><FIId><FinInstnId><BICFI>CSDHZAJJ<", b"<To><FIId><FinInstnId><BICFI>DEMAZAJJ<"
+    )
+    assert to_another != raw
+    response = post(nsd_broker, to_another)
+    assert response.status_code == 400 and response["X-Hub-Reason-Codes"] == "ICUS"
+    assert b"receiver DEMAZAJJ is not the hub CSDHZAJJ" in response.content
+    from_another = raw.replace(
+        b"<Fr><FIId><FinInstnId><BICFI>DEMARUMM<", b"<Fr><FIId><FinInstnId><BICFI>DEMBRUMM<"
+    )
+    response = post(nsd_broker, from_another)
+    assert response.status_code == 400 and response["X-Hub-Reason-Codes"] == "ICUS"
+    assert not Instruction.objects.exists()
+    # the hub's BIC with its primary office's branch is the hub
+    with_branch = raw.replace(b"<BICFI>CSDHZAJJ<", b"<BICFI>CSDHZAJJXXX<")
+    assert post(nsd_broker, with_branch).status_code == 202
 
 
 def test_a_participant_reads_only_its_own_instructions_accounts_and_outbox(nsd_broker, strate_broker):
