@@ -5,8 +5,9 @@ POST /api/v1/messages/bulk/          many messages in one file (see ``hub.settle
 GET  /api/v1/messages/outbox/?after= the caller's outbound messages after a cursor, oldest first
 """
 
+import logging
+
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -17,7 +18,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,8 +26,10 @@ from rest_framework.views import APIView
 
 from hub.api.auth import IsParticipant, ParticipantTokenAuthentication, caller
 from hub.messaging.selectors import outbox_after
-from hub.settlement.bulk import messages_receive_bulk
-from hub.settlement.intake import message_receive
+from hub.settlement.bulk import bulk_max_bytes, messages_receive_bulk
+from hub.settlement.intake import message_max_bytes, message_receive
+
+logger = logging.getLogger(__name__)
 
 
 class RawBody(BaseParser):
@@ -49,16 +52,26 @@ class ParticipantView(APIView):
     parser_classes = [RawBody]
 
     @staticmethod
-    def body(request: Request) -> bytes:
-        """The request's bytes; a 413 naming the limit for a body over ``API_MAX_REQUEST_BYTES`` (it is
-        neither read nor kept: split it into smaller files)."""
+    def body(request: Request, *, limit: int, what: str) -> bytes:
+        """The request's bytes; a 413 naming the limit for a body whose Content-Length is over ``limit``
+        (``what`` says what the limit is for). Such a body is neither read nor kept: the refusal is
+        logged with its sender and declared length."""
+        declared = request.META.get("CONTENT_LENGTH") or "0"
         try:
-            return request.body
-        except RequestDataTooBig:
-            raise TooLarge(
-                f"the body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes: "
-                "send it in smaller bulk files"
-            ) from None
+            length = int(declared)
+        except ValueError:
+            raise ParseError(f"Content-Length {declared[:20]!r} is not a number of bytes") from None
+        if length > limit:
+            logger.warning(
+                "refused unread: %s bytes (%s) from %s, over the limit of %s bytes of %s",
+                length,
+                request.content_type[:100],
+                caller(request).bic,
+                limit,
+                what,
+            )
+            raise TooLarge(f"the body is {length} bytes, over the limit of {limit} bytes of {what}")
+        return request.body  # ``limit`` is within API_MAX_REQUEST_BYTES, Django's own limit
 
 
 _STATUS_DOC = {
@@ -87,9 +100,9 @@ class MessageIntakeView(ParticipantView):
         responses=_STATUS_DOC,
     )
     def post(self, request: Request) -> HttpResponse:
-        answer = message_receive(
-            participant=caller(request), raw=self.body(request), content_type=request.content_type or ""
-        )
+        content_type = request.content_type or ""
+        raw = self.body(request, limit=message_max_bytes(content_type), what="one message")
+        answer = message_receive(participant=caller(request), raw=raw, content_type=content_type)
         response = HttpResponse(answer.body, status=answer.http_status, content_type=answer.content_type)
         response["X-Hub-Message-Id"] = str(answer.inbound_id)
         response["X-Hub-Outcome"] = answer.outcome
@@ -135,8 +148,9 @@ class BulkIntakeView(ParticipantView):
         },
     )
     def post(self, request: Request) -> Response:
+        raw = self.body(request, limit=bulk_max_bytes(), what="a bulk file: send it in smaller files")
         result = messages_receive_bulk(
-            participant=caller(request), raw=self.body(request), content_type=request.content_type or ""
+            participant=caller(request), raw=raw, content_type=request.content_type or ""
         )
         return Response(result.as_dict(), status=result.http_status)
 

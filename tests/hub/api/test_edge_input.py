@@ -110,3 +110,29 @@ def test_a_body_over_the_size_limit_gets_a_413_naming_the_limit(nsd_broker, sett
         response = post(nsd_broker, big, path=path)
         assert response.status_code == 413 and "2048 bytes" in response.json()["detail"]
     assert not InboundMessage.objects.exists()
+
+
+def test_a_message_over_its_parsers_limit_is_refused_with_413_unread_and_unkept(
+    nsd_broker, strate_broker, caplog
+):
+    mx_body = as_mx(instruction("DELI", tx="BIG-MX")).replace(
+        b"</Envlp>", b" " * 5 * 1024 * 1024 + b"</Envlp>"
+    )
+    response = post(nsd_broker, mx_body)
+    assert response.status_code == 413
+    limit = "over the limit of 5242880 bytes of one message"
+    assert response.json()["detail"] == f"the body is {len(mx_body)} bytes, {limit}"
+    mt_body = as_mt(instruction("RECE", tx="BIG-MT")) + b"\r\n" * 1_000_000
+    response = post(strate_broker, mt_body, mt=True)
+    assert response.status_code == 413 and "over the limit of 2000000 bytes" in response.json()["detail"]
+    assert not InboundMessage.objects.exists() and not OutboundMessage.objects.exists()
+    assert f"refused unread: {len(mx_body)} bytes (application/xml) from {NSD_BROKER}" in caplog.text
+
+
+def test_a_bulk_file_over_the_message_layers_limit_is_refused_with_413_unread(nsd_broker, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024  # API_MAX_REQUEST_BYTES raised past it
+    padded = as_mt(instruction("DELI", tx="PAD-1")) + b"\r\n" * (16 * 1024 * 1024)
+    response = post(nsd_broker, padded, path=BULK, mt=True)
+    assert response.status_code == 413
+    assert "over the limit of 33554432 bytes of a bulk file" in response.json()["detail"]
+    assert not InboundMessage.objects.exists()
