@@ -3,6 +3,7 @@ PostgreSQL and Redis (the suite's own), gunicorn serving the hub, a Celery worke
 reference CSDs with the one-shot step that seeds them from the hub's registry."""
 
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -143,6 +144,11 @@ def test_gunicorn_serves_the_hub_natively_with_collected_static_files(tmp_path):
         )
         assert _status(f"http://127.0.0.1:{port}/admin/login/") == 200
         assert _status(f"http://127.0.0.1:{port}/static/admin/css/base.css") == 200
+        # a chunked body reaches Django without a Content-Length: refused, not read as empty
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("POST", "/api/v1/messages/", body=iter([b"<Document/>"]), encode_chunked=True)
+        assert connection.getresponse().status == 411
+        connection.close()
 
 
 @pytest.mark.django_db(transaction=True)
