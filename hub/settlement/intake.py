@@ -43,6 +43,7 @@ from iso20022 import mx
 from iso20022.errors import Iso20022Error, MessageError, ReasonCode, UnsupportedMessage
 from iso20022.mt import FinMessage, build_mt, message_type_for, parse_fin, read_message
 from iso20022.mt.fin import MAX_MESSAGE_CHARS
+from iso20022.rejection import References, mt_references, mx_references
 
 MX_TYPES = ("application/xml", "text/xml")
 MT_TYPES = ("text/plain",)
@@ -163,7 +164,9 @@ def messages_receive(
         try:
             items.append(_Item(inbound, inbound.format, _parse(inbound.format, raw, participant)))
         except Iso20022Error as exc:
-            items.append(_Item(inbound, inbound.format, None, [(e.reason.value, str(e)) for e in exc.errors]))
+            unreadable = [(e.reason.value, str(e)) for e in exc.errors]
+            references = mt_references(raw) if inbound.format == "MT" else mx_references(raw)
+            items.append(_Item(inbound, inbound.format, None, unreadable, references))
     answers: list[IntakeAnswer] = []
     run: list[_Item] = []
     for item in items:
@@ -182,6 +185,7 @@ class _Item:
     fmt: str
     parsed: _Parsed | None
     unreadable: list[tuple[str, str]] | None = None
+    references: References = References()  # of an unreadable message, as far as they can be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +376,7 @@ class _Run:
                 item,
                 400,
                 InboundOutcome.REJECTED,
-                notifications.rejected("NONREF", detail),
+                notifications.rejected(item.references.transaction_id or "NONREF", detail),
                 detail,
                 self.participant,
                 self.outgoing,
@@ -496,15 +500,21 @@ def _answer(
     keeps every status it is given: as the same message, business message id included, when the
     participant takes its outbox in the format it sent."""
     parsed = item.parsed
-    related_id = parsed.business_message_id if parsed else None
+    if parsed is not None:
+        transaction_id = getattr(parsed.body, "transaction_id", "")
+        business_message_id = parsed.business_message_id or ""
+    else:  # what an unreadable message says of itself, where it can be read
+        transaction_id = item.references.transaction_id or ""
+        business_message_id = item.references.business_message_id or ""
+    related_id = business_message_id or None
     rendered = render(body, receiver_bic=participant.bic, fmt=item.fmt, related_id=related_id)
     codes = tuple(str(code) for code, _text in reasons)
     if outcome == InboundOutcome.REJECTED:
         status = InboundOutcome.REJECTED
     if status is not None:
-        transaction_id = getattr(parsed.body, "transaction_id", "") if parsed else "NONREF"
         same = rendered if participant.outbound_format == item.fmt else None
-        outgoing.append(Outgoing(participant, body, transaction_id, status, related_id, same))
+        queued_as = transaction_id if parsed is not None else transaction_id or "NONREF"
+        outgoing.append(Outgoing(participant, body, queued_as, status, related_id, same))
     stored = InboundAnswer(
         message=item.inbound,
         outcome=outcome,
@@ -512,8 +522,8 @@ def _answer(
         response=rendered.payload,
         response_content_type=rendered.content_type,
         message_type=parsed.message_type if parsed else "",
-        business_message_id=(parsed.business_message_id or "") if parsed else "",
-        transaction_id=getattr(parsed.body, "transaction_id", "") if parsed else "",
+        business_message_id=business_message_id,
+        transaction_id=transaction_id,
         reason_codes=codes,
         detail="\n".join(text for _code, text in reasons),
     )

@@ -228,3 +228,37 @@ def test_an_instruction_committed_while_the_broker_is_down_is_answered_as_accept
     assert WebhookDelivery.objects.get().status == "PENDING"
     replay = post(nsd_broker, as_mx(instruction("DELI", tx="NO-BROKER")))
     assert replay.status_code == 202 and replay["X-Hub-Replay"] == "true"
+
+
+def test_a_schema_invalid_message_is_rejected_naming_its_transaction_and_business_message_ids(
+    nsd_broker, strate_broker
+):
+    raw = as_mx(instruction("DELI", tx="MY-TX-42"), bmi="MY-BMI-42").replace(b"2026-11-26", b"2026-02-30")
+    response = post(nsd_broker, raw)
+    assert response.status_code == 400
+    answer = mx.parse(response.content)
+    assert answer.body.transaction_id == "MY-TX-42"  # AcctOwnrTxId
+    assert answer.header.related_business_message_id == "MY-BMI-42"  # AppHdr/Rltd
+    stored = InboundMessage.objects.get()
+    assert (stored.transaction_id, stored.business_message_id) == ("MY-TX-42", "MY-BMI-42")
+    queued = OutboundMessage.objects.get()
+    assert queued.transaction_id == "MY-TX-42" and bytes(queued.payload) == response.content
+    # MT: the sender's reference, :20C::SEME, comes back as :20C::RELA
+    raw = as_mt(instruction("RECE", tx="MYSEME42")).replace(b"SETT//20261126", b"SETT//20260230")
+    response = post(strate_broker, raw, mt=True)
+    assert response.status_code == 400 and b":20C::RELA//MYSEME42" in response.content
+    assert status_of(response).transaction_id == "MYSEME42"
+    assert InboundMessage.objects.get(sender__bic=STRATE_BROKER).transaction_id == "MYSEME42"
+
+
+def test_a_reference_a_rejection_could_not_carry_is_not_repeated(nsd_broker):
+    raw = as_mx(instruction("DELI", tx="LONG"), bmi="LONG-BMI").replace(
+        b"<TxId>LONG<", b"<TxId>" + b"L" * 36 + b"<"
+    )
+    response = post(nsd_broker, raw)
+    assert response.status_code == 400
+    answer = mx.parse(response.content)
+    assert answer.body.transaction_id == "NONREF" and answer.header.related_business_message_id == "LONG-BMI"
+    assert InboundMessage.objects.get().transaction_id == ""
+    # nothing can be read of a message that is not well-formed
+    assert mx.parse(post(nsd_broker, raw[:200]).content).body.transaction_id == "NONREF"
