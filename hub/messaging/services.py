@@ -306,7 +306,11 @@ def webhook_deliver(*, delivery_id: int) -> WebhookOutcome:
     """One attempt to deliver a webhook, if one is due: the delivery is PENDING and its next attempt's
     time has come. A duplicate task (the sweeper and the retry's own task both fire when it is due) finds
     it claimed or backed off and does nothing. The HTTP call runs outside any transaction, within
-    ``WEBHOOK_TIMEOUT_SECONDS`` in all; the attempt and its outcome are recorded afterwards."""
+    ``WEBHOOK_TIMEOUT_SECONDS`` in all; the attempt and its outcome are recorded afterwards.
+
+    Each attempt goes to the participant's webhook as it is then, with its secret then: a webhook moved
+    since the first attempt gets the retries (the delivery records the URL last tried), and a webhook
+    removed meanwhile ends the delivery (the participant pulls its outbox instead)."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",))
@@ -319,16 +323,20 @@ def webhook_deliver(*, delivery_id: int) -> WebhookOutcome:
         ):
             return WebhookOutcome(delivery, attempted=False)
         number = delivery.attempts + 1
+        url = delivery.message.participant.webhook_url
+        delivery.url = url or delivery.url
         # claim the attempt, so a second worker holding a duplicate task does not send it in parallel
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            attempts=number, next_attempt_at=now + webhook_claim_window()
+            attempts=number, next_attempt_at=now + webhook_claim_window(), url=delivery.url
         )
     message = delivery.message
     secret = message.participant.webhook_secret
     started = timezone.now()
     clock = time.perf_counter()
     http_status, error, permanent = None, "", False
-    if len(secret) < WEBHOOK_SECRET_MIN_LENGTH:
+    if not url:
+        error, permanent = "the participant has no webhook any more", True
+    elif len(secret) < WEBHOOK_SECRET_MIN_LENGTH:
         # a signature anyone could forge is worse than none: the participant pulls its outbox instead
         error, permanent = f"no webhook secret of at least {WEBHOOK_SECRET_MIN_LENGTH} characters", True
     else:
@@ -343,7 +351,7 @@ def webhook_deliver(*, delivery_id: int) -> WebhookOutcome:
         }
         try:
             http_status = post_within(
-                delivery.url, body=body, headers=headers, deadline=settings.WEBHOOK_TIMEOUT_SECONDS
+                url, body=body, headers=headers, deadline=settings.WEBHOOK_TIMEOUT_SECONDS
             )
             if not 200 <= http_status < 300:
                 # 3xx too: a redirect is not followed, the message is delivered to its URL or not at all

@@ -167,6 +167,38 @@ def test_a_webhook_gives_up_after_the_last_attempt(nsd_broker, settings):
     assert "ConnectionRefusedError" in final.attempt_log.first().error
 
 
+def test_a_retry_goes_to_the_webhook_the_participant_has_now_signed_with_its_secret_now(
+    nsd_broker, webhook_endpoint
+):
+    Receiver.script = [503]
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-MOVED")))
+    delivery = WebhookDelivery.objects.get()
+    webhook_deliver(delivery_id=delivery.pk)
+    assert [path for _method, path, _headers, _body in Receiver.received] == ["/hook"]
+    moved, secret = webhook_endpoint.replace("/hook", "/moved"), "a-brand-new-secret-123"
+    Participant.objects.filter(bic="DEMARUMM").update(webhook_url=moved, webhook_secret=secret)
+    _due_now(delivery)
+    retried = webhook_deliver(delivery_id=delivery.pk).delivery
+    assert retried.status == "DELIVERED" and retried.url == moved
+    _method, path, headers, body = Receiver.received[-1]
+    assert path == "/moved" and len(Receiver.received) == 2
+    expected = hmac.new(secret.encode(), headers["X-Hub-Timestamp"].encode() + b"." + body, hashlib.sha256)
+    assert headers["X-Hub-Signature"] == f"sha256={expected.hexdigest()}"
+
+
+def test_a_retry_after_the_webhook_was_removed_gives_up_without_sending(nsd_broker, webhook_endpoint):
+    Receiver.script = [503]
+    post(nsd_broker, as_mx(instruction("DELI", tx="HOOK-GONE")))
+    delivery = WebhookDelivery.objects.get()
+    webhook_deliver(delivery_id=delivery.pk)
+    Participant.objects.filter(bic="DEMARUMM").update(webhook_url="")  # the secret stays: it is unused
+    _due_now(delivery)
+    outcome = webhook_deliver(delivery_id=delivery.pk)
+    assert outcome.attempted and outcome.delivery.status == "GAVE_UP"
+    assert outcome.delivery.attempt_log.last().error == "the participant has no webhook any more"
+    assert len(Receiver.received) == 1  # the first attempt's, nothing since
+
+
 def test_a_webhook_without_a_long_enough_secret_is_refused_and_never_signed_with_it(nsd_broker):
     participant = Participant.objects.get(bic="DEMARUMM")
     participant.webhook_url, participant.webhook_secret = "https://example.org/hook", "short"
