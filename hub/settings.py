@@ -183,6 +183,8 @@ CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
 
 HEALTH_WORKER_TIMEOUT_SECONDS = envint("HEALTH_WORKER_TIMEOUT_SECONDS", 5, minimum=1)
+# how long a web process keeps the worker probe's result (it sends one probe at a time)
+HEALTH_WORKER_CACHE_SECONDS = envint("HEALTH_WORKER_CACHE_SECONDS", 10, minimum=0)
 
 # --- Participant message API -----------------------------------------------------------------------------
 

@@ -1,9 +1,18 @@
-"""Health of the hub's moving parts: the database, the Celery broker and at least one worker."""
+"""Health of the hub's moving parts: the database, the Celery broker and at least one worker.
+
+The worker probe is a round trip through the broker that may wait ``HEALTH_WORKER_TIMEOUT_SECONDS`` for an
+answer: its result is kept for ``HEALTH_WORKER_CACHE_SECONDS``, and a process sends one probe at a time,
+so callers in quick succession (monitoring, a load balancer) never hold a web worker each.
+
+Each component says what is up or down in words anyone may read (``summary``), and why in the error's own
+words (``detail``: addresses, user names, driver messages) for staff only.
+"""
 
 import contextlib
 import secrets
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
@@ -19,6 +28,14 @@ class ComponentHealth:
     ok: bool
     detail: str
     latency_ms: float
+    summary: str = ""  # what anyone may be told; ``detail`` holds nothing more when empty
+
+    def as_dict(self, *, full: bool) -> dict:
+        return {
+            "ok": self.ok,
+            "detail": self.detail if full or not self.summary else self.summary,
+            "latency_ms": self.latency_ms,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,38 +48,45 @@ class HubHealth:
     def ok(self) -> bool:
         return self.database.ok and self.broker.ok and self.worker.ok
 
-    def as_dict(self) -> dict:
-        return {"status": "ok" if self.ok else "degraded", **asdict(self)}
+    def as_dict(self, *, full: bool = False) -> dict:
+        """Every component's state; ``full`` adds the errors' own words (for staff)."""
+        return {
+            "status": "ok" if self.ok else "degraded",
+            "database": self.database.as_dict(full=full),
+            "broker": self.broker.as_dict(full=full),
+            "worker": self.worker.as_dict(full=full),
+        }
 
 
 def _timed(check) -> ComponentHealth:
     started = time.perf_counter()
-    ok, detail = check()
-    return ComponentHealth(ok=ok, detail=detail, latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    ok, detail, summary = check()
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    return ComponentHealth(ok=ok, detail=detail, latency_ms=latency_ms, summary=summary)
 
 
-def _database() -> tuple[bool, str]:
+def _database() -> tuple[bool, str, str]:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as exc:
-        return False, f"{connection.vendor}: {exc}".strip()
-    return True, connection.vendor
+        return False, f"{connection.vendor}: {exc}".strip(), f"{connection.vendor}: unavailable"
+    return True, connection.vendor, ""
 
 
-def _broker() -> tuple[bool, str]:
+def _broker() -> tuple[bool, str, str]:
     url = app.conf.broker_url or ""
     transport = url.split("://", 1)[0]
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except (KombuOperationalError, OSError) as exc:
-        return False, f"{transport}: {exc}"
-    return True, transport
+        return False, f"{transport}: {exc}", f"{transport}: unreachable"
+    return True, transport, ""
 
 
-def _worker() -> tuple[bool, str]:
+def _worker() -> tuple[bool, str, str]:
     """A real round trip: a probe task through the broker, answered by a worker through the result backend."""
     timeout = settings.HEALTH_WORKER_TIMEOUT_SECONDS
     token = secrets.token_hex(8)
@@ -70,18 +94,47 @@ def _worker() -> tuple[bool, str]:
         # an unanswered probe expires, so probes never pile up in the queue while no worker runs
         result = ping.apply_async(args=[token], expires=timeout)
     except (KombuOperationalError, OSError) as exc:
-        return False, f"probe could not be sent: {exc}"
+        return False, f"probe could not be sent: {exc}", "probe could not be sent"
     try:
         answer = result.get(timeout=timeout, propagate=False)
     except CeleryTimeout:
-        return False, f"no worker answered within {timeout}s"
+        return False, f"no worker answered within {timeout}s", ""
     finally:
         # the file result backend has nothing to forget when no worker answered
         with contextlib.suppress(OSError):
             result.forget()
     if answer != token:
-        return False, f"unexpected answer from worker: {answer!r}"
-    return True, "a worker answered the probe"
+        return False, f"unexpected answer from worker: {answer!r}", "unexpected answer from a worker"
+    return True, "a worker answered the probe", ""
+
+
+class WorkerProbe:
+    """The worker probe's last result, kept ``HEALTH_WORKER_CACHE_SECONDS``; one probe at a time. A caller
+    that finds a probe in flight is given the result before it, or, in a process that has none yet, waits
+    for the one in flight."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: tuple[float, ComponentHealth] | None = None
+
+    def result(self) -> ComponentHealth:
+        last = self._last
+        if last is not None and time.monotonic() - last[0] < settings.HEALTH_WORKER_CACHE_SECONDS:
+            return last[1]
+        if not self._lock.acquire(blocking=last is None):
+            return last[1]  # another caller is probing: the result before it stands meanwhile
+        try:
+            last = self._last
+            if last is not None and time.monotonic() - last[0] < settings.HEALTH_WORKER_CACHE_SECONDS:
+                return last[1]  # probed while this caller waited for the lock
+            found = _timed(_worker)
+            self._last = (time.monotonic(), found)
+            return found
+        finally:
+            self._lock.release()
+
+
+worker_probe = WorkerProbe()  # one per process
 
 
 def hub_health(*, include_worker: bool = True) -> HubHealth:
@@ -91,7 +144,7 @@ def hub_health(*, include_worker: bool = True) -> HubHealth:
     if not broker.ok:
         worker = ComponentHealth(ok=False, detail="broker unreachable", latency_ms=0.0)
     elif include_worker:
-        worker = _timed(_worker)
+        worker = worker_probe.result()
     else:
         worker = ComponentHealth(ok=True, detail="not probed", latency_ms=0.0)
     return HubHealth(database=database, broker=broker, worker=worker)

@@ -1,13 +1,34 @@
 """GET /health/ reports the database, the broker and the workers; 503 when any of them is down."""
 
+import threading
+
 import pytest
+import redis
+from django.conf import settings
+from django.db import connections
 from django.test import override_settings
 
 from hub.celery import app
+from hub.ops import health
 
-from ...conftest import celery_worker
+from ...conftest import broker_unreachable, celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_worker_probe(monkeypatch):
+    """Each test starts with a process that has not probed the workers yet."""
+    monkeypatch.setattr(health, "worker_probe", health.WorkerProbe())
+
+
+def pings_queued() -> int:
+    """The probes waiting in the default queue of the suite's Redis (no worker takes them here)."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        return broker.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+    finally:
+        broker.close()
 
 
 def test_health_is_ok_with_database_broker_and_a_live_worker(client):
@@ -52,3 +73,44 @@ def test_health_reports_an_unreachable_broker(client, monkeypatch):
 
 def test_health_needs_no_login(client):
     assert client.get("/health/?worker=false").status_code == 200
+
+
+@override_settings(HEALTH_WORKER_TIMEOUT_SECONDS=1, HEALTH_WORKER_CACHE_SECONDS=600)
+def test_the_worker_probe_is_sent_once_for_the_callers_of_a_few_seconds(client):
+    before = pings_queued()
+    first, second = client.get("/health/"), client.get("/health/")
+    assert first.status_code == second.status_code == 503
+    assert first.json()["worker"] == second.json()["worker"]
+    assert pings_queued() == before + 1
+
+
+@override_settings(HEALTH_WORKER_TIMEOUT_SECONDS=1, HEALTH_WORKER_CACHE_SECONDS=600)
+def test_callers_at_the_same_moment_share_one_probe():
+    before = pings_queued()
+    start, found = threading.Barrier(4), []
+
+    def call() -> None:
+        start.wait()
+        found.append(health.hub_health().worker.detail)
+        connections.close_all()
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert found == ["no worker answered within 1s"] * 4
+    assert pings_queued() == before + 1
+
+
+def test_an_anonymous_caller_is_told_what_is_down_but_not_the_error(client, admin_client):
+    with broker_unreachable():
+        anonymous = client.get("/health/").json()
+        staff = admin_client.get("/health/").json()
+    assert anonymous["broker"] == {
+        "ok": False,
+        "detail": "redis: unreachable",
+        "latency_ms": anonymous["broker"]["latency_ms"],
+    }
+    assert anonymous["database"]["detail"] == "postgresql"
+    assert "127.0.0.1:1" in staff["broker"]["detail"]  # where it is, and why it failed, for staff only
