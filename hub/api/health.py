@@ -1,5 +1,5 @@
 from django.db import DatabaseError
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
@@ -19,6 +19,17 @@ _component = inline_serializer(
 )
 
 
+_health = inline_serializer(
+    "HubHealth",
+    {
+        "status": serializers.CharField(),
+        "database": _component,
+        "broker": _component,
+        "worker": _component,
+    },
+)
+
+
 class HealthView(APIView):
     """Database, broker and worker status: 200 when all are up, 503 otherwise. Open to monitoring, no
     login; a staff user signed in to the back office is also told the errors' own words."""
@@ -29,15 +40,8 @@ class HealthView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("worker", bool, description="false: skip the worker probe (liveness)")],
         responses={
-            200: inline_serializer(
-                "HubHealth",
-                {
-                    "status": serializers.CharField(),
-                    "database": _component,
-                    "broker": _component,
-                    "worker": _component,
-                },
-            )
+            200: OpenApiResponse(_health, description="the database, the broker and a worker are up"),
+            503: OpenApiResponse(_health, description="one of them is down: its 'ok' is false"),
         },
     )
     def get(self, request: Request) -> Response:

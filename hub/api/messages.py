@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.api import schema
 from hub.api.auth import IsParticipant, ParticipantTokenAuthentication, caller
 from hub.messaging.selectors import outbox_after
 from hub.settlement.bulk import bulk_max_bytes, messages_receive_bulk
@@ -76,12 +77,23 @@ class ParticipantView(APIView):
 
 _STATUS_DOC = {
     202: OpenApiResponse(OpenApiTypes.BINARY, description="accepted: sese.024 (MT548) with AckdAccptd"),
-    200: OpenApiResponse(OpenApiTypes.BINARY, description="cancellation processed: sese.027 (MT548)"),
-    400: OpenApiResponse(
-        OpenApiTypes.BINARY, description="unreadable, schema-invalid or unsupported: sese.024 Rjctd"
+    200: OpenApiResponse(
+        OpenApiTypes.BINARY,
+        description="cancellation processed: sese.027 (MT548) cancelled, pending or denied",
     ),
+    400: OpenApiResponse(
+        OpenApiTypes.BINARY,
+        description="unreadable, schema-invalid, hostile, of an unsupported type or version, or not from the "
+        "caller to the hub: sese.024 (MT548) Rjctd with its reason codes",
+    ),
+    401: schema.UNAUTHENTICATED,
+    411: schema.LENGTH_REQUIRED,
+    413: schema.too_large("5 MiB of ISO 20022, 2,000,000 characters of FIN"),
     422: OpenApiResponse(
-        OpenApiTypes.BINARY, description="refused by a business rule: sese.024 Rjctd with reason"
+        OpenApiTypes.BINARY,
+        description="refused by a business rule: an instruction with a sese.024 (MT548) Rjctd, a cancellation "
+        "(of an unknown instruction, or one whose details differ) with a sese.027 (MT548) Rjctd, each with "
+        "its reason code",
     ),
 }
 
@@ -97,6 +109,7 @@ class MessageIntakeView(ParticipantView):
             "transaction id of an accepted instruction) returns the original answer with `X-Hub-Replay: true`."
         ),
         request={"application/xml": OpenApiTypes.BINARY, "text/plain": OpenApiTypes.BINARY},
+        parameters=schema.ANSWER_HEADERS,
         responses=_STATUS_DOC,
     )
     def post(self, request: Request) -> HttpResponse:
@@ -144,7 +157,13 @@ class BulkIntakeView(ParticipantView):
                     ),
                 },
             ),
-            400: OpenApiResponse(description="the file itself cannot be split into messages"),
+            400: OpenApiResponse(
+                schema.PROBLEM,
+                description="the file itself cannot be split into messages, or is over its element limit",
+            ),
+            401: schema.UNAUTHENTICATED,
+            411: schema.LENGTH_REQUIRED,
+            413: schema.too_large("32 MiB, or API_MAX_REQUEST_BYTES where that is lower"),
         },
     )
     def post(self, request: Request) -> Response:
@@ -186,7 +205,9 @@ class OutboxView(ParticipantView):
                     "messages": OutboxItem(many=True),
                     "next_cursor": serializers.IntegerField(),
                 },
-            )
+            ),
+            400: OpenApiResponse(schema.PROBLEM, description="'after' or 'limit' is not a number it can be"),
+            401: schema.UNAUTHENTICATED,
         },
         examples=[OpenApiExample("next page", value={"messages": [], "next_cursor": 42}, response_only=True)],
     )

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api import schema
 from hub.api.auth import caller
 from hub.api.messages import ParticipantView
 from hub.registry.selectors import accounts_of
@@ -57,7 +58,11 @@ class InstructionListView(ParticipantView):
     @extend_schema(
         operation_id="instructions_list",
         parameters=[InstructionFilter],
-        responses={200: InstructionOut(many=True)},
+        responses={
+            200: InstructionOut(many=True),
+            400: schema.BAD_PARAMETER,
+            401: schema.UNAUTHENTICATED,
+        },
     )
     def get(self, request: Request) -> Response:
         """The caller's instructions, oldest first, a page at a time: ``after`` the last id of the page
@@ -76,13 +81,18 @@ class InstructionListView(ParticipantView):
 
 
 class InstructionDetailView(ParticipantView):
-    @extend_schema(operation_id="instructions_read", responses={200: InstructionOut})
+    @extend_schema(
+        operation_id="instructions_read",
+        responses={200: InstructionOut, 401: schema.UNAUTHENTICATED, 404: schema.NOT_FOUND},
+    )
     def get(self, request: Request, pk: int) -> Response:
         # another participant's instruction is simply not found: its existence is not disclosed
         return Response(InstructionOut(get_object_or_404(instructions_of(caller(request)), pk=pk)).data)
 
 
 class AccountListView(ParticipantView):
-    @extend_schema(operation_id="accounts_list", responses={200: AccountOut(many=True)})
+    @extend_schema(
+        operation_id="accounts_list", responses={200: AccountOut(many=True), 401: schema.UNAUTHENTICATED}
+    )
     def get(self, request: Request) -> Response:
         return Response(AccountOut(accounts_of(caller(request)), many=True).data)

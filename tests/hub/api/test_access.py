@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
 
 from hub.messaging.models import InboundMessage
 from hub.registry.models import Participant, ParticipantToken
@@ -9,6 +10,7 @@ from hub.registry.selectors import participant_for_token
 from hub.registry.services import participant_token_revoke
 from hub.settlement.models import Instruction
 
+from ...conftest import REPO_ROOT
 from ..settlement.messages import STRATE_ACCOUNT, as_mt, as_mx, instruction
 from .conftest import post
 
@@ -134,3 +136,41 @@ def test_the_openapi_schema_documents_the_message_api(client, demo):
         "participantToken",
     ):
         assert path in schema
+
+
+def readme_statuses() -> dict[str, set[str]]:
+    """The README's table of what each call of the participant API answers: operation id -> statuses."""
+    text = (REPO_ROOT / "README.md").read_text()
+    table = text[text.index("| operation | call | HTTP statuses |") :].split("\n\n", 1)[0]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    return {
+        operation.strip(" `"): {code.strip() for code in codes.split(",")} for operation, _call, codes in rows
+    }
+
+
+def test_the_openapi_schema_declares_every_status_the_readme_lists_and_no_other(demo):
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    declared = {
+        operation["operationId"]: set(operation["responses"])
+        for methods in schema["paths"].values()
+        for operation in methods.values()
+    }
+    documented = readme_statuses()
+    assert {operation: declared[operation] for operation in documented} == documented
+    participant_api = {
+        operation
+        for path, methods in schema["paths"].items()
+        if path.startswith(("/api/v1/messages/", "/api/v1/instructions/", "/api/v1/accounts/", "/health/"))
+        for operation in (methods[method]["operationId"] for method in methods)
+    }
+    assert participant_api == set(documented)
+
+
+def test_the_openapi_schema_declares_the_answer_headers_of_a_message(demo):
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    responses = schema["paths"]["/api/v1/messages/"]["post"]["responses"]
+    for status in ("200", "202", "400", "422"):
+        assert {"X-Hub-Outcome", "X-Hub-Reason-Codes", "X-Hub-Message-Id", "X-Hub-Replay"} <= set(
+            responses[status]["headers"]
+        ), status
+    assert "sese.027" in responses["422"]["description"]

@@ -1,0 +1,65 @@
+"""The OpenAPI description of what the participant API answers besides its main answer: the JSON errors
+every call may give, and the headers of a message's answer. The README's table of statuses lists the same
+(``tests/hub/api/test_access.py`` holds the two together)."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+PROBLEM = inline_serializer("Problem", {"detail": serializers.CharField()})
+
+UNAUTHENTICATED = OpenApiResponse(
+    PROBLEM, description="no token, or an unknown or revoked one: send 'Authorization: Token <key>'"
+)
+LENGTH_REQUIRED = OpenApiResponse(
+    PROBLEM, description="a body sent without a Content-Length (chunked transfer encoding): not read"
+)
+NOT_FOUND = OpenApiResponse(PROBLEM, description="no such instruction of the caller's")
+BAD_PARAMETER = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="a bad parameter: its name, with what is wrong with it"
+)
+
+
+def too_large(limit: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        PROBLEM,
+        description=f"the Content-Length is over the limit ({limit}): the body is neither read nor kept",
+    )
+
+
+# the answers that carry a status message, and the headers that repeat its essentials
+ANSWERED = [200, 202, 400, 422]
+ANSWER_HEADERS = [
+    OpenApiParameter(
+        "X-Hub-Outcome",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        enum=["ACCEPTED", "REJECTED", "REPLAY"],
+        response=ANSWERED,
+        description="what became of the message",
+    ),
+    OpenApiParameter(
+        "X-Hub-Reason-Codes",
+        str,
+        OpenApiParameter.HEADER,
+        response=ANSWERED,
+        description="the ISO 20022 reason codes of a refusal, comma-separated (absent when there are none)",
+    ),
+    OpenApiParameter(
+        "X-Hub-Message-Id",
+        int,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=ANSWERED,
+        description="the id under which the hub keeps the message and its answer",
+    ),
+    OpenApiParameter(
+        "X-Hub-Replay",
+        str,
+        OpenApiParameter.HEADER,
+        enum=["true"],
+        response=ANSWERED,
+        description="present on a replay: the original answer is repeated and nothing is created",
+    ),
+]
