@@ -15,11 +15,12 @@ from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
 from hub.ledger.errors import (
     AnchorUnavailable,
+    CsdKeyMissing,
     EndorsementInvalid,
-    EndorsementRefused,
     EndorserUnavailable,
     EntryInvalid,
     HubKeyNotInForce,
+    LedgerError,
 )
 from hub.ledger.models import Block, Endorsement, Entry, EntryKind
 from hub.rows import rows_append
@@ -226,32 +227,50 @@ def hub_key_rotate(*, current: keys.Signer, new: keys.Signer) -> Block:
 
 def block_endorse(*, block: Block, endorser: Endorser | None = None) -> list[Endorsement]:
     """Asks each CSD involved in the block that has not endorsed it yet, and stores each endorsement that
-    verifies with the CSD's trusted key, also those gathered before a CSD failed to answer. Network I/O:
-    call it outside any transaction."""
-    endorser = endorser or configured_endorser()
+    verifies with the CSD's trusted key. Every CSD is asked, whatever another answers: the endorsements
+    gathered are stored, and then the first CSD's failure, if any, is raised. Network I/O: call it outside
+    any transaction."""
+    stored, failures = _block_endorsements(block=block, endorser=endorser or configured_endorser())
+    if failures:
+        raise next(iter(failures.values()))
+    return stored
+
+
+def _block_endorsements(
+    *, block: Block, endorser: Endorser, skip: Iterable[str] = ()
+) -> tuple[list[Endorsement], dict[str, LedgerError]]:
+    """The endorsements of the CSDs the block still lacks (but those in ``skip``), each asked on its own:
+    what was stored, and why each CSD that did not endorse did not, by CSD code."""
     done = set(block.endorsements.values_list("csd", flat=True))
-    missing = [code for code in block.csd_codes if code not in done]
+    missing = [code for code in block.csd_codes if code not in done and code not in skip]
     if not missing:
-        return []
+        return [], {}
     header = verifier.header_bytes(selectors.block_header(block))
     trusted = selectors.csd_public_keys(missing, in_force=True)
-    rows = []
+    rows, failures = [], {}
     try:
         for code in missing:
-            signed = endorser.endorse(csd_code=code, header=header)
-            # the key must be this CSD's own: another CSD's signature is no endorsement by this one (read
-            # again once it has signed: the local endorser makes a development key on first use)
-            public_key = trusted.get(code, {}).get(signed.key_id) or selectors.csd_public_keys(
-                [code], in_force=True
-            )[code].get(signed.key_id)
-            if public_key is None or not verifier.signature_holds(public_key, header, signed.signature):
-                raise EndorsementInvalid(
-                    f"{code}'s endorsement of {block} (key {signed.key_id}) does not verify with its trusted key"
-                )
-            rows.append(Endorsement(block=block, csd=code, key_id=signed.key_id, signature=signed.signature))
-    finally:
+            try:
+                rows.append(_endorsement(block, code, header, endorser, trusted))
+            except LedgerError as exc:
+                failures[code] = exc
+    finally:  # whatever ends the round, the endorsements gathered are kept
         stored = Endorsement.objects.bulk_create(rows, ignore_conflicts=True)
-    return stored
+    return stored, failures
+
+
+def _endorsement(block: Block, code: str, header: bytes, endorser: Endorser, trusted: dict) -> Endorsement:
+    signed = endorser.endorse(csd_code=code, header=header)
+    # the key must be this CSD's own: another CSD's signature is no endorsement by this one (read again
+    # once it has signed: the local endorser makes a development key on first use)
+    public_key = trusted.get(code, {}).get(signed.key_id)
+    if public_key is None:
+        public_key = selectors.csd_public_keys([code], in_force=True)[code].get(signed.key_id)
+    if public_key is None or not verifier.signature_holds(public_key, header, signed.signature):
+        raise EndorsementInvalid(
+            f"{code}'s endorsement of {block} (key {signed.key_id}) does not verify with its trusted key"
+        )
+    return Endorsement(block=block, csd=code, key_id=signed.key_id, signature=signed.signature)
 
 
 def block_anchor(*, block: Block, anchorer=None) -> None:
@@ -286,11 +305,16 @@ def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None)
     }
     if awaited is not None:
         missing.update((block.pk, block) for block in selectors.blocks_missing_endorsements(entries=awaited))
+    endorser = configured_endorser()  # one per round: it reads the registry once for every block
+    unable: dict[str, LedgerError] = {}  # CSDs that cannot be asked at all this round (down, no key)
     for block in sorted(missing.values(), key=lambda block: block.height):
-        try:
-            block_endorse(block=block)
-        except (EndorserUnavailable, EndorsementRefused, EndorsementInvalid) as exc:
-            log.warning("block %s waits for its endorsements: %s", block.height, exc)
+        _, failures = _block_endorsements(block=block, endorser=endorser, skip=unable)
+        for code, exc in failures.items():
+            log.warning("block %s waits for %s's endorsement: %s", block.height, code, exc)
+            if isinstance(exc, EndorserUnavailable | CsdKeyMissing):
+                unable[code] = exc
+    if unable:
+        log.warning("not asked again this round, for their later blocks: %s", ", ".join(sorted(unable)))
     try:
         blocks_anchor_pending()
     except AnchorUnavailable as exc:  # the EVM node is down: the anchors wait, finality does not

@@ -11,8 +11,8 @@ from csd_adapters.reference_csd.ledger import Ledger
 from csd_adapters.transport import RetryPolicy
 from hub.ledger import keys, selectors, services, verifier
 from hub.ledger.endorsers import AdapterEndorser, RegistryEndorser
-from hub.ledger.errors import EndorsementInvalid, EndorserUnavailable
-from hub.ledger.models import Endorsement
+from hub.ledger.errors import CsdKeyMissing, EndorsementInvalid, EndorserUnavailable
+from hub.ledger.models import Block, Endorsement
 
 from ..conftest import free_port
 from ..hub.registry.factories import two_linked_csds
@@ -133,3 +133,49 @@ def test_a_csd_that_cannot_endorse_one_block_holds_up_that_block_alone(
     assert [b.height for b in selectors.blocks_missing_endorsements()] == [stuck.height]
     endorsed = Endorsement.objects.filter(block__height=stuck.height + 1).values_list("csd", flat=True)
     assert list(endorsed) == ["STRATE"]
+
+
+def test_a_csd_the_hub_holds_no_key_for_holds_up_its_own_blocks_only(settings, tmp_path):
+    # production: no development key is made for a CSD new to the hub; the CSDs it already knows endorse
+    settings.LEDGER_GENERATE_DEV_KEYS = False
+    settings.LEDGER_KEY_DIR = tmp_path
+    settings.LEDGER_HUB_KEY = keys.Signer.generate().seed_text
+    for code in ("NSD", "STRATE"):
+        keys.key_file_write(keys.csd_key_path(code), keys.Signer.generate())
+    services.entry_append(kind="COMMIT", reference="T-NEW", csds=["NEWCSD", "NSD"], record={"q": "1"})
+    services.blocks_seal_pending()
+    services.entry_append(kind="COMMIT", reference="T-LATER", csds=["STRATE"], record={"q": "2"})
+    assert services.blocks_seal_and_finalise() == [2]
+    assert sorted(Endorsement.objects.values_list("block__height", "csd")) == [(1, "NSD"), (2, "STRATE")]
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [1]
+    with pytest.raises(CsdKeyMissing, match="no endorsement key for CSD NEWCSD"):
+        services.block_endorse(block=Block.objects.get(height=1))
+
+
+def test_a_csd_that_is_down_is_asked_once_a_round_and_the_other_csds_of_its_blocks_still_endorse(
+    reference_csds, monkeypatch
+):
+    down = MxAdapter(
+        profile="NSD",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        connect_timeout=0.5,
+        retry=RetryPolicy(attempts=1),
+    )
+    asked = []
+
+    def adapter_for(code: str):
+        asked.append(code)
+        return down if code == "NSD" else reference_csds[code]
+
+    monkeypatch.setattr(services, "configured_endorser", lambda: AdapterEndorser(adapter_for))
+    for n in range(3):
+        services.entry_append(kind="COMMIT", reference=f"T-{n}", csds=["NSD", "STRATE"], record={"q": "1"})
+        services.blocks_seal_pending()
+    services.blocks_seal_and_finalise()
+    assert asked.count("NSD") == 1 and asked.count("STRATE") == 3
+    assert sorted(Endorsement.objects.values_list("block__height", "csd")) == [
+        (1, "STRATE"),
+        (2, "STRATE"),
+        (3, "STRATE"),
+    ]
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [1, 2, 3]
