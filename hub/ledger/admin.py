@@ -38,5 +38,5 @@ class EndorsementAdmin(ReadOnlyAdmin):
 
 @admin.register(EvmAnchor)
 class EvmAnchorAdmin(ReadOnlyAdmin):
-    list_display = ("block", "status", "chain_id", "nonce", "tx_hash", "receipt_block")
+    list_display = ("block", "status", "chain_id", "nonce", "tx_hash", "receipt_block", "failure")
     list_filter = ("status",)

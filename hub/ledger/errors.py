@@ -53,3 +53,22 @@ class AnchorUnavailable(LedgerError):
 
 class AnchorFailed(LedgerError):
     """The anchoring transaction was mined but reverted, and the root is not on the chain."""
+
+
+class AnchorAccountNotHub(LedgerError):
+    """The hub's EVM account is not the account the anchor contract takes anchors from (its ``hub``)."""
+
+
+class AnchorsIncomplete(LedgerError):
+    """Some blocks could not be anchored for reasons of their own (a conflict, a revert); the others were.
+    ``failures``: the error of each such block, by height."""
+
+    def __init__(self, failures: dict[int, LedgerError]) -> None:
+        self.failures = dict(failures)
+        shown = [f"block {height}: {exc}" for height, exc in sorted(self.failures.items())[:5]]
+        more = len(self.failures) - len(shown)
+        super().__init__(
+            f"{len(self.failures)} blocks not anchored: "
+            + "; ".join(shown)
+            + (f"; and {more} more" if more else "")
+        )

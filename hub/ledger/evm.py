@@ -9,7 +9,12 @@ How it never anchors a block twice and never loses one:
 3. On restart a recorded transaction is settled by reading the chain: the root in the contract, else the
    receipt, else, if its nonce is still unused, the same signed bytes are broadcast again (a second copy of
    one signed transaction can be mined at most once). Only a transaction whose nonce went to something
-   else, or which reverted, is replaced with a new one, and the contract refuses a height twice anyway.
+   else is replaced with a new one, and the contract refuses a height twice anyway.
+4. A transaction that reverted is recorded as FAILED with the reason, and not sent again until an operator
+   asks (``manage.py ledger_anchor --retry-failed``): a cause that does not go away would otherwise spend
+   gas on every run. Before anything is sent, the contract's ``hub`` is compared with the hub's account,
+   so an account the contract refuses is one clear error, not a reverted transaction per block.
+5. A block whose anchor conflicts or reverted holds up that block alone: the other heights go on.
 """
 
 import json
@@ -26,7 +31,14 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from hub.ledger.errors import AnchorConflict, AnchorFailed, AnchorUnavailable
+from hub.ledger.errors import (
+    AnchorAccountNotHub,
+    AnchorConflict,
+    AnchorFailed,
+    AnchorsIncomplete,
+    AnchorUnavailable,
+    LedgerError,
+)
 from hub.ledger.models import Block, EvmAnchor
 
 log = logging.getLogger(__name__)
@@ -93,6 +105,7 @@ class Anchorer:
             address=Web3.to_checksum_address(self.contract_address), abi=contract_artifact()["abi"]
         )
         self._chain_id: int | None = None
+        self._hub_checked = False
 
     @property
     def chain_id(self) -> int:
@@ -107,12 +120,43 @@ class Anchorer:
         anchor = self._settle_or_send(block)
         return anchor if anchor.status == EvmAnchor.Status.CONFIRMED else self._await(anchor)
 
-    def anchor_pending(self) -> list[EvmAnchor]:
+    def anchor_pending(self, *, retry_failed: bool = False) -> list[EvmAnchor]:
         """Anchors every block not yet confirmed, oldest first: all transactions are sent (consecutive
-        nonces), then their receipts are awaited."""
-        unconfirmed = Block.objects.exclude(evm_anchor__status=EvmAnchor.Status.CONFIRMED).order_by("height")
-        in_flight = [self._settle_or_send(block) for block in unconfirmed]
-        return [a if a.status == EvmAnchor.Status.CONFIRMED else self._await(a) for a in in_flight]
+        nonces), then their receipts are awaited. A block whose anchor FAILED is left alone unless
+        ``retry_failed``. A block that conflicts or reverts does not stop the others: once every block has
+        been tried, AnchorsIncomplete names each such block."""
+        settled = (
+            [EvmAnchor.Status.CONFIRMED]
+            if retry_failed
+            else [EvmAnchor.Status.CONFIRMED, EvmAnchor.Status.FAILED]
+        )
+        if not retry_failed:
+            waiting = EvmAnchor.objects.filter(status=EvmAnchor.Status.FAILED).count()
+            if waiting:
+                log.warning(
+                    "ledger anchor: %s blocks' anchors failed and wait for an operator: see their reasons, "
+                    "mend the cause, then run manage.py ledger_anchor --retry-failed",
+                    waiting,
+                )
+        blocks = Block.objects.exclude(evm_anchor__status__in=settled).order_by("height")
+        failures: dict[int, LedgerError] = {}
+        in_flight = []
+        for block in blocks:
+            try:
+                in_flight.append(self._settle_or_send(block, retry_failed=retry_failed))
+            except (AnchorConflict, AnchorFailed) as exc:  # this block's own: the next heights go on
+                failures[block.height] = exc
+        anchors = []
+        for anchor in in_flight:
+            try:
+                anchors.append(anchor if anchor.status == EvmAnchor.Status.CONFIRMED else self._await(anchor))
+            except AnchorFailed as exc:
+                failures[anchor.block.height] = exc
+        for exc in failures.values():
+            log.error("ledger anchor: %s", exc)
+        if failures:
+            raise AnchorsIncomplete(failures)
+        return anchors
 
     def anchored_root(self, height: int) -> str | None:
         root = self._node(lambda: self.contract.functions.root_at(height).call())
@@ -124,7 +168,7 @@ class Anchorer:
 
     # --- steps ---------------------------------------------------------------------------------------
 
-    def _settle_or_send(self, block: Block) -> EvmAnchor:
+    def _settle_or_send(self, block: Block, *, retry_failed: bool = False) -> EvmAnchor:
         anchor = EvmAnchor.objects.filter(block=block).first()
         if anchor is not None and anchor.status == EvmAnchor.Status.CONFIRMED:
             return anchor
@@ -136,25 +180,58 @@ class Anchorer:
                     f"{block.merkle_root}"
                 )
             return self._confirm_from_chain(block, anchor)
+        self._check_hub()
         if anchor is None:
             return self._send(self._record_new(block))
+        if anchor.status == EvmAnchor.Status.FAILED:
+            if not retry_failed:
+                raise AnchorFailed(f"the anchor of {block} failed before: {anchor.failure}")
+            log.warning(
+                "ledger anchor: %s failed before (%s); sending a new transaction", block, anchor.failure
+            )
+            return self._send(self._record_new(block, replacing=anchor))
         receipt = self._receipt(anchor.tx_hash)
         if receipt is not None and receipt["status"] == 1:
             # mined between the read above and now: the contract says so on the next read
             return self._confirm_from_chain(block, anchor)
+        if receipt is not None:
+            raise self._failed(anchor, receipt)
         used = self._node(lambda: self.w3.eth.get_transaction_count(self.account.address, "latest"))
-        if receipt is None and used <= anchor.nonce:
+        if used <= anchor.nonce:
             log.info(
                 "ledger anchor: %s still pending at nonce %s, broadcasting it again", block, anchor.nonce
             )
             return self._send(anchor)
         log.warning(
-            "ledger anchor: transaction %s for %s %s; sending a new one",
+            "ledger anchor: transaction %s for %s was replaced by another use of its nonce; sending a new one",
             anchor.tx_hash,
             block,
-            "reverted" if receipt is not None else "was replaced by another use of its nonce",
         )
         return self._send(self._record_new(block, replacing=anchor))
+
+    def _check_hub(self) -> None:
+        """Refuses to send from an account the contract does not take anchors from (read once)."""
+        if self._hub_checked:
+            return
+        hub = self._node(lambda: self.contract.functions.hub().call())
+        if Web3.to_checksum_address(hub) != self.account.address:
+            raise AnchorAccountNotHub(
+                f"the hub's EVM account {self.account.address} is not the anchor contract's hub ({hub}), so "
+                f"{self.contract.address} would refuse its anchors: set LEDGER_EVM_PRIVATE_KEY (or _FILE) to "
+                "the account that deployed LEDGER_EVM_CONTRACT, or deploy a contract from this account"
+            )
+        self._hub_checked = True
+
+    def _failed(self, anchor: EvmAnchor, receipt) -> AnchorFailed:
+        """Records a reverted anchor as FAILED, with why, so that it is not sent again on every run."""
+        reason = (
+            f"the anchor of block {anchor.block.height} reverted (transaction {anchor.tx_hash}, chain block "
+            f"{receipt['blockNumber']}, from {anchor.sender}); the root is not on the chain"
+        )
+        EvmAnchor.objects.filter(id=anchor.id, tx_hash=anchor.tx_hash).update(
+            status=EvmAnchor.Status.FAILED, failure=reason
+        )
+        return AnchorFailed(reason)
 
     def _record_new(self, block: Block, replacing: EvmAnchor | None = None) -> EvmAnchor:
         """Signs a transaction at the next nonce and commits it to the database before it is sent."""
@@ -187,6 +264,7 @@ class Anchorer:
                 "tx_hash": "0x" + bytes(signed.hash).hex(),
                 "raw_tx": "0x" + bytes(signed.raw_transaction).hex(),
                 "status": EvmAnchor.Status.SENT,
+                "failure": "",
             }
             if replacing is not None:
                 EvmAnchor.objects.filter(id=replacing.id).update(**values)
@@ -228,7 +306,7 @@ class Anchorer:
         if receipt["status"] != 1:
             if self.anchored_root(block.height) == block.merkle_root:
                 return self._confirm_from_chain(block, anchor)
-            raise AnchorFailed(f"the anchor of {block} reverted (transaction {anchor.tx_hash})")
+            raise self._failed(anchor, receipt)
         return self._confirm(anchor, receipt["blockNumber"])
 
     def _confirm_from_chain(self, block: Block, anchor: EvmAnchor | None) -> EvmAnchor:

@@ -105,6 +105,10 @@ class Endorsement(models.Model):
 class AnchorStatus(models.TextChoices):
     SENT = "SENT", "Transaction signed and recorded, receipt not yet seen"
     CONFIRMED = "CONFIRMED", "Root read back from the contract"
+    FAILED = (
+        "FAILED",
+        "Reverted: not sent again until an operator retries (manage.py ledger_anchor --retry-failed)",
+    )
 
 
 class EvmAnchor(models.Model):
@@ -124,6 +128,7 @@ class EvmAnchor(models.Model):
     receipt_block = models.PositiveBigIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True, help_text="Why the anchor failed (status FAILED)")
 
     class Meta:
         ordering = ["block_id"]

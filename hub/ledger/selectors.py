@@ -210,11 +210,15 @@ def anchors_verify(*, anchorer) -> list[verifier.Finding]:
                 f"the chain holds the roots of {anchored} blocks, the database only {stored}: blocks are missing",
             )
         )
+    failed = dict(
+        EvmAnchor.objects.filter(status=EvmAnchor.Status.FAILED).values_list("block__height", "failure")
+    )
     for block in Block.objects.order_by("height").only("height", "merkle_root"):
         on_chain = anchorer.anchored_root(block.height)
         if on_chain is None:
+            why = f": its anchor failed: {failed[block.height]}" if block.height in failed else ""
             findings.append(
-                verifier.Finding(f"block {block.height}", "its root is not anchored on the chain")
+                verifier.Finding(f"block {block.height}", f"its root is not anchored on the chain{why}")
             )
         elif on_chain != block.merkle_root:
             findings.append(

@@ -14,7 +14,6 @@ from django.utils import timezone
 from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
 from hub.ledger.errors import (
-    AnchorUnavailable,
     CsdKeyMissing,
     EndorsementInvalid,
     EndorserUnavailable,
@@ -283,13 +282,15 @@ def block_anchor(*, block: Block, anchorer=None) -> None:
     (anchorer or evm.configured_anchorer()).anchor(block)
 
 
-def blocks_anchor_pending(*, anchorer=None) -> list:
-    """Anchors every sealed block not yet confirmed on the chain (``evm`` backend), oldest first."""
+def blocks_anchor_pending(*, anchorer=None, retry_failed: bool = False) -> list:
+    """Anchors every sealed block not yet confirmed on the chain (``evm`` backend), oldest first; those
+    whose anchor FAILED (reverted) only when ``retry_failed``. Raises AnchorsIncomplete, once every other
+    block has been anchored, for the blocks that conflict or revert."""
     if anchorer is None and settings.LEDGER_BACKEND != "evm":
         return []
     from hub.ledger import evm
 
-    return (anchorer or evm.configured_anchorer()).anchor_pending()
+    return (anchorer or evm.configured_anchorer()).anchor_pending(retry_failed=retry_failed)
 
 
 def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None) -> list[int]:
@@ -317,8 +318,9 @@ def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None)
         log.warning("not asked again this round, for their later blocks: %s", ", ".join(sorted(unable)))
     try:
         blocks_anchor_pending()
-    except AnchorUnavailable as exc:  # the EVM node is down: the anchors wait, finality does not
-        log.warning("anchoring waits for the EVM node: %s", exc)
+    except LedgerError as exc:  # the node is down, an anchor conflicts or reverted, the account is not the
+        # contract's hub: the anchors wait (and ledger_verify --anchors shows it), finality does not
+        log.log(logging.WARNING if exc.transient else logging.ERROR, "anchoring waits: %s", exc)
     return [block.height for block in sealed]
 
 

@@ -1,16 +1,18 @@
 """The anchor contract on a real EVM (eth-tester, py-evm in process): each root once, by the hub only,
 with an event; and the anchoring client against it. The committed build is what the source compiles to."""
 
+import io
 import subprocess
 import sys
 
 import pytest
+from django.core.management import CommandError, call_command
 from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import ContractLogicError
 
 from hub.ledger import evm, selectors, services, verifier
-from hub.ledger.errors import AnchorConflict
+from hub.ledger.errors import AnchorConflict, AnchorsIncomplete
 from hub.ledger.models import Block, EvmAnchor
 
 from ..conftest import REPO_ROOT
@@ -182,3 +184,74 @@ def test_the_standalone_verifiers_selector_is_the_contracts_root_reader():
     [reader] = [item for item in evm.contract_artifact()["abi"] if item.get("name") == "root_at"]
     signature = f"root_at({','.join(i['type'] for i in reader['inputs'])})"
     assert Web3.keccak(text=signature)[:4].hex().removeprefix("0x") == verifier.ROOT_AT_SELECTOR
+
+
+@pytest.mark.django_db
+def test_an_account_the_contract_does_not_take_anchors_from_is_one_clear_error_and_nothing_is_sent(
+    chain, settings, monkeypatch, caplog
+):
+    from hub.settlement.tasks import transfers_anchor_and_release
+
+    w3, _hub, contract = chain
+    stranger = funded_account(w3, anvil=False)  # LEDGER_EVM_PRIVATE_KEY is not the deployer's key
+    settings.LEDGER_BACKEND = "evm"
+    monkeypatch.setattr(
+        evm,
+        "configured_anchorer",
+        lambda: evm.Anchorer(w3=w3, contract_address=contract.address, account=stranger),
+    )
+    append_and_seal(30, block_size=8)
+    for _run in range(3):  # the task that releases transfers goes on, every run
+        assert transfers_anchor_and_release() == 0
+    assert w3.eth.get_transaction_count(stranger.address) == 0
+    assert not EvmAnchor.objects.exists()
+    refused = [r for r in caplog.records if "is not the anchor contract's hub" in r.getMessage()]
+    assert len(refused) == 3 and refused[0].levelname == "ERROR"
+    with pytest.raises(CommandError, match=f"account {stranger.address} is not the anchor contract's hub"):
+        call_command("ledger_anchor")
+
+
+@pytest.mark.django_db
+def test_a_reverted_anchor_is_recorded_as_failed_not_sent_again_and_sent_anew_when_an_operator_retries(
+    chain, settings, monkeypatch
+):
+    w3, hub, contract = chain
+    settings.LEDGER_BACKEND = "evm"
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub)
+    monkeypatch.setattr(evm, "configured_anchorer", lambda: anchorer)
+    append_and_seal(10, block_size=8)
+    monkeypatch.setattr(evm, "ANCHOR_GAS", 30_000)  # enough to be mined, too little to store a root
+    services.blocks_seal_and_finalise()
+    nonce = w3.eth.get_transaction_count(hub.address)
+    failed = list(EvmAnchor.objects.values_list("block__height", "status", "failure"))
+    assert [(height, status) for height, status, _ in failed] == [(1, "FAILED"), (2, "FAILED")]
+    assert all("reverted (transaction 0x" in failure for _, _, failure in failed)
+    services.blocks_seal_and_finalise()
+    assert services.blocks_anchor_pending() == []
+    assert w3.eth.get_transaction_count(hub.address) == nonce  # no gas spent again on a cause still there
+    assert [str(f) for f in selectors.anchors_verify(anchorer=anchorer)][0].startswith(
+        "block 1: its root is not anchored on the chain: its anchor failed: the anchor of block 1 reverted"
+    )
+
+    monkeypatch.setattr(evm, "ANCHOR_GAS", 250_000)  # the cause mended
+    out = io.StringIO()
+    call_command("ledger_anchor", "--retry-failed", stdout=out)
+    assert out.getvalue() == "2 blocks anchored\n"
+    assert list(EvmAnchor.objects.values_list("status", "failure")) == [("CONFIRMED", ""), ("CONFIRMED", "")]
+    assert selectors.anchors_verify(anchorer=anchorer) == []
+
+
+@pytest.mark.django_db
+def test_a_height_whose_anchor_conflicts_holds_up_that_height_alone(chain):
+    w3, hub, contract = chain
+    append_and_seal(20, block_size=8)
+    call_as(w3, hub, contract.functions.anchor(2, ROOT_A, HASH))
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub)
+    with pytest.raises(
+        AnchorsIncomplete, match=f"1 blocks not anchored: block 2: the contract holds root {ROOT_A.hex()}"
+    ):
+        services.blocks_anchor_pending(anchorer=anchorer)
+    assert list(EvmAnchor.objects.values_list("block__height", "status")) == [
+        (1, "CONFIRMED"),
+        (3, "CONFIRMED"),
+    ]
