@@ -295,6 +295,8 @@ LEDGER_EVM_PRIVATE_KEY_FILE = envstr("LEDGER_EVM_PRIVATE_KEY_FILE")
 LEDGER_EVM_VERSION = envstr("LEDGER_EVM_VERSION", "shanghai")
 LEDGER_EVM_TIMEOUT_SECONDS = envint("LEDGER_EVM_TIMEOUT_SECONDS", 10, minimum=1)
 LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS = envint("LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS", 120, minimum=1)
+# chain blocks one eth_getLogs call may span: at most the node's limit (Besu --rpc-max-logs-range)
+LEDGER_EVM_LOGS_RANGE_BLOCKS = envint("LEDGER_EVM_LOGS_RANGE_BLOCKS", 1000, minimum=1)
 if LEDGER_BACKEND == "evm":
     _missing_evm = [
         name

@@ -17,6 +17,7 @@ How it never anchors a block twice and never loses one:
 5. A block whose anchor conflicts or reverted holds up that block alone: the other heights go on.
 """
 
+import itertools
 import json
 import logging
 import time
@@ -29,7 +30,7 @@ from django.utils import timezone
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.exceptions import ProviderConnectionError, TransactionNotFound, Web3RPCError
 
 from hub.ledger.errors import (
     AnchorAccountNotHub,
@@ -47,6 +48,8 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 ANCHOR_GAS = 250_000
 NONCE_LOCK = 0x45564D4E  # "EVMN"
 EMPTY_ROOT = b"\x00" * 32
+# how far the hub's clock and the chain's block stamps may differ, when a log search starts from a moment
+CLOCK_MARGIN_SECONDS = 3600
 # what a node answers when a copy of a transaction it already has, or has mined, comes again
 ALREADY_THERE = ("already known", "known transaction", "nonce too low", "already imported")
 
@@ -99,6 +102,7 @@ class Anchorer:
     account: LocalAccount
     receipt_timeout: float = 120
     poll_interval: float = 0.05
+    logs_range: int = 1000  # chain blocks per log search: at most what the node allows
 
     def __post_init__(self) -> None:
         self.contract = self.w3.eth.contract(
@@ -310,19 +314,57 @@ class Anchorer:
         return self._confirm(anchor, receipt["blockNumber"])
 
     def _confirm_from_chain(self, block: Block, anchor: EvmAnchor | None) -> EvmAnchor:
-        """The root is in the contract: record the transaction that put it there, read from its event."""
-        logs = self._node(
-            lambda: self.contract.events.Anchored().get_logs(
-                from_block=0, argument_filters={"height": block.height}
-            )
-        )
-        event = logs[0]
-        tx_hash = "0x" + bytes(event["transactionHash"]).hex()
+        """The root is in the contract: record the transaction that put it there. The recorded transaction's
+        receipt says so in one call; else (another transaction anchored it, or no row survived) the
+        ``Anchored`` event is searched for, in bounded ranges from the chain block of the block's sealing."""
         if anchor is None:  # another anchorer's row, committed meanwhile, or none (a restored database)
-            anchor = EvmAnchor.objects.filter(block=block).first() or self._rebuild(block, tx_hash)
+            anchor = EvmAnchor.objects.filter(block=block).first()
+        if anchor is not None:
+            receipt = self._receipt(anchor.tx_hash)
+            if receipt is not None and receipt["status"] == 1 and receipt["to"] == self.contract.address:
+                return self._confirm(anchor, receipt["blockNumber"])
+        event = self._anchored_event(block)
+        tx_hash = "0x" + bytes(event["transactionHash"]).hex()
+        if anchor is None:
+            anchor = self._rebuild(block, tx_hash)
         elif anchor.tx_hash != tx_hash:
             log.warning("ledger anchor: %s was anchored by %s, not by %s", block, tx_hash, anchor.tx_hash)
         return self._confirm(anchor, event["blockNumber"])
+
+    def _anchored_event(self, block: Block):
+        """The ``Anchored`` event of a block's height. Nodes refuse a log search over too many chain blocks
+        (Besu: ``--rpc-max-logs-range``), so it goes ``logs_range`` blocks at a time: forward from the chain
+        block of the hour before the block was sealed (nothing anchored it earlier, whatever the clocks
+        say), then, should that find nothing, back from there."""
+        latest = self._node(lambda: self.w3.eth.block_number)
+        floor = self._chain_block_at(int(block.sealed_at.timestamp()) - CLOCK_MARGIN_SECONDS, latest)
+        step = self.logs_range
+        forward = ((start, min(start + step - 1, latest)) for start in range(floor, latest + 1, step))
+        back = ((max(end - step + 1, 0), end) for end in range(floor - 1, -1, -step))
+        event = self.contract.events.Anchored()
+        for start, end in itertools.chain(forward, back):
+            logs = self._node(
+                lambda start=start, end=end: event.get_logs(
+                    from_block=start, to_block=end, argument_filters={"height": block.height}
+                )
+            )
+            if logs:
+                return logs[0]
+        raise AnchorUnavailable(
+            f"the contract holds the root of {block}, and the node has no Anchored event for it"
+        )
+
+    def _chain_block_at(self, moment: int, latest: int) -> int:
+        """The last chain block stamped at or before ``moment`` (Unix seconds), by bisection; 0 if none."""
+        low, high = 0, latest
+        while low < high:
+            middle = (low + high + 1) // 2
+            stamp = self._node(lambda middle=middle: self.w3.eth.get_block(middle)["timestamp"])
+            if stamp <= moment:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
     def _rebuild(self, block: Block, tx_hash: str) -> EvmAnchor:
         """The row of an anchor found on the chain but not in the database, rebuilt from its transaction."""
@@ -358,8 +400,12 @@ class Anchorer:
     def _node(call):
         try:
             return call()
-        except (OSError, ConnectionError) as exc:
+        except TransactionNotFound:  # an answer: the caller reads it as "no receipt yet"
+            raise
+        except (OSError, ConnectionError, ProviderConnectionError) as exc:
             raise AnchorUnavailable(f"the EVM node is unreachable: {exc}") from exc
+        except Web3RPCError as exc:  # the node refused the call (a log range too wide, say): try again later
+            raise AnchorUnavailable(f"the EVM node refused a call: {exc}") from exc
 
 
 def account_from_settings() -> LocalAccount:
@@ -375,4 +421,5 @@ def configured_anchorer() -> Anchorer:
         contract_address=settings.LEDGER_EVM_CONTRACT,
         account=account_from_settings(),
         receipt_timeout=settings.LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS,
+        logs_range=settings.LEDGER_EVM_LOGS_RANGE_BLOCKS,
     )

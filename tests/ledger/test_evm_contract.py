@@ -9,10 +9,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from hub.ledger import evm, selectors, services, verifier
-from hub.ledger.errors import AnchorConflict, AnchorsIncomplete
+from hub.ledger.errors import AnchorConflict, AnchorsIncomplete, AnchorUnavailable
 from hub.ledger.models import Block, EvmAnchor
 
 from ..conftest import REPO_ROOT
@@ -255,3 +255,57 @@ def test_a_height_whose_anchor_conflicts_holds_up_that_height_alone(chain):
         (1, "CONFIRMED"),
         (3, "CONFIRMED"),
     ]
+
+
+class NodeLogRangeLimit:
+    """The node refuses a log search over more than ``most`` chain blocks, as Besu does past
+    ``--rpc-max-logs-range``; ``searched`` holds the ranges asked for."""
+
+    def __init__(self, monkeypatch, w3, *, most: int) -> None:
+        self.w3, self.most, self.searched = w3, most, []
+        self.real = w3.eth.get_logs
+        monkeypatch.setattr(w3.eth, "get_logs", self.get_logs)
+
+    def number(self, value) -> int:
+        if value == "latest":
+            return self.w3.eth.block_number
+        return int(value, 16) if isinstance(value, str) else int(value)
+
+    def get_logs(self, params):
+        start, end = self.number(params.get("fromBlock", 0)), self.number(params.get("toBlock", "latest"))
+        self.searched.append((start, end))
+        if end - start + 1 > self.most:
+            raise Web3RPCError("{'code': -32602, 'message': 'Requested range exceeds maximum range limit'}")
+        return self.real(params)
+
+
+@pytest.mark.django_db
+def test_a_lost_response_on_a_long_chain_is_settled_by_the_recorded_transactions_receipt(chain, monkeypatch):
+    w3, hub, contract = chain
+    [block] = append_and_seal(3, block_size=12)
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub, logs_range=100)
+    sent = anchorer._send(anchorer._record_new(block))  # mined; the process died before it read the receipt
+    mined_in = w3.eth.get_transaction_receipt(sent.tx_hash)["blockNumber"]
+    w3.testing.mine(300)
+    node = NodeLogRangeLimit(monkeypatch, w3, most=100)
+    [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+    assert (anchor.tx_hash, anchor.status, anchor.receipt_block) == (sent.tx_hash, "CONFIRMED", mined_in)
+    assert node.searched == []
+
+
+@pytest.mark.django_db
+def test_an_anchor_whose_row_was_lost_is_found_again_by_log_searches_the_node_accepts(chain, monkeypatch):
+    w3, hub, contract = chain
+    [block] = append_and_seal(3, block_size=12)
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub, logs_range=100)
+    [anchored] = services.blocks_anchor_pending(anchorer=anchorer)
+    EvmAnchor.objects.all().delete()  # a database restored from a backup taken before the anchor
+    w3.testing.mine(300)
+    node = NodeLogRangeLimit(monkeypatch, w3, most=50)  # tighter than the hub was told: refused, not crashed
+    with pytest.raises(AnchorUnavailable, match="Requested range exceeds maximum range limit"):
+        services.blocks_anchor_pending(anchorer=anchorer)
+    node.most, node.searched = 100, []
+    [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+    assert (anchor.block, anchor.tx_hash, anchor.status) == (block, anchored.tx_hash, "CONFIRMED")
+    assert anchor.receipt_block == anchored.receipt_block
+    assert node.searched and all(end - start < 100 for start, end in node.searched)
