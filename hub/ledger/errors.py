@@ -23,6 +23,11 @@ class HubKeyNotInForce(LedgerError):
     """The configured hub key is not the key the chain names as in force (rotate it in first)."""
 
 
+class HubKeyRecordInvalid(LedgerError):
+    """A sealed HUB_KEY entry's record is no key announcement (edited outside the hub): the hub keys in force
+    cannot be told, so nothing is sealed on top of it."""
+
+
 class CsdKeyMissing(LedgerError):
     """The local endorser has no key for a CSD, and generating a development key is not allowed."""
 

@@ -1,6 +1,5 @@
 """Reads of the shared ledger: headers, keys in force, inclusion proofs and the check of the whole chain."""
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -9,7 +8,7 @@ from django.db.models.functions import Length, Replace
 
 from hub.ledger import verifier
 from hub.ledger.endorsers import configured_endorser
-from hub.ledger.errors import EntryNotSealed
+from hub.ledger.errors import EntryNotSealed, HubKeyRecordInvalid
 from hub.ledger.models import Block, Endorsement, Entry, EntryKind, EvmAnchor
 from hub.registry.models import CSD
 
@@ -50,11 +49,22 @@ def pending_entry_count() -> int:
 
 
 def hub_key_announcements() -> list[dict]:
-    """Sealed announcements of hub keys, oldest first: the first key, then each rotation."""
-    records = Entry.objects.filter(kind=EntryKind.HUB_KEY, block__isnull=False).values_list(
-        "record", flat=True
-    )
-    return [json.loads(record) for record in records.order_by("id")]
+    """Sealed announcements of hub keys, oldest first: the first key, then each rotation. Raises
+    HubKeyRecordInvalid for a record that is no announcement (edited outside the hub): the keys in force
+    cannot be told then, and ``ledger_verify`` names the entry."""
+    records = Entry.objects.filter(kind=EntryKind.HUB_KEY, block__isnull=False).values_list("id", "record")
+    announcements = []
+    for entry_id, record in records.order_by("id"):
+        announcement = verifier.hub_key_announcement(record)
+        if announcement is None or not all(
+            isinstance(announcement.get(name), str) for name in ("key_id", "public_key")
+        ):
+            raise HubKeyRecordInvalid(
+                f"the hub key announcement in ledger entry {entry_id} is unreadable: the ledger was edited "
+                "outside the hub; run manage.py ledger_verify"
+            )
+        announcements.append(announcement)
+    return announcements
 
 
 def hub_key_in_force_id() -> str | None:

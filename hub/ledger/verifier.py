@@ -42,6 +42,7 @@ HEADER_VERSION = 1
 GENESIS_PREVIOUS_HASH = "0" * 64
 HUB_KEY_PURPOSE = "csd-hub-ledger/hub-key"
 HUB_KEY_KIND = "HUB_KEY"
+ANNOUNCEMENT_MAX_CHARS = 4096
 # the first four bytes of keccak-256("root_at(uint256)"): the anchor contract's reader (contracts/LedgerAnchor.vy)
 ROOT_AT_SELECTOR = "698d3579"
 
@@ -217,6 +218,20 @@ def hub_key_statement(*, key_id: str, public_key: str, previous_key_id: str | No
             "previous_key_id": previous_key_id,
         }
     )
+
+
+def hub_key_announcement(record: str) -> dict | None:
+    """A HUB_KEY entry's record as the announcement it should be (a small JSON object); None for anything
+    else, which only an edit outside the hub makes. An announcement holds no nested values, so a record
+    longer or more nested than one could be is refused unread: deep enough nesting overflows the C stack
+    of the JSON decoder (a crash, not an exception) before it reaches the recursion limit."""
+    if len(record) > ANNOUNCEMENT_MAX_CHARS or record.count("[") + record.count("{") > 4:
+        return None
+    try:
+        value = json.loads(record)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 # --- Entries and blocks ------------------------------------------------------------------------------------
@@ -476,15 +491,24 @@ class ChainChecker:
     def _hub_signature(self, where: str, block: ChainBlock, computed_hash: str) -> list[Finding]:
         findings = []
         header = block.header
-        announcements = [
-            (entry, json.loads(record))
-            for entry, record in zip(block.entries, block.records, strict=True)
-            if entry["kind"] == HUB_KEY_KIND and record is not None
-        ]
+        announcements = []
+        for entry, record in zip(block.entries, block.records, strict=True):
+            if entry["kind"] != HUB_KEY_KIND or record is None:
+                continue
+            announcement = hub_key_announcement(record)
+            if announcement is None:
+                findings.append(
+                    Finding(
+                        f"entry {entry['id']}",
+                        "its hub key announcement is not one (a small JSON object)",
+                    )
+                )
+            else:
+                announcements.append((entry, announcement))
         if self.active_hub_key is None:
             genesis = [a for a in announcements if a[1].get("previous_key_id") is None]
             if not genesis:
-                return [Finding(where, "the first block does not announce the hub's first key")]
+                return [*findings, Finding(where, "the first block does not announce the hub's first key")]
             self._accept_key(where, genesis[0][1], findings)
         if header["hub_key_id"] != self.active_hub_key:
             findings.append(

@@ -8,10 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from hub.ledger import selectors
+from hub.ledger import selectors, services
+from hub.ledger.errors import HubKeyRecordInvalid
 from hub.ledger.models import Block, Entry
 
-from .conftest import append_and_seal
+from .conftest import append_and_seal, drafts
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +174,29 @@ def test_a_block_removed_from_the_middle_of_the_chain_is_caught(chain):
         sql.execute("DELETE FROM ledger_endorsement WHERE block_id = %s", [chain[3].id])
         sql.execute("DELETE FROM ledger_block WHERE id = %s", [chain[3].id])
     assert_first_break("block 5", "out of order")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "not json",
+        "[]",
+        '"hub"',
+        pytest.param("[" * 100_000, id="too deep"),
+        '{"key_id": "' + "a" * 5000 + '"}',
+    ],
+)
+def test_a_hub_key_announcement_edited_into_no_json_object_is_named_and_nothing_is_sealed_on_it(
+    chain, record
+):
+    entry = Entry.objects.get(kind="HUB_KEY")
+    with triggers_off() as sql:
+        sql.execute("UPDATE ledger_entry SET record = %s WHERE id = %s", [record, entry.id])
+    findings = [str(f) for f in selectors.chain_verify().findings]
+    assert f"entry {entry.id}: its hub key announcement is not one (a small JSON object)" in findings
+    assert_first_break(f"entry {entry.id}", "does not hash to its record hash")
+    services.entries_append(drafts=drafts(1, start=100))
+    with pytest.raises(HubKeyRecordInvalid, match=f"announcement in ledger entry {entry.id} is unreadable"):
+        services.blocks_seal_pending()
+    with pytest.raises(CommandError, match=f"announcement in ledger entry {entry.id} is unreadable"):
+        call_command("ledger_proof", str(Entry.objects.filter(kind="COMMIT").first().id))

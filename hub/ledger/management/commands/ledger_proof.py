@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from hub.ledger import selectors
-from hub.ledger.errors import EntryNotSealed
+from hub.ledger.errors import LedgerError
 
 
 class Command(BaseCommand):
@@ -15,6 +15,6 @@ class Command(BaseCommand):
     def handle(self, *args, entry_id: int, **options) -> None:
         try:
             proof = selectors.entry_proof(entry_id=entry_id)
-        except EntryNotSealed as exc:
+        except LedgerError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(json.dumps(proof, indent=2, sort_keys=True))
