@@ -6,6 +6,7 @@ service. ``DATABASE_URL`` and ``CELERY_BROKER_URL`` switch to PostgreSQL and Red
 (the default) the hub refuses to start without ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
 """
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -314,4 +315,9 @@ if LEDGER_BACKEND == "evm":
         raise ImproperlyConfigured(
             f"LEDGER_BACKEND=evm needs {', '.join(_missing_evm)}: the node's JSON-RPC URL, the anchor contract's "
             "address (deploy it with manage.py ledger_evm_deploy) and the hub's account key (hex)."
+        )
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", LEDGER_EVM_CONTRACT):
+        raise ImproperlyConfigured(
+            f"LEDGER_EVM_CONTRACT={LEDGER_EVM_CONTRACT!r} is not an EVM address (0x and 40 hex digits): set it "
+            "to the address manage.py ledger_evm_deploy printed."
         )

@@ -60,6 +60,11 @@ class AnchorFailed(LedgerError):
     """The anchoring transaction was mined but reverted, and the root is not on the chain."""
 
 
+class AnchorSettingsInvalid(LedgerError):
+    """The EVM anchor settings cannot be used (an address that is none, a key that is none, no anchor
+    contract at the address): a setting to mend, not a moment to wait for."""
+
+
 class AnchorAccountNotHub(LedgerError):
     """The hub's EVM account is not the account the anchor contract takes anchors from (its ``hub``)."""
 

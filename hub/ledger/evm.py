@@ -30,12 +30,13 @@ from django.utils import timezone
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import ProviderConnectionError, TransactionNotFound, Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, ProviderConnectionError, TransactionNotFound, Web3RPCError
 
 from hub.ledger.errors import (
     AnchorAccountNotHub,
     AnchorConflict,
     AnchorFailed,
+    AnchorSettingsInvalid,
     AnchorsIncomplete,
     AnchorUnavailable,
     LedgerError,
@@ -396,12 +397,16 @@ class Anchorer:
         except TransactionNotFound:
             return None
 
-    @staticmethod
-    def _node(call):
+    def _node(self, call):
         try:
             return call()
         except TransactionNotFound:  # an answer: the caller reads it as "no receipt yet"
             raise
+        except BadFunctionCallOutput as exc:  # no code, or other code, at the address
+            raise AnchorSettingsInvalid(
+                f"{self.contract.address} answers no call of the anchor contract on the chain at the node: "
+                "check LEDGER_EVM_CONTRACT (manage.py ledger_evm_deploy prints it) and LEDGER_EVM_URL"
+            ) from exc
         except (OSError, ConnectionError, ProviderConnectionError) as exc:
             raise AnchorUnavailable(f"the EVM node is unreachable: {exc}") from exc
         except Web3RPCError as exc:  # the node refused the call (a log range too wide, say): try again later
@@ -416,10 +421,26 @@ def account_from_settings() -> LocalAccount:
 
 
 def configured_anchorer() -> Anchorer:
+    """The anchorer the settings describe; AnchorSettingsInvalid names a setting that cannot be used."""
+    if not settings.LEDGER_EVM_URL:
+        raise AnchorSettingsInvalid("LEDGER_EVM_URL is not set: the JSON-RPC URL of the hub's EVM node")
+    if not Web3.is_address(settings.LEDGER_EVM_CONTRACT or ""):
+        raise AnchorSettingsInvalid(
+            f"LEDGER_EVM_CONTRACT={settings.LEDGER_EVM_CONTRACT!r} is not an EVM address (0x and 40 hex "
+            "digits): set it to the address manage.py ledger_evm_deploy printed"
+        )
+    if not (settings.LEDGER_EVM_PRIVATE_KEY or settings.LEDGER_EVM_PRIVATE_KEY_FILE):
+        raise AnchorSettingsInvalid("LEDGER_EVM_PRIVATE_KEY or LEDGER_EVM_PRIVATE_KEY_FILE is not set")
+    try:
+        account = account_from_settings()
+    except (ValueError, OSError) as exc:  # the messages name no part of the key
+        raise AnchorSettingsInvalid(
+            f"the hub's EVM account key (LEDGER_EVM_PRIVATE_KEY or _FILE) cannot be used: {exc}"
+        ) from None
     return Anchorer(
         w3=connect(settings.LEDGER_EVM_URL, timeout=settings.LEDGER_EVM_TIMEOUT_SECONDS),
         contract_address=settings.LEDGER_EVM_CONTRACT,
-        account=account_from_settings(),
+        account=account,
         receipt_timeout=settings.LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS,
         logs_range=settings.LEDGER_EVM_LOGS_RANGE_BLOCKS,
     )

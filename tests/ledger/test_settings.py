@@ -52,3 +52,17 @@ def test_the_evm_backend_refuses_to_start_without_its_node_contract_and_account(
 def test_an_unknown_backend_is_refused_by_name(tmp_path):
     result = run_django("", tmp_path, DEBUG="true", LEDGER_BACKEND="fabric")
     assert result.returncode != 0 and "LEDGER_BACKEND='fabric': use 'local' or 'evm'" in result.stderr
+
+
+def test_the_evm_backend_refuses_to_start_with_a_contract_address_that_is_none(tmp_path):
+    result = run_django(
+        "",
+        tmp_path,
+        DEBUG="true",
+        LEDGER_BACKEND="evm",
+        LEDGER_EVM_URL="http://127.0.0.1:8545",
+        LEDGER_EVM_CONTRACT="0x1234",
+        LEDGER_EVM_PRIVATE_KEY="0x" + "22" * 32,
+    )
+    assert result.returncode != 0
+    assert "LEDGER_EVM_CONTRACT='0x1234' is not an EVM address (0x and 40 hex digits)" in result.stderr
