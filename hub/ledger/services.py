@@ -84,6 +84,8 @@ def _take_sealer_lock() -> None:
 
 
 def _announcement(*, new: keys.Signer, previous: keys.Signer | None) -> Entry:
+    """The entry announcing a hub key: signed by the key in force, and by the new key itself (proof that
+    the hub holds it); the first key signs its own."""
     statement = verifier.hub_key_statement(
         key_id=new.key_id, public_key=new.public_key, previous_key_id=previous and previous.key_id
     )
@@ -93,6 +95,8 @@ def _announcement(*, new: keys.Signer, previous: keys.Signer | None) -> Entry:
         "previous_key_id": previous and previous.key_id,
         "signature": (previous or new).sign(statement),
     }
+    if previous is not None:
+        record["possession"] = new.sign(statement)
     return entry_append_hub_key(record=record)
 
 
@@ -205,8 +209,8 @@ def blocks_seal_pending(*, signer: keys.Signer | None = None, max_entries: int |
 
 
 def hub_key_rotate(*, current: keys.Signer, new: keys.Signer) -> Block:
-    """Hands the hub's signature over to a new key: an entry announcing it, signed by the key in force, is
-    sealed in a block the old key signs; every later block is signed by the new key."""
+    """Hands the hub's signature over to a new key: an entry announcing it, signed by the key in force and
+    by the new key, is sealed in a block the old key signs; every later block is signed by the new key."""
     with transaction.atomic():
         _take_sealer_lock()
         in_force = selectors.hub_key_in_force_id()

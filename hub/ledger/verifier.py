@@ -209,7 +209,8 @@ def signature_holds(public_key_b64: str, message: bytes, signature_b64: str) -> 
 
 
 def hub_key_statement(*, key_id: str, public_key: str, previous_key_id: str | None) -> bytes:
-    """The bytes the previous hub key signs to hand over to a new one (the first key signs its own)."""
+    """The bytes a hub key announcement signs: the previous key (``signature``) hands over to the new one,
+    which signs them as well (``possession``); the first key signs its own (``signature``)."""
     return canonical_bytes(
         {
             "purpose": HUB_KEY_PURPOSE,
@@ -544,6 +545,17 @@ class ChainChecker:
         if not signature_holds(signer, statement, announcement.get("signature", "")):
             findings.append(
                 Finding(where, f"the announcement of hub key {key_id} is not signed by {previous or key_id}")
+            )
+            return
+        # the new key signs the same statement too: whoever hands over proves they hold the key handed
+        # over to, or anyone holding the old key could hand the chain to a public key they do not hold (a
+        # chain rebuilt with a foreign key, handed over to the hub's real public key, would pass for the
+        # hub's); the first key's own signature above is that proof already
+        if previous is not None and not signature_holds(
+            public_key, statement, announcement.get("possession", "")
+        ):
+            findings.append(
+                Finding(where, f"the announcement of hub key {key_id} is not signed by {key_id} itself")
             )
             return
         self.hub_keys[key_id] = public_key

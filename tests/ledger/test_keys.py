@@ -1,12 +1,13 @@
 """Hub keys: from the environment or files, a development key only when allowed, and rotation recorded in
 the chain so that blocks signed by an old key still verify."""
 
+import json
 import logging
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from hub.ledger import keys, selectors, services
+from hub.ledger import keys, selectors, services, verifier
 from hub.ledger.errors import HubKeyMissing, HubKeyNotInForce
 from hub.ledger.models import Block, Entry
 
@@ -145,3 +146,50 @@ def test_processes_generating_the_development_key_at_once_all_read_one_whole_key
         thread.join(timeout=30)
     assert len(found) == 8 and len(set(found)) == 1 and isinstance(found[0], str), found
     assert [p.name for p in tmp_path.iterdir()] == ["hub.key"]
+
+
+def test_a_chain_rebuilt_with_a_foreign_key_and_handed_over_to_the_hubs_public_key_does_not_pass(settings):
+    # someone with database access but without the hub's private key: a chain of their own from its first
+    # block, then an announcement handing it over to the hub's real public key, signed by their key alone
+    from hub.ledger.services import _seal_locked  # the sealer without its key check: what a forger would do
+
+    real, forger = keys.Signer.generate(), keys.Signer.generate()
+    settings.LEDGER_HUB_KEY = real.seed_text
+    services.entries_append(drafts=drafts(3))
+    services._announcement(new=forger, previous=None)
+    services.block_endorse(block=_seal_locked(signer=forger, max_entries=10))
+    statement = verifier.hub_key_statement(
+        key_id=real.key_id, public_key=real.public_key, previous_key_id=forger.key_id
+    )
+    services.entry_append_hub_key(
+        record={
+            "key_id": real.key_id,
+            "public_key": real.public_key,
+            "previous_key_id": forger.key_id,
+            "signature": forger.sign(statement),
+        }
+    )
+    _seal_locked(signer=forger, max_entries=10)
+    findings = [str(f) for f in selectors.chain_verify(hub_key_id=real.key_id).findings]
+    assert findings == [
+        f"block 2: the announcement of hub key {real.key_id} is not signed by {real.key_id} itself",
+        f"block 2: the chain's hub key in force is {forger.key_id}, the hub is configured with {real.key_id}",
+    ]
+    with pytest.raises(
+        CommandError, match=f"first break at block 2: the announcement of hub key {real.key_id}"
+    ):
+        call_command("ledger_verify")
+
+
+def test_a_rotation_is_signed_by_the_key_in_force_and_by_the_new_key_itself(settings):
+    old, new = keys.Signer.generate(), keys.Signer.generate()
+    settings.LEDGER_HUB_KEY = old.seed_text
+    append_and_seal(2, block_size=8)
+    block = services.hub_key_rotate(current=old, new=new)
+    record = json.loads(Entry.objects.get(block=block, kind="HUB_KEY").record)
+    statement = verifier.hub_key_statement(
+        key_id=new.key_id, public_key=new.public_key, previous_key_id=old.key_id
+    )
+    assert verifier.signature_holds(old.public_key, statement, record["signature"])
+    assert verifier.signature_holds(new.public_key, statement, record["possession"])
+    assert selectors.chain_verify(hub_key_id=new.key_id).first_break is None
