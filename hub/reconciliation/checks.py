@@ -18,7 +18,8 @@ here loops over rows in Python, except the ledger's own verifier (check 5a), whi
    both of its accounts' statements of transactions with its quantity, ISIN and date (the transfer's
    settlement day in the CSD's time zone), and no omnibus or mirror account shows a movement under a
    reference that is not a leg the hub committed at that CSD.
-5. ``LG_CHAIN``: the shared ledger verifies (``hub.ledger.selectors.chain_verify``); ``LG_REC``: every
+5. ``LG_CHAIN``: the shared ledger verifies (``hub.ledger.selectors.chain_verify``), its hub key in force
+   the one the hub is configured with, as ``manage.py ledger_verify`` checks it; ``LG_REC``: every
    settled transfer has a COMMIT entry whose record hashes to its record hash and says what the transfer's
    and its legs' rows say.
 
@@ -28,6 +29,7 @@ when every active CSD has one. Accounts with a gap in a statement are left out r
 
 from django.db import connection
 
+from hub.ledger.keys import configured_hub_key_id
 from hub.ledger.selectors import chain_verify
 
 PARTICIPANT = "('OWN', 'CLIENT')"
@@ -255,7 +257,9 @@ def cross_checks_run(*, run_id: int) -> None:
         cursor.execute(ISSUED, {"run": run_id})
         cursor.execute(LEDGER_RECORDS)
         problems: dict[str, list[str]] = {}
-        for finding in chain_verify().findings:
+        # pinned to the hub's own key: a chain rebuilt from its first block with another key is
+        # self-consistent, and only the key it ends with tells it apart
+        for finding in chain_verify(hub_key_id=configured_hub_key_id()).findings:
             problems.setdefault(finding.where[:100], []).append(finding.problem)
         cursor.executemany(
             "INSERT INTO recon_found (kind, reference, detail) VALUES ('LG_CHAIN', %s, %s)",

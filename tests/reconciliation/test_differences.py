@@ -11,6 +11,8 @@ from decimal import Decimal as D
 
 from django.db import connection
 
+from hub.ledger import selectors
+from hub.ledger.keys import Signer
 from hub.reconciliation.models import Break
 
 from .conftest import ISSUED, SHARES, breaks, units
@@ -107,3 +109,17 @@ def test_a_tampered_ledger_row_breaks_the_chain_and_no_longer_matches_its_transf
     }
     detail = Break.objects.get(kind="LG_CHAIN").detail
     assert "does not hash to its record hash" in detail
+
+
+def test_a_chain_whose_hub_key_in_force_is_not_the_key_the_hub_is_configured_with_is_a_chain_break(
+    world, settings
+):
+    # what a chain rebuilt and re-signed from its first block with someone else's key looks like to the
+    # hub: self-consistent, but not ending with the hub's own key
+    chain_key, configured = selectors.hub_key_in_force_id(), Signer.generate()
+    settings.LEDGER_HUB_KEY = configured.seed_text
+    run = world.reconcile()
+    assert {b[0] for b in breaks(run)} == {"LG_CHAIN"}
+    assert Break.objects.get(kind="LG_CHAIN").detail == (
+        f"the chain's hub key in force is {chain_key}, the hub is configured with {configured.key_id}"
+    )
