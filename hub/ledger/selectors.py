@@ -182,15 +182,31 @@ def chain_blocks() -> Iterator[verifier.ChainBlock]:
         )
 
 
-def chain_verify(*, hub_key_id: str | None = None) -> ChainReport:
+def chain_verify(
+    *,
+    hub_key_id: str | None = None,
+    csd_keys: verifier.CsdKeys | None = None,
+    hub_keys: dict[str, str] | None = None,
+) -> ChainReport:
     """Recomputes the whole chain: record hashes, Merkle roots, header hashes and links, heights, the hub's
     signatures through every key rotation, and every involved CSD's endorsement. With ``hub_key_id`` (the
     key the hub is configured with), a chain whose key in force is another one is a break too: a chain
-    rewritten and re-signed from its first block with a foreign key is self-consistent otherwise."""
-    codes = sorted(
-        {code for csds in Block.objects.values_list("csds", flat=True) for code in csds.split(",") if code}
-    )
-    checker = verifier.ChainChecker(csd_public_keys(codes))
+    rewritten and re-signed from its first block with a foreign key is self-consistent otherwise.
+
+    The CSDs' keys are the registry's (and the local endorser's) unless ``csd_keys`` gives them: someone
+    who can edit the hub's database can edit its registry too, so a CSD or an auditor checks with keys it
+    holds itself (``manage.py ledger_verify --keys``); ``hub_keys`` then names the hub keys trusted."""
+    if csd_keys is None:
+        codes = sorted(
+            {
+                code
+                for csds in Block.objects.values_list("csds", flat=True)
+                for code in csds.split(",")
+                if code
+            }
+        )
+        csd_keys = csd_public_keys(codes)
+    checker = verifier.ChainChecker(csd_keys, hub_keys=hub_keys)
     report = ChainReport()
     for block in chain_blocks():
         report.blocks += 1

@@ -331,22 +331,42 @@ def _endorsement_findings(
     return findings
 
 
-def _checked(keys: Mapping, owner: str, result: ProofResult) -> dict[str, str]:
+def _checked(keys: Mapping, owner: str, findings: list[Finding]) -> dict[str, str]:
     """``keys`` (key id -> base64 public key) of one owner, each checked against its key id."""
     checked = {}
     for key_id, public_key in keys.items():
         try:
             raw = b64decode(public_key, f"{owner}'s public key {key_id}")
         except (ValueError, TypeError) as exc:
-            result.findings.append(Finding("keys", str(exc)))
+            findings.append(Finding("keys", str(exc)))
             continue
         if key_id_for(raw) != key_id:
-            result.findings.append(
-                Finding("keys", f"{owner}'s key id {key_id} does not match its public key")
-            )
+            findings.append(Finding("keys", f"{owner}'s key id {key_id} does not match its public key"))
             continue
         checked[key_id] = public_key
     return checked
+
+
+def keys_by_owner(offered: Mapping) -> tuple[dict[str, str], dict[str, dict[str, str]], list[Finding]]:
+    """The hub's keys and each CSD's from a key file's contents (``{"hub": {key id: key}, "csds": {code:
+    {key id: key}}}``), each checked against its id, and a finding for each that is not what it says."""
+    findings: list[Finding] = []
+    if not isinstance(offered, Mapping) or not all(
+        isinstance(offered.get(o), Mapping) for o in ("hub", "csds")
+    ):
+        findings.append(
+            Finding(
+                "keys", 'keys must say whose they are: {"hub": {key id: key}, "csds": {code: {key id: key}}}'
+            )
+        )
+        return {}, {}, findings
+    hub = _checked(offered["hub"], "the hub", findings)
+    csds = {
+        code: _checked(keys, code, findings)
+        for code, keys in offered["csds"].items()
+        if isinstance(keys, Mapping)
+    }
+    return hub, csds, findings
 
 
 def _trusted_keys(
@@ -356,19 +376,8 @@ def _trusted_keys(
     offered = trusted if trusted is not None else proof.get("public_keys", {})
     if trusted is None:
         result.notes.append("public keys taken from the proof itself, not from a trusted key file")
-    if not isinstance(offered.get("hub"), Mapping) or not isinstance(offered.get("csds"), Mapping):
-        result.findings.append(
-            Finding(
-                "keys", 'keys must say whose they are: {"hub": {key id: key}, "csds": {code: {key id: key}}}'
-            )
-        )
-        return {}, {}
-    hub = _checked(offered["hub"], "the hub", result)
-    csds = {
-        code: _checked(keys, code, result)
-        for code, keys in offered["csds"].items()
-        if isinstance(keys, Mapping)
-    }
+    hub, csds, findings = keys_by_owner(offered)
+    result.findings.extend(findings)
     return hub, csds
 
 
@@ -436,10 +445,13 @@ class ChainBlock:
 
 class ChainChecker:
     """Walks a chain block by block, keeping the state one block needs from the ones before it: the next
-    height, the previous hash and the hub key in force (handed over by HUB_KEY entries)."""
+    height, the previous hash and the hub key in force (handed over by HUB_KEY entries). ``hub_keys``:
+    the hub keys the checker trusts (a key file's), when every block must be signed by one of them besides
+    the chain's own handovers."""
 
-    def __init__(self, csd_keys: CsdKeys | None = None) -> None:
+    def __init__(self, csd_keys: CsdKeys | None = None, *, hub_keys: Mapping[str, str] | None = None) -> None:
         self.csd_keys = dict(csd_keys or {})
+        self.trusted_hub_keys = None if hub_keys is None else dict(hub_keys)
         self.hub_keys: dict[str, str] = {}
         self.active_hub_key: str | None = None
         self.next_height = 1
@@ -521,6 +533,13 @@ class ChainChecker:
         public_key = self.hub_keys.get(header["hub_key_id"])
         if public_key is None or not signature_holds(public_key, header_bytes(header), block.hub_signature):
             findings.append(Finding(where, "the hub's signature does not verify"))
+        elif (
+            self.trusted_hub_keys is not None
+            and self.trusted_hub_keys.get(header["hub_key_id"]) != public_key
+        ):
+            findings.append(
+                Finding(where, f"signed with hub key {header['hub_key_id']}, not a trusted hub key")
+            )
         for _entry, announcement in announcements:
             if announcement.get("previous_key_id") is not None:
                 self._accept_key(where, announcement, findings)

@@ -1,12 +1,17 @@
 """Builders for ledger tests: transfers' entries appended and sealed through the services."""
 
+import base64
 import uuid
 
 import pytest
 from django.db import connection
 
+from csd_adapters.inprocess import LedgerAdapter
+from csd_adapters.reference_csd.ledger import Ledger
 from hub.ledger import services
 from hub.ledger.services import EntryDraft
+
+from ..hub.registry.factories import two_linked_csds
 
 # Transactional tests (real processes, racing threads) need the tables emptied between tests: on SQLite
 # Django does that with DELETE, which the ledger's append-only triggers refuse. ``make test`` runs them
@@ -45,3 +50,22 @@ def append_and_seal(count: int, *, block_size: int, start: int = 0) -> list:
 @pytest.fixture
 def reference() -> str:
     return f"T-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def reference_csds(tmp_path):
+    """NSD and STRATE in the registry, each with a reference ledger whose key the registry knows."""
+    nsd, strate, _link = two_linked_csds()
+    adapters = {}
+    for row in (nsd, strate):
+        ledger = Ledger(f"sqlite:///{tmp_path / row.code}.sqlite3")
+        row.signing_public_key = base64.b64encode(ledger.public_key).decode()
+        row.save(update_fields=["signing_public_key"])
+        adapters[row.code] = LedgerAdapter(ledger=ledger)
+    return adapters
+
+
+def seal_one(reference: str):
+    services.entry_append(kind="COMMIT", reference=reference, csds=["NSD", "STRATE"], record={"q": "10"})
+    [block] = services.blocks_seal_pending()
+    return block

@@ -1,8 +1,6 @@
 """Endorsements through the CSDs' own adapters: each reference CSD signs block headers with its own key,
 and the hub trusts the key its registry holds for that CSD."""
 
-import base64
-
 import pytest
 
 from csd_adapters.inprocess import LedgerAdapter
@@ -15,28 +13,9 @@ from hub.ledger.errors import CsdKeyMissing, EndorsementInvalid, EndorserUnavail
 from hub.ledger.models import Block, Endorsement
 
 from ..conftest import free_port
-from ..hub.registry.factories import two_linked_csds
+from .conftest import seal_one
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def reference_csds(tmp_path):
-    """NSD and STRATE in the registry, each with a reference ledger whose key the registry knows."""
-    nsd, strate, _link = two_linked_csds()
-    adapters = {}
-    for row in (nsd, strate):
-        ledger = Ledger(f"sqlite:///{tmp_path / row.code}.sqlite3")
-        row.signing_public_key = base64.b64encode(ledger.public_key).decode()
-        row.save(update_fields=["signing_public_key"])
-        adapters[row.code] = LedgerAdapter(ledger=ledger)
-    return adapters
-
-
-def seal_one(reference: str):
-    services.entry_append(kind="COMMIT", reference=reference, csds=["NSD", "STRATE"], record={"q": "10"})
-    [block] = services.blocks_seal_pending()
-    return block
 
 
 def test_each_csd_endorses_through_its_adapter_with_its_own_key_and_the_chain_verifies(

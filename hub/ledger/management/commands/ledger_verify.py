@@ -1,11 +1,17 @@
+import json
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
-from hub.ledger import keys, selectors
+from hub.ledger import selectors, verifier
 from hub.ledger.errors import LedgerError
+from hub.ledger.keys import configured_hub_key_id
 
-# exit statuses: 0 verified, 1 a break found (the first one named), 3 the chain in the database verified
-# but the anchors could not be checked (the EVM node down, the EVM settings unusable); argparse takes 2
+# exit statuses: 0 verified, 1 a break found (the first one named), 2 unusable input (a key file, or the
+# command line: argparse's), 3 the chain in the database verified but the anchors could not be checked
+# (the EVM node down, the EVM settings unusable)
 BROKEN = 1
+UNUSABLE_INPUT = 2
 ANCHORS_UNCHECKED = 3
 
 
@@ -13,17 +19,27 @@ class Command(BaseCommand):
     help = (
         "Recomputes the whole ledger chain (record hashes, Merkle roots, block hashes and links, heights, "
         "hub signatures across key rotations, CSD endorsements) and names the first break. With --anchors, "
-        "also reads every block's root back from the EVM anchor contract. Exit status: 0 verified, 1 a "
-        "break, 3 the anchors could not be checked."
+        "also reads every block's root back from the EVM anchor contract. The CSDs' keys are the hub "
+        "registry's unless --keys gives them. Exit status: 0 verified, 1 a break, 2 unusable input, 3 the "
+        "anchors could not be checked."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--anchors", action="store_true", help="compare with the roots anchored on the chain"
         )
+        parser.add_argument(
+            "--keys",
+            type=Path,
+            help='trusted public keys by owner, as JSON: {"hub": {id: key}, "csds": {code: {id: key}}} (the '
+            "offline verifier's key file): every block must be signed by one of these hub keys and endorsed "
+            "with these CSD keys. Without it the CSDs' keys come from the hub's registry, which whoever can "
+            "edit the hub's database can edit too",
+        )
 
-    def handle(self, *args, anchors: bool, **options) -> None:
-        report = selectors.chain_verify(hub_key_id=keys.configured_hub_key_id())
+    def handle(self, *args, anchors: bool, keys: Path | None, **options) -> None:
+        trusted = {} if keys is None else self._trusted(keys)
+        report = selectors.chain_verify(hub_key_id=configured_hub_key_id(), **trusted)
         unchecked = None
         if anchors:
             from hub.ledger import evm
@@ -50,5 +66,20 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             f"OK: {report.blocks} blocks, {report.entries} entries verified"
+            + (f", with the keys of {keys}" if keys else "")
             + (", every root read back from the anchor contract" if anchors else "")
         )
+
+    @staticmethod
+    def _trusted(path: Path) -> dict:
+        try:
+            offered = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"unusable key file {path}: {exc}", returncode=UNUSABLE_INPUT) from None
+        hub_keys, csd_keys, findings = verifier.keys_by_owner(offered)
+        if findings:
+            raise CommandError(
+                f"unusable key file {path}: " + "; ".join(f.problem for f in findings),
+                returncode=UNUSABLE_INPUT,
+            )
+        return {"hub_keys": hub_keys, "csd_keys": csd_keys}
