@@ -267,6 +267,22 @@ class LegNotExpressible(AdapterError):
     carry, say): nothing was sent for it."""
 
 
+class HeaderRefused(AdapterError):
+    """The CSD refused to endorse the bytes it was sent (a permanent answer for those bytes)."""
+
+
+class NotABlockHeader(HeaderRefused):
+    """The bytes are not a block header of the hub's ledger in its canonical form (``csd_adapters.headers``)."""
+
+
+class HeaderNotNamingCsd(HeaderRefused):
+    """The block header does not name the CSD among its ``csds``: it endorses only blocks it is part of."""
+
+
+class HeightEndorsedOtherwise(HeaderRefused):
+    """The CSD has endorsed another header at this height: it never endorses two blocks of one height."""
+
+
 class CsdUnavailable(AdapterError):
     """The CSD could not be reached or answered that it is unavailable; retry later."""
 

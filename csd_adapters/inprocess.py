@@ -24,8 +24,11 @@ from csd_adapters.reference_csd.ledger import Ledger
 
 
 class LedgerAdapter(CsdAdapter):
-    def __init__(self, *, ledger: Ledger) -> None:
+    """``csd``: the code of the CSD whose ledger this is (the code block headers name it by)."""
+
+    def __init__(self, *, ledger: Ledger, csd: str) -> None:
         self.ledger = ledger
+        self.csd = csd
 
     def prepare(self, leg: Leg) -> LegOutcome:
         outcome = self.ledger.reserve(
@@ -75,7 +78,7 @@ class LedgerAdapter(CsdAdapter):
         )
 
     def endorse(self, header: bytes) -> Endorsement:
-        return Endorsement(signature=self.ledger.sign(header), key_id=self.ledger.key_id)
+        return Endorsement(signature=self.ledger.endorse(header, csd=self.csd), key_id=self.ledger.key_id)
 
     def health(self) -> Health:
         started = time.monotonic()

@@ -31,7 +31,10 @@ from csd_adapters.base import (
     AdapterError,
     CsdTimeout,
     CsdUnavailable,
+    HeaderNotNamingCsd,
+    HeightEndorsedOtherwise,
     MessageRejected,
+    NotABlockHeader,
     ProtocolError,
     UnknownAccount,
 )
@@ -40,6 +43,8 @@ from csd_adapters.base import (
 # request (408) may answer the same request later; every request is idempotent on its leg reference, so
 # sending it again is safe
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# a CSD's refusal to endorse what it was sent, by HTTP status (the reference CSD's, see its service)
+ENDORSE_REFUSALS = {400: NotABlockHeader, 409: HeightEndorsedOtherwise, 422: HeaderNotNamingCsd}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,8 @@ class Transport(abc.ABC):
             self.observer(method, path, body, reply)
         if reply.status == 404 and path.startswith("/statements/"):
             raise UnknownAccount(_text(reply))
+        if path == "/endorse" and reply.status in ENDORSE_REFUSALS:
+            raise ENDORSE_REFUSALS[reply.status](_text(reply))
         if reply.status == 422:
             raise MessageRejected(_text(reply))
         if reply.status >= 400:

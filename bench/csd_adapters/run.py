@@ -263,7 +263,7 @@ def main() -> None:
 
         ledger = Ledger(f"sqlite:///{folder / f'{code}-ledger.sqlite3'}", timezone=profile.timezone)
         ledger.seed(opening())
-        figures["ledger"] = measure(LedgerAdapter(ledger=ledger), legs(code, args.legs))
+        figures["ledger"] = measure(LedgerAdapter(ledger=ledger, csd=code), legs(code, args.legs))
         figures["ledger_ms_per_op"] = ledger_costs(ledger, args.legs)
         in_process = ReferenceCsd(profile, ledger)
         adapter = adapter_for(profile.adapter, profile=profile, transport=WsgiTransport(in_process))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +19,13 @@ import pytest
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from csd_adapters import headers
 from csd_adapters.base import (
     AdapterError,
     BlockedAccount,
     CsdUnavailable,
+    HeaderNotNamingCsd,
+    HeightEndorsedOtherwise,
     InsufficientSecurities,
     Leg,
     LegAborted,
@@ -29,6 +33,7 @@ from csd_adapters.base import (
     LegConflict,
     LegNotPrepared,
     LegState,
+    NotABlockHeader,
     UnknownAccount,
     UnknownSecurity,
     key_id_for,
@@ -74,6 +79,26 @@ def leg_between(
         intended_settlement_date=dt.date.today(),
         transfer_reference=new_id("T"),
     )
+
+
+def new_height() -> int:
+    """A height of the hub's ledger no other test has used (the CSD remembers every height it endorsed)."""
+    return uuid.uuid4().int % 2**62 + 1
+
+
+def block_header(target: ConformanceTarget, *, height: int | None = None, **fields) -> bytes:
+    """A block header of the hub's ledger naming the target CSD, in its canonical bytes."""
+    header = {
+        "version": headers.HEADER_VERSION,
+        "height": height or new_height(),
+        "previous_hash": "ab" * 32,
+        "merkle_root": "cd" * 32,
+        "entry_count": 1,
+        "sealed_at": "2026-11-26T09:00:00.000000Z",
+        "hub_key_id": "0123456789abcdef",
+        "csds": sorted({target.name, "OTHERCSD"}),
+    }
+    return headers.canonical(header | fields)
 
 
 def shows_faults(test):
@@ -544,14 +569,62 @@ class ConformanceSuite:
 
     # -------------------------------------------------------------------------------- endorsements
 
-    def test_an_endorsement_verifies_with_the_csds_public_key(self, target):
-        header = b'{"height":7,"previous":"00ff","root":"abcd"}'
+    def test_an_endorsement_of_a_block_header_naming_the_csd_verifies_with_its_public_key(self, target):
+        header = block_header(target)
         endorsement = target.adapter.endorse(header)
         public_key = target.control.public_key()
         assert endorsement.key_id == key_id_for(public_key)
         VerifyKey(public_key).verify(header, endorsement.signature)
         with pytest.raises(BadSignatureError):
             VerifyKey(public_key).verify(header + b" ", endorsement.signature)
+
+    def test_the_same_header_sent_again_is_endorsed_again(self, target):
+        header = block_header(target)
+        assert target.adapter.endorse(header) == target.adapter.endorse(header)
+
+    @pytest.mark.parametrize(
+        "bytes_sent",
+        [
+            b"I, the CSD, owe the hub 1,000,000 USD",
+            b'{"height":7,"previous":"00ff","root":"abcd"}',
+            b"[]",
+            b"\xff\xfe",
+        ],
+    )
+    def test_bytes_that_are_no_block_header_are_not_endorsed(self, target, bytes_sent):
+        with pytest.raises(NotABlockHeader) as refused:
+            target.adapter.endorse(bytes_sent)
+        assert refused.value.permanent
+
+    def test_a_header_not_in_canonical_form_or_with_a_field_out_of_form_is_not_endorsed(self, target):
+        canonical = block_header(target)
+        fields = json.loads(canonical)
+        for sent in (
+            json.dumps(fields, sort_keys=True).encode(),  # blanks
+            json.dumps(dict(reversed(fields.items())), separators=(",", ":")).encode(),  # keys unsorted
+            headers.canonical({name: value for name, value in fields.items() if name != "version"}),
+            headers.canonical(fields | {"note": "and one more thing"}),
+            canonical.replace(b'"entry_count":1', b'"entry_count":1.0'),
+            canonical.replace(b'"entry_count":1', b'"entry_count":true'),
+            canonical.replace(b'"entry_count":1', b'"entry_count":0'),
+            canonical.replace(b'.000000Z"', b'Z"'),
+        ):
+            with pytest.raises(NotABlockHeader):
+                target.adapter.endorse(sent)
+
+    def test_a_header_that_does_not_name_the_csd_is_not_endorsed(self, target):
+        with pytest.raises(HeaderNotNamingCsd) as refused:
+            target.adapter.endorse(block_header(target, csds=["OTHERCSD"]))
+        assert refused.value.permanent
+
+    def test_another_header_at_a_height_the_csd_endorsed_is_not_endorsed(self, target):
+        height = new_height()
+        first = block_header(target, height=height, merkle_root="11" * 32)
+        target.adapter.endorse(first)
+        with pytest.raises(HeightEndorsedOtherwise) as refused:
+            target.adapter.endorse(block_header(target, height=height, merkle_root="22" * 32))
+        assert refused.value.permanent
+        VerifyKey(target.control.public_key()).verify(first, target.adapter.endorse(first).signature)
 
     def test_health_reports_a_reachable_csd_as_ok(self, target):
         health = target.adapter.health()

@@ -35,9 +35,12 @@ import sqlalchemy as sa
 from nacl.signing import SigningKey
 from sqlalchemy.dialects import postgresql, sqlite
 
+from csd_adapters import headers
 from csd_adapters.base import (
     AdapterError,
     BlockedAccount,
+    HeaderNotNamingCsd,
+    HeightEndorsedOtherwise,
     InsufficientSecurities,
     LegAborted,
     LegCommitted,
@@ -242,6 +245,30 @@ class Ledger:
 
     def sign(self, data: bytes) -> bytes:
         return self.signing_key.sign(data).signature
+
+    def endorse(self, header: bytes, *, csd: str) -> bytes:
+        """The signature of a block header of the hub's ledger that names ``csd`` (this CSD), once per
+        height: the header hash is kept, and another header at that height is refused
+        (HeightEndorsedOtherwise); the same header again is signed again. NotABlockHeader and
+        HeaderNotNamingCsd for bytes that are no such header."""
+        fields = headers.read_header(header)
+        if csd not in fields["csds"]:
+            raise HeaderNotNamingCsd(f"block {fields['height']} names {', '.join(fields['csds'])}, not {csd}")
+        digest = headers.header_hash(header)
+        with self.engine.begin() as c:
+            c.execute(
+                self._insert(t.endorsements)
+                .values(height=fields["height"], header_hash=digest, endorsed_at=self.now())
+                .on_conflict_do_nothing()
+            )
+            endorsed = c.execute(
+                sa.select(t.endorsements.c.header_hash).where(t.endorsements.c.height == fields["height"])
+            ).scalar_one()
+        if endorsed != digest:
+            raise HeightEndorsedOtherwise(
+                f"{csd} endorsed block {endorsed} at height {fields['height']}, not {digest}"
+            )
+        return self.sign(header)
 
     # -------------------------------------------------------------------------------- reference data
 

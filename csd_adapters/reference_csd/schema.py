@@ -139,3 +139,13 @@ postings = sa.Table(
 )
 sa.Index("refcsd_postings_debit", postings.c.debit_account, postings.c.settlement_date)
 sa.Index("refcsd_postings_credit", postings.c.credit_account, postings.c.settlement_date)
+
+endorsements = sa.Table(
+    # The header hash this CSD endorsed at each height of the hub's ledger: it never endorses another one
+    # there (the same header again is signed again).
+    "refcsd_endorsements",
+    metadata,
+    sa.Column("height", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("header_hash", sa.String(64), nullable=False),
+    sa.Column("endorsed_at", sa.DateTime(timezone=True), nullable=False),
+)

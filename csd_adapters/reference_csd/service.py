@@ -17,7 +17,10 @@ Endpoints (messages in the CSD's standard, MX or MT, per its profile):
   the one that completes the match by MT546 or MT544 (settled), or by an MT548 refusal.
 - ``GET /statements/holdings?account=&date=``: semt.002 / MT535.
 - ``GET /statements/transactions?account=&since=&until=``: semt.017 / MT536.
-- ``POST /endorse`` (block header bytes): JSON ``{"signature": hex, "key_id": ...}``.
+- ``POST /endorse`` (block header bytes): JSON ``{"signature": hex, "key_id": ...}``, for a canonical
+  block header of the hub's ledger (``csd_adapters.headers``) that names this CSD, once per height: ``400``
+  for bytes that are no such header, ``422`` for a header that does not name this CSD, ``409`` for another
+  header at a height this CSD has endorsed (the same header again is signed again).
 - ``GET /key``, ``GET /health``: JSON.
 - ``POST /admin/faults``, ``/admin/accounts``, ``/admin/block``, ``/admin/issue``, ``/admin/seed`` and
   ``GET /admin/check``, ``/admin/faults``: JSON in and out, for tests and operators.
@@ -46,7 +49,11 @@ from urllib.parse import parse_qs
 from csd_adapters.base import (
     AdapterError,
     BlockedAccount,
+    HeaderNotNamingCsd,
+    HeaderRefused,
+    HeightEndorsedOtherwise,
     InsufficientSecurities,
+    NotABlockHeader,
     UnknownAccount,
 )
 from csd_adapters.profiles import CsdProfile, Standard
@@ -62,6 +69,11 @@ PENDING_REASONS = frozenset({InsufficientSecurities.reason_code, BlockedAccount.
 ISO_REJECTIONS = frozenset({"SAFE", "DSEC", "REFE", "TXST", "DEPT", "DQUA"})
 MAX_BODY = 1_000_000
 MAX_BULK_BODY = bulk.BULK_LIMITS.max_bytes
+ENDORSE_REFUSALS = {
+    NotABlockHeader: "400 Bad Request",
+    HeaderNotNamingCsd: "422 Unprocessable Content",
+    HeightEndorsedOtherwise: "409 Conflict",
+}
 
 
 class HttpError(Exception):
@@ -160,11 +172,11 @@ class ReferenceCsd:
                 ),
             )
         if method == "POST" and path == "/endorse":
-            return (
-                ok,
-                "application/json",
-                _json({"signature": self.ledger.sign(body).hex(), "key_id": self.ledger.key_id}),
-            )
+            try:
+                signature = self.ledger.endorse(body, csd=self.profile.code)
+            except HeaderRefused as exc:
+                raise HttpError(ENDORSE_REFUSALS[type(exc)], str(exc)) from exc
+            return ok, "application/json", _json({"signature": signature.hex(), "key_id": self.ledger.key_id})
         if method == "GET" and path == "/key":
             return (
                 ok,

@@ -46,7 +46,7 @@ def conformance_target(tmp_path_factory):
         ledger.open_account("ISSUANCE", "ISSUANCE")
         yield ConformanceTarget(
             name="INPROCESS",
-            adapter=LedgerAdapter(ledger=ledger),
+            adapter=LedgerAdapter(ledger=ledger, csd="INPROCESS"),
             control=LedgerControl(ledger),
             isin=KNOWN_ISIN,
             unknown_isin=UNKNOWN_ISIN,

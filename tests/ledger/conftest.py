@@ -61,7 +61,7 @@ def reference_csds(tmp_path):
         ledger = Ledger(f"sqlite:///{tmp_path / row.code}.sqlite3")
         row.signing_public_key = base64.b64encode(ledger.public_key).decode()
         row.save(update_fields=["signing_public_key"])
-        adapters[row.code] = LedgerAdapter(ledger=ledger)
+        adapters[row.code] = LedgerAdapter(ledger=ledger, csd=row.code)
     return adapters
 
 

@@ -9,7 +9,7 @@ from csd_adapters.reference_csd.ledger import Ledger
 from csd_adapters.transport import RetryPolicy
 from hub.ledger import keys, selectors, services, verifier
 from hub.ledger.endorsers import AdapterEndorser, RegistryEndorser
-from hub.ledger.errors import CsdKeyMissing, EndorsementInvalid, EndorserUnavailable
+from hub.ledger.errors import CsdKeyMissing, EndorsementInvalid, EndorsementRefused, EndorserUnavailable
 from hub.ledger.models import Block, Endorsement
 
 from ..conftest import free_port
@@ -35,7 +35,7 @@ def test_each_csd_endorses_through_its_adapter_with_its_own_key_and_the_chain_ve
 def test_an_endorsement_made_with_a_key_the_registry_does_not_hold_is_refused(
     reference_csds, reference, tmp_path
 ):
-    impostor = LedgerAdapter(ledger=Ledger(f"sqlite:///{tmp_path / 'impostor'}.sqlite3"))
+    impostor = LedgerAdapter(ledger=Ledger(f"sqlite:///{tmp_path / 'impostor'}.sqlite3"), csd="STRATE")
     adapters = {**reference_csds, "STRATE": impostor}
     block = seal_one(reference)
     with pytest.raises(EndorsementInvalid, match="STRATE's endorsement of block 1"):
@@ -158,3 +158,13 @@ def test_a_csd_that_is_down_is_asked_once_a_round_and_the_other_csds_of_its_bloc
         (3, "STRATE"),
     ]
     assert [b.height for b in selectors.blocks_missing_endorsements()] == [1, 2, 3]
+
+
+def test_a_csd_that_endorsed_another_block_at_a_height_refuses_the_hubs_and_that_block_waits(reference_csds):
+    block = seal_one("T-FORK")
+    forked = selectors.block_header(block) | {"merkle_root": "ee" * 32}  # another hub's block 1, say
+    reference_csds["NSD"].endorse(verifier.header_bytes(forked))
+    with pytest.raises(EndorsementRefused, match="NSD refused to endorse: NSD endorsed block"):
+        services.block_endorse(block=block, endorser=AdapterEndorser(reference_csds.__getitem__))
+    assert list(Endorsement.objects.filter(block=block).values_list("csd", flat=True)) == ["STRATE"]
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [block.height]

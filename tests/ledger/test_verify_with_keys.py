@@ -54,7 +54,7 @@ def test_endorsements_forged_with_keys_put_in_the_registry_pass_on_the_registry_
     # someone with database access, without any CSD's key: endorsements of their own, and the registry
     # edited to hold their keys
     forged = {
-        code: LedgerAdapter(ledger=Ledger(f"sqlite:///{tmp_path / code}-forged.sqlite3"))
+        code: LedgerAdapter(ledger=Ledger(f"sqlite:///{tmp_path / code}-forged.sqlite3"), csd=code)
         for code in endorsed_chain
     }
     with triggers_off() as sql:

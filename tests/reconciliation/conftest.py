@@ -43,7 +43,7 @@ class World:
             )
             ledger.seed(reference_csd_seed_document(csd=csd))
             self.ledgers[csd.code] = ledger
-            self.adapters[csd.code] = LedgerAdapter(ledger=ledger)
+            self.adapters[csd.code] = LedgerAdapter(ledger=ledger, csd=csd.code)
 
     def adapter_for(self, csd: CSD) -> LedgerAdapter:
         return self.adapters[csd.code]

@@ -22,7 +22,7 @@ class Books:
             if seed:
                 ledger.seed(reference_csd_seed_document(csd=csd))
             self.ledgers[csd.code] = ledger
-            self.adapters[csd.code] = LedgerAdapter(ledger=ledger)
+            self.adapters[csd.code] = LedgerAdapter(ledger=ledger, csd=csd.code)
 
     @classmethod
     def of_servers(cls, directory) -> "Books":
