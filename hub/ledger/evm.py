@@ -8,8 +8,12 @@ How it never anchors a block twice and never loses one:
    sent. A crash after this point leaves a row that says exactly what may be on the chain.
 3. On restart a recorded transaction is settled by reading the chain: the root in the contract, else the
    receipt, else, if its nonce is still unused, the same signed bytes are broadcast again (a second copy of
-   one signed transaction can be mined at most once). Only a transaction whose nonce went to something
-   else is replaced with a new one, and the contract refuses a height twice anyway.
+   one signed transaction can be mined at most once); but if the network's gas price has risen above it,
+   or it has waited longer than the receipt timeout at the head of the account's queue, it is signed again
+   at the same nonce with a higher gas price (an eighth more at least, never more than twice the network's
+   price), recorded in place of the first before it is sent: one of the two can be mined, never both. A
+   transaction whose nonce went to something else is replaced with a new one at a new nonce, and the
+   contract refuses a height twice anyway.
 4. A transaction that reverted is recorded as FAILED with the reason, and not sent again until an operator
    asks (``manage.py ledger_anchor --retry-failed``): a cause that does not go away would otherwise spend
    gas on every run. Before anything is sent, the contract's ``hub`` is compared with the hub's account,
@@ -17,6 +21,7 @@ How it never anchors a block twice and never loses one:
 5. A block whose anchor conflicts or reverted holds up that block alone: the other heights go on.
 """
 
+import datetime as dt
 import itertools
 import json
 import logging
@@ -49,6 +54,9 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 ANCHOR_GAS = 250_000
 NONCE_LOCK = 0x45564D4E  # "EVMN"
 EMPTY_ROOT = b"\x00" * 32
+# a replacement at one nonce offers at least an eighth more than the one it replaces (nodes want a tenth)
+REPRICE_STEP = 8
+REPRICE_CEILING = 2  # times the network's gas price: a replacement never offers more
 # how far the hub's clock and the chain's block stamps may differ, when a log search starts from a moment
 CLOCK_MARGIN_SECONDS = 3600
 # what a node answers when a copy of a transaction it already has, or has mined, comes again
@@ -203,10 +211,8 @@ class Anchorer:
             raise self._failed(anchor, receipt)
         used = self._node(lambda: self.w3.eth.get_transaction_count(self.account.address, "latest"))
         if used <= anchor.nonce:
-            log.info(
-                "ledger anchor: %s still pending at nonce %s, broadcasting it again", block, anchor.nonce
-            )
-            return self._send(anchor)
+            log.info("ledger anchor: %s still pending at nonce %s, sending it again", block, anchor.nonce)
+            return self._send(self._priced(anchor, at_head=used == anchor.nonce))
         log.warning(
             "ledger anchor: transaction %s for %s was replaced by another use of its nonce; sending a new one",
             anchor.tx_hash,
@@ -249,25 +255,12 @@ class Anchorer:
                 if already is not None:  # another anchorer recorded it while this one waited for the lock
                     return already
             nonce = self._next_nonce()
-            tx = self.contract.functions.anchor(
-                block.height, bytes.fromhex(block.merkle_root), bytes.fromhex(block.block_hash)
-            ).build_transaction(
-                {
-                    "from": self.account.address,
-                    "nonce": nonce,
-                    "chainId": self.chain_id,
-                    "gas": ANCHOR_GAS,
-                    "gasPrice": self._node(lambda: self.w3.eth.gas_price),
-                }
-            )
-            signed = self.account.sign_transaction(tx)
             values = {
                 "chain_id": self.chain_id,
                 "contract": self.contract.address,
                 "sender": self.account.address,
                 "nonce": nonce,
-                "tx_hash": "0x" + bytes(signed.hash).hex(),
-                "raw_tx": "0x" + bytes(signed.raw_transaction).hex(),
+                **self._signed(block, nonce, self._node(lambda: self.w3.eth.gas_price)),
                 "status": EvmAnchor.Status.SENT,
                 "failure": "",
             }
@@ -276,6 +269,60 @@ class Anchorer:
                 replacing.refresh_from_db()
                 return replacing
             return EvmAnchor.objects.create(block=block, **values)
+
+    def _signed(self, block: Block, nonce: int, gas_price: int) -> dict:
+        """The anchoring transaction of a block, signed, as the columns that record it."""
+        tx = self.contract.functions.anchor(
+            block.height, bytes.fromhex(block.merkle_root), bytes.fromhex(block.block_hash)
+        ).build_transaction(
+            {
+                "from": self.account.address,
+                "nonce": nonce,
+                "chainId": self.chain_id,
+                "gas": ANCHOR_GAS,
+                "gasPrice": gas_price,
+            }
+        )
+        signed = self.account.sign_transaction(tx)
+        return {
+            "tx_hash": "0x" + bytes(signed.hash).hex(),
+            "raw_tx": "0x" + bytes(signed.raw_transaction).hex(),
+            "gas_price": gas_price,
+            "sent_at": timezone.now(),
+        }
+
+    def _priced(self, anchor: EvmAnchor, *, at_head: bool) -> EvmAnchor:
+        """What to send again for an anchor still unmined: the transaction recorded while its price holds;
+        signed again at its nonce, dearer, once the network's gas price is above it (a node refuses it as
+        underpriced, or never mines it), or once it has waited past the receipt timeout at the head of the
+        account's queue (behind an earlier nonce, waiting is no matter of price). Never above
+        REPRICE_CEILING times the network's price: a halted chain would otherwise raise it on every run."""
+        price = self._node(lambda: self.w3.eth.gas_price)
+        waited = at_head and timezone.now() - anchor.sent_at > dt.timedelta(seconds=self.receipt_timeout)
+        if anchor.gas_price is not None and anchor.gas_price >= price and not waited:
+            return anchor
+        old = price if anchor.gas_price is None else anchor.gas_price
+        wanted = max(price, old + old // REPRICE_STEP + 1)
+        if wanted > price * REPRICE_CEILING:
+            return anchor
+        return self._repriced(anchor, wanted)
+
+    def _repriced(self, anchor: EvmAnchor, gas_price: int) -> EvmAnchor:
+        """The same anchor at the same nonce, signed again at a higher gas price and recorded in place of
+        the one it replaces before it is sent (one of the two can be mined, never both). Compare-and-set
+        on the hash: another anchorer's replacement, made meanwhile, is kept."""
+        values = self._signed(anchor.block, anchor.nonce, gas_price)
+        if EvmAnchor.objects.filter(id=anchor.id, tx_hash=anchor.tx_hash).update(**values):
+            log.warning(
+                "ledger anchor: %s not mined at gas price %s; replaced at nonce %s by %s at %s",
+                anchor.block,
+                anchor.gas_price,
+                anchor.nonce,
+                values["tx_hash"],
+                gas_price,
+            )
+        anchor.refresh_from_db()
+        return anchor
 
     def _next_nonce(self) -> int:
         on_chain = self._node(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"))

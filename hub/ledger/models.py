@@ -124,9 +124,10 @@ class EvmAnchor(models.Model):
     nonce = models.PositiveBigIntegerField()
     tx_hash = models.CharField(max_length=66)
     raw_tx = models.TextField(help_text="The signed transaction (hex), to broadcast again unchanged")
+    gas_price = models.PositiveBigIntegerField(null=True, blank=True, help_text="Wei per gas it offers")
     status = models.CharField(max_length=10, choices=AnchorStatus.choices, default=AnchorStatus.SENT)
     receipt_block = models.PositiveBigIntegerField(null=True, blank=True)
-    sent_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(auto_now_add=True, help_text="When the transaction recorded was signed")
     confirmed_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True, help_text="Why the anchor failed (status FAILED)")
 

@@ -2,6 +2,7 @@
 milestone's contract build; and a client killed between send and receipt neither anchors twice nor loses
 a block when it runs again."""
 
+import datetime as dt
 import signal
 import sys
 import time
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from web3 import Web3
 
 from hub.ledger import evm, selectors, services, tasks, verifier
+from hub.ledger.errors import AnchorUnavailable
 from hub.ledger.models import Block, EvmAnchor
 
 from ..conftest import database_url_for_children, running
@@ -203,3 +205,59 @@ def test_a_csd_checks_a_proof_and_its_anchored_root_through_its_own_node_with_th
                 {**proof, "anchor": {**proof["anchor"], "contract": elsewhere}}, url, contract=address
             )
         ] == [f"anchor: the proof names contract {elsewhere}, not {address}"]
+
+
+@pytest.fixture
+def unmined_anchor():
+    """A block whose anchor was sent to anvil, which mines nothing meanwhile: the run gave up waiting."""
+    with anvil_node() as url:
+        w3 = evm.connect(url, timeout=10)
+        hub = funded_account(w3, anvil=True)
+        anchorer = evm.Anchorer(
+            w3=w3, contract_address=evm.contract_deploy(w3=w3, account=hub), account=hub, receipt_timeout=1
+        )
+        append_and_seal(3, block_size=8)
+        rpc(url, "evm_setAutomine", False)
+        with pytest.raises(AnchorUnavailable, match="no receipt"):
+            services.blocks_anchor_pending(anchorer=anchorer)
+        yield url, w3, anchorer, EvmAnchor.objects.get()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_an_anchor_priced_below_a_risen_gas_price_is_signed_again_at_its_nonce_with_a_higher_one(
+    unmined_anchor,
+):
+    url, w3, anchorer, sent = unmined_anchor
+    rpc(url, "anvil_setNextBlockBaseFeePerGas", hex(sent.gas_price * 50))
+    rpc(url, "evm_mine")  # fees rise: the anchor stays in the pool, never mined at its price
+    rpc(url, "evm_setAutomine", True)
+    [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+    assert (anchor.status, anchor.nonce) == ("CONFIRMED", sent.nonce) and anchor.tx_hash != sent.tx_hash
+    assert anchor.gas_price > sent.gas_price * 50 * 7 // 8  # at least the base fee of the block it went in
+    assert w3.eth.get_transaction_count(anchorer.account.address) == sent.nonce + 1
+    assert selectors.anchors_verify(anchorer=anchorer) == []
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_an_anchor_unmined_past_the_receipt_timeout_is_signed_again_at_its_nonce_an_eighth_dearer(
+    unmined_anchor,
+):
+    url, w3, anchorer, sent = unmined_anchor
+    EvmAnchor.objects.update(sent_at=sent.sent_at - dt.timedelta(seconds=anchorer.receipt_timeout + 1))
+    with pytest.raises(AnchorUnavailable, match="no receipt"):  # still nothing mined
+        services.blocks_anchor_pending(anchorer=anchorer)
+    replaced = EvmAnchor.objects.get()
+    assert replaced.nonce == sent.nonce and replaced.tx_hash != sent.tx_hash
+    assert replaced.gas_price >= sent.gas_price + sent.gas_price // 8 + 1
+    for _ in range(6):  # an eighth dearer each time it waits, but never above twice the network's price
+        EvmAnchor.objects.update(sent_at=sent.sent_at - dt.timedelta(seconds=anchorer.receipt_timeout + 1))
+        with pytest.raises(AnchorUnavailable, match="no receipt"):
+            services.blocks_anchor_pending(anchorer=anchorer)
+    replaced = EvmAnchor.objects.get()
+    assert sent.gas_price * 3 // 2 < replaced.gas_price <= 2 * w3.eth.gas_price
+    rpc(url, "evm_mine")
+    [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+    assert (anchor.status, anchor.tx_hash) == ("CONFIRMED", replaced.tx_hash)
+    assert w3.eth.get_transaction_count(anchorer.account.address) == sent.nonce + 1
