@@ -25,6 +25,11 @@ the legs still waiting for their match in the next, as a single commit stops at 
 part is read on its own, so that one the hub cannot read is the error of its own leg only; an answer to
 the exchange as a whole (an HTTP error status, a reply about transactions never sent) refuses no leg and
 is ``OutcomeUnknown``, transient.
+
+Statements (semt.002 / MT535, semt.017 / MT536) are read only when they are the whole answer to the
+request: the account and day asked for, one page, complete (``COMP``) and of settled positions (``SETT``);
+a statement of transactions must cover the period asked for, and each of its movements settle within it.
+Anything else is a ``ProtocolError``, so the hub never reconciles against part of an account's books.
 """
 
 from __future__ import annotations
@@ -399,6 +404,7 @@ class MessagingAdapter(CsdAdapter):
             params={"account": account, "date": as_of.isoformat(), "bic": self.hub_bic},
         )
         statement = self._single(reply.parts, m.HoldingsStatement)
+        _whole(statement)
         if statement.safekeeping_account != account or statement.statement_date != as_of:
             raise ProtocolError(
                 f"asked for {account} at {as_of}, got {statement.safekeeping_account} "
@@ -428,8 +434,20 @@ class MessagingAdapter(CsdAdapter):
             },
         )
         statement = self._single(reply.parts, m.TransactionsStatement)
+        _whole(statement)
         if statement.safekeeping_account != account:
             raise ProtocolError(f"asked for {account}, got {statement.safekeeping_account}")
+        if statement.period_start > since or statement.period_end < until:
+            raise ProtocolError(
+                f"asked for the movements of {account} from {since} to {until}, got a statement of "
+                f"{statement.period_start} to {statement.period_end}"
+            )
+        outside = [mv for mv in statement.movements if not since <= mv.settlement_date <= until]
+        if outside:
+            raise ProtocolError(
+                f"asked for the movements of {account} from {since} to {until}, got "
+                f"{outside[0].transaction_id} settled on {outside[0].settlement_date}"
+            )
         return Transactions(
             account=account,
             since=since,
@@ -481,6 +499,23 @@ class MessagingAdapter(CsdAdapter):
         except (AdapterError, ValueError) as exc:
             ok, detail = False, str(exc)
         return Health(ok=ok, detail=detail, latency_ms=(time.monotonic() - started) * 1000)
+
+
+def _whole(statement: m.HoldingsStatement | m.TransactionsStatement) -> None:
+    """A statement the hub reconciles with is the whole of it, or it is not read at all: one page (page 1
+    and the last; the hub asks for no further pages), a complete statement (``COMP``; a delta, ``DELT``,
+    holds only what changed since the previous one) of settled positions (``SETT``; a traded or
+    contractual basis counts what has not settled yet)."""
+    what = f"{type(statement).__name__} {statement.statement_id or ''} of {statement.safekeeping_account}"
+    if statement.page_number != 1 or not statement.last_page:
+        more = "" if statement.last_page else ", more to follow"
+        raise ProtocolError(
+            f"{what} is page {statement.page_number}{more}: only a one-page statement is read"
+        )
+    if statement.update_type != "COMP":
+        raise ProtocolError(f"{what} is not complete (update type {statement.update_type}, not COMP)")
+    if statement.basis != "SETT":
+        raise ProtocolError(f"{what} is not of settled positions (basis {statement.basis}, not SETT)")
 
 
 def leg_quantity(leg: Leg) -> m.Quantity:

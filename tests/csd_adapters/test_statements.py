@@ -1,0 +1,122 @@
+"""What the MX and MT adapters take for a statement of holdings or transactions: only the whole of it, the
+complete settled statement of the account, day and period asked for. Anything else (one page of several, a
+delta, a traded basis, another period) is a ``ProtocolError``, which reconciliation records as a gap rather
+than reading it as the account's books. Each statement is written by the reference CSD's own dialect and
+answered by a stand-in for the CSD."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from csd_adapters.base import ProtocolError
+from csd_adapters.profiles import profile_for
+from csd_adapters.reference_csd.dialects import dialect_for
+from csd_adapters.registry import adapter_for
+from csd_adapters.transport import Reply, Transport
+from iso20022 import models as m
+
+from .conftest import KNOWN_ISIN
+
+DAY = dt.date(2026, 11, 26)
+WEEK_BEFORE = dt.date(2026, 11, 20)
+ACCOUNT = "DEMA-OWN"
+
+
+class Answers(Transport):
+    """The CSD's side: every request is answered with the one statement it was given."""
+
+    def __init__(self, statement: m.Message, code: str) -> None:
+        super().__init__()
+        profile = profile_for(code)
+        self.body = dialect_for(profile.standard, profile.bic).write(
+            statement, to_bic="CSDHUBZZ", related=None
+        )
+
+    def _send(self, method, path, body, params, content_type) -> Reply:
+        return Reply(status=200, content_type="application/octet-stream", parts=(self.body,))
+
+
+def adapter_answering(statement: m.Message, code: str):
+    profile = profile_for(code)
+    return adapter_for(profile.adapter, profile=profile, transport=Answers(statement, code))
+
+
+def holdings(**fields) -> m.HoldingsStatement:
+    line = m.HoldingBalance(
+        security=m.Security(isin=KNOWN_ISIN), aggregate=Decimal(100), available=Decimal(100), not_available=0
+    )
+    return m.HoldingsStatement(
+        statement_date=DAY, safekeeping_account=ACCOUNT, statement_id="H1", balances=(line,), **fields
+    )
+
+
+def movement(day: dt.date) -> m.StatementMovement:
+    return m.StatementMovement(
+        security=m.Security(isin=KNOWN_ISIN),
+        transaction_id="T1L1",
+        quantity=m.Quantity(amount=Decimal(5)),
+        credit_debit=m.CreditDebit.CREDIT,
+        settlement_date=day,
+    )
+
+
+def transactions(**fields) -> m.TransactionsStatement:
+    whole = {
+        "period_start": WEEK_BEFORE,
+        "period_end": DAY,
+        "safekeeping_account": ACCOUNT,
+        "statement_id": "T1",
+        "movements": (movement(DAY),),
+    }
+    return m.TransactionsStatement(**{**whole, **fields})
+
+
+def read(adapter, statement):
+    if isinstance(statement, m.HoldingsStatement):
+        return adapter.holdings(account=ACCOUNT, as_of=DAY)
+    return adapter.transactions(account=ACCOUNT, since=WEEK_BEFORE, until=DAY)
+
+
+CODES = pytest.mark.parametrize("code", ["NSD", "STRATE"])
+
+
+@CODES
+def test_a_whole_statement_of_the_account_day_and_period_asked_for_is_read(code):
+    got = read(adapter_answering(holdings(), code), holdings())
+    assert [(p.isin, p.total) for p in got.positions] == [(KNOWN_ISIN, 100)]
+    moved = read(adapter_answering(transactions(), code), transactions())
+    assert [(mv.reference, mv.quantity, mv.settlement_date) for mv in moved.movements] == [("T1L1", 5, DAY)]
+
+
+REFUSED = {
+    "holdings, page 1 with more to follow": (holdings(page_number=1, last_page=False), "more to follow"),
+    "holdings, the last of several pages": (holdings(page_number=2, last_page=True), "page 2"),
+    "holdings, a delta": (holdings(update_type="DELT"), "not complete"),
+    "holdings, traded positions": (holdings(basis="TRAD"), "not of settled positions"),
+    "holdings, contractual positions": (holdings(basis="CONT"), "not of settled positions"),
+    "transactions, page 1 with more to follow": (
+        transactions(page_number=1, last_page=False),
+        "more to follow",
+    ),
+    "transactions, a delta": (transactions(update_type="DELT"), "not complete"),
+    "transactions, traded": (transactions(basis="TRAD"), "not of settled positions"),
+    "transactions of a shorter period than asked": (transactions(period_start=DAY), "got a statement of"),
+    "transactions of a period that ends before the day asked": (
+        transactions(period_end=DAY - dt.timedelta(days=1), movements=()),
+        "got a statement of",
+    ),
+    "transactions with a movement before the period asked": (
+        transactions(period_start=dt.date(2026, 11, 1), movements=(movement(dt.date(2026, 11, 2)),)),
+        "settled on 2026-11-02",
+    ),
+}
+
+
+@CODES
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_anything_but_the_whole_settled_statement_is_refused_not_read_as_the_books(code, case):
+    statement, reason = REFUSED[case]
+    with pytest.raises(ProtocolError, match=reason) as caught:
+        read(adapter_answering(statement, code), statement)
+    assert caught.value.permanent  # reconciliation records it as a gap in the account's statements
