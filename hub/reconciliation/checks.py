@@ -23,9 +23,14 @@ here loops over rows in Python, except the ledger's own verifier (check 5a), whi
    settled transfer has a COMMIT entry whose record hashes to its record hash and says what the transfer's
    and its legs' rows say.
 
-Checks 2, 3 and 5 compare CSDs with each other, so they read each CSD's latest statement and run only
-when every active CSD has one. Accounts with a gap in a statement are left out rather than guessed.
+Checks 2, 3 and 5 compare CSDs with each other: they run only when every active CSD has a statement, and
+checks 2 and 3 read each CSD's latest statement only when it is recent (pulled within
+``RECONCILIATION_CROSS_MAX_AGE_SECONDS`` of the run): a link, or an ISIN, that needs a CSD without a
+recent statement (or one lacking a participant account) is left out, and the run's notes say which and
+why (``cross_unchecked``). Accounts with a gap in a statement are left out rather than guessed.
 """
+
+import datetime as dt
 
 from django.db import connection
 
@@ -48,19 +53,45 @@ CREATE TEMPORARY TABLE recon_found (
 ) ON COMMIT DROP
 """
 
+# Each CSD's latest statement, provided it was pulled since ``fresh_since`` (the run's clock less
+# RECONCILIATION_CROSS_MAX_AGE_SECONDS): an older one (a CSD down since yesterday) is not compared with
+# the others' statements of today.
 LATEST = """
 latest AS (
     SELECT DISTINCT ON (s.csd_id) s.id, s.csd_id
     FROM reconciliation_statement s JOIN reconciliation_run r ON r.id = s.run_id
-    WHERE s.role = 'CURRENT' AND (r.status = 'DONE' OR r.id = %(run)s)
+    WHERE s.role = 'CURRENT' AND (r.status = 'DONE' OR r.id = %(run)s) AND s.pulled_at >= %(fresh_since)s
     ORDER BY s.csd_id, s.pulled_at DESC, s.id DESC
 )"""
 
-# the CSDs whose latest statements lack a participant account: their participants' total is unknown
+# The CSDs whose participants' total is not known: no recent statement, or one lacking a participant
+# account. Then the ISINs whose check 3 can be made: every CSD that may hold one (its issuer, and each
+# CSD linked to the issuer, active link or not) has its participants' total. And the omnibus accounts of
+# the active links whose check 2 can be made: the issuer's recent statement has the omnibus account, and
+# the investor CSD's participants' total is known. The checks and the resolution of their breaks read
+# these same sets, so a run resolves nothing where it did not look.
 INCOMPLETE = f"""
 incomplete AS (
-    SELECT DISTINCT l.csd_id FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
-    JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {PARTICIPANT}
+    SELECT c.id AS csd_id FROM registry_csd c
+    WHERE NOT EXISTS (SELECT 1 FROM latest l WHERE l.csd_id = c.id)
+       OR EXISTS (
+           SELECT 1 FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
+           JOIN registry_securitiesaccount a ON a.id = g.account_id
+           WHERE l.csd_id = c.id AND a.kind IN {PARTICIPANT})
+), issued_checked AS (
+    SELECT sec.isin, sec.issuer_csd_id FROM registry_security sec
+    WHERE sec.issuer_csd_id NOT IN (SELECT csd_id FROM incomplete)
+      AND NOT EXISTS (
+          SELECT 1 FROM registry_csdlink k
+          WHERE k.issuer_csd_id = sec.issuer_csd_id AND k.investor_csd_id IN (SELECT csd_id FROM incomplete))
+), omnibus_checked AS (
+    SELECT acc.id AS account_id, k.issuer_csd_id, k.investor_csd_id, si.id AS issuer_statement_id
+    FROM registry_csdlink k
+    JOIN registry_securitiesaccount acc ON acc.link_id = k.id AND acc.kind = 'OMNIBUS'
+    JOIN latest si ON si.csd_id = k.issuer_csd_id
+    WHERE k.is_active
+      AND k.investor_csd_id NOT IN (SELECT csd_id FROM incomplete)
+      AND NOT EXISTS (SELECT 1 FROM reconciliation_gap g WHERE g.statement_id = si.id AND g.account_id = acc.id)
 )"""  # noqa: S608 - only this module's constants are interpolated
 
 BALANCE = """
@@ -100,30 +131,27 @@ WITH {LATEST}, {INCOMPLETE}, part AS (
     FROM latest l JOIN reconciliation_position p ON p.statement_id = l.id
     WHERE p.kind IN {PARTICIPANT} GROUP BY l.csd_id, p.isin
 )
-SELECT 'OMNIBUS', k.issuer_csd_id, sec.isin, acc.number, coalesce(part.q, 0), coalesce(po.quantity, 0),
+SELECT 'OMNIBUS', oc.issuer_csd_id, sec.isin, acc.number, coalesce(part.q, 0), coalesce(po.quantity, 0),
        'participants of ' || inv.code || ' against its omnibus account at ' || iss.code
-FROM registry_csdlink k
-JOIN registry_csd inv ON inv.id = k.investor_csd_id
-JOIN registry_csd iss ON iss.id = k.issuer_csd_id
-JOIN registry_security sec ON sec.issuer_csd_id = k.issuer_csd_id
-JOIN registry_securitiesaccount acc ON acc.link_id = k.id AND acc.kind = 'OMNIBUS'
-JOIN latest si ON si.csd_id = k.issuer_csd_id
-JOIN latest sv ON sv.csd_id = k.investor_csd_id
-LEFT JOIN part ON part.csd_id = k.investor_csd_id AND part.isin = sec.isin
-LEFT JOIN reconciliation_position po ON po.statement_id = si.id AND po.account_id = acc.id AND po.isin = sec.isin
-WHERE k.is_active
-  AND coalesce(part.q, 0) <> coalesce(po.quantity, 0)
-  AND k.investor_csd_id NOT IN (SELECT csd_id FROM incomplete)
-  AND NOT EXISTS (SELECT 1 FROM reconciliation_gap g WHERE g.statement_id = si.id AND g.account_id = acc.id)
+FROM omnibus_checked oc
+JOIN registry_csd inv ON inv.id = oc.investor_csd_id
+JOIN registry_csd iss ON iss.id = oc.issuer_csd_id
+JOIN registry_securitiesaccount acc ON acc.id = oc.account_id
+JOIN registry_security sec ON sec.issuer_csd_id = oc.issuer_csd_id
+LEFT JOIN part ON part.csd_id = oc.investor_csd_id AND part.isin = sec.isin
+LEFT JOIN reconciliation_position po
+       ON po.statement_id = oc.issuer_statement_id AND po.account_id = acc.id AND po.isin = sec.isin
+WHERE coalesce(part.q, 0) <> coalesce(po.quantity, 0)
 """  # noqa: S608 - only this module's constants are interpolated
 
 ISSUED = f"""
 INSERT INTO recon_found (kind, csd_id, isin, expected, actual, detail)
-WITH {LATEST}, issued AS (
+WITH {LATEST}, {INCOMPLETE}, issued AS (
     SELECT sec.isin, sec.issuer_csd_id, -h.quantity AS q
-    FROM registry_security sec
+    FROM issued_checked sec
+    JOIN registry_security s ON s.isin = sec.isin
     JOIN registry_securitiesaccount a ON a.csd_id = sec.issuer_csd_id AND a.kind = 'ISSUANCE'
-    JOIN registry_holding h ON h.account_id = a.id AND h.security_id = sec.id
+    JOIN registry_holding h ON h.account_id = a.id AND h.security_id = s.id
 ), held AS (
     SELECT p.isin, sum(p.quantity) AS q
     FROM latest l JOIN reconciliation_position p ON p.statement_id = l.id
@@ -133,10 +161,6 @@ SELECT 'ISSUED', i.issuer_csd_id, i.isin, i.q, coalesce(held.q, 0),
        'participants across every CSD against the quantity issued'
 FROM issued i LEFT JOIN held ON held.isin = i.isin
 WHERE i.q <> coalesce(held.q, 0)
-  AND NOT EXISTS (
-      SELECT 1 FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
-      JOIN registry_securitiesaccount a ON a.id = g.account_id WHERE a.kind IN {PARTICIPANT}
-  )
 """  # noqa: S608 - only this module's constants are interpolated
 
 MOVEMENTS = """
@@ -250,11 +274,12 @@ def per_csd_checks_run(*, run_id: int) -> None:
         cursor.execute(MOVEMENTS, {"run": run_id})
 
 
-def cross_checks_run(*, run_id: int) -> None:
-    """Checks 2, 3 and 5 across every CSD's latest statement, the hub's transfers and the ledger."""
+def cross_checks_run(*, run_id: int, fresh_since: dt.datetime) -> None:
+    """Checks 2, 3 and 5 across every CSD's recent statement, the hub's transfers and the ledger."""
+    params = {"run": run_id, "fresh_since": fresh_since}
     with connection.cursor() as cursor:
-        cursor.execute(OMNIBUS, {"run": run_id})
-        cursor.execute(ISSUED, {"run": run_id})
+        cursor.execute(OMNIBUS, params)
+        cursor.execute(ISSUED, params)
         cursor.execute(LEDGER_RECORDS)
         problems: dict[str, list[str]] = {}
         # pinned to the hub's own key: a chain rebuilt from its first block with another key is
@@ -265,3 +290,68 @@ def cross_checks_run(*, run_id: int) -> None:
             "INSERT INTO recon_found (kind, reference, detail) VALUES ('LG_CHAIN', %s, %s)",
             [(where, "; ".join(found)[:300]) for where, found in problems.items()],
         )
+
+
+UNKNOWN_TOTALS = f"""
+WITH {LATEST}, {INCOMPLETE}
+SELECT c.code, l.id IS NULL,
+       (SELECT string_agg(a.number, ', ' ORDER BY a.number) FROM reconciliation_gap g
+        JOIN registry_securitiesaccount a ON a.id = g.account_id
+        WHERE g.statement_id = l.id AND a.kind IN {PARTICIPANT})
+FROM incomplete i JOIN registry_csd c ON c.id = i.csd_id LEFT JOIN latest l ON l.csd_id = i.csd_id
+ORDER BY c.code
+"""  # noqa: S608 - only this module's constants are interpolated
+
+LINKS_UNCHECKED = f"""
+WITH {LATEST}, {INCOMPLETE}
+SELECT acc.number, inv.code, iss.code, si.id IS NULL, inv.id IN (SELECT csd_id FROM incomplete)
+FROM registry_csdlink k
+JOIN registry_securitiesaccount acc ON acc.link_id = k.id AND acc.kind = 'OMNIBUS'
+JOIN registry_csd inv ON inv.id = k.investor_csd_id
+JOIN registry_csd iss ON iss.id = k.issuer_csd_id
+LEFT JOIN latest si ON si.csd_id = k.issuer_csd_id
+WHERE k.is_active AND acc.id NOT IN (SELECT account_id FROM omnibus_checked)
+ORDER BY iss.code, inv.code, acc.number
+"""  # noqa: S608 - only this module's constants are interpolated
+
+ISINS_UNCHECKED = f"""
+WITH {LATEST}, {INCOMPLETE}
+SELECT iss.code, string_agg(sec.isin, ', ' ORDER BY sec.isin),
+       (SELECT string_agg(c.code, ', ' ORDER BY c.code) FROM registry_csd c
+        WHERE c.id IN (SELECT csd_id FROM incomplete)
+          AND (c.id = iss.id OR c.id IN (SELECT investor_csd_id FROM registry_csdlink WHERE issuer_csd_id = iss.id)))
+FROM registry_security sec JOIN registry_csd iss ON iss.id = sec.issuer_csd_id
+WHERE sec.isin NOT IN (SELECT isin FROM issued_checked)
+GROUP BY iss.id, iss.code ORDER BY iss.code
+"""  # noqa: S608 - only this module's constants are interpolated
+
+
+def cross_unchecked(*, run_id: int, fresh_since: dt.datetime) -> list[str]:
+    """What checks 2 and 3 left out, and why, as lines for the run's notes (empty: both made in full)."""
+    params = {"run": run_id, "fresh_since": fresh_since}
+    notes = []
+    with connection.cursor() as cursor:
+        cursor.execute(UNKNOWN_TOTALS, params)
+        for code, no_statement, gaps in cursor.fetchall():
+            why = (
+                f"no statement pulled since {fresh_since:%Y-%m-%d %H:%M} UTC"
+                if no_statement
+                else f"no statement of its participant account(s) {gaps}"
+            )
+            notes.append(f"{code}: participants' total unknown ({why})")
+        cursor.execute(LINKS_UNCHECKED, params)
+        for account, investor, issuer, no_statement, unknown in cursor.fetchall():
+            if no_statement:
+                why = f"no recent statement of {issuer}"
+            elif unknown:
+                why = f"{investor}'s participants' total unknown"
+            else:
+                why = f"no statement of the omnibus account from {issuer}"
+            notes.append(f"check 2 not made for {investor}'s omnibus account {account} at {issuer}: {why}")
+        cursor.execute(ISINS_UNCHECKED, params)
+        for issuer, isins, unknown in cursor.fetchall():
+            notes.append(
+                f"check 3 not made for the ISINs issued at {issuer} ({isins}): participants' total "
+                f"unknown at {unknown}"
+            )
+    return notes

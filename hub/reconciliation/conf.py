@@ -4,6 +4,10 @@
 - ``RECONCILIATION_EOD_DELAY_MINUTES``: the end-of-day run starts this long after the CSD's settlement
   cut-off, in the CSD's own time zone (default 60).
 - ``RECONCILIATION_SYNC_SECONDS``: how often beat makes sure every CSD has its two schedules (default 3600).
+- ``RECONCILIATION_CROSS_MAX_AGE_SECONDS``: the oldest statement of another CSD the cross-CSD checks (2 and 3)
+  compare with (default twice the intraday interval, so that each CSD's run sees the others' latest
+  intraday statements); a CSD whose latest statement is older (down since yesterday, say) leaves its links
+  and ISINs unchecked rather than compared with stale figures.
 """
 
 from hub.env import envint
@@ -19,3 +23,7 @@ def eod_delay_minutes() -> int:
 
 def sync_seconds() -> int:
     return envint("RECONCILIATION_SYNC_SECONDS", 3600, minimum=60)
+
+
+def cross_max_age_seconds() -> int:
+    return envint("RECONCILIATION_CROSS_MAX_AGE_SECONDS", 2 * intraday_seconds(), minimum=60)

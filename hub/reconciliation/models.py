@@ -42,7 +42,9 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cross_checks = models.BooleanField(
-        default=False, help_text="Checks 2, 3 and 5 ran (every CSD had a statement)"
+        default=False,
+        help_text="Checks 2, 3 and 5 were made in full: every active CSD had a recent statement with its "
+        "participant and omnibus accounts, so every active link and every ISIN was checked",
     )
     breaks_opened = models.PositiveIntegerField(default=0)
     breaks_seen = models.PositiveIntegerField(default=0, help_text="Breaks found, new or still open")

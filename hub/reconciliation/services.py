@@ -108,19 +108,24 @@ def run_check_stored(*, run: Run, csd_ids: list[int], now: dt.datetime) -> Run:
         checks.found_create()
         checks.per_csd_checks_run(run_id=run.pk)
         missing = _csds_without_statement(run)
-        cross = not missing
-        if cross:
-            checks.cross_checks_run(run_id=run.pk)
+        fresh_since = now - dt.timedelta(seconds=conf.cross_max_age_seconds())
+        cross_ran = not missing
+        unchecked = []
+        if cross_ran:
+            checks.cross_checks_run(run_id=run.pk, fresh_since=fresh_since)
+            unchecked = checks.cross_unchecked(run_id=run.pk, fresh_since=fresh_since)
         opened, seen = _breaks_upsert(run=run, now=now)
-        resolved = _breaks_resolve(run=run, csd_ids=csd_ids, cross=cross, now=now)
+        resolved = _breaks_resolve(
+            run=run, csd_ids=csd_ids, cross_ran=cross_ran, fresh_since=fresh_since, now=now
+        )
         _suspension_deadlines_set(run=run, now=now)
-        notes = _gap_notes(run)
+        notes = unchecked + _gap_notes(run)
         if missing:
             notes.insert(0, f"checks 2, 3 and 5 skipped: no statement yet from {', '.join(missing)}")
         Run.objects.filter(pk=run.pk).update(
             status=RunStatus.DONE,
             finished_at=timezone.now(),
-            cross_checks=cross,
+            cross_checks=cross_ran and not unchecked,
             breaks_opened=opened,
             breaks_seen=seen,
             breaks_resolved=resolved,
@@ -173,8 +178,9 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
 # - one CSD's break (BALANCE, MV_*): when the run's statements of that CSD cover the window it was found in
 #   (a later window starts from a close that already holds the difference), and the account has no gap in
 #   them or in their baseline;
-# - ISSUED: when no participant account has a gap in the latest statements (else the check is skipped);
-# - OMNIBUS: when the link's check ran (the investor CSD's participants complete, the omnibus account no gap);
+# - ISSUED: when its ISIN's check was made (every CSD that may hold it with a recent, complete statement);
+# - OMNIBUS: when its link's check was made (the link active, the issuer's recent statement has the omnibus
+#   account, the investor CSD's participants complete);
 # - the ledger's (LG_*): whenever the cross-CSD checks ran.
 RESOLVE = f"""
 WITH {checks.LATEST}, {checks.INCOMPLETE}, gone AS (
@@ -192,15 +198,10 @@ WITH {checks.LATEST}, {checks.INCOMPLETE}, gone AS (
                     WHERE g.statement_id IN (s.id, s.baseline_id) AND a.csd_id = b.csd_id
                       AND a.number = b.account)))
           OR (%(cross)s AND b.kind IN ('LG_CHAIN', 'LG_REC'))
-          OR (%(cross)s AND b.kind = 'ISSUED' AND NOT EXISTS (SELECT 1 FROM incomplete))
+          OR (%(cross)s AND b.kind = 'ISSUED' AND b.isin IN (SELECT isin FROM issued_checked))
           OR (%(cross)s AND b.kind = 'OMNIBUS' AND EXISTS (
-              SELECT 1 FROM registry_securitiesaccount acc
-              JOIN registry_csdlink k ON k.id = acc.link_id
-              JOIN latest si ON si.csd_id = k.issuer_csd_id
-              WHERE acc.kind = 'OMNIBUS' AND acc.csd_id = b.csd_id AND acc.number = b.account
-                AND k.investor_csd_id NOT IN (SELECT csd_id FROM incomplete)
-                AND NOT EXISTS (
-                    SELECT 1 FROM reconciliation_gap g WHERE g.statement_id = si.id AND g.account_id = acc.id)))
+              SELECT 1 FROM omnibus_checked oc JOIN registry_securitiesaccount acc ON acc.id = oc.account_id
+              WHERE acc.csd_id = b.csd_id AND acc.number = b.account))
       )
     FOR UPDATE OF b
 ), done AS (
@@ -223,7 +224,9 @@ def _breaks_upsert(*, run: Run, now: dt.datetime) -> tuple[int, int]:
     return opened, seen
 
 
-def _breaks_resolve(*, run: Run, csd_ids: list[int], cross: bool, now: dt.datetime) -> int:
+def _breaks_resolve(
+    *, run: Run, csd_ids: list[int], cross_ran: bool, fresh_since: dt.datetime, now: dt.datetime
+) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             RESOLVE,
@@ -233,7 +236,8 @@ def _breaks_resolve(*, run: Run, csd_ids: list[int], cross: bool, now: dt.dateti
                 "wall": timezone.now(),
                 "per_csd": [str(k) for k in PER_CSD_KINDS],
                 "csds": csd_ids,
-                "cross": cross,
+                "cross": cross_ran,
+                "fresh_since": fresh_since,
             },
         )
         return cursor.fetchone()[0]
