@@ -4,7 +4,9 @@ Every HTTP call has a connect and a read timeout. Transient failures (cannot con
 no reply in time, 408 request timeout, 429 too many requests, 500 internal error, 502/503/504) are
 retried with exponential backoff, jitter and a cap on both the delay and the number of attempts, then
 raised as ``CsdUnavailable`` or ``CsdTimeout``; everything else is raised at once. Retrying is safe only because
-every operation is idempotent on its leg reference.
+every operation is idempotent on its leg reference. A 404 to a statement request is ``UnknownAccount``
+only when the CSD's answer says so (JSON, reason code ``SAFE``, the account asked for); any other 404 is a
+``ProtocolError``.
 
 A reply is a list of message parts: one normally, more when the CSD sends a ``multipart/mixed`` body
 (a duplicated reply).
@@ -16,6 +18,7 @@ import abc
 import email.parser
 import email.policy
 import io
+import json
 import os
 import random
 import re
@@ -99,7 +102,7 @@ class Transport(abc.ABC):
         if self.observer is not None:
             self.observer(method, path, body, reply)
         if reply.status == 404 and path.startswith("/statements/"):
-            raise UnknownAccount(_text(reply))
+            raise _statement_not_found(method, path, params or {}, reply)
         if path == "/endorse" and reply.status in ENDORSE_REFUSALS:
             raise ENDORSE_REFUSALS[reply.status](_text(reply))
         if reply.status == 422:
@@ -264,6 +267,26 @@ def _plain_parts(content_type: str, content: bytes) -> tuple[str, tuple[bytes, .
                     inner = value.split(";")[0].strip().lower()
         parts.append(match.group(2))
     return inner, tuple(parts)
+
+
+def _statement_not_found(method: str, path: str, params: dict, reply: Reply) -> AdapterError:
+    """A 404 to a statement request means the CSD keeps no such account only when the CSD says so: a JSON
+    answer with the reason code ``SAFE`` naming the account asked for (what the reference CSD sends). Any
+    other 404 (a proxy that lost its route, a wrong base URL, a path the CSD does not serve) says nothing
+    about the account, and is a ``ProtocolError``."""
+    answer = None
+    if len(reply.parts) == 1 and reply.content_type.split(";")[0].strip() == "application/json":
+        try:
+            answer = json.loads(reply.parts[0])
+        except ValueError:
+            answer = None
+    if (
+        isinstance(answer, dict)
+        and answer.get("reason_code") == UnknownAccount.reason_code
+        and answer.get("account") == params.get("account")
+    ):
+        return UnknownAccount(str(answer.get("detail") or f"no account {params.get('account')}")[:500])
+    return ProtocolError(f"{method} {path}: HTTP 404, not an unknown-account answer: {_text(reply)}")
 
 
 def _text(reply: Reply) -> str:

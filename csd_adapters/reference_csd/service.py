@@ -77,9 +77,12 @@ ENDORSE_REFUSALS = {
 
 
 class HttpError(Exception):
-    def __init__(self, status: str, message: str):
+    """An answer other than 200: plain text, or the JSON ``answer`` when the client is to read it."""
+
+    def __init__(self, status: str, message: str, *, answer: dict | None = None):
         super().__init__(message)
         self.status = status
+        self.answer = answer
 
 
 class ReplyDropped(ConnectionAbortedError):
@@ -106,7 +109,10 @@ class ReferenceCsd:
             else:
                 status, content_type, parts = self._with_faults(environ, path)
         except HttpError as exc:
-            status, content_type, parts = exc.status, "text/plain; charset=utf-8", [str(exc).encode()]
+            if exc.answer is not None:
+                status, content_type, parts = exc.status, "application/json", [_json(exc.answer)]
+            else:
+                status, content_type, parts = exc.status, "text/plain; charset=utf-8", [str(exc).encode()]
         if len(parts) == 1:
             body = parts[0]
         else:
@@ -334,7 +340,7 @@ class ReferenceCsd:
         try:
             positions = self.ledger.positions(account, as_of)
         except UnknownAccount as exc:
-            raise HttpError("404 Not Found", str(exc)) from exc
+            raise _unknown_account(account, exc) from exc
         balances = tuple(
             m.HoldingBalance(
                 security=m.Security(isin=p.isin),
@@ -365,7 +371,7 @@ class ReferenceCsd:
         try:
             movements = self.ledger.movements(account, since, until)
         except UnknownAccount as exc:
-            raise HttpError("404 Not Found", str(exc)) from exc
+            raise _unknown_account(account, exc) from exc
         statement = m.TransactionsStatement(
             period_start=since,
             period_end=until,
@@ -488,6 +494,16 @@ def _date(query: dict, name: str, default: dt.date) -> dt.date:
         return dt.date.fromisoformat(query[name]) if query.get(name) else default
     except ValueError as exc:
         raise HttpError("400 Bad Request", f"{name} must be a date (YYYY-MM-DD)") from exc
+
+
+def _unknown_account(account: str, exc: UnknownAccount) -> HttpError:
+    """A statement of an account this CSD does not keep: 404 with a JSON answer saying so, which a client
+    tells apart from any other 404 (a path not served, a proxy in the way)."""
+    return HttpError(
+        "404 Not Found",
+        str(exc),
+        answer={"error": "UnknownAccount", "reason_code": "SAFE", "account": account, "detail": str(exc)},
+    )
 
 
 def _json(value: object) -> bytes:

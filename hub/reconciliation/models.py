@@ -43,8 +43,9 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     cross_checks = models.BooleanField(
         default=False,
-        help_text="Checks 2, 3 and 5 were made in full: every active CSD had a recent statement with its "
-        "participant and omnibus accounts, so every active link and every ISIN was checked",
+        help_text="The run's checks were made in full: checks 2, 3 and 5 for every active link and ISIN "
+        "(every active CSD with a recent statement of its participant and omnibus accounts), and no CSD's "
+        "contra or omnibus account, nor all of its accounts, left out; otherwise the notes say what was not",
     )
     breaks_opened = models.PositiveIntegerField(default=0)
     breaks_seen = models.PositiveIntegerField(default=0, help_text="Breaks found, new or still open")

@@ -25,14 +25,16 @@ from hub.reconciliation.models import (
     Break,
     BreakEvent,
     BreakStatus,
+    Gap,
     Run,
     RunKind,
     RunStatus,
     Statement,
+    StatementRole,
 )
 from hub.reconciliation.statements import AdapterFor, Pulled, statements_pull, statements_store
 from hub.registry.calendars import csd_business_day_add, csd_local_now
-from hub.registry.models import CSD, CSDStatus, Security
+from hub.registry.models import CSD, AccountKind, CSDStatus, SecuritiesAccount, Security
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +121,14 @@ def run_check_stored(*, run: Run, csd_ids: list[int], now: dt.datetime) -> Run:
             run=run, csd_ids=csd_ids, cross_ran=cross_ran, fresh_since=fresh_since, now=now
         )
         _suspension_deadlines_set(run=run, now=now)
-        notes = unchecked + _gap_notes(run)
+        left_out = _accounts_left_out_notes(run)
+        notes = left_out + unchecked + _gap_notes(run)
         if missing:
             notes.insert(0, f"checks 2, 3 and 5 skipped: no statement yet from {', '.join(missing)}")
         Run.objects.filter(pk=run.pk).update(
             status=RunStatus.DONE,
             finished_at=timezone.now(),
-            cross_checks=cross_ran and not unchecked,
+            cross_checks=cross_ran and not unchecked and not left_out,
             breaks_opened=opened,
             breaks_seen=seen,
             breaks_resolved=resolved,
@@ -139,6 +142,36 @@ def _csds_without_statement(run: Run) -> list[str]:
     have = Statement.objects.filter(Q(run__status=RunStatus.DONE) | Q(run=run), role="CURRENT")
     active = CSD.objects.filter(status=CSDStatus.ACTIVE).exclude(pk__in=have.values("csd_id"))
     return list(active.order_by("code").values_list("code", flat=True))
+
+
+CONTRA_KINDS = {
+    AccountKind.ISSUANCE: "issuance",
+    AccountKind.MIRROR: "mirror",
+    AccountKind.OMNIBUS: "omnibus",
+}
+
+
+def _accounts_left_out_notes(run: Run) -> list[str]:
+    """What the run could not check because whole parts of a CSD's books are gaps: every account's
+    statement of holdings or of transactions (a CSD answering every request with an error), or a contra
+    (issuance, mirror) or omnibus account's. Such a run is not complete (``cross_checks`` false)."""
+    notes = []
+    for statement in Statement.objects.filter(run=run, role=StatementRole.CURRENT).select_related("csd"):
+        csd = statement.csd
+        gaps = Gap.objects.filter(statement=statement).select_related("account")
+        accounts = SecuritiesAccount.objects.filter(csd=csd).count()
+        for what, left in (
+            ("holdings", "check 1 not made there, nor checks 2 and 3 where they need its holdings"),
+            ("transactions", "checks 1 and 4 not made there"),
+        ):
+            if accounts and gaps.filter(what=what).values("account").distinct().count() == accounts:
+                notes.append(f"{csd.code}: no statement of {what} of any of its accounts: {left}")
+        named = {(gap.account.number, gap.account.kind) for gap in gaps if gap.account.kind in CONTRA_KINDS}
+        notes += [
+            f"{csd.code}: check 1 not made for its {CONTRA_KINDS[kind]} account {number} (no statement of it)"
+            for number, kind in sorted(named)
+        ]
+    return notes
 
 
 def _gap_notes(run: Run) -> list[str]:

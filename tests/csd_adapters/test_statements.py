@@ -2,18 +2,21 @@
 complete settled statement of the account, day and period asked for. Anything else (one page of several, a
 delta, a traded basis, another period) is a ``ProtocolError``, which reconciliation records as a gap rather
 than reading it as the account's books. Each statement is written by the reference CSD's own dialect and
-answered by a stand-in for the CSD."""
+answered by a stand-in for the CSD. And only the CSD's own word that it keeps no such account is an
+``UnknownAccount``: any other 404 is a ``ProtocolError``."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 
-from csd_adapters.base import ProtocolError
+from csd_adapters.base import ProtocolError, UnknownAccount
 from csd_adapters.profiles import profile_for
 from csd_adapters.reference_csd.dialects import dialect_for
+from csd_adapters.reference_csd.ledger import Ledger, seed_document
+from csd_adapters.reference_csd.service import ReferenceCsd
 from csd_adapters.registry import adapter_for
-from csd_adapters.transport import Reply, Transport
+from csd_adapters.transport import Reply, Transport, WsgiTransport
 from iso20022 import models as m
 
 from .conftest import KNOWN_ISIN
@@ -120,3 +123,51 @@ def test_anything_but_the_whole_settled_statement_is_refused_not_read_as_the_boo
     with pytest.raises(ProtocolError, match=reason) as caught:
         read(adapter_answering(statement, code), statement)
     assert caught.value.permanent  # reconciliation records it as a gap in the account's statements
+
+
+class NotFound(Transport):
+    """Something between the hub and the CSD answers 404 to every request (a proxy that lost its route)."""
+
+    def __init__(self, content_type: str, body: bytes) -> None:
+        super().__init__()
+        self.content_type, self.body = content_type, body
+
+    def _send(self, method, path, body, params, content_type) -> Reply:
+        return Reply(status=404, content_type=self.content_type, parts=(self.body,))
+
+
+@CODES
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html", b"<html>Not Found</html>"),
+        ("text/plain", b"no account DEMA-OWN"),
+        ("application/json", b'{"reason_code": "SAFE", "account": "ANOTHER-OWN"}'),
+        ("application/json", b'{"error": "not found"}'),
+    ],
+    ids=["html", "text", "another account", "no reason"],
+)
+def test_a_404_that_does_not_say_the_account_is_unknown_is_a_protocol_error(code, content_type, body):
+    profile = profile_for(code)
+    adapter = adapter_for(profile.adapter, profile=profile, transport=NotFound(content_type, body))
+    with pytest.raises(ProtocolError, match="HTTP 404"):
+        adapter.holdings(account=ACCOUNT, as_of=DAY)
+    with pytest.raises(ProtocolError, match="HTTP 404"):
+        adapter.transactions(account=ACCOUNT, since=DAY, until=DAY)
+
+
+@CODES
+def test_the_reference_csd_says_it_keeps_no_such_account_in_a_way_the_adapters_read(tmp_path, code):
+    profile = profile_for(code)
+    ledger = Ledger(f"sqlite:///{tmp_path / code}.sqlite3", timezone=profile.timezone)
+    ledger.seed(seed_document([("ISSUANCE", "ISSUANCE")], []))
+    transport = WsgiTransport(ReferenceCsd(profile, ledger))
+    adapter = adapter_for(profile.adapter, profile=profile, transport=transport)
+    with pytest.raises(UnknownAccount, match="no account NOSUCH-OWN"):
+        adapter.holdings(account="NOSUCH-OWN", as_of=DAY)
+    with pytest.raises(UnknownAccount, match="no account NOSUCH-OWN"):
+        adapter.transactions(account="NOSUCH-OWN", since=DAY, until=DAY)
+    # any other path the CSD does not serve is no statement about an account
+    with pytest.raises(ProtocolError, match="HTTP 404"):
+        transport.request("GET", "/statements/pending", params={"account": "NOSUCH-OWN"})
+    ledger.close()

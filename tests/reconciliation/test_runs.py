@@ -1,5 +1,9 @@
 """A run of every CSD over a clean system, and what a run records."""
 
+from csd_adapters.base import MessageRejected
+from csd_adapters.inprocess import LedgerAdapter
+from csd_adapters.mx import MxAdapter
+from csd_adapters.transport import Reply, Transport
 from hub.reconciliation.models import Break, Gap, Position, Statement
 from hub.registry.models import CSD, SecuritiesAccount
 
@@ -38,3 +42,51 @@ def test_an_account_the_csd_does_not_know_is_a_gap_left_out_of_the_checks_never_
         isin=SHARES,
     )
     assert issuance.quantity == -ISSUED - 500
+
+
+class NotFound(Transport):
+    """Between the hub and NSD, a proxy that lost its route: every request gets a 404 page."""
+
+    def _send(self, method, path, body, params, content_type):
+        return Reply(status=404, content_type="text/html", parts=(b"<html>Not Found</html>",))
+
+
+def test_a_csd_answering_404_to_every_request_makes_an_incomplete_run_never_a_clean_one(world):
+    world.adapters["NSD"] = MxAdapter(profile="NSD", transport=NotFound())
+    undue_creation(world)  # would break the issued total (check 3), were it made
+    run = world.reconcile()
+    assert run.status == "DONE", run.error
+    assert not run.cross_checks and breaks(run) == set()
+    reasons = set(Gap.objects.filter(statement__run=run).values_list("reason", flat=True))
+    assert all(reason.startswith("ProtocolError: GET /statements/") for reason in reasons)
+    notes = run.notes.splitlines()
+    assert notes[:2] == [
+        "NSD: no statement of holdings of any of its accounts: check 1 not made there, nor checks 2 and 3 "
+        "where they need its holdings",
+        "NSD: no statement of transactions of any of its accounts: checks 1 and 4 not made there",
+    ]
+    assert "NSD: check 1 not made for its issuance account ISSUANCE (no statement of it)" in notes
+    assert "NSD: check 1 not made for its omnibus account OMNIBUS-STRATE (no statement of it)" in notes
+    assert any(line.startswith("check 3 not made for the ISINs issued at NSD") for line in notes)
+    assert (
+        "check 2 not made for STRATE's omnibus account OMNIBUS-STRATE at NSD: no statement of the omnibus "
+        "account from NSD" in notes
+    )
+
+
+class NoIssuance(LedgerAdapter):
+    def holdings(self, *, account, as_of):
+        if account == "ISSUANCE":
+            raise MessageRejected("statement refused")
+        return super().holdings(account=account, as_of=as_of)
+
+
+def test_a_run_without_the_statement_of_a_contra_account_is_not_complete(world):
+    world.adapters["NSD"] = NoIssuance(ledger=world.ledgers["NSD"])
+    run = world.reconcile()
+    assert run.status == "DONE" and breaks(run) == set()
+    assert not run.cross_checks
+    assert (
+        run.notes.splitlines()[0]
+        == "NSD: check 1 not made for its issuance account ISSUANCE (no statement of it)"
+    )
