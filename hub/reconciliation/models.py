@@ -105,7 +105,10 @@ class Position(models.Model):
     quantity = models.DecimalField(**QUANTITY)
 
     class Meta:
-        indexes = [models.Index(fields=["statement", "account", "isin"], name="recon_position_line")]
+        constraints = [
+            # one line per ISIN: the checks join on it, and two would each be taken for the whole
+            models.UniqueConstraint(fields=["statement", "account", "isin"], name="recon_position_one_line")
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.isin} {self.quantity}"

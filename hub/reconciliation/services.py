@@ -189,7 +189,12 @@ WITH up AS (
         detail, status, first_seen_at, first_seen_run_id, last_seen_at, last_seen_run_id, checked_from)
     SELECT kind, csd_id, isin, account, reference, expected, actual, actual - expected, detail, 'OPEN',
         %(now)s, %(run)s, %(now)s, %(run)s, since
-    FROM recon_found
+    FROM (
+        -- one finding per break: the upsert may touch a break only once (the largest difference is kept)
+        SELECT DISTINCT ON (kind, csd_id, isin, account, reference) * FROM recon_found
+        ORDER BY kind, csd_id, isin, account, reference,
+                 abs(coalesce(actual, 0) - coalesce(expected, 0)) DESC, detail
+    ) found
     ON CONFLICT (kind, csd_id, isin, account, reference) WHERE status IN ('OPEN', 'ACK')
     DO UPDATE SET expected = EXCLUDED.expected, actual = EXCLUDED.actual, difference = EXCLUDED.difference,
         detail = EXCLUDED.detail, last_seen_at = EXCLUDED.last_seen_at, last_seen_run_id = EXCLUDED.last_seen_run_id,

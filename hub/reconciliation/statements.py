@@ -56,6 +56,8 @@ def stored_baseline(*, csd: CSD, before: dt.date) -> Statement | None:
 
 
 def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
+    """Each account's holdings, one line per ISIN: a statement may give an ISIN on several lines (one per
+    place of safekeeping, say), which are summed."""
     pulled = PulledHoldings(as_of=as_of)
     for account in accounts:
         try:
@@ -65,9 +67,10 @@ def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
                 raise
             pulled.gaps.append((account.pk, f"{type(exc).__name__}: {exc}"[:300]))
             continue
+        totals: dict[str, Decimal] = {}
         for position in statement.positions:
-            if position.total:
-                pulled.positions.append((account.pk, account.kind, position.isin, position.total))
+            totals[position.isin] = totals.get(position.isin, Decimal(0)) + position.total
+        pulled.positions += [(account.pk, account.kind, isin, q) for isin, q in totals.items() if q]
     return pulled
 
 

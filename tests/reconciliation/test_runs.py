@@ -1,5 +1,9 @@
 """A run of every CSD over a clean system, and what a run records."""
 
+from dataclasses import replace
+from decimal import Decimal as D
+
+from csd_adapters import base as csd_base
 from csd_adapters.base import MessageRejected
 from csd_adapters.inprocess import LedgerAdapter
 from csd_adapters.mx import MxAdapter
@@ -90,3 +94,44 @@ def test_a_run_without_the_statement_of_a_contra_account_is_not_complete(world):
         run.notes.splitlines()[0]
         == "NSD: check 1 not made for its issuance account ISSUANCE (no statement of it)"
     )
+
+
+class TwoPlaces(LedgerAdapter):
+    """NSD states DEMARUMM-OWN's shares on two lines, as a CSD with two places of safekeeping would."""
+
+    def __init__(self, *, ledger, second_line=D(40)) -> None:
+        super().__init__(ledger=ledger)
+        self.second_line = second_line
+
+    def holdings(self, *, account, as_of):
+        stated = super().holdings(account=account, as_of=as_of)
+        if account != "DEMARUMM-OWN":
+            return stated
+        lines = []
+        for p in stated.positions:
+            if p.isin == SHARES:
+                lines.append(replace(p, available=p.available - D(40)))
+                p = csd_base.Position(isin=SHARES, available=self.second_line, blocked=D(0))
+            lines.append(p)
+        return replace(stated, positions=tuple(lines))
+
+
+def test_one_isin_on_two_lines_of_a_holdings_statement_is_read_as_their_sum(world):
+    world.adapters["NSD"] = TwoPlaces(ledger=world.ledgers["NSD"])
+    run = world.reconcile()
+    assert run.status == "DONE", run.error
+    assert run.cross_checks and breaks(run) == set()
+    held = Position.objects.filter(
+        statement__run=run, statement__role="CURRENT", account__number="DEMARUMM-OWN", isin=SHARES
+    )
+    assert list(held.values_list("quantity", flat=True)) == [D(99_900)]
+
+
+def test_a_difference_in_an_isin_stated_on_two_lines_is_one_break_of_their_sum(world):
+    world.adapters["NSD"] = TwoPlaces(ledger=world.ledgers["NSD"], second_line=D(45))
+    run = world.reconcile()
+    assert run.status == "DONE", run.error
+    assert breaks(run) == {
+        ("BALANCE", "NSD", SHARES, "DEMARUMM-OWN", "", D(99_900), D(99_905), D(5)),
+        ("ISSUED", "NSD", SHARES, "", "", ISSUED, ISSUED + 5, D(5)),
+    }
