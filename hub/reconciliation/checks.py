@@ -21,7 +21,9 @@ here loops over rows in Python, except the ledger's own verifier (check 5a), whi
 5. ``LG_CHAIN``: the shared ledger verifies (``hub.ledger.selectors.chain_verify``), its hub key in force
    the one the hub is configured with, as ``manage.py ledger_verify`` checks it; ``LG_REC``: every
    settled transfer has a COMMIT entry whose record hashes to its record hash and says what the transfer's
-   and its legs' rows say.
+   and its legs' rows say; and the other way round (``LEDGER_OUTCOMES``): every COMMIT entry's transfer
+   and every committed leg's transfer is SETTLED (``LG_OPEN``, ``LEG_OPEN``; one still committing within
+   the grace period is not yet), and every settled transfer has its SETTLED entry (``LG_NOSTL``).
 
 Checks 2, 3 and 5 compare CSDs with each other: they run only when every active CSD has a statement, and
 checks 2 and 3 read each CSD's latest statement only when it is recent (pulled within
@@ -260,6 +262,49 @@ WHERE rec.entry_id IS NULL
 """
 
 
+# Invariant 4 the other way round: what the ledger or a CSD says happened, against the transfer's status.
+# A transfer past its COMMIT entry only goes forward; a PREPARED or COMMITTING one whose entry was
+# appended after ``grace_until`` (the wall clock less RECONCILIATION_COMMIT_GRACE_SECONDS) is still on its
+# way, and is left alone. Anything else that is not SETTLED, FAILED after its anchor say, is a break: the
+# COMMIT entry (LG_OPEN) and each leg already committed at its CSD (LEG_OPEN). A SETTLED transfer without
+# its SETTLED entry is LG_NOSTL.
+LEDGER_OUTCOMES = """
+INSERT INTO recon_found (kind, csd_id, isin, reference, expected, actual, detail)
+WITH decided AS (
+    SELECT e.id AS entry_id, e.reference, t.id AS transfer_id, coalesce(t.status, '') AS status, sec.isin,
+           t.quantity
+    FROM ledger_entry e
+    LEFT JOIN settlement_transfer t ON e.reference = 'transfer:' || t.id
+    LEFT JOIN registry_security sec ON sec.id = t.security_id
+    WHERE e.kind = 'COMMIT'
+      AND NOT (coalesce(t.status, '') IN ('PREPARED', 'COMMITTING') AND e.appended_at > %(grace_until)s)
+), legs AS (
+    SELECT l.csd_id, sec.isin, l.leg_id, l.quantity, t.status
+    FROM settlement_leg l
+    JOIN settlement_transfer t ON t.id = l.transfer_id
+    JOIN registry_security sec ON sec.id = l.security_id
+    LEFT JOIN ledger_entry e ON e.id = t.commit_entry_id AND e.kind = 'COMMIT'
+    WHERE l.status = 'COMMITTED' AND t.status <> 'SETTLED'
+      AND NOT (t.status IN ('PREPARED', 'COMMITTING')
+               AND coalesce(e.appended_at, '-infinity'::timestamptz) > %(grace_until)s)
+)
+SELECT 'LG_OPEN', NULL::bigint, coalesce(d.isin, ''), d.reference, d.quantity, NULL::numeric,
+       CASE WHEN d.transfer_id IS NULL THEN 'COMMIT entry ' || d.entry_id || ': the hub has no such transfer'
+            ELSE 'COMMIT entry ' || d.entry_id || ' on the ledger; the transfer is ' || d.status END
+FROM decided d WHERE d.status <> 'SETTLED'
+UNION ALL
+SELECT 'LG_NOSTL', NULL::bigint, sec.isin, 'transfer:' || t.id, NULL::numeric, NULL::numeric,
+       'settled at ' || to_char(t.settled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC; no SETTLED entry'
+FROM settlement_transfer t JOIN registry_security sec ON sec.id = t.security_id
+WHERE t.status = 'SETTLED'
+  AND NOT EXISTS (SELECT 1 FROM ledger_entry e WHERE e.kind = 'SETTLED' AND e.reference = 'transfer:' || t.id)
+UNION ALL
+SELECT 'LEG_OPEN', legs.csd_id, legs.isin, legs.leg_id, 0, legs.quantity,
+       'committed at its CSD; its transfer is ' || legs.status
+FROM legs
+"""
+
+
 def found_create() -> None:
     with connection.cursor() as cursor:
         # dropped at commit; dropped here too for a caller whose outer transaction has not ended yet
@@ -274,13 +319,14 @@ def per_csd_checks_run(*, run_id: int) -> None:
         cursor.execute(MOVEMENTS, {"run": run_id})
 
 
-def cross_checks_run(*, run_id: int, fresh_since: dt.datetime) -> None:
+def cross_checks_run(*, run_id: int, fresh_since: dt.datetime, grace_until: dt.datetime) -> None:
     """Checks 2, 3 and 5 across every CSD's recent statement, the hub's transfers and the ledger."""
     params = {"run": run_id, "fresh_since": fresh_since}
     with connection.cursor() as cursor:
         cursor.execute(OMNIBUS, params)
         cursor.execute(ISSUED, params)
         cursor.execute(LEDGER_RECORDS)
+        cursor.execute(LEDGER_OUTCOMES, {"grace_until": grace_until})
         problems: dict[str, list[str]] = {}
         # pinned to the hub's own key: a chain rebuilt from its first block with another key is
         # self-consistent, and only the key it ends with tells it apart

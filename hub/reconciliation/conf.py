@@ -8,6 +8,9 @@
   compare with (default twice the intraday interval, so that each CSD's run sees the others' latest
   intraday statements); a CSD whose latest statement is older (down since yesterday, say) leaves its links
   and ISINs unchecked rather than compared with stale figures.
+- ``RECONCILIATION_COMMIT_GRACE_SECONDS``: how long a transfer may stay PREPARED or COMMITTING after its
+  COMMIT entry (default 3600) before that entry and its legs already committed are breaks for not being
+  settled (a CSD that cannot commit for longer, say).
 """
 
 from hub.env import envint
@@ -27,3 +30,7 @@ def sync_seconds() -> int:
 
 def cross_max_age_seconds() -> int:
     return envint("RECONCILIATION_CROSS_MAX_AGE_SECONDS", 2 * intraday_seconds(), minimum=60)
+
+
+def commit_grace_seconds() -> int:
+    return envint("RECONCILIATION_COMMIT_GRACE_SECONDS", 3600, minimum=0)

@@ -153,6 +153,9 @@ class BreakKind(models.TextChoices):
     MOVEMENT_UNKNOWN = "MV_UNKN", "The CSD shows a cross-CSD movement the hub did not settle"
     LEDGER_CHAIN = "LG_CHAIN", "The shared ledger does not verify"
     LEDGER_RECORD = "LG_REC", "A settled transfer's COMMIT entry does not match its rows"
+    LEDGER_OPEN = "LG_OPEN", "A transfer's COMMIT entry is on the ledger, but the transfer is not settled"
+    LEDGER_NOT_SETTLED = "LG_NOSTL", "A settled transfer has no SETTLED entry on the ledger"
+    LEG_OPEN = "LEG_OPEN", "A leg is committed at its CSD, but its transfer is not settled"
 
 
 # Kinds each run checks for its own CSDs; the others are checked across every CSD at once.
@@ -161,6 +164,16 @@ PER_CSD_KINDS = (
     BreakKind.MOVEMENT_MISSING,
     BreakKind.MOVEMENT_MISMATCH,
     BreakKind.MOVEMENT_UNKNOWN,
+)
+
+
+# Kinds found by check 5 (the ledger against the hub's rows): resolved by any run that made it.
+LEDGER_KINDS = (
+    BreakKind.LEDGER_CHAIN,
+    BreakKind.LEDGER_RECORD,
+    BreakKind.LEDGER_OPEN,
+    BreakKind.LEDGER_NOT_SETTLED,
+    BreakKind.LEG_OPEN,
 )
 
 

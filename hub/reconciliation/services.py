@@ -21,6 +21,7 @@ from django.utils import timezone
 from csd_adapters import base as csd_base
 from hub.reconciliation import checks, conf, errors
 from hub.reconciliation.models import (
+    LEDGER_KINDS,
     PER_CSD_KINDS,
     Break,
     BreakEvent,
@@ -114,7 +115,8 @@ def run_check_stored(*, run: Run, csd_ids: list[int], now: dt.datetime) -> Run:
         cross_ran = not missing
         unchecked = []
         if cross_ran:
-            checks.cross_checks_run(run_id=run.pk, fresh_since=fresh_since)
+            grace_until = timezone.now() - dt.timedelta(seconds=conf.commit_grace_seconds())
+            checks.cross_checks_run(run_id=run.pk, fresh_since=fresh_since, grace_until=grace_until)
             unchecked = checks.cross_unchecked(run_id=run.pk, fresh_since=fresh_since)
         opened, seen = _breaks_upsert(run=run, now=now)
         resolved = _breaks_resolve(
@@ -219,7 +221,7 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
 # - ISSUED: when its ISIN's check was made (every CSD that may hold it with a recent, complete statement);
 # - OMNIBUS: when its link's check was made (the link active, the issuer's recent statement has the omnibus
 #   account, the investor CSD's participants complete);
-# - the ledger's (LG_*): whenever the cross-CSD checks ran.
+# - the ledger's (LG_*, LEG_OPEN): whenever the cross-CSD checks ran.
 RESOLVE = f"""
 WITH {checks.LATEST}, {checks.INCOMPLETE}, gone AS (
     SELECT b.id, b.status FROM reconciliation_break b
@@ -235,7 +237,7 @@ WITH {checks.LATEST}, {checks.INCOMPLETE}, gone AS (
                     JOIN registry_securitiesaccount a ON a.id = g.account_id
                     WHERE g.statement_id IN (s.id, s.baseline_id) AND a.csd_id = b.csd_id
                       AND a.number = b.account)))
-          OR (%(cross)s AND b.kind IN ('LG_CHAIN', 'LG_REC'))
+          OR (%(cross)s AND b.kind = ANY(%(ledger)s))
           OR (%(cross)s AND b.kind = 'ISSUED' AND b.isin IN (SELECT isin FROM issued_checked))
           OR (%(cross)s AND b.kind = 'OMNIBUS' AND EXISTS (
               SELECT 1 FROM omnibus_checked oc JOIN registry_securitiesaccount acc ON acc.id = oc.account_id
@@ -273,6 +275,7 @@ def _breaks_resolve(
                 "now": now,
                 "wall": timezone.now(),
                 "per_csd": [str(k) for k in PER_CSD_KINDS],
+                "ledger": [str(k) for k in LEDGER_KINDS],
                 "csds": csd_ids,
                 "cross": cross_ran,
                 "fresh_since": fresh_since,

@@ -60,22 +60,30 @@ class World:
         run = run_request(csd=row, kind=kind, requested_by="test", enqueue=False)
         return run_execute(run_id=run.pk, adapter_for=self.adapter_for, now=now)
 
-    def settle(self, deliverer, receiver, *, tx: str, amount: str = "100") -> Transfer:
+    def instruct(self, deliverer, receiver, *, tx: str, amount: str = "100") -> Transfer:
+        """Both sides' instructions, matched into a transfer."""
         for body in pair(deliverer, receiver, tx=tx, amount=amount):
             participant = Participant.objects.get(bic=body.account_owner_bic)
             source = inbound_record(sender=participant, raw=b"-", fmt="MX", content_type="application/xml")
             with transaction.atomic():
                 instruction = instruction_submit(participant=participant, body=body, source_message=source)
-        transfer = instruction_match(instruction_id=instruction.pk)
+        return instruction_match(instruction_id=instruction.pk)
+
+    def advance(self, transfer: Transfer, *, now=SETTLEMENT_DAY) -> Transfer:
+        """The protocol's steps, run at ``now`` until the transfer settles (or gets no further)."""
         for _ in range(8):
-            Transfer.objects.filter(pk=transfer.pk, due_at__isnull=False).update(due_at=SETTLEMENT_DAY)
-            transfer_advance(transfer_id=transfer.pk, adapter_for=self.adapter_for, now=SETTLEMENT_DAY)
+            Transfer.objects.filter(pk=transfer.pk, due_at__isnull=False).update(due_at=now)
+            transfer_advance(transfer_id=transfer.pk, adapter_for=self.adapter_for, now=now)
             transfer.refresh_from_db()
             if transfer.status == "SETTLED":
                 break
             blocks_seal_and_finalise()
-        assert transfer.status == "SETTLED"
         blocks_seal_and_finalise()
+        return transfer
+
+    def settle(self, deliverer, receiver, *, tx: str, amount: str = "100", now=SETTLEMENT_DAY) -> Transfer:
+        transfer = self.advance(self.instruct(deliverer, receiver, tx=tx, amount=amount), now=now)
+        assert transfer.status == "SETTLED"
         return transfer
 
     def close(self) -> None:
