@@ -14,10 +14,11 @@ here loops over rows in Python, except the ledger's own verifier (check 5a), whi
    not read from the issuer's statement of its issuance account (which travels, short, and is checked by
    check 1), because the issuer's books balance by double entry whatever was created, so their own
    issuance figure could never show an undue creation.
-4. ``MV_MISS``/``MV_DIFF``/``MV_UNKN``, per CSD of the run: every committed leg of a settled transfer is on
-   both of its accounts' statements of transactions with its quantity, ISIN and date (the transfer's
-   settlement day in the CSD's time zone), and no omnibus or mirror account shows a movement under a
-   reference that is not a leg the hub committed at that CSD.
+4. ``MV_MISS``/``MV_DIFF``/``MV_UNKN``, per CSD of the run: every committed leg of a transfer settled by
+   the time the statements were asked for (``pulled_at``, taken before the first request) is on both of its
+   accounts' statements of transactions with its quantity, ISIN and date (the transfer's settlement day in
+   the CSD's time zone), and no omnibus or mirror account shows a movement under a reference that is not a
+   leg the hub committed at that CSD.
 5. ``LG_CHAIN``: the shared ledger verifies (``hub.ledger.selectors.chain_verify``), its hub key in force
    the one the hub is configured with, as ``manage.py ledger_verify`` checks it; ``LG_REC``: every
    settled transfer has a COMMIT entry whose record hashes to its record hash and says what the transfer's
@@ -168,7 +169,7 @@ WHERE i.q <> coalesce(held.q, 0)
 MOVEMENTS = """
 INSERT INTO recon_found (kind, csd_id, isin, account, reference, expected, actual, detail, since)
 WITH cur AS (
-    SELECT id, csd_id, movements_since, movements_until
+    SELECT id, csd_id, movements_since, movements_until, pulled_at
     FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
 ), legs AS (
     SELECT c.id AS sid, l.csd_id, l.leg_id AS reference, sec.isin, l.quantity,
@@ -179,6 +180,8 @@ WITH cur AS (
     JOIN registry_security sec ON sec.id = l.security_id
     JOIN registry_csd csd ON csd.id = l.csd_id
     WHERE (t.settled_at AT TIME ZONE csd.timezone)::date BETWEEN c.movements_since AND c.movements_until
+      -- settled once the statements were asked for: the CSD may not have it on them yet
+      AND t.settled_at <= c.pulled_at
 ), sides AS (
     SELECT sid, csd_id, reference, isin, debit_account_id AS account_id, -quantity AS q, settled_on FROM legs
     UNION ALL

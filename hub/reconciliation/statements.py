@@ -76,7 +76,9 @@ def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
 
 def statements_pull(*, csd: CSD, adapter_for: AdapterFor, now: dt.datetime, end_of_day: bool) -> Pulled:
     """Every statement the checks need from ``csd``: holdings at the close of its business day today, the
-    movements since the last stored close, and that close itself when none is stored. No transaction."""
+    movements since the last stored close, and that close itself when none is stored. No transaction.
+    ``now`` is the run's clock, taken before its first request: the statements' ``pulled_at``, by which
+    check 4 knows which settled legs they can show."""
     adapter = adapter_for(csd)
     today = csd_local_now(csd, now=now).date()
     accounts = list(SecuritiesAccount.objects.filter(csd=csd).order_by("number"))

@@ -1,5 +1,6 @@
 """A run of every CSD over a clean system, and what a run records."""
 
+import datetime as dt
 from dataclasses import replace
 from decimal import Decimal as D
 
@@ -8,10 +9,13 @@ from csd_adapters.base import MessageRejected
 from csd_adapters.inprocess import LedgerAdapter
 from csd_adapters.mx import MxAdapter
 from csd_adapters.transport import Reply, Transport
-from hub.reconciliation.models import Break, Gap, Position, Statement
+from hub.reconciliation.models import Break, Gap, Position, Run, Statement
+from hub.reconciliation.services import run_check, run_request
+from hub.reconciliation.statements import statements_pull
 from hub.registry.models import CSD, SecuritiesAccount
+from tests.hub.settlement.messages import NSD_A, STRATE_A
 
-from .conftest import ISSUED, SHARES, breaks, undue_creation
+from .conftest import ISSUED, LATER_THAT_DAY, SHARES, breaks, undue_creation
 
 
 def test_a_clean_system_with_a_settled_transfer_reports_zero_breaks(world):
@@ -135,3 +139,18 @@ def test_a_difference_in_an_isin_stated_on_two_lines_is_one_break_of_their_sum(w
         ("BALANCE", "NSD", SHARES, "DEMARUMM-OWN", "", D(99_900), D(99_905), D(5)),
         ("ISSUED", "NSD", SHARES, "", "", ISSUED, ISSUED + 5, D(5)),
     }
+
+
+def test_a_transfer_settling_while_the_statements_are_pulled_is_not_expected_on_them(world):
+    run = run_request(csd=None, kind=Run.Kind.ON_DEMAND, requested_by="test", enqueue=False)
+    csds = CSD.objects.filter(status="ACTIVE").order_by("code")
+    pulled = [
+        statements_pull(csd=csd, adapter_for=world.adapter_for, now=LATER_THAT_DAY, end_of_day=False)
+        for csd in csds
+    ]
+    # settled after the statements were asked for, before the checks run
+    world.settle(NSD_A, STRATE_A, tx="RACE", now=LATER_THAT_DAY + dt.timedelta(minutes=5))
+    run = run_check(run=run, pulled=pulled, now=LATER_THAT_DAY)
+    assert run.status == "DONE" and breaks(run) == set()
+    # the next run asks again, and finds it
+    assert world.reconcile(now=LATER_THAT_DAY + dt.timedelta(minutes=15)).breaks_seen == 0
