@@ -375,6 +375,8 @@ def reconciliation_schedules_ensure(*, apps=None) -> int:
     count = 0
     for csd in csd_model.objects.order_by("code"):
         enabled = csd.status == CSDStatus.ACTIVE
+        # a cut-off late in the day plus the delay may fall after midnight: the crontab then fires early the
+        # next calendar day, and the run closes the day before (``statements.closing_day``)
         start = dt.datetime.combine(dt.date(2000, 1, 3), csd.settlement_cutoff) + dt.timedelta(
             minutes=conf.eod_delay_minutes()
         )

@@ -17,8 +17,9 @@ from decimal import Decimal
 from django.db import transaction
 
 from csd_adapters import base as csd_base
+from hub.reconciliation import conf
 from hub.reconciliation.models import Gap, Movement, Position, Run, Statement, StatementRole
-from hub.registry.calendars import csd_business_day_add, csd_local_now
+from hub.registry.calendars import csd_business_day_add, csd_is_business_day, csd_local_now
 from hub.registry.models import CSD, SecuritiesAccount
 
 AdapterFor = Callable[[CSD], csd_base.CsdAdapter]
@@ -55,6 +56,18 @@ def stored_baseline(*, csd: CSD, before: dt.date) -> Statement | None:
     )
 
 
+def closing_day(csd: CSD, *, now: dt.datetime) -> dt.date:
+    """The business day an end-of-day run at ``now`` closes: the last business day of the CSD whose
+    settlement cut-off (in its own time zone) is at or before ``now`` less ``RECONCILIATION_EOD_DELAY_MINUTES``.
+    Not the date of ``now``: a run scheduled past local midnight (a late cut-off plus the delay), or a task
+    delivered late (a worker restarted overnight), closes the day it is for, not the next one."""
+    local = csd_local_now(csd, now=now - dt.timedelta(minutes=conf.eod_delay_minutes()))
+    day = local.date() if local.time() >= csd.settlement_cutoff else local.date() - dt.timedelta(days=1)
+    while not csd_is_business_day(csd, day):
+        day -= dt.timedelta(days=1)
+    return day
+
+
 def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
     """Each account's holdings, one line per ISIN: a statement may give an ISIN on several lines (one per
     place of safekeeping, say), which are summed."""
@@ -75,33 +88,34 @@ def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
 
 
 def statements_pull(*, csd: CSD, adapter_for: AdapterFor, now: dt.datetime, end_of_day: bool) -> Pulled:
-    """Every statement the checks need from ``csd``: holdings at the close of its business day today, the
-    movements since the last stored close, and that close itself when none is stored. No transaction.
-    ``now`` is the run's clock, taken before its first request: the statements' ``pulled_at``, by which
-    check 4 knows which settled legs they can show."""
+    """Every statement the checks need from ``csd``: holdings at the close of its business day (today's
+    for an intraday run, the day being closed for an end-of-day run, ``closing_day``), the movements since
+    the last stored close, and that close itself when none is stored. No transaction. ``now`` is the run's
+    clock, taken before its first request: the statements' ``pulled_at``, by which check 4 knows which
+    settled legs they can show."""
     adapter = adapter_for(csd)
-    today = csd_local_now(csd, now=now).date()
+    as_of = closing_day(csd, now=now) if end_of_day else csd_local_now(csd, now=now).date()
     accounts = list(SecuritiesAccount.objects.filter(csd=csd).order_by("number"))
-    stored = stored_baseline(csd=csd, before=today)
+    stored = stored_baseline(csd=csd, before=as_of)
     baseline = None
     if stored is None:
-        baseline = _holdings(adapter, accounts, csd_business_day_add(csd, today, -1))
+        baseline = _holdings(adapter, accounts, csd_business_day_add(csd, as_of, -1))
         since = baseline.as_of + dt.timedelta(days=1)
     else:
         since = stored.as_of + dt.timedelta(days=1)
     pulled = Pulled(
         csd=csd,
-        current=_holdings(adapter, accounts, today),
+        current=_holdings(adapter, accounts, as_of),
         baseline=baseline,
         baseline_id=stored.pk if stored else None,
         since=since,
-        until=today,
+        until=as_of,
         end_of_day=end_of_day,
         pulled_at=now,
     )
     for account in accounts:
         try:
-            statement = adapter.transactions(account=account.number, since=since, until=today)
+            statement = adapter.transactions(account=account.number, since=since, until=as_of)
         except csd_base.AdapterError as exc:
             if not exc.permanent:
                 raise
