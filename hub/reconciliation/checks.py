@@ -16,9 +16,10 @@ here loops over rows in Python, except the ledger's own verifier (check 5a), whi
    issuance figure could never show an undue creation.
 4. ``MV_MISS``/``MV_DIFF``/``MV_UNKN``, per CSD of the run: every committed leg of a transfer settled by
    the time the statements were asked for (``pulled_at``, taken before the first request) is on both of its
-   accounts' statements of transactions with its quantity, ISIN and date (the transfer's settlement day in
-   the CSD's time zone), and no omnibus or mirror account shows a movement under a reference that is not a
-   leg the hub committed at that CSD.
+   accounts' statements of transactions with its quantity, ISIN and date (the date the CSD booked it on, as
+   its confirmation gave it; for a leg recorded without one, the transfer's settlement day in the CSD's time
+   zone), and no omnibus or mirror account shows a movement under a reference that is not a leg the hub
+   committed at that CSD.
 5. ``LG_CHAIN``: the shared ledger verifies (``hub.ledger.selectors.chain_verify``), its hub key in force
    the one the hub is configured with, as ``manage.py ledger_verify`` checks it; ``LG_REC``: every
    settled transfer has a COMMIT entry whose record hashes to its record hash and says what the transfer's
@@ -173,13 +174,17 @@ WITH cur AS (
     FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
 ), legs AS (
     SELECT c.id AS sid, l.csd_id, l.leg_id AS reference, sec.isin, l.quantity,
-           l.debit_account_id, l.credit_account_id, (t.settled_at AT TIME ZONE csd.timezone)::date AS settled_on
+           l.debit_account_id, l.credit_account_id, d.settled_on
     FROM cur c
     JOIN settlement_leg l ON l.csd_id = c.csd_id AND l.status = 'COMMITTED'
     JOIN settlement_transfer t ON t.id = l.transfer_id AND t.status = 'SETTLED'
     JOIN registry_security sec ON sec.id = l.security_id
     JOIN registry_csd csd ON csd.id = l.csd_id
-    WHERE (t.settled_at AT TIME ZONE csd.timezone)::date BETWEEN c.movements_since AND c.movements_until
+    -- the date the CSD gave when it booked the leg; a leg recorded without one, by its transfer's settlement
+    CROSS JOIN LATERAL (
+        SELECT coalesce(l.settlement_date, (t.settled_at AT TIME ZONE csd.timezone)::date) AS settled_on
+    ) d
+    WHERE d.settled_on BETWEEN c.movements_since AND c.movements_until
       -- settled once the statements were asked for: the CSD may not have it on them yet
       AND t.settled_at <= c.pulled_at
 ), sides AS (

@@ -176,6 +176,9 @@ class Leg(models.Model):
     status = models.CharField(max_length=10, choices=LegStatus.choices, default=LegStatus.PENDING)
     csd_reference = models.CharField(max_length=35, blank=True)
     reason_code = models.CharField(max_length=4, blank=True, help_text="The CSD's last refusal, e.g. LACK")
+    settlement_date = models.DateField(
+        null=True, blank=True, help_text="The date the CSD booked the leg on, as its confirmation gave it"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

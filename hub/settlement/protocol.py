@@ -398,17 +398,15 @@ def _legs_done(done: list[tuple[Leg, csd.LegOutcome]], *, to: str) -> None:
     now = timezone.now()
     for was in sorted({leg.status for leg, _outcome in done}):
         of_status = [(leg, outcome) for leg, outcome in done if leg.status == was]
-        rows_update(
-            Leg,
-            [leg.pk for leg, _outcome in of_status],
-            {
-                "status": to,
-                "csd_reference": Each({leg.pk: (o.csd_reference or "")[:35] for leg, o in of_status}),
-                "reason_code": "",
-                "updated_at": now,
-            },
-            status=was,
-        )
+        values = {
+            "status": to,
+            "csd_reference": Each({leg.pk: (o.csd_reference or "")[:35] for leg, o in of_status}),
+            "reason_code": "",
+            "updated_at": now,
+        }
+        if to == LegStatus.COMMITTED:  # the date the CSD booked it on, which reconciliation compares
+            values["settlement_date"] = Each({leg.pk: o.settlement_date for leg, o in of_status})
+        rows_update(Leg, [leg.pk for leg, _outcome in of_status], values, status=was)
     for leg, _outcome in done:
         leg.status = to
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from csd_adapters import base as csd_base
 from csd_adapters.inprocess import LedgerAdapter
 from csd_adapters.reference_csd.ledger import Ledger
 from csd_adapters.reference_csd.schema import SCALE
@@ -35,11 +36,12 @@ class World:
     def __init__(self, directory) -> None:
         self.ledgers: dict[str, Ledger] = {}
         self.adapters: dict[str, LedgerAdapter] = {}
+        self.clock = SETTLEMENT_DAY  # the CSDs' clock: what day they book postings on
         for csd in CSD.objects.all():
             ledger = Ledger(
                 f"sqlite:///{directory / (csd.code.lower() + '.sqlite3')}",
                 timezone=csd.timezone,
-                clock=lambda: SETTLEMENT_DAY,
+                clock=lambda: self.clock,
             )
             ledger.seed(reference_csd_seed_document(csd=csd))
             self.ledgers[csd.code] = ledger
@@ -89,6 +91,17 @@ class World:
     def close(self) -> None:
         for ledger in self.ledgers.values():
             ledger.close()
+
+
+class CannotCommit(LedgerAdapter):
+    """A CSD that reserves but cannot be reached to commit, until told otherwise."""
+
+    down = True
+
+    def commit_many(self, legs):
+        if self.down:
+            raise csd_base.CsdUnavailable("timeout")
+        return super().commit_many(legs)
 
 
 def units(quantity) -> int:

@@ -10,12 +10,10 @@ from decimal import Decimal as D
 
 from django.db import connection
 
-from csd_adapters import base as csd_base
-from csd_adapters.inprocess import LedgerAdapter
 from hub.reconciliation.models import Break
 from tests.hub.settlement.messages import NSD_A, STRATE_A
 
-from .conftest import LATER_THAT_DAY, SHARES, breaks
+from .conftest import LATER_THAT_DAY, SHARES, CannotCommit, breaks
 
 
 def ledger_breaks(run) -> set[tuple]:
@@ -38,17 +36,6 @@ def test_a_transfer_marked_failed_after_its_commit_was_anchored_and_its_legs_pos
     assert Break.objects.get(kind="LG_OPEN").detail == (
         f"COMMIT entry {t.commit_entry_id} on the ledger; the transfer is FAILED"
     )
-
-
-class CannotCommit(LedgerAdapter):
-    """A CSD that reserves but cannot be reached to commit, until told otherwise."""
-
-    down = True
-
-    def commit_many(self, legs):
-        if self.down:
-            raise csd_base.CsdUnavailable("timeout")
-        return super().commit_many(legs)
 
 
 def committing_at_nsd_only(world):
