@@ -81,7 +81,7 @@ incomplete AS (
        OR EXISTS (
            SELECT 1 FROM latest l JOIN reconciliation_gap g ON g.statement_id = l.id
            JOIN registry_securitiesaccount a ON a.id = g.account_id
-           WHERE l.csd_id = c.id AND a.kind IN {PARTICIPANT})
+           WHERE l.csd_id = c.id AND a.kind IN {PARTICIPANT} AND g.what <> 'baseline')
 ), issued_checked AS (
     SELECT sec.isin, sec.issuer_csd_id FROM registry_security sec
     WHERE sec.issuer_csd_id NOT IN (SELECT csd_id FROM incomplete)
@@ -95,7 +95,9 @@ incomplete AS (
     JOIN latest si ON si.csd_id = k.issuer_csd_id
     WHERE k.is_active
       AND k.investor_csd_id NOT IN (SELECT csd_id FROM incomplete)
-      AND NOT EXISTS (SELECT 1 FROM reconciliation_gap g WHERE g.statement_id = si.id AND g.account_id = acc.id)
+      AND NOT EXISTS (
+          SELECT 1 FROM reconciliation_gap g
+          WHERE g.statement_id = si.id AND g.account_id = acc.id AND g.what <> 'baseline')
 )"""  # noqa: S608 - only this module's constants are interpolated
 
 BALANCE = """
@@ -351,7 +353,7 @@ WITH {LATEST}, {INCOMPLETE}
 SELECT c.code, l.id IS NULL,
        (SELECT string_agg(a.number, ', ' ORDER BY a.number) FROM reconciliation_gap g
         JOIN registry_securitiesaccount a ON a.id = g.account_id
-        WHERE g.statement_id = l.id AND a.kind IN {PARTICIPANT})
+        WHERE g.statement_id = l.id AND a.kind IN {PARTICIPANT} AND g.what <> 'baseline')
 FROM incomplete i JOIN registry_csd c ON c.id = i.csd_id LEFT JOIN latest l ON l.csd_id = i.csd_id
 ORDER BY c.code
 """  # noqa: S608 - only this module's constants are interpolated

@@ -79,6 +79,13 @@ class Statement(models.Model):
     movements_since = models.DateField(null=True, blank=True)
     movements_until = models.DateField(null=True, blank=True)
     pulled_at = models.DateTimeField()
+    covered_accounts = models.ManyToManyField(
+        SecuritiesAccount,
+        related_name="+",
+        blank=True,
+        help_text="A closing statement: every account it was asked for (holdings given, or a gap). An "
+        "account registered later is not in it, so a run from this baseline has no close for it",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -137,7 +144,11 @@ class Gap(models.Model):
 
     statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="gaps")
     account = models.ForeignKey(SecuritiesAccount, on_delete=models.PROTECT, related_name="+")
-    what = models.CharField(max_length=12, help_text="holdings or transactions")
+    what = models.CharField(
+        max_length=12,
+        help_text="holdings or transactions; baseline: an account the run's baseline did not cover "
+        "(registered after it was taken)",
+    )
     reason = models.CharField(max_length=300)
 
     def __str__(self) -> str:

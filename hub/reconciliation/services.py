@@ -168,7 +168,11 @@ def _accounts_left_out_notes(run: Run) -> list[str]:
         ):
             if accounts and gaps.filter(what=what).values("account").distinct().count() == accounts:
                 notes.append(f"{csd.code}: no statement of {what} of any of its accounts: {left}")
-        named = {(gap.account.number, gap.account.kind) for gap in gaps if gap.account.kind in CONTRA_KINDS}
+        named = {
+            (gap.account.number, gap.account.kind)
+            for gap in gaps
+            if gap.account.kind in CONTRA_KINDS and gap.what != "baseline"  # a new account is no loss
+        }
         notes += [
             f"{csd.code}: check 1 not made for its {CONTRA_KINDS[kind]} account {number} (no statement of it)"
             for number, kind in sorted(named)
@@ -182,7 +186,12 @@ def _gap_notes(run: Run) -> list[str]:
         .values_list("csd__code", "gaps__account__number", "gaps__what", "gaps__reason")
         .order_by("csd__code", "gaps__account__number", "gaps__what")
     )
-    return [f"{code} {account}: no statement of {what} ({reason})" for code, account, what, reason in rows]
+    return [
+        f"{code} {account}: not in the baseline ({reason})"
+        if what == "baseline"
+        else f"{code} {account}: no statement of {what} ({reason})"
+        for code, account, what, reason in rows
+    ]
 
 
 UPSERT = """

@@ -2,7 +2,9 @@
 
 The pull makes network calls and so runs outside any database transaction; the store is one transaction.
 A statement the CSD cannot give for one account (a permanent ``AdapterError``: an account it does not
-know, a request it rejects) is a **gap**, recorded and left out of the checks, never guessed. Contra
+know, a request it rejects) is a **gap**, recorded and left out of the checks, never guessed; so is an
+account the baseline does not cover (registered after the close was taken), which has no close to start
+from: a ``baseline`` gap, left out of check 1 until its first close. Contra
 accounts (issuance, mirror) are not gaps: their short positions travel as negative quantities (semt.002
 ``ShrtLngInd`` ``SHOR``, MT535 ``N``) and are stored and checked like any other account's.
 """
@@ -29,6 +31,7 @@ BATCH = 5000
 @dataclass
 class PulledHoldings:
     as_of: dt.date
+    accounts: list[int] = field(default_factory=list)  # every account asked for
     positions: list[tuple[int, str, str, Decimal]] = field(default_factory=list)  # account, kind, isin, qty
     gaps: list[tuple[int, str]] = field(default_factory=list)  # account, reason
 
@@ -45,6 +48,7 @@ class Pulled:
     pulled_at: dt.datetime
     movements: list[tuple[int, str, str, str, Decimal, dt.date]] = field(default_factory=list)
     movement_gaps: list[tuple[int, str]] = field(default_factory=list)
+    baseline_gaps: list[tuple[int, str]] = field(default_factory=list)  # accounts the baseline lacks
 
 
 def stored_baseline(*, csd: CSD, before: dt.date) -> Statement | None:
@@ -71,7 +75,7 @@ def closing_day(csd: CSD, *, now: dt.datetime) -> dt.date:
 def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
     """Each account's holdings, one line per ISIN: a statement may give an ISIN on several lines (one per
     place of safekeeping, say), which are summed."""
-    pulled = PulledHoldings(as_of=as_of)
+    pulled = PulledHoldings(as_of=as_of, accounts=[account.pk for account in accounts])
     for account in accounts:
         try:
             statement = adapter.holdings(account=account.number, as_of=as_of)
@@ -113,6 +117,17 @@ def statements_pull(*, csd: CSD, adapter_for: AdapterFor, now: dt.datetime, end_
         end_of_day=end_of_day,
         pulled_at=now,
     )
+    if stored is not None:
+        # an account registered after the stored close was taken: it has no close to start from
+        covered = set(stored.covered_accounts.values_list("pk", flat=True))
+        pulled.baseline_gaps = [
+            (
+                account.pk,
+                f"registered after the close of {stored.as_of} was taken; checked from its first close",
+            )
+            for account in accounts
+            if account.pk not in covered
+        ]
     for account in accounts:
         try:
             statement = adapter.transactions(account=account.number, since=since, until=as_of)
@@ -143,6 +158,12 @@ def _statement(run: Run, pulled: Pulled, holdings: PulledHoldings, **fields) -> 
     Gap.objects.bulk_create(
         [Gap(statement=statement, account_id=a, what="holdings", reason=r) for a, r in holdings.gaps]
     )
+    if statement.end_of_day:  # a baseline for later runs: which accounts it covers
+        covered = Statement.covered_accounts.through
+        covered.objects.bulk_create(
+            [covered(statement_id=statement.pk, securitiesaccount_id=a) for a in holdings.accounts],
+            batch_size=BATCH,
+        )
     return statement
 
 
@@ -183,6 +204,10 @@ def statements_store(*, run: Run, pulled: Pulled) -> Statement:
             [
                 Gap(statement=current, account_id=a, what="transactions", reason=r)
                 for a, r in pulled.movement_gaps
+            ]
+            + [
+                Gap(statement=current, account_id=a, what="baseline", reason=r)
+                for a, r in pulled.baseline_gaps
             ]
         )
     return current

@@ -4,6 +4,8 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal as D
 
+from django.core.management import call_command
+
 from csd_adapters import base as csd_base
 from csd_adapters.base import MessageRejected
 from csd_adapters.inprocess import LedgerAdapter
@@ -12,10 +14,13 @@ from csd_adapters.transport import Reply, Transport
 from hub.reconciliation.models import Break, Gap, Position, Run, Statement
 from hub.reconciliation.services import run_check, run_request
 from hub.reconciliation.statements import statements_pull
-from hub.registry.models import CSD, SecuritiesAccount
+from hub.registry.models import CSD, Holding, SecuritiesAccount
 from tests.hub.settlement.messages import NSD_A, STRATE_A
 
-from .conftest import ISSUED, LATER_THAT_DAY, SHARES, breaks, undue_creation
+from .conftest import EVENING_BEFORE, ISSUED, LATER_THAT_DAY, SHARES, World, breaks, undue_creation
+
+THURSDAY_EVENING = dt.datetime(2026, 11, 26, 17, 0, tzinfo=dt.UTC)  # every CSD past its cut-off
+FRIDAY_MORNING = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)
 
 
 def test_a_clean_system_with_a_settled_transfer_reports_zero_breaks(world):
@@ -38,7 +43,12 @@ def test_an_account_the_csd_does_not_know_is_a_gap_left_out_of_the_checks_never_
     run = world.reconcile()
     assert run.status == "DONE", run.error
     gaps = set(Gap.objects.filter(statement__run=run).values_list("account__number", "what"))
-    assert gaps == {("DEMARUMM-NEW", "holdings"), ("DEMARUMM-NEW", "transactions")}
+    # registered after Wednesday's close, the account is not in that baseline either
+    assert gaps == {
+        ("DEMARUMM-NEW", "holdings"),
+        ("DEMARUMM-NEW", "transactions"),
+        ("DEMARUMM-NEW", "baseline"),
+    }
     assert "DEMARUMM-NEW: no statement of holdings (UnknownAccount" in run.notes
     assert breaks(run) == set()  # a participant account missing: the issued total is not guessed
     # the contra accounts are no gap: their short positions were read from their statements
@@ -154,3 +164,29 @@ def test_a_transfer_settling_while_the_statements_are_pulled_is_not_expected_on_
     assert run.status == "DONE" and breaks(run) == set()
     # the next run asks again, and finds it
     assert world.reconcile(now=LATER_THAT_DAY + dt.timedelta(minutes=15)).breaks_seen == 0
+
+
+def test_an_account_registered_after_the_close_is_left_out_of_the_daily_balance_until_its_first_close(
+    db, tmp_path
+):
+    call_command("seed_demo", verbosity=0)
+    world = World(tmp_path)  # the CSD keeps DEMARUMM-CLIENT and its holdings from the start
+    client = SecuritiesAccount.objects.get(csd__code="NSD", number="DEMARUMM-CLIENT")
+    registered = {f: getattr(client, f) for f in ("csd_id", "number", "kind", "participant_id")}
+    Holding.objects.filter(account=client).delete()
+    client.delete()  # the hub does not know the account yet when Wednesday closes
+    world.reconcile(now=EVENING_BEFORE, kind=Run.Kind.END_OF_DAY)
+    SecuritiesAccount.objects.create(**registered)  # on-boarded on Thursday morning; nothing moves on it
+
+    thursday = world.reconcile()
+    assert thursday.status == "DONE", thursday.error
+    assert breaks(thursday) == set() and thursday.cross_checks  # its holdings today are known: checks 2, 3
+    assert (
+        "NSD DEMARUMM-CLIENT: not in the baseline (registered after the close of 2026-11-25 was taken; "
+        "checked from its first close)" in thursday.notes.splitlines()
+    )
+    world.reconcile(now=THURSDAY_EVENING, kind=Run.Kind.END_OF_DAY)
+    friday = world.reconcile(now=FRIDAY_MORNING)  # from Thursday's close, which covers it
+    assert breaks(friday) == set() and "DEMARUMM-CLIENT" not in friday.notes
+    assert Position.objects.filter(statement__run=friday, account__number="DEMARUMM-CLIENT").exists()
+    world.close()
