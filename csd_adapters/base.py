@@ -112,11 +112,13 @@ class LegResult:
 
 @frozen
 class Position:
-    """One security on one account: ``available`` plus ``blocked`` (reserved for legs) is ``total``."""
+    """One security on one account: ``available`` plus ``blocked`` (reserved for legs) is ``total``.
+    ``face_amount`` is true when the CSD states it in face amount (``FAMT``) rather than in units."""
 
     isin: str
     available: Decimal
     blocked: Decimal
+    face_amount: bool = False
 
     @property
     def total(self) -> Decimal:
@@ -143,7 +145,7 @@ class Movement:
     """One settled posting on a statement of transactions, seen from the statement's account.
 
     ``reference`` is the leg's wire reference (``leg_reference``); ``quantity`` is positive and
-    ``credit`` says its direction.
+    ``credit`` says its direction; ``face_amount`` is true when it is a face amount (``FAMT``), not units.
     """
 
     reference: str
@@ -152,6 +154,7 @@ class Movement:
     credit: bool
     settlement_date: dt.date
     csd_reference: str | None = None
+    face_amount: bool = False
 
 
 @frozen

@@ -419,7 +419,14 @@ class MessagingAdapter(CsdAdapter):
                     f"{b.security.isin}: available {available} + blocked {blocked} "
                     f"is not the aggregate {b.aggregate}"
                 )
-            positions.append(Position(isin=b.security.isin, available=available, blocked=blocked))
+            positions.append(
+                Position(
+                    isin=b.security.isin,
+                    available=available,
+                    blocked=blocked,
+                    face_amount=b.quantity_type is m.QuantityType.FACE_AMOUNT,
+                )
+            )
         return Holdings(account=account, as_of=as_of, positions=tuple(positions))
 
     def transactions(self, *, account: str, since: dt.date, until: dt.date) -> Transactions:
@@ -460,6 +467,7 @@ class MessagingAdapter(CsdAdapter):
                     credit=mv.credit_debit is m.CreditDebit.CREDIT,
                     settlement_date=mv.settlement_date,
                     csd_reference=mv.account_servicer_transaction_id,
+                    face_amount=mv.quantity.type is m.QuantityType.FACE_AMOUNT,
                 )
                 for mv in statement.movements
             ),

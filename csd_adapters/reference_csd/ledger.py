@@ -638,9 +638,15 @@ class Ledger:
                 )
             ):
                 blocked[r.isin] += r.quantity
+            face_amount = self._face_amount(c)
         isins = sorted(set(totals) | set(blocked))
         return tuple(
-            Position(isin=i, available=totals[i] - blocked[i], blocked=blocked[i])
+            Position(
+                isin=i,
+                available=totals[i] - blocked[i],
+                blocked=blocked[i],
+                face_amount=face_amount.get(i, False),
+            )
             for i in isins
             if totals[i] or blocked[i]
         )
@@ -657,6 +663,7 @@ class Ledger:
                 )
                 .order_by(t.postings.c.id)
             ).all()
+            face_amount = self._face_amount(c)
         return tuple(
             Movement(
                 reference=p.reference,
@@ -665,9 +672,14 @@ class Ledger:
                 credit=p.credit_account == account,
                 settlement_date=p.settlement_date,
                 csd_reference=f"P{p.id}",
+                face_amount=face_amount.get(p.isin, False),
             )
             for p in rows
         )
+
+    def _face_amount(self, c: sa.Connection) -> dict[str, bool]:
+        """Which securities this CSD counts in face amount (bonds) rather than units, by ISIN."""
+        return dict(c.execute(sa.select(t.securities.c.isin, t.securities.c.face_amount)).all())
 
     def postings(self) -> list[Posting]:
         with self.engine.connect() as c:

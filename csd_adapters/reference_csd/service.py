@@ -345,6 +345,7 @@ class ReferenceCsd:
             m.HoldingBalance(
                 security=m.Security(isin=p.isin),
                 aggregate=p.total,
+                quantity_type=m.QuantityType.FACE_AMOUNT if p.face_amount else m.QuantityType.UNIT,
                 available=p.available,
                 not_available=p.blocked,
                 sub_balances=(m.SubBalanceQuantity(balance=m.SubBalance.BLOCKED, quantity=p.blocked),)
@@ -382,7 +383,10 @@ class ReferenceCsd:
                 m.StatementMovement(
                     security=m.Security(isin=mv.isin),
                     transaction_id=mv.reference,
-                    quantity=m.Quantity(amount=mv.quantity),
+                    quantity=m.Quantity(
+                        amount=mv.quantity,
+                        type=m.QuantityType.FACE_AMOUNT if mv.face_amount else m.QuantityType.UNIT,
+                    ),
                     credit_debit=m.CreditDebit.CREDIT if mv.credit else m.CreditDebit.DEBIT,
                     settlement_date=mv.settlement_date,
                     account_servicer_transaction_id=mv.csd_reference,

@@ -22,7 +22,7 @@ from csd_adapters import base as csd_base
 from hub.reconciliation import conf
 from hub.reconciliation.models import Gap, Movement, Position, Run, Statement, StatementRole
 from hub.registry.calendars import csd_business_day_add, csd_is_business_day, csd_local_now
-from hub.registry.models import CSD, SecuritiesAccount
+from hub.registry.models import CSD, Denomination, SecuritiesAccount, Security
 
 AdapterFor = Callable[[CSD], csd_base.CsdAdapter]
 BATCH = 5000
@@ -72,9 +72,20 @@ def closing_day(csd: CSD, *, now: dt.datetime) -> dt.date:
     return day
 
 
-def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
+def _other_kind(lines, face_amount: dict[str, bool]) -> str | None:
+    """Why a statement's quantities cannot be compared with the hub's, or None: a line in units of a security
+    the registry counts in face amount, or the other way round (the number would mean something else)."""
+    for line in lines:
+        if line.isin in face_amount and line.face_amount != face_amount[line.isin]:
+            stated, counted = ("face amount", "units") if line.face_amount else ("units", "face amount")
+            return f"{line.isin} is stated in {stated}, but the registry counts it in {counted}"
+    return None
+
+
+def _holdings(adapter, accounts, as_of: dt.date, face_amount: dict[str, bool]) -> PulledHoldings:
     """Each account's holdings, one line per ISIN: a statement may give an ISIN on several lines (one per
-    place of safekeeping, say), which are summed."""
+    place of safekeeping, say), which are summed. A statement of a security in the other kind of quantity
+    than the registry's (units, face amount) is a gap."""
     pulled = PulledHoldings(as_of=as_of, accounts=[account.pk for account in accounts])
     for account in accounts:
         try:
@@ -83,6 +94,9 @@ def _holdings(adapter, accounts, as_of: dt.date) -> PulledHoldings:
             if not exc.permanent:
                 raise
             pulled.gaps.append((account.pk, f"{type(exc).__name__}: {exc}"[:300]))
+            continue
+        if (why := _other_kind(statement.positions, face_amount)) is not None:
+            pulled.gaps.append((account.pk, why[:300]))
             continue
         totals: dict[str, Decimal] = {}
         for position in statement.positions:
@@ -100,16 +114,20 @@ def statements_pull(*, csd: CSD, adapter_for: AdapterFor, now: dt.datetime, end_
     adapter = adapter_for(csd)
     as_of = closing_day(csd, now=now) if end_of_day else csd_local_now(csd, now=now).date()
     accounts = list(SecuritiesAccount.objects.filter(csd=csd).order_by("number"))
+    face_amount = {
+        isin: denomination == Denomination.FACE_AMOUNT
+        for isin, denomination in Security.objects.values_list("isin", "denomination")
+    }
     stored = stored_baseline(csd=csd, before=as_of)
     baseline = None
     if stored is None:
-        baseline = _holdings(adapter, accounts, csd_business_day_add(csd, as_of, -1))
+        baseline = _holdings(adapter, accounts, csd_business_day_add(csd, as_of, -1), face_amount)
         since = baseline.as_of + dt.timedelta(days=1)
     else:
         since = stored.as_of + dt.timedelta(days=1)
     pulled = Pulled(
         csd=csd,
-        current=_holdings(adapter, accounts, as_of),
+        current=_holdings(adapter, accounts, as_of, face_amount),
         baseline=baseline,
         baseline_id=stored.pk if stored else None,
         since=since,
@@ -135,6 +153,9 @@ def statements_pull(*, csd: CSD, adapter_for: AdapterFor, now: dt.datetime, end_
             if not exc.permanent:
                 raise
             pulled.movement_gaps.append((account.pk, f"{type(exc).__name__}: {exc}"[:300]))
+            continue
+        if (why := _other_kind(statement.movements, face_amount)) is not None:
+            pulled.movement_gaps.append((account.pk, why[:300]))
             continue
         for m in statement.movements:
             signed = m.quantity if m.credit else -m.quantity

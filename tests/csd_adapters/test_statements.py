@@ -3,14 +3,16 @@ complete settled statement of the account, day and period asked for. Anything el
 delta, a traded basis, another period) is a ``ProtocolError``, which reconciliation records as a gap rather
 than reading it as the account's books. Each statement is written by the reference CSD's own dialect and
 answered by a stand-in for the CSD. And only the CSD's own word that it keeps no such account is an
-``UnknownAccount``: any other 404 is a ``ProtocolError``."""
+``UnknownAccount``: any other 404 is a ``ProtocolError``. A quantity keeps its kind (units or face amount)
+from the CSD's statement to the hub."""
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
-from csd_adapters.base import ProtocolError, UnknownAccount
+from csd_adapters.base import Leg, ProtocolError, UnknownAccount
 from csd_adapters.profiles import profile_for
 from csd_adapters.reference_csd.dialects import dialect_for
 from csd_adapters.reference_csd.ledger import Ledger, seed_document
@@ -171,3 +173,58 @@ def test_the_reference_csd_says_it_keeps_no_such_account_in_a_way_the_adapters_r
     with pytest.raises(ProtocolError, match="HTTP 404"):
         transport.request("GET", "/statements/pending", params={"account": "NOSUCH-OWN"})
     ledger.close()
+
+
+@CODES
+def test_a_face_amount_is_read_as_one_not_as_units(code):
+    famt = m.HoldingBalance(
+        security=m.Security(isin=KNOWN_ISIN),
+        aggregate=Decimal(5000),
+        quantity_type=m.QuantityType.FACE_AMOUNT,
+    )
+    statement = replace(holdings(), balances=(famt,))
+    (position,) = read(adapter_answering(statement, code), statement).positions
+    assert (position.total, position.face_amount) == (5000, True)
+    moved = replace(movement(DAY), quantity=m.Quantity(amount=Decimal(5), type=m.QuantityType.FACE_AMOUNT))
+    statement = transactions(movements=(moved,))
+    (got,) = read(adapter_answering(statement, code), statement).movements
+    assert (got.quantity, got.face_amount) == (5, True)
+    (units,) = read(adapter_answering(holdings(), code), holdings()).positions
+    assert not units.face_amount
+
+
+@CODES
+def test_the_reference_csd_states_a_face_amount_security_in_face_amount(tmp_path, code):
+    profile = profile_for(code)
+    ledger = Ledger(f"sqlite:///{tmp_path / code}.sqlite3", timezone=profile.timezone)
+    ledger.seed(
+        seed_document(
+            [("ISSUANCE", "ISSUANCE"), ("A-OWN", "OWN"), ("B-OWN", "OWN")],
+            [("ISSUANCE", KNOWN_ISIN, Decimal(-10_000)), ("A-OWN", KNOWN_ISIN, Decimal(10_000))],
+            [(KNOWN_ISIN, True)],
+        )
+    )
+    adapter = adapter_for(
+        profile.adapter, profile=profile, transport=WsgiTransport(ReferenceCsd(profile, ledger))
+    )
+    wire = replace(leg_between_accounts(code, "A-OWN", "B-OWN"), face_amount=True)
+    adapter.prepare(wire)
+    today = adapter.commit(wire).settlement_date
+    (position,) = adapter.holdings(account="B-OWN", as_of=today).positions
+    assert (position.total, position.face_amount) == (1000, True)
+    (moved,) = adapter.transactions(account="B-OWN", since=today, until=today).movements
+    assert (moved.quantity, moved.face_amount) == (1000, True)
+    ledger.close()
+
+
+def leg_between_accounts(code: str, debit: str, credit: str) -> Leg:
+    return Leg(
+        leg_id="FAMT1",
+        csd=code,
+        isin=KNOWN_ISIN,
+        quantity=Decimal(1000),
+        debit_account=debit,
+        credit_account=credit,
+        intended_settlement_date=dt.date.today(),
+        transfer_reference="TFAMT1",
+    )

@@ -14,11 +14,13 @@ from csd_adapters.transport import Reply, Transport
 from hub.reconciliation.models import Break, Gap, Position, Run, Statement
 from hub.reconciliation.services import run_check, run_request
 from hub.reconciliation.statements import statements_pull
-from hub.registry.models import CSD, Holding, SecuritiesAccount
+from hub.registry.demo import demo_isin
+from hub.registry.models import CSD, Holding, SecuritiesAccount, Security
 from tests.hub.settlement.messages import NSD_A, STRATE_A
 
 from .conftest import EVENING_BEFORE, ISSUED, LATER_THAT_DAY, SHARES, World, breaks, undue_creation
 
+BOND = demo_isin("RU", "02")  # issued at NSD, counted in face amount
 THURSDAY_EVENING = dt.datetime(2026, 11, 26, 17, 0, tzinfo=dt.UTC)  # every CSD past its cut-off
 FRIDAY_MORNING = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)
 
@@ -190,3 +192,28 @@ def test_an_account_registered_after_the_close_is_left_out_of_the_daily_balance_
     assert breaks(friday) == set() and "DEMARUMM-CLIENT" not in friday.notes
     assert Position.objects.filter(statement__run=friday, account__number="DEMARUMM-CLIENT").exists()
     world.close()
+
+
+class BondInUnits(LedgerAdapter):
+    """NSD states its bond, which the registry counts in face amount, in units on DEMARUMM-OWN's statements."""
+
+    def holdings(self, *, account, as_of):
+        stated = super().holdings(account=account, as_of=as_of)
+        if account != "DEMARUMM-OWN":
+            return stated
+        lines = tuple(replace(p, face_amount=False) if p.isin == BOND else p for p in stated.positions)
+        return replace(stated, positions=lines)
+
+
+def test_a_quantity_of_another_kind_than_the_registrys_is_a_gap_never_compared(world):
+    assert Security.objects.get(isin=BOND).denomination == "FAMT"
+    world.adapters["NSD"] = BondInUnits(ledger=world.ledgers["NSD"])
+    run = world.reconcile()
+    assert run.status == "DONE", run.error
+    assert breaks(run) == set()
+    gap = Gap.objects.get(statement__run=run)
+    assert (gap.account.number, gap.what) == ("DEMARUMM-OWN", "holdings")
+    assert (
+        f"NSD DEMARUMM-OWN: no statement of holdings ({BOND} is stated in units, but the registry counts it "
+        "in face amount)" in run.notes.splitlines()
+    )
