@@ -215,6 +215,9 @@ class Break(models.Model):
     first_seen_run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
     last_seen_at = models.DateTimeField()
     last_seen_run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+    seen_by = models.ManyToManyField(
+        Run, related_name="breaks_found", blank=True, help_text="Every run that found it, first to last"
+    )
     suspends_at = models.DateTimeField(
         null=True,
         blank=True,

@@ -95,8 +95,8 @@ def breaks_list(
         breaks = breaks.filter(csd__code=csd)
     if isin:
         breaks = breaks.filter(isin=isin)
-    if run:
-        breaks = breaks.filter(last_seen_run_id=run)
+    if run:  # every break the run found, new or still open, whatever later runs did with it
+        breaks = breaks.filter(seen_by=run)
     return breaks.order_by("-id")
 
 

@@ -216,6 +216,9 @@ WITH up AS (
     INSERT INTO reconciliation_breakevent (break_id, from_status, to_status, actor, note, run_id, at)
     SELECT id, '', 'OPEN', 'system', 'found by run ' || %(run)s, %(run)s, %(wall)s FROM up WHERE inserted
     RETURNING 1
+), seen AS (
+    INSERT INTO reconciliation_break_seen_by (break_id, run_id) SELECT id, %(run)s FROM up
+    RETURNING 1
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
 """

@@ -1,13 +1,15 @@
 """The operators' REST endpoints: staff sessions only; runs requested and listed; breaks filtered,
 acknowledged and resolved through the same services as everywhere else."""
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from hub.reconciliation.models import Break, Run
 
-from .conftest import SHARES, units
+from .conftest import LATER_THAT_DAY, SHARES, units
 
 
 @pytest.fixture
@@ -95,3 +97,15 @@ def test_the_openapi_schema_documents_the_reconciliation_endpoints(operator):
         "reconciliation_breaks_resolve",
     ):
         assert operation in schema
+
+
+def test_the_breaks_of_a_run_are_every_break_it_found_even_those_found_again_later(
+    operator, world, with_a_break
+):
+    again = world.reconcile(now=LATER_THAT_DAY + dt.timedelta(minutes=15))
+    assert again.breaks_seen == 1
+    for run in (with_a_break.first_seen_run_id, again.pk):
+        listed = operator.get(f"/api/v1/reconciliation/breaks/?run={run}").json()
+        assert [b["id"] for b in listed] == [with_a_break.pk], run
+    closing = Run.objects.get(kind="EOD")  # the fixture's closing run found nothing
+    assert operator.get(f"/api/v1/reconciliation/breaks/?run={closing.pk}").json() == []
