@@ -146,7 +146,7 @@ def _csds_without_statement(run: Run) -> list[str]:
     return list(active.order_by("code").values_list("code", flat=True))
 
 
-CONTRA_KINDS = {
+CSD_OWN_KINDS = {
     AccountKind.ISSUANCE: "issuance",
     AccountKind.MIRROR: "mirror",
     AccountKind.OMNIBUS: "omnibus",
@@ -171,10 +171,10 @@ def _accounts_left_out_notes(run: Run) -> list[str]:
         named = {
             (gap.account.number, gap.account.kind)
             for gap in gaps
-            if gap.account.kind in CONTRA_KINDS and gap.what != "baseline"  # a new account is no loss
+            if gap.account.kind in CSD_OWN_KINDS and gap.what != "baseline"  # a new account is no loss
         }
         notes += [
-            f"{csd.code}: check 1 not made for its {CONTRA_KINDS[kind]} account {number} (no statement of it)"
+            f"{csd.code}: check 1 not made for its {CSD_OWN_KINDS[kind]} account {number} (no statement of it)"
             for number, kind in sorted(named)
         ]
     return notes
