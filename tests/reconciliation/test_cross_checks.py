@@ -38,7 +38,7 @@ class Down(LedgerAdapter):
 def strate_down_since_yesterday(world):
     """Thursday: Strate cannot be reached, so its latest statement is Wednesday's close (before T); every
     other CSD but NSD has just been reconciled."""
-    world.adapters["STRATE"] = Down(ledger=world.ledgers["STRATE"])
+    world.adapters["STRATE"] = Down(ledger=world.ledgers["STRATE"], csd="STRATE")
     with pytest.raises(csd_base.CsdUnavailable):
         world.reconcile(csd="STRATE")
     for code in ("CSCS", "KACD", "MCDR"):
@@ -89,7 +89,7 @@ def test_a_csd_down_since_yesterday_leaves_its_links_and_isins_unchecked_rather_
 
 
 def test_a_break_across_csds_is_not_resolved_by_a_run_that_could_not_compare(world):
-    l1, l2 = f"T{world.transfer.pk}L1", f"T{world.transfer.pk}L2"
+    l1, l2 = world.transfer.legs.order_by("position").values_list("leg_id", flat=True)
     # Thursday morning: T's leg at Strate is booked for Friday, so Strate's participants lack its 100
     world.sql(
         "STRATE", "UPDATE refcsd_postings SET settlement_date = '2026-11-27' WHERE reference = :leg", leg=l2
@@ -99,7 +99,7 @@ def test_a_break_across_csds_is_not_resolved_by_a_run_that_could_not_compare(wor
     assert set(Break.objects.filter(kind__in=("OMNIBUS", "ISSUED")).values_list("kind", "account")) == kept
     # then Strate goes down, and puts the leg back on Thursday; NSD takes its own leg out. Compared with
     # Strate's statement of the morning, NSD's books would look in line with Strate's: they are not
-    world.adapters["STRATE"] = Down(ledger=world.ledgers["STRATE"])
+    world.adapters["STRATE"] = Down(ledger=world.ledgers["STRATE"], csd="STRATE")
     world.sql(
         "STRATE", "UPDATE refcsd_postings SET settlement_date = '2026-11-26' WHERE reference = :leg", leg=l2
     )
@@ -110,7 +110,7 @@ def test_a_break_across_csds_is_not_resolved_by_a_run_that_could_not_compare(wor
     live = Break.objects.filter(kind__in=("OMNIBUS", "ISSUED"), status="OPEN")
     assert set(live.values_list("kind", "account")) == kept and nsd.breaks_resolved == 0
     # Strate answers again: the check is made, and the difference is still there
-    world.adapters["STRATE"] = LedgerAdapter(ledger=world.ledgers["STRATE"])
+    world.adapters["STRATE"] = LedgerAdapter(ledger=world.ledgers["STRATE"], csd="STRATE")
     again = world.reconcile(now=later + dt.timedelta(minutes=1))
     assert again.cross_checks
     assert {(kind, account) for kind, _, _, account, *_ in breaks(again)} >= kept
