@@ -407,8 +407,10 @@ def _legs_done(done: list[tuple[Leg, csd.LegOutcome]], *, to: str) -> None:
         if to == LegStatus.COMMITTED:  # the date the CSD booked it on, which reconciliation compares
             values["settlement_date"] = Each({leg.pk: o.settlement_date for leg, o in of_status})
         rows_update(Leg, [leg.pk for leg, _outcome in of_status], values, status=was)
-    for leg, _outcome in done:
+    for leg, outcome in done:
         leg.status = to
+        if to == LegStatus.COMMITTED:
+            leg.settlement_date = outcome.settlement_date
 
 
 def _legs_refused(refused: list[tuple[Leg, csd.AdapterError]]) -> None:
@@ -883,8 +885,7 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
             messages=[
                 Outgoing(
                     participant=i.participant,
-                    # the business date of the participant's own CSD, where its leg was booked
-                    body=notifications.confirmation(i, settled_on=csd_local_now(i.csd, now=run.now).date()),
+                    body=notifications.confirmation(i, settled_on=_booked_on(i, legs[i.transfer_id], run)),
                     transaction_id=i.transaction_id,
                     status=InstructionStatus.SETTLED,
                 )
@@ -904,6 +905,20 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
     run.closed.update(t.pk for t in settled)  # once committed: a rolled-back write handed nothing back
     answers.update((t.pk, None) for t in settled)
     return answers
+
+
+def _booked_on(instruction: Instruction, legs: list[Leg], run: _Run) -> dt.date:
+    """The date the participant's own leg was booked on at its CSD, as the CSD confirmed it: the debit of
+    the deliverer's account, the credit of the receiver's. The legs of one transfer may post on different
+    days (a commit retried past midnight), and each participant reconciles its confirmation against its own
+    CSD's statement. A leg confirmed without a date (or recorded before dates were kept) falls back to the
+    business date of the participant's CSD now."""
+    deliver = instruction.side == Side.DELIVER
+    for leg in legs:
+        account_id = leg.debit_account_id if deliver else leg.credit_account_id
+        if leg.csd_id == instruction.csd_id and account_id == instruction.account_id and leg.settlement_date:
+            return leg.settlement_date
+    return csd_local_now(instruction.csd, now=run.now).date()
 
 
 def _lacking_recycle(*, credited: set[tuple[int, int, int]], now: dt.datetime) -> None:
