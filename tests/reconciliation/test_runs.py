@@ -102,7 +102,7 @@ class NoIssuance(LedgerAdapter):
 
 
 def test_a_run_without_the_statement_of_a_contra_account_is_not_complete(world):
-    world.adapters["NSD"] = NoIssuance(ledger=world.ledgers["NSD"])
+    world.adapters["NSD"] = NoIssuance(ledger=world.ledgers["NSD"], csd="NSD")
     run = world.reconcile()
     assert run.status == "DONE" and breaks(run) == set()
     assert not run.cross_checks
@@ -115,8 +115,8 @@ def test_a_run_without_the_statement_of_a_contra_account_is_not_complete(world):
 class TwoPlaces(LedgerAdapter):
     """NSD states DEMARUMM-OWN's shares on two lines, as a CSD with two places of safekeeping would."""
 
-    def __init__(self, *, ledger, second_line=D(40)) -> None:
-        super().__init__(ledger=ledger)
+    def __init__(self, *, ledger, csd, second_line=D(40)) -> None:
+        super().__init__(ledger=ledger, csd=csd)
         self.second_line = second_line
 
     def holdings(self, *, account, as_of):
@@ -133,7 +133,7 @@ class TwoPlaces(LedgerAdapter):
 
 
 def test_one_isin_on_two_lines_of_a_holdings_statement_is_read_as_their_sum(world):
-    world.adapters["NSD"] = TwoPlaces(ledger=world.ledgers["NSD"])
+    world.adapters["NSD"] = TwoPlaces(ledger=world.ledgers["NSD"], csd="NSD")
     run = world.reconcile()
     assert run.status == "DONE", run.error
     assert run.cross_checks and breaks(run) == set()
@@ -144,7 +144,7 @@ def test_one_isin_on_two_lines_of_a_holdings_statement_is_read_as_their_sum(worl
 
 
 def test_a_difference_in_an_isin_stated_on_two_lines_is_one_break_of_their_sum(world):
-    world.adapters["NSD"] = TwoPlaces(ledger=world.ledgers["NSD"], second_line=D(45))
+    world.adapters["NSD"] = TwoPlaces(ledger=world.ledgers["NSD"], csd="NSD", second_line=D(45))
     run = world.reconcile()
     assert run.status == "DONE", run.error
     assert breaks(run) == {
@@ -207,7 +207,7 @@ class BondInUnits(LedgerAdapter):
 
 def test_a_quantity_of_another_kind_than_the_registrys_is_a_gap_never_compared(world):
     assert Security.objects.get(isin=BOND).denomination == "FAMT"
-    world.adapters["NSD"] = BondInUnits(ledger=world.ledgers["NSD"])
+    world.adapters["NSD"] = BondInUnits(ledger=world.ledgers["NSD"], csd="NSD")
     run = world.reconcile()
     assert run.status == "DONE", run.error
     assert breaks(run) == set()

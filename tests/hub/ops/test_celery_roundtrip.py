@@ -68,4 +68,4 @@ def test_with_no_worker_on_the_embedded_broker_health_says_so_rather_than_failin
         [sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=90
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == "(False, 'no worker answered within 1s')"
+    assert result.stdout.strip().splitlines()[-1] == "(False, 'no worker answered within 1s', '')"

@@ -18,6 +18,7 @@ from nacl.signing import VerifyKey
 from csd_adapters.base import InsufficientSecurities, Leg, LegState
 from csd_adapters.mt import MtAdapter
 from csd_adapters.mx import MxAdapter
+from hub.ledger import verifier
 from hub.registry.adapters import csd_adapter, csd_profile
 from hub.registry.demo import OPENING, demo_isin, demo_participant_bic, demo_seed
 from hub.registry.models import CSD, Holding, SecuritiesAccount
@@ -129,7 +130,18 @@ def test_the_adapter_built_from_the_csd_row_settles_a_leg_at_its_reference_csd(t
         with pytest.raises(InsufficientSecurities):
             adapter.prepare(leg(csd, isin, 100_000))  # 99 960 left: the opening positions are the hub's
 
-        header = b"block header"
+        header = verifier.header_bytes(  # a block naming this CSD: the only bytes a CSD endorses
+            {
+                "version": verifier.HEADER_VERSION,
+                "height": 1,
+                "previous_hash": "00" * 32,
+                "merkle_root": "11" * 32,
+                "entry_count": 1,
+                "sealed_at": "2026-11-26T09:00:00.000000Z",
+                "hub_key_id": "0123456789abcdef",
+                "csds": [code],
+            }
+        )
         endorsement = adapter.endorse(header)
         VerifyKey(base64.b64decode(csd.signing_public_key)).verify(header, endorsement.signature)
 
