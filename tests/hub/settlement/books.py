@@ -1,6 +1,7 @@
 """The demo world's CSDs as real reference ledgers (csd_adapters.reference_csd) in this process, seeded
 from the hub's registry, and the checks of invariants 1-4 over the CSDs' own books."""
 
+import datetime as dt
 from decimal import Decimal
 
 from csd_adapters.inprocess import LedgerAdapter
@@ -17,8 +18,13 @@ class Books:
     def __init__(self, directory, *, seed: bool = True) -> None:
         self.ledgers: dict[str, Ledger] = {}
         self.adapters: dict[str, LedgerAdapter] = {}
+        self.clock: dt.datetime | None = None  # the CSDs' clock (the day they book on); None: the real one
         for csd in CSD.objects.all():
-            ledger = Ledger(reference_csd_database(directory, csd.code), timezone=csd.timezone)
+            ledger = Ledger(
+                reference_csd_database(directory, csd.code),
+                timezone=csd.timezone,
+                clock=lambda: self.clock or dt.datetime.now(dt.UTC),
+            )
             if seed:
                 ledger.seed(reference_csd_seed_document(csd=csd))
             self.ledgers[csd.code] = ledger

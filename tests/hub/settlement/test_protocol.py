@@ -229,8 +229,10 @@ def test_no_leg_is_booked_before_the_settlement_date_has_begun_at_its_csd(books)
 
 
 def test_a_confirmation_carries_the_business_date_of_the_participants_own_csd(books):
-    # 22:30 UTC on the 26th is the 27th at both CSDs: each side's sese.025 / MT54x says the 27th
+    # 22:30 UTC on the 26th is the 27th at both CSDs: each books its leg on the 27th, and each side's
+    # sese.025 / MT54x says so
     late = dt.datetime(2026, 11, 26, 22, 30, tzinfo=dt.UTC)
+    books.clock = late
     deliver, receive = pair(NSD_A, STRATE_A, tx="DATED", intended_settlement_date=dt.date(2026, 11, 27))
     transfer = run(run(matched(deliver, receive), books, now=late), books, now=late)
     assert transfer.status == "SETTLED"
