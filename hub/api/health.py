@@ -26,22 +26,32 @@ _health = inline_serializer(
         "database": _component,
         "broker": _component,
         "worker": _component,
+        "ledger": _component,
     },
 )
 
 
 class HealthView(APIView):
-    """Database, broker and worker status: 200 when all are up, 503 otherwise. Open to monitoring, no
-    login; a staff user signed in to the back office is also told the errors' own words."""
+    """Database, broker and worker status, and the shared ledger's alarms: 200 when all are up and the
+    ledger has none, 503 otherwise. Open to monitoring, no login; a staff user signed in to the back office
+    is also told the errors' own words."""
 
     permission_classes = [AllowAny]
     authentication_classes = [SessionAuthentication]
 
     @extend_schema(
-        parameters=[OpenApiParameter("worker", bool, description="false: skip the worker probe (liveness)")],
+        parameters=[
+            OpenApiParameter(
+                "worker", bool, description="false: skip the worker probe and the ledger's alarms (liveness)"
+            )
+        ],
         responses={
-            200: OpenApiResponse(_health, description="the database, the broker and a worker are up"),
-            503: OpenApiResponse(_health, description="one of them is down: its 'ok' is false"),
+            200: OpenApiResponse(
+                _health, description="the database, the broker and a worker are up; no ledger alarm"
+            ),
+            503: OpenApiResponse(
+                _health, description="one of them is down, or the ledger has an alarm: its 'ok' is false"
+            ),
         },
     )
     def get(self, request: Request) -> Response:

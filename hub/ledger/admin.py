@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from hub.ledger.models import Block, Endorsement, Entry, EvmAnchor
+from hub.ledger.models import Alarm, Block, Endorsement, Entry, EvmAnchor
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -40,3 +40,9 @@ class EndorsementAdmin(ReadOnlyAdmin):
 class EvmAnchorAdmin(ReadOnlyAdmin):
     list_display = ("block", "status", "chain_id", "nonce", "tx_hash", "receipt_block", "failure")
     list_filter = ("status",)
+
+
+@admin.register(Alarm)
+class AlarmAdmin(ReadOnlyAdmin):
+    list_display = ("kind", "csd", "first_height", "last_height", "raised_at", "seen_at", "message")
+    list_filter = ("kind",)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from hub.ledger import keys
-from hub.ledger.errors import EndorsementRefused, EndorserUnavailable
+from hub.ledger.errors import EndorsedOtherwise, EndorsementRefused, EndorserUnavailable
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,12 @@ class AdapterEndorser(Endorser):
         return csd_adapter(CSD.objects.get(code=csd_code))
 
     def endorse(self, *, csd_code: str, header: bytes) -> EndorsementSignature:
-        from csd_adapters.base import AdapterError
+        from csd_adapters.base import AdapterError, HeightEndorsedOtherwise
 
         try:
             endorsement = self._adapter(csd_code).endorse(header)
+        except HeightEndorsedOtherwise as exc:
+            raise EndorsedOtherwise(f"{csd_code} refused to endorse: {exc}") from exc
         except AdapterError as exc:
             if exc.permanent:
                 raise EndorsementRefused(f"{csd_code} refused to endorse: {exc}") from exc

@@ -40,6 +40,13 @@ class EndorsementRefused(LedgerError):
     """The CSD refused to endorse the block (a permanent answer from its adapter)."""
 
 
+class EndorsedOtherwise(EndorsementRefused):
+    """The CSD has endorsed another block header at this block's height (its own record says so) and
+    endorses no other there until its operator releases that record: the hub lost sealed blocks (a
+    restore, a failover, a database recreated) and sealed their heights again with other content. See
+    "A CSD endorsed other blocks at the hub's heights" in the ledger's README."""
+
+
 class EndorserUnavailable(LedgerError):
     """A CSD could not be asked for its endorsement now (network, timeout); try again later."""
 

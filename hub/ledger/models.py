@@ -140,3 +140,33 @@ class EvmAnchor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.block} on chain {self.chain_id} ({self.status})"
+
+
+class AlarmKind(models.TextChoices):
+    ENDORSED_OTHERWISE = "OTHERWISE", "A CSD endorsed other blocks at the hub's heights"
+
+
+class Alarm(models.Model):
+    """A condition of the ledger that waits on an operator, kept while it lasts: the sealing task raises
+    (or refreshes) it each run that meets it and removes it at the first run that does not. ``/health/``
+    reports every one. Not part of the ledger's record: rows are updated and deleted."""
+
+    Kind = AlarmKind
+
+    kind = models.CharField(max_length=10, choices=AlarmKind.choices)
+    csd = models.CharField(max_length=16, blank=True, help_text="The CSD concerned; blank for the hub's own")
+    first_height = models.PositiveBigIntegerField(null=True, blank=True, help_text="Lowest height concerned")
+    last_height = models.PositiveBigIntegerField(null=True, blank=True, help_text="Highest height concerned")
+    message = models.TextField(help_text="What is wrong and what to do, for operators")
+    raised_at = models.DateTimeField(help_text="When a run first met it")
+    seen_at = models.DateTimeField(help_text="When a run last met it")
+
+    class Meta:
+        ordering = ["kind", "csd"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "csd"], name="ledger_alarm_once"),
+            models.CheckConstraint(condition=Q(kind__in=AlarmKind.values), name="ledger_alarm_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}{f' ({self.csd})' if self.csd else ''}"

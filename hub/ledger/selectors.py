@@ -9,7 +9,7 @@ from django.db.models.functions import Length, Replace
 from hub.ledger import verifier
 from hub.ledger.endorsers import configured_endorser
 from hub.ledger.errors import EntryNotSealed, HubKeyRecordInvalid
-from hub.ledger.models import Block, Endorsement, Entry, EntryKind, EvmAnchor
+from hub.ledger.models import Alarm, Block, Endorsement, Entry, EntryKind, EvmAnchor
 from hub.registry.models import CSD
 
 ENTRY_FIELDS = ("id", "kind", "reference", "csds", "record_hash", "appended_at")
@@ -112,6 +112,11 @@ def blocks_missing_endorsements(
         .filter(endorsed__lt=F("involved"))
         .order_by("height")
     )
+
+
+def alarms_open() -> list[Alarm]:
+    """The ledger's alarms: conditions that wait on an operator (read by ``/health/``)."""
+    return list(Alarm.objects.order_by("kind", "csd"))
 
 
 def blocks_not_anchored() -> list[Block]:

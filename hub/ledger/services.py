@@ -15,13 +15,14 @@ from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
 from hub.ledger.errors import (
     CsdKeyMissing,
+    EndorsedOtherwise,
     EndorsementInvalid,
     EndorserUnavailable,
     EntryInvalid,
     HubKeyNotInForce,
     LedgerError,
 )
-from hub.ledger.models import Block, Endorsement, Entry, EntryKind
+from hub.ledger.models import Alarm, AlarmKind, Block, Endorsement, Entry, EntryKind
 from hub.rows import rows_append
 
 log = logging.getLogger(__name__)
@@ -312,20 +313,66 @@ def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None)
         missing.update((block.pk, block) for block in selectors.blocks_missing_endorsements(entries=awaited))
     endorser = configured_endorser()  # one per round: it reads the registry once for every block
     unable: dict[str, LedgerError] = {}  # CSDs that cannot be asked at all this round (down, no key)
+    otherwise: dict[str, list[int]] = {}  # heights each CSD refuses, having endorsed other blocks there
     for block in sorted(missing.values(), key=lambda block: block.height):
         _, failures = _block_endorsements(block=block, endorser=endorser, skip=unable)
         for code, exc in failures.items():
+            if isinstance(exc, EndorsedOtherwise):
+                otherwise.setdefault(code, []).append(block.height)
+                continue
             log.warning("block %s waits for %s's endorsement: %s", block.height, code, exc)
             if isinstance(exc, EndorserUnavailable | CsdKeyMissing):
                 unable[code] = exc
     if unable:
         log.warning("not asked again this round, for their later blocks: %s", ", ".join(sorted(unable)))
+    _endorsed_otherwise_alarms(otherwise, unknown=set(unable))
     try:
         blocks_anchor_pending()
     except LedgerError as exc:  # the node is down, an anchor conflicts or reverted, the account is not the
         # contract's hub: the anchors wait (and ledger_verify --anchors shows it), finality does not
         log.log(logging.WARNING if exc.transient else logging.ERROR, "anchoring waits: %s", exc)
     return [block.height for block in sealed]
+
+
+def _endorsed_otherwise_alarms(refused: dict[str, list[int]], *, unknown: set[str]) -> None:
+    """Logs (ERROR) and raises an alarm for each CSD that refuses blocks because it endorsed other blocks
+    at their heights; clears the alarm of every other CSD, but those that could not be asked this round."""
+    for code, heights in sorted(refused.items()):
+        first, last = min(heights), max(heights)
+        where = f"height {first}" if first == last else f"heights {first} to {last} ({len(heights)} blocks)"
+        message = (
+            f"{code} endorsed other blocks at {where} and refuses the hub's blocks there, so their transfers "
+            "wait with their reservations held: the hub lost sealed blocks (a restore, a failover, a database "
+            "recreated) and sealed those heights again"
+        )
+        log.error("ledger: %s", message)
+        alarm_raise(kind=AlarmKind.ENDORSED_OTHERWISE, csd=code, message=message, heights=(first, last))
+    alarms_clear(kind=AlarmKind.ENDORSED_OTHERWISE, keep=set(refused) | unknown)
+
+
+def alarm_raise(*, kind: str, message: str, csd: str = "", heights: tuple[int, int] | None = None) -> Alarm:
+    """Raises an alarm, or refreshes the one of that kind and CSD (its first sighting is kept)."""
+    now = timezone.now()
+    first, last = heights or (None, None)
+    alarm, _ = Alarm.objects.update_or_create(
+        kind=kind,
+        csd=csd,
+        defaults={"message": message, "first_height": first, "last_height": last, "seen_at": now},
+        create_defaults={
+            "message": message,
+            "first_height": first,
+            "last_height": last,
+            "seen_at": now,
+            "raised_at": now,
+        },
+    )
+    return alarm
+
+
+def alarms_clear(*, kind: str, keep: Iterable[str] = ()) -> int:
+    """Removes the alarms of ``kind`` (but those of the CSDs in ``keep``): what they said is over."""
+    deleted, _ = Alarm.objects.filter(kind=kind).exclude(csd__in=list(keep)).delete()
+    return deleted
 
 
 _last_seal_request = 0.0

@@ -1,4 +1,6 @@
-"""Health of the hub's moving parts: the database, the Celery broker and at least one worker.
+"""Health of the hub's moving parts: the database, the Celery broker, at least one worker, and the shared
+ledger's alarms (conditions the sealing task met that wait on an operator, such as a CSD that refuses the
+hub's blocks: transfers wait on them, though every process is up).
 
 The worker probe is a round trip through the broker that may wait ``HEALTH_WORKER_TIMEOUT_SECONDS`` for an
 answer: its result is kept for ``HEALTH_WORKER_CACHE_SECONDS``, and a process sends one probe at a time,
@@ -20,6 +22,7 @@ from django.db import DatabaseError, connection
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from hub.celery import app
+from hub.ledger.selectors import alarms_open
 from hub.ops.tasks import ping
 
 
@@ -43,10 +46,11 @@ class HubHealth:
     database: ComponentHealth
     broker: ComponentHealth
     worker: ComponentHealth
+    ledger: ComponentHealth
 
     @property
     def ok(self) -> bool:
-        return self.database.ok and self.broker.ok and self.worker.ok
+        return self.database.ok and self.broker.ok and self.worker.ok and self.ledger.ok
 
     def as_dict(self, *, full: bool = False) -> dict:
         """Every component's state; ``full`` adds the errors' own words (for staff)."""
@@ -55,6 +59,7 @@ class HubHealth:
             "database": self.database.as_dict(full=full),
             "broker": self.broker.as_dict(full=full),
             "worker": self.worker.as_dict(full=full),
+            "ledger": self.ledger.as_dict(full=full),
         }
 
 
@@ -84,6 +89,18 @@ def _broker() -> tuple[bool, str, str]:
     except (KombuOperationalError, OSError) as exc:
         return False, f"{transport}: {exc}", f"{transport}: unreachable"
     return True, transport, ""
+
+
+def _ledger() -> tuple[bool, str, str]:
+    """The ledger's alarms, as the sealing task left them: each says what is wrong and what to do."""
+    try:
+        alarms = alarms_open()
+    except DatabaseError as exc:
+        return False, f"alarms not read: {exc}", "alarms not read"
+    if not alarms:
+        return True, "no alarms", ""
+    kinds = sorted({alarm.get_kind_display() for alarm in alarms})
+    return False, "; ".join(alarm.message for alarm in alarms), "; ".join(kinds)
 
 
 def _worker() -> tuple[bool, str, str]:
@@ -138,7 +155,9 @@ worker_probe = WorkerProbe()  # one per process
 
 
 def hub_health(*, include_worker: bool = True) -> HubHealth:
-    """``include_worker=False`` is for liveness probes of the web process, which must not wait on workers."""
+    """``include_worker=False`` is for liveness probes of the web process, which must not wait on workers
+    and must not fail over the ledger's alarms (restarting the web mends neither; a deployment that waits
+    for the web to be up, as docker-compose's reference CSD setup does, would never go on)."""
     database = _timed(_database)
     broker = _timed(_broker)
     if not broker.ok:
@@ -147,4 +166,10 @@ def hub_health(*, include_worker: bool = True) -> HubHealth:
         worker = worker_probe.result()
     else:
         worker = ComponentHealth(ok=True, detail="not probed", latency_ms=0.0)
-    return HubHealth(database=database, broker=broker, worker=worker)
+    if not database.ok:
+        ledger = ComponentHealth(ok=False, detail="database unavailable", latency_ms=0.0)
+    elif include_worker:
+        ledger = _timed(_ledger)
+    else:
+        ledger = ComponentHealth(ok=True, detail="not checked", latency_ms=0.0)
+    return HubHealth(database=database, broker=broker, worker=worker, ledger=ledger)

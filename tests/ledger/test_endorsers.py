@@ -9,8 +9,14 @@ from csd_adapters.reference_csd.ledger import Ledger
 from csd_adapters.transport import RetryPolicy
 from hub.ledger import keys, selectors, services, verifier
 from hub.ledger.endorsers import AdapterEndorser, RegistryEndorser
-from hub.ledger.errors import CsdKeyMissing, EndorsementInvalid, EndorsementRefused, EndorserUnavailable
-from hub.ledger.models import Block, Endorsement
+from hub.ledger.errors import (
+    CsdKeyMissing,
+    EndorsedOtherwise,
+    EndorsementInvalid,
+    EndorsementRefused,
+    EndorserUnavailable,
+)
+from hub.ledger.models import Alarm, Block, Endorsement
 
 from ..conftest import free_port
 from .conftest import seal_one
@@ -168,3 +174,28 @@ def test_a_csd_that_endorsed_another_block_at_a_height_refuses_the_hubs_and_that
         services.block_endorse(block=block, endorser=AdapterEndorser(reference_csds.__getitem__))
     assert list(Endorsement.objects.filter(block=block).values_list("csd", flat=True)) == ["STRATE"]
     assert [b.height for b in selectors.blocks_missing_endorsements()] == [block.height]
+
+
+def test_a_csd_that_endorsed_other_blocks_at_the_hubs_heights_is_an_error_and_an_alarm_naming_it(
+    reference_csds, monkeypatch, caplog
+):
+    # the hub lost blocks 1 and 2 (a restore) after NSD had endorsed them, and sealed those heights again
+    adapters = reference_csds.__getitem__
+    monkeypatch.setattr(services, "configured_endorser", lambda: AdapterEndorser(adapters))
+    for n in range(3):
+        services.entry_append(kind="COMMIT", reference=f"T-{n}", csds=["NSD", "STRATE"], record={"q": "1"})
+        block = services.blocks_seal_pending()[0]
+        if block.height < 3:
+            lost = selectors.block_header(block) | {"merkle_root": f"{n + 1}e" * 32}
+            reference_csds["NSD"].endorse(verifier.header_bytes(lost))
+    with pytest.raises(EndorsedOtherwise, match="NSD refused to endorse: NSD endorsed block .* at height 1"):
+        services.block_endorse(block=Block.objects.get(height=1), endorser=AdapterEndorser(adapters))
+    with caplog.at_level("WARNING", logger="hub.ledger.services"):
+        services.blocks_seal_and_finalise()
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "NSD endorsed other blocks at heights 1 to 2 (2 blocks)" in error.getMessage()
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and "NSD" in r.getMessage()]
+    alarm = Alarm.objects.get()
+    assert (alarm.kind, alarm.csd, alarm.first_height, alarm.last_height) == ("OTHERWISE", "NSD", 1, 2)
+    assert sorted(Endorsement.objects.filter(csd="NSD").values_list("block__height", flat=True)) == [3]
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [1, 2]

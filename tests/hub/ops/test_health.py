@@ -1,4 +1,5 @@
-"""GET /health/ reports the database, the broker and the workers; 503 when any of them is down."""
+"""GET /health/ reports the database, the broker, the workers and the ledger's alarms; 503 when any of
+them is down or the ledger has an alarm."""
 
 import threading
 
@@ -9,6 +10,8 @@ from django.db import connections
 from django.test import override_settings
 
 from hub.celery import app
+from hub.ledger import services as ledger_services
+from hub.ledger.models import AlarmKind
 from hub.ops import health
 
 from ...conftest import broker_unreachable, celery_worker
@@ -39,6 +42,7 @@ def test_health_is_ok_with_database_broker_and_a_live_worker(client):
     assert body["status"] == "ok"
     assert body["database"]["ok"] and body["broker"]["ok"] and body["worker"]["ok"]
     assert body["worker"]["detail"] == "a worker answered the probe"
+    assert body["ledger"]["ok"] and body["ledger"]["detail"] == "no alarms"
 
 
 @override_settings(HEALTH_WORKER_TIMEOUT_SECONDS=1)
@@ -114,3 +118,30 @@ def test_an_anonymous_caller_is_told_what_is_down_but_not_the_error(client, admi
     }
     assert anonymous["database"]["detail"] == "postgresql"
     assert "127.0.0.1:1" in staff["broker"]["detail"]  # where it is, and why it failed, for staff only
+
+
+def test_a_ledger_alarm_makes_the_hub_degraded_and_says_what_to_do_but_not_to_anonymous_callers(
+    client, admin_client, monkeypatch
+):
+    workers_up = health.ComponentHealth(ok=True, detail="a worker answered the probe", latency_ms=1.0)
+    monkeypatch.setattr(health.worker_probe, "result", lambda: workers_up)
+    ledger_services.alarm_raise(
+        kind=AlarmKind.ENDORSED_OTHERWISE,
+        csd="NSD",
+        heights=(4, 9),
+        message="NSD endorsed other blocks at heights 4 to 9 (6 blocks) and refuses the hub's blocks there",
+    )
+    anonymous, staff = client.get("/health/"), admin_client.get("/health/")
+    assert anonymous.status_code == staff.status_code == 503
+    assert anonymous.json()["status"] == "degraded"
+    assert anonymous.json()["database"]["ok"] and anonymous.json()["worker"]["ok"]
+    assert anonymous.json()["ledger"] == {
+        "ok": False,
+        "detail": "A CSD endorsed other blocks at the hub's heights",
+        "latency_ms": anonymous.json()["ledger"]["latency_ms"],
+    }
+    assert staff.json()["ledger"]["detail"].startswith("NSD endorsed other blocks at heights 4 to 9")
+    # liveness: the web process is up, and restarting it would mend nothing
+    assert client.get("/health/?worker=false").status_code == 200
+    ledger_services.alarms_clear(kind=AlarmKind.ENDORSED_OTHERWISE)
+    assert client.get("/health/").status_code == 200
