@@ -270,6 +270,39 @@ class Ledger:
             )
         return self.sign(header)
 
+    def endorsements(self) -> dict:
+        """What this CSD has endorsed: the highest height (None before any), how many heights, and how
+        many endorsements its operator has released in all."""
+        with self.engine.connect() as c:
+            highest, heights = c.execute(
+                sa.select(sa.func.max(t.endorsements.c.height), sa.func.count())
+            ).one()
+            released = c.execute(sa.select(sa.func.count()).select_from(t.endorsements_released)).scalar()
+        return {"highest": highest, "heights": heights, "heights_released": released}
+
+    def endorsements_release(self, *, from_height: int) -> dict:
+        """The operator's decision to endorse the hub's blocks again at ``from_height`` and above, after the
+        hub lost sealed blocks and sealed those heights again with other content: what this CSD endorsed
+        there is moved to ``refcsd_endorsements_released`` (kept, with the time of the decision), and each
+        of those heights may be endorsed once more, once."""
+        if isinstance(from_height, bool) or not isinstance(from_height, int) or from_height < 1:
+            raise ValueError(f"from_height must be a block height (1 or more), not {from_height!r}")
+        released_at = self.now()
+        with self.engine.begin() as c:
+            rows = c.execute(
+                t.endorsements.delete()
+                .where(t.endorsements.c.height >= from_height)
+                .returning(
+                    t.endorsements.c.height, t.endorsements.c.header_hash, t.endorsements.c.endorsed_at
+                )
+            ).all()
+            if rows:
+                c.execute(
+                    t.endorsements_released.insert(),
+                    [{**r._asdict(), "released_at": released_at} for r in rows],
+                )
+        return {"from_height": from_height, "released": len(rows), **self.endorsements()}
+
     # -------------------------------------------------------------------------------- reference data
 
     def open_account(self, number: str, kind: str) -> None:

@@ -149,3 +149,15 @@ endorsements = sa.Table(
     sa.Column("header_hash", sa.String(64), nullable=False),
     sa.Column("endorsed_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+endorsements_released = sa.Table(
+    # What the CSD had endorsed at heights its operator released (``Ledger.endorsements_release``): the
+    # deliberate decision to endorse the hub's blocks there again, kept with when it was taken.
+    "refcsd_endorsements_released",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("height", sa.BigInteger, nullable=False),
+    sa.Column("header_hash", sa.String(64), nullable=False),
+    sa.Column("endorsed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
+)

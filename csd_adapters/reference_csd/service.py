@@ -24,6 +24,10 @@ Endpoints (messages in the CSD's standard, MX or MT, per its profile):
 - ``GET /key``, ``GET /health``: JSON.
 - ``POST /admin/faults``, ``/admin/accounts``, ``/admin/block``, ``/admin/issue``, ``/admin/seed`` and
   ``GET /admin/check``, ``/admin/faults``: JSON in and out, for tests and operators.
+- ``GET /admin/endorsements``: the highest height endorsed, how many heights, how many were released.
+  ``POST /admin/endorsements/release`` ``{"from_height": H}``: the operator's decision to endorse the hub's
+  blocks again from height H up, after the hub lost sealed blocks and sealed those heights again (what was
+  endorsed there is kept in ``refcsd_endorsements_released``).
 
 A refusal by the ledger is a status message carrying its ISO reason code (``LACK``, ``BLOC`` as pending
 reasons; ``SAFE``, ``DSEC``, ``REFE`` as rejection reasons; ``NPRP``, ``ABRT``, ``CMTD`` as proprietary
@@ -409,6 +413,8 @@ class ReferenceCsd:
             return "200 OK", "application/json", [_json({"discrepancies": self.ledger.discrepancies()})]
         if method == "GET" and path == "/admin/faults":
             return "200 OK", "application/json", [_json(self.faults.describe())]
+        if method == "GET" and path == "/admin/endorsements":
+            return "200 OK", "application/json", [_json(self.ledger.endorsements())]
         if method != "POST":
             raise HttpError("405 Method Not Allowed", f"{method} {path}")
         try:
@@ -441,6 +447,8 @@ class ReferenceCsd:
             return {"posting": posting.id}
         if path == "/admin/seed":
             return {"result": self.ledger.seed(args)}
+        if path == "/admin/endorsements/release":
+            return self.ledger.endorsements_release(from_height=args["from_height"])
         raise HttpError("404 Not Found", f"no admin action {path}")
 
 

@@ -65,17 +65,18 @@ def test_a_header_with_a_field_out_of_its_form_is_no_header(header, name, value)
 class Served:
     """A reference CSD's WSGI application, called in this process."""
 
-    def __init__(self, tmp_path, code: str = "NSD") -> None:
+    def __init__(self, tmp_path, code: str = "NSD", *, admin_token: str | None = None) -> None:
         self.ledger = Ledger(f"sqlite:///{tmp_path / code}.sqlite3")
-        self.app = ReferenceCsd(PROFILES[code], self.ledger)
+        self.app = ReferenceCsd(PROFILES[code], self.ledger, admin_token=admin_token)
 
-    def post(self, path: str, body: bytes) -> tuple[str, bytes]:
+    def post(self, path: str, body: bytes, *, token: str = "", method: str = "POST") -> tuple[str, bytes]:
         answer = {}
         environ = {
-            "REQUEST_METHOD": "POST",
+            "REQUEST_METHOD": method,
             "PATH_INFO": path,
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.input": io.BytesIO(body),
+            "HTTP_X_ADMIN_TOKEN": token,
         }
         reply = b"".join(self.app(environ, lambda status, _headers: answer.update(status=status)))
         return answer["status"], reply
@@ -130,3 +131,32 @@ def test_the_height_a_csd_endorsed_is_remembered_in_its_own_database(tmp_path):
     restarted = Served(tmp_path).ledger
     with pytest.raises(HeightEndorsedOtherwise, match="at height 9"):
         restarted.endorse(header_at(9, root="33" * 32), csd="NSD")
+
+
+def test_the_csds_operator_releases_what_it_endorsed_from_a_height_up_and_only_with_the_admin_token(tmp_path):
+    # the hub lost blocks 8 and 9 after this CSD endorsed them, and sealed those heights again
+    csd = Served(tmp_path, admin_token="s3cret")
+    for height in (7, 8, 9):
+        assert csd.post("/endorse", header_at(height))[0] == "200 OK"
+    resealed = {height: header_at(height, root="44" * 32) for height in (7, 8, 9)}
+    assert csd.post("/endorse", resealed[8])[0] == "409 Conflict"
+    release = json.dumps({"from_height": 8}).encode()
+    assert csd.post("/admin/endorsements/release", release)[0] == "403 Forbidden"
+    assert (
+        csd.post("/admin/endorsements/release", b'{"from_height": 0}', token="s3cret")[0] == "400 Bad Request"
+    )
+    status, answer = csd.post("/admin/endorsements/release", release, token="s3cret")
+    assert status == "200 OK"
+    assert json.loads(answer) == {
+        "from_height": 8,
+        "released": 2,
+        "highest": 7,
+        "heights": 1,
+        "heights_released": 2,
+    }
+    assert csd.post("/endorse", resealed[8])[0] == csd.post("/endorse", resealed[9])[0] == "200 OK"
+    # once released, a height is endorsed once again: the header endorsed now is the one it keeps
+    assert csd.post("/endorse", header_at(8))[0] == "409 Conflict"
+    assert csd.post("/endorse", resealed[7])[0] == "409 Conflict"  # below the release: as before
+    status, answer = csd.post("/admin/endorsements", b"", token="s3cret", method="GET")
+    assert (status, json.loads(answer)) == ("200 OK", {"highest": 9, "heights": 3, "heights_released": 2})

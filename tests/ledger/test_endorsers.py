@@ -199,3 +199,9 @@ def test_a_csd_that_endorsed_other_blocks_at_the_hubs_heights_is_an_error_and_an
     assert (alarm.kind, alarm.csd, alarm.first_height, alarm.last_height) == ("OTHERWISE", "NSD", 1, 2)
     assert sorted(Endorsement.objects.filter(csd="NSD").values_list("block__height", flat=True)) == [3]
     assert [b.height for b in selectors.blocks_missing_endorsements()] == [1, 2]
+
+    # the CSD's operator decides to endorse the hub's chain again from height 1 up: the next round does
+    reference_csds["NSD"].ledger.endorsements_release(from_height=1)
+    services.blocks_seal_and_finalise()
+    assert list(selectors.blocks_missing_endorsements()) == [] and not Alarm.objects.exists()
+    assert selectors.chain_verify().first_break is None
