@@ -142,7 +142,16 @@ class SavepointsNeeded(Exception):
 class Ledger:
     """One CSD's ledger in its own database (``url``: ``sqlite:///file`` or ``postgres://...``)."""
 
-    def __init__(self, url: str, *, timezone: str = "UTC", clock: Callable[[], dt.datetime] | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timezone: str = "UTC",
+        clock: Callable[[], dt.datetime] | None = None,
+        signing_seed: bytes | None = None,
+    ):
+        """``signing_seed``: the 32-byte Ed25519 seed a new database starts with (to keep a CSD's key when
+        its books start afresh); a database that has a key keeps its own."""
         self.url = url
         self.engine = make_engine(url)
         self.zone = ZoneInfo(timezone)
@@ -150,7 +159,7 @@ class Ledger:
         t.metadata.create_all(self.engine)
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         self._sql = Prepared(self._insert, self.engine.dialect)
-        self.signing_key = self._signing_key()
+        self.signing_key = self._signing_key(signing_seed)
         self._batch = threading.local()
 
     def close(self) -> None:
@@ -225,11 +234,12 @@ class Ledger:
     def today(self) -> dt.date:
         return self.now().astimezone(self.zone).date()
 
-    def _signing_key(self) -> SigningKey:
+    def _signing_key(self, seed: bytes | None) -> SigningKey:
+        offered = SigningKey(seed) if seed is not None else SigningKey.generate()
         with self.engine.begin() as c:
             c.execute(
                 self._insert(t.meta)
-                .values(key="signing_key", value=SigningKey.generate().encode().hex())
+                .values(key="signing_key", value=offered.encode().hex())
                 .on_conflict_do_nothing()
             )
             seed = c.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "signing_key")).scalar_one()

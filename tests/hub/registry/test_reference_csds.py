@@ -3,6 +3,7 @@ CSD row where it listens and its key; the adapter the hub builds from that row s
 
 import base64
 import json
+import socket
 import sys
 import uuid
 from decimal import Decimal
@@ -18,11 +19,13 @@ from nacl.signing import VerifyKey
 from csd_adapters.base import InsufficientSecurities, Leg, LegState
 from csd_adapters.mt import MtAdapter
 from csd_adapters.mx import MxAdapter
-from hub.ledger import verifier
+from csd_adapters.profiles import PROFILES
+from csd_adapters.reference_csd.ledger import Ledger
+from hub.ledger import services, verifier
 from hub.registry.adapters import csd_adapter, csd_profile
 from hub.registry.demo import OPENING, demo_isin, demo_participant_bic, demo_seed
 from hub.registry.models import CSD, Holding, SecuritiesAccount
-from hub.registry.reference_csds import DEFAULT_PORTS, reference_csd_seed_path
+from hub.registry.reference_csds import DEFAULT_PORTS, reference_csd_database, reference_csd_seed_path
 
 from ...conftest import free_port, running
 
@@ -160,3 +163,96 @@ def test_a_csd_without_a_base_url_or_with_an_unknown_adapter_has_no_adapter():
     csd.adapter, csd.adapter_config = "carrier_pigeon", {"base_url": "http://127.0.0.1:1"}
     with pytest.raises(ImproperlyConfigured, match="carrier_pigeon"):
         csd_adapter(csd)
+
+
+def nsd_ledger(directory) -> Ledger:
+    return Ledger(reference_csd_database(directory, "NSD"), timezone=PROFILES["NSD"].timezone)
+
+
+def old_hubs_work(directory, *, heights: int) -> None:
+    """What a reference CSD of NSD keeps from a hub whose database is gone: its opening books, a transfer's
+    delivery, and its endorsements of that hub's blocks 1 to ``heights``."""
+    ledger = nsd_ledger(directory)
+    ledger.seed(json.loads(reference_csd_seed_path(directory, "NSD").read_text()))
+    isin, bic = demo_isin("RU", "01"), CSD.objects.get(code="NSD").bic
+    ledger.issue(
+        reference="OLD-HUB-T1", account=f"{demo_participant_bic(bic, 'A')}-OWN", isin=isin, quantity=5
+    )
+    for height in range(1, heights + 1):
+        header = {
+            "version": verifier.HEADER_VERSION,
+            "height": height,
+            "previous_hash": "ab" * 32,
+            "merkle_root": "cd" * 32,
+            "entry_count": 1,
+            "sealed_at": "2026-11-26T09:00:00.000000Z",
+            "hub_key_id": "0123456789abcdef",
+            "csds": ["NSD"],
+        }
+        ledger.endorse(verifier.header_bytes(header), csd="NSD")
+    ledger.close()
+
+
+def export_on_free_ports(directory) -> str:
+    """The export, with every reference CSD on a port nothing listens on (none of them is running)."""
+    ports = [f"{code}={free_port()}" for code in DEFAULT_PORTS]
+    return export(directory, *[arg for port in ports for arg in ("--port", port)])
+
+
+def test_export_starts_afresh_a_reference_csd_that_outlived_the_hubs_database_and_keeps_its_key(tmp_path):
+    demo_seed()
+    export_on_free_ports(tmp_path)
+    key = CSD.objects.get(code="NSD").signing_public_key
+    old_hubs_work(tmp_path, heights=3)  # this test's hub has sealed nothing: its database was recreated
+
+    output = export_on_free_ports(tmp_path)
+    assert output.count("the hub's database was recreated") == 1
+    assert "NSD: its reference CSD" in output and "endorsed the hub's ledger up to height 3" in output
+    assert "the hub's ledger holds 0 blocks" in output and "(the same key) books the seed file" in output
+    [aside] = [
+        p for p in tmp_path.iterdir() if p.name.startswith("nsd.sqlite3.stale-") and p.name.endswith("Z")
+    ]
+    assert aside.name in output
+    fresh = nsd_ledger(tmp_path)
+    assert fresh.endorsements() == {"highest": None, "heights": 0, "heights_released": 0}
+    assert (
+        base64.b64encode(fresh.public_key).decode() == key == CSD.objects.get(code="NSD").signing_public_key
+    )
+    # its books are the registry's demo data again: the seed books, and nothing of the old hub is there
+    seed = json.loads(reference_csd_seed_path(tmp_path, "NSD").read_text())
+    assert fresh.seed(seed).startswith("seeded ") and fresh.discrepancies() == []
+    fresh.close()
+    kept = Ledger(f"sqlite:///{aside}")
+    assert kept.endorsements()["highest"] == 3 and kept.key_id == verifier.key_id_for(base64.b64decode(key))
+    kept.close()
+    assert "recreated" not in export_on_free_ports(tmp_path)  # once is enough
+
+
+def test_a_reference_csd_that_endorsed_no_higher_than_the_hubs_chain_is_left_as_it_is(tmp_path):
+    demo_seed()
+    export_on_free_ports(tmp_path)
+    for n in range(3):
+        services.entry_append(kind="COMMIT", reference=f"T-{n}", csds=["NSD"], record={"q": "1"})
+        services.blocks_seal_pending()
+    old_hubs_work(tmp_path, heights=3)
+    assert "recreated" not in export_on_free_ports(tmp_path)
+    assert nsd_ledger(tmp_path).endorsements()["highest"] == 3
+    assert not [p for p in tmp_path.iterdir() if ".stale-" in p.name]
+
+
+def test_a_reference_csd_that_outlived_the_hubs_database_and_is_running_is_not_touched(tmp_path):
+    demo_seed()
+    export_on_free_ports(tmp_path)
+    old_hubs_work(tmp_path, heights=2)
+    with socket.socket() as running_csd:
+        running_csd.bind(("127.0.0.1", 0))
+        running_csd.listen()
+        port = running_csd.getsockname()[1]
+        with pytest.raises(CommandError, match="endorsed the hub's ledger up to height 2") as refused:
+            export(tmp_path, "--port", f"NSD={port}")
+    assert f"It is running at http://127.0.0.1:{port}, so its database is not replaced" in str(refused.value)
+    assert f"""-d '{{"from_height": 1}}' http://127.0.0.1:{port}/admin/endorsements/release""" in str(
+        refused.value
+    )
+    assert nsd_ledger(tmp_path).endorsements()["highest"] == 2
+    assert not [p for p in tmp_path.iterdir() if ".stale-" in p.name]

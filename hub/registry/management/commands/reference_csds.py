@@ -53,5 +53,7 @@ class Command(BaseCommand):
         except (ValueError, KeyError) as exc:
             raise CommandError(str(exc)) from exc
         for csd in exported:
+            if csd.reset:
+                self.stdout.write(self.style.WARNING(csd.reset))
             self.stdout.write(str(csd))
         self.stdout.write(self.style.SUCCESS(f"{len(exported)} reference CSDs exported to {directory}"))
