@@ -343,7 +343,8 @@ def _endorsed_otherwise_alarms(refused: dict[str, list[int]], *, unknown: set[st
         message = (
             f"{code} endorsed other blocks at {where} and refuses the hub's blocks there, so their transfers "
             "wait with their reservations held: the hub lost sealed blocks (a restore, a failover, a database "
-            "recreated) and sealed those heights again"
+            "recreated) and sealed those heights again. Runbook: \"A CSD endorsed other blocks at the hub's "
+            'heights" in hub/ledger/README.md'
         )
         log.error("ledger: %s", message)
         alarm_raise(kind=AlarmKind.ENDORSED_OTHERWISE, csd=code, message=message, heights=(first, last))

@@ -1,6 +1,8 @@
 """Endorsements through the CSDs' own adapters: each reference CSD signs block headers with its own key,
 and the hub trusts the key its registry holds for that CSD."""
 
+import re
+
 import pytest
 
 from csd_adapters.inprocess import LedgerAdapter
@@ -18,7 +20,7 @@ from hub.ledger.errors import (
 )
 from hub.ledger.models import Alarm, Block, Endorsement
 
-from ..conftest import free_port
+from ..conftest import REPO_ROOT, free_port
 from .conftest import seal_one
 
 pytestmark = pytest.mark.django_db
@@ -194,6 +196,10 @@ def test_a_csd_that_endorsed_other_blocks_at_the_hubs_heights_is_an_error_and_an
         services.blocks_seal_and_finalise()
     [error] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert "NSD endorsed other blocks at heights 1 to 2 (2 blocks)" in error.getMessage()
+    # and it says where the operator's steps are: a section of the ledger's README
+    runbook = re.search(r'Runbook: "([^"]+)" in hub/ledger/README.md', error.getMessage()).group(1)
+    headings = (REPO_ROOT / "hub" / "ledger" / "README.md").read_text().splitlines()
+    assert f"## Runbook: {runbook[0].lower()}{runbook[1:]}" in headings
     assert not [r for r in caplog.records if r.levelname == "WARNING" and "NSD" in r.getMessage()]
     alarm = Alarm.objects.get()
     assert (alarm.kind, alarm.csd, alarm.first_height, alarm.last_height) == ("OTHERWISE", "NSD", 1, 2)
