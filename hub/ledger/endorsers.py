@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.utils.module_loading import import_string
 
 from hub.ledger import keys
-from hub.ledger.errors import EndorsedOtherwise, EndorsementRefused, EndorserUnavailable
+from hub.ledger.errors import CsdNotConfigured, EndorsedOtherwise, EndorsementRefused, EndorserUnavailable
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class EndorsementSignature:
 class Endorser(ABC):
     @abstractmethod
     def endorse(self, *, csd_code: str, header: bytes) -> EndorsementSignature:
-        """The CSD's signature of a block header. Raises EndorserUnavailable when it cannot be had now."""
+        """The CSD's signature of a block header. Raises EndorserUnavailable when it cannot be had now,
+        CsdNotConfigured when the hub's settings do not say how to ask the CSD, EndorsementRefused when
+        the CSD will not sign it."""
 
     def public_keys(self, *, csd_codes: list[str]) -> dict[str, dict[str, str]]:
         """Public keys this endorser vouches for, by CSD code then key id (beside the registry's)."""
@@ -72,7 +75,15 @@ class AdapterEndorser(Endorser):
         from csd_adapters.base import AdapterError, HeightEndorsedOtherwise
 
         try:
-            endorsement = self._adapter(csd_code).endorse(header)
+            adapter = self._adapter(csd_code)
+        except ObjectDoesNotExist:
+            raise CsdNotConfigured(
+                f"{csd_code} is not in the hub's registry, so it cannot be asked to endorse"
+            ) from None
+        except ImproperlyConfigured as exc:
+            raise CsdNotConfigured(f"{csd_code} cannot be asked to endorse: {exc}") from exc
+        try:
+            endorsement = adapter.endorse(header)
         except HeightEndorsedOtherwise as exc:
             raise EndorsedOtherwise(f"{csd_code} refused to endorse: {exc}") from exc
         except AdapterError as exc:

@@ -32,6 +32,11 @@ class CsdKeyMissing(LedgerError):
     """The local endorser has no key for a CSD, and generating a development key is not allowed."""
 
 
+class CsdNotConfigured(LedgerError):
+    """The hub cannot ask a CSD for its endorsement as the registry describes it (no such CSD, no adapter
+    base URL, an unknown adapter): a setting to mend, not a moment to wait for."""
+
+
 class EndorsementInvalid(LedgerError):
     """An endorsement does not verify with the CSD's trusted public key."""
 

@@ -15,6 +15,7 @@ from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
 from hub.ledger.errors import (
     CsdKeyMissing,
+    CsdNotConfigured,
     EndorsedOtherwise,
     EndorsementInvalid,
     EndorserUnavailable,
@@ -312,7 +313,7 @@ def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None)
     if awaited is not None:
         missing.update((block.pk, block) for block in selectors.blocks_missing_endorsements(entries=awaited))
     endorser = configured_endorser()  # one per round: it reads the registry once for every block
-    unable: dict[str, LedgerError] = {}  # CSDs that cannot be asked at all this round (down, no key)
+    unable: dict[str, LedgerError] = {}  # CSDs that cannot be asked at all this round (down, no key, no URL)
     otherwise: dict[str, list[int]] = {}  # heights each CSD refuses, having endorsed other blocks there
     for block in sorted(missing.values(), key=lambda block: block.height):
         _, failures = _block_endorsements(block=block, endorser=endorser, skip=unable)
@@ -321,7 +322,7 @@ def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None)
                 otherwise.setdefault(code, []).append(block.height)
                 continue
             log.warning("block %s waits for %s's endorsement: %s", block.height, code, exc)
-            if isinstance(exc, EndorserUnavailable | CsdKeyMissing):
+            if isinstance(exc, EndorserUnavailable | CsdKeyMissing | CsdNotConfigured):
                 unable[code] = exc
     if unable:
         log.warning("not asked again this round, for their later blocks: %s", ", ".join(sorted(unable)))

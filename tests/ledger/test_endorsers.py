@@ -13,6 +13,7 @@ from hub.ledger import keys, selectors, services, verifier
 from hub.ledger.endorsers import AdapterEndorser, RegistryEndorser
 from hub.ledger.errors import (
     CsdKeyMissing,
+    CsdNotConfigured,
     EndorsedOtherwise,
     EndorsementInvalid,
     EndorsementRefused,
@@ -21,6 +22,7 @@ from hub.ledger.errors import (
 from hub.ledger.models import Alarm, Block, Endorsement
 
 from ..conftest import REPO_ROOT, free_port
+from ..hub.registry.factories import two_linked_csds
 from .conftest import seal_one
 
 pytestmark = pytest.mark.django_db
@@ -211,3 +213,28 @@ def test_a_csd_that_endorsed_other_blocks_at_the_hubs_heights_is_an_error_and_an
     services.blocks_seal_and_finalise()
     assert list(selectors.blocks_missing_endorsements()) == [] and not Alarm.objects.exists()
     assert selectors.chain_verify().first_break is None
+
+
+def test_a_csd_the_hub_cannot_reach_as_configured_holds_up_its_own_blocks_and_the_round_goes_on(caplog):
+    # NSD's key is in the registry but not where to reach it (no base_url); GHOST is in no registry at all
+    nsd, _strate, _link = two_linked_csds()
+    nsd.signing_public_key = keys.Signer.generate().public_key
+    nsd.save(update_fields=["signing_public_key"])
+    for n, csds in enumerate((["NSD", "STRATE"], ["NSD"], ["STRATE"])):
+        services.entry_append(kind="COMMIT", reference=f"T-{n}", csds=csds, record={"q": "1"})
+        services.blocks_seal_pending()
+    with caplog.at_level("WARNING", logger="hub.ledger.services"):
+        assert services.blocks_seal_and_finalise() == []
+    assert sorted(Endorsement.objects.values_list("block__height", "csd")) == [(1, "STRATE"), (3, "STRATE")]
+    assert [b.height for b in selectors.blocks_missing_endorsements()] == [1, 2]
+    [waits] = [r.getMessage() for r in caplog.records if "NSD's endorsement" in r.getMessage()]
+    assert "block 1 waits for NSD's endorsement: NSD cannot be asked to endorse" in waits
+    assert "no adapter_config base_url" in waits  # asked once a round, not once a block
+    from hub.settlement.tasks import transfers_anchor_and_release
+
+    assert transfers_anchor_and_release() == 0  # the release of final transfers is reached
+
+    services.entry_append(kind="COMMIT", reference="T-GHOST", csds=["GHOST"], record={"q": "1"})
+    [ghost] = services.blocks_seal_pending()
+    with pytest.raises(CsdNotConfigured, match="GHOST is not in the hub's registry"):
+        services.block_endorse(block=ghost, endorser=AdapterEndorser())
