@@ -144,6 +144,7 @@ class EvmAnchor(models.Model):
 
 class AlarmKind(models.TextChoices):
     ENDORSED_OTHERWISE = "OTHERWISE", "A CSD endorsed other blocks at the hub's heights"
+    SEALING_STOPPED = "SEALING", "The hub seals no new blocks"
 
 
 class Alarm(models.Model):

@@ -305,8 +305,20 @@ def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None)
     decisions), whose blocks are endorsed however old. Returns the heights sealed now.
 
     A CSD that cannot or will not endorse a block holds up that block alone: the others, the anchoring
-    and whatever waits on them go on, and the block is asked for again at the next run."""
-    sealed = blocks_seal_pending()
+    and whatever waits on them go on, and the block is asked for again at the next run. So does a hub that
+    cannot seal (a HUB_KEY record edited, no hub key): what was sealed before is still finalised."""
+    try:
+        sealed = blocks_seal_pending()
+    except LedgerError as exc:
+        sealed = []
+        message = (
+            f"the hub seals no new blocks: {exc}. The blocks sealed before are still endorsed and anchored, "
+            "and their transfers released; new commit decisions wait"
+        )
+        log.error("ledger: %s", message)
+        alarm_raise(kind=AlarmKind.SEALING_STOPPED, message=message)
+    else:
+        alarms_clear(kind=AlarmKind.SEALING_STOPPED)
     missing = {
         block.pk: block for block in selectors.blocks_missing_endorsements(recent=ENDORSE_WINDOW_BLOCKS)
     }

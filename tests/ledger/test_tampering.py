@@ -11,6 +11,7 @@ from django.db import connection
 from hub.ledger import selectors, services
 from hub.ledger.errors import HubKeyRecordInvalid
 from hub.ledger.models import Block, Entry
+from hub.ops import health
 
 from .conftest import append_and_seal, drafts
 
@@ -200,3 +201,29 @@ def test_a_hub_key_announcement_edited_into_no_json_object_is_named_and_nothing_
         services.blocks_seal_pending()
     with pytest.raises(CommandError, match=f"announcement in ledger entry {entry.id} is unreadable"):
         call_command("ledger_proof", str(Entry.objects.filter(kind="COMMIT").first().id))
+
+
+def test_a_hub_key_record_edited_stops_sealing_alone_the_blocks_sealed_before_are_still_endorsed(
+    client, admin_client, monkeypatch, caplog
+):
+    services.entries_append(drafts=drafts(5))
+    [sealed] = services.blocks_seal_pending()  # sealed, not yet endorsed, when the record was edited
+    entry = Entry.objects.get(kind="HUB_KEY")
+    with triggers_off() as sql:
+        sql.execute("UPDATE ledger_entry SET record = 'not json' WHERE id = %s", [entry.id])
+    services.entries_append(drafts=drafts(1, start=100))
+    with caplog.at_level("ERROR", logger="hub.ledger.services"):
+        assert services.blocks_seal_and_finalise() == []
+    assert set(sealed.endorsements.values_list("csd", flat=True)) == set(sealed.csd_codes)
+    assert Entry.objects.filter(block__isnull=True).count() == 1  # nothing sealed on top of the edit
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert f"the hub seals no new blocks: the hub key announcement in ledger entry {entry.id}" in error
+    from hub.settlement.tasks import transfers_anchor_and_release
+
+    assert transfers_anchor_and_release() == 0  # and the release of final transfers is reached
+
+    workers_up = health.ComponentHealth(ok=True, detail="a worker answered the probe", latency_ms=1.0)
+    monkeypatch.setattr(health.worker_probe, "result", lambda: workers_up)
+    answer = admin_client.get("/health/")
+    assert answer.status_code == 503 and answer.json()["ledger"]["detail"].startswith("the hub seals no new")
+    assert client.get("/health/").json()["ledger"]["detail"] == "The hub seals no new blocks"
