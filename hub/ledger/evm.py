@@ -376,8 +376,36 @@ class Anchorer:
         if anchor is None:
             anchor = self._rebuild(block, tx_hash)
         elif anchor.tx_hash != tx_hash:
-            log.warning("ledger anchor: %s was anchored by %s, not by %s", block, tx_hash, anchor.tx_hash)
+            anchor = self._mined_instead(anchor, tx_hash)
         return self._confirm(anchor, event["blockNumber"])
+
+    def _mined_instead(self, anchor: EvmAnchor, tx_hash: str) -> EvmAnchor:
+        """The row names a transaction that was not mined, and ``tx_hash`` anchored its block (a replacement
+        raced the transaction it replaced, and the other one won): the row is set to the transaction mined,
+        as the chain gives it (hash, sender, nonce, gas price; its signed bytes are not kept, nothing will
+        send it again). Compare-and-set on the hash the row held: another anchorer's write meanwhile wins."""
+        tx = self._node(lambda: self.w3.eth.get_transaction(tx_hash))
+        log.warning(
+            "ledger anchor: %s was anchored by %s (nonce %s), not by %s, which its row named: now it names it",
+            anchor.block,
+            tx_hash,
+            tx["nonce"],
+            anchor.tx_hash,
+        )
+        try:
+            with transaction.atomic():
+                EvmAnchor.objects.filter(id=anchor.id, tx_hash=anchor.tx_hash).update(
+                    tx_hash=tx_hash,
+                    sender=tx["from"],
+                    nonce=tx["nonce"],
+                    gas_price=tx["gasPrice"],
+                    raw_tx="",
+                )
+        except IntegrityError:
+            # another row holds that nonce (which the hub never signs twice): this row is left as it is
+            log.error("ledger anchor: %s: another anchor row holds nonce %s", anchor.block, tx["nonce"])
+        anchor.refresh_from_db()
+        return anchor
 
     def _anchored_event(self, block: Block):
         """The ``Anchored`` event of a block's height. Nodes refuse a log search over too many chain blocks

@@ -309,3 +309,27 @@ def test_an_anchor_whose_row_was_lost_is_found_again_by_log_searches_the_node_ac
     assert (anchor.block, anchor.tx_hash, anchor.status) == (block, anchored.tx_hash, "CONFIRMED")
     assert anchor.receipt_block == anchored.receipt_block
     assert node.searched and all(end - start < 100 for start, end in node.searched)
+
+
+def raced_replacement(chain):
+    """A block's anchor mined at once (eth-tester mines every transaction it is sent), and its row as a
+    racing replacement left it: naming a dearer transaction at the same nonce, which is never mined."""
+    w3, hub, contract = chain
+    [block] = append_and_seal(3, block_size=12)
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub, receipt_timeout=5)
+    mined = anchorer._send(anchorer._record_new(block))
+    replacement = anchorer._signed(block, mined.nonce, mined.gas_price * 2)
+    EvmAnchor.objects.filter(id=mined.id).update(**replacement)
+    return anchorer, mined, replacement
+
+
+@pytest.mark.django_db
+def test_an_anchor_whose_row_names_a_replacement_never_mined_is_confirmed_as_the_transaction_mined(chain):
+    anchorer, mined, replacement = raced_replacement(chain)
+    [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+    assert anchor.status == "CONFIRMED" and anchor.tx_hash == mined.tx_hash != replacement["tx_hash"]
+    assert (anchor.nonce, anchor.gas_price, anchor.sender) == (mined.nonce, mined.gas_price, mined.sender)
+    receipt = chain[0].eth.get_transaction_receipt(mined.tx_hash)
+    assert anchor.receipt_block == receipt["blockNumber"]
+    proof = selectors.entry_proof(entry_id=anchor.block.entries.order_by("id").first().id)
+    assert proof["anchor"]["tx_hash"] == mined.tx_hash  # a CSD is pointed at the transaction on the chain
