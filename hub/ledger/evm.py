@@ -59,6 +59,8 @@ REPRICE_STEP = 8
 REPRICE_CEILING = 2  # times the network's gas price: a replacement never offers more
 # how far the hub's clock and the chain's block stamps may differ, when a log search starts from a moment
 CLOCK_MARGIN_SECONDS = 3600
+# while it waits for a receipt, how often the client asks the contract whether the block's root is there
+ROOT_CHECK_SECONDS = 1.0
 # what a node answers when a copy of a transaction it already has, or has mined, comes again
 ALREADY_THERE = ("already known", "known transaction", "nonce too low", "already imported")
 
@@ -347,14 +349,27 @@ class Anchorer:
         return anchor
 
     def _await(self, anchor: EvmAnchor) -> EvmAnchor:
+        """Waits for the anchor's receipt. The row is read again at each poll, since another anchorer may
+        have replaced its transaction meanwhile; and the contract is asked (at once, then every
+        ROOT_CHECK_SECONDS) whether the block's root is there, since the transaction mined may be another
+        one than the row names (a replacement and the one it replaced race: either can be mined)."""
+        block = anchor.block
         deadline = time.monotonic() + self.receipt_timeout
+        root_check = time.monotonic()
         while (receipt := self._receipt(anchor.tx_hash)) is None:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now >= root_check:
+                root_check = now + ROOT_CHECK_SECONDS
+                if self.anchored_root(block.height) == block.merkle_root:
+                    return self._confirm_from_chain(block, anchor)
+            if now > deadline:
                 raise AnchorUnavailable(
                     f"no receipt for {anchor.tx_hash} (block {anchor.block_id}) after {self.receipt_timeout}s"
                 )
             time.sleep(self.poll_interval)
-        block = anchor.block
+            anchor = EvmAnchor.objects.get(id=anchor.id)
+            if anchor.status != EvmAnchor.Status.SENT:  # another anchorer settled it meanwhile
+                return anchor
         if receipt["status"] != 1:
             if self.anchored_root(block.height) == block.merkle_root:
                 return self._confirm_from_chain(block, anchor)

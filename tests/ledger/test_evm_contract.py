@@ -333,3 +333,15 @@ def test_an_anchor_whose_row_names_a_replacement_never_mined_is_confirmed_as_the
     assert anchor.receipt_block == receipt["blockNumber"]
     proof = selectors.entry_proof(entry_id=anchor.block.entries.order_by("id").first().id)
     assert proof["anchor"]["tx_hash"] == mined.tx_hash  # a CSD is pointed at the transaction on the chain
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("awaited", ["the row's replacement", "a transaction the row no longer names"])
+def test_waiting_for_a_receipt_sees_the_block_anchored_by_another_transaction_at_once(chain, awaited):
+    anchorer, mined, replacement = raced_replacement(chain)
+    waiting = EvmAnchor.objects.get()  # what this process holds while it waits
+    if awaited == "a transaction the row no longer names":
+        EvmAnchor.objects.filter(id=waiting.id).update(tx_hash=mined.tx_hash, raw_tx=mined.raw_tx)
+    anchor = anchorer._await(waiting)  # the receipt of the one it holds never comes
+    assert (anchor.status, anchor.tx_hash) == ("CONFIRMED", mined.tx_hash)
+    assert EvmAnchor.objects.get().tx_hash == mined.tx_hash
