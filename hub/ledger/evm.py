@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import rlp
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -75,6 +76,21 @@ def contract_artifact(evm_version: str | None = None) -> dict:
             f"no contract build for EVM version {version!r}; available: {', '.join(available)}"
         )
     return json.loads(path.read_text())
+
+
+def signed_gas_price(raw_tx: str) -> int | None:
+    """The gas price a signed transaction offers, read from its bytes (hex): ``gasPrice`` of a legacy or
+    EIP-2930 transaction, ``maxFeePerGas`` of an EIP-1559 one; None for bytes that are no transaction."""
+    try:
+        raw = bytes.fromhex(raw_tx.removeprefix("0x"))
+        if raw[:1] >= b"\xc0":  # legacy: the RLP list [nonce, gasPrice, gas, to, value, data, v, r, s]
+            return int.from_bytes(rlp.decode(raw)[1], "big")
+        where = {b"\x01": 2, b"\x02": 3}.get(raw[:1])  # typed: [chainId, nonce, gasPrice or maxPriority...]
+        if where is None:
+            return None
+        return int.from_bytes(rlp.decode(raw[1:])[where], "big")
+    except (ValueError, TypeError, IndexError, rlp.exceptions.DecodingError):
+        return None
 
 
 def connect(url: str, *, timeout: float) -> Web3:
@@ -301,6 +317,8 @@ class Anchorer:
         REPRICE_CEILING times the network's price: a halted chain would otherwise raise it on every run."""
         price = self._node(lambda: self.w3.eth.gas_price)
         waited = at_head and timezone.now() - anchor.sent_at > dt.timedelta(seconds=self.receipt_timeout)
+        if anchor.gas_price is None:  # recorded before migration 0007: its signed bytes say
+            anchor = self._gas_price_recorded(anchor)
         if anchor.gas_price is not None and anchor.gas_price >= price and not waited:
             return anchor
         old = price if anchor.gas_price is None else anchor.gas_price
@@ -308,6 +326,22 @@ class Anchorer:
         if wanted > price * REPRICE_CEILING:
             return anchor
         return self._repriced(anchor, wanted)
+
+    def _gas_price_recorded(self, anchor: EvmAnchor) -> EvmAnchor:
+        """A row recorded without its gas price (before migration 0007) gets the price its signed
+        transaction offers, read from the bytes (compare-and-set on the hash); bytes that cannot be read
+        leave it without one, and it is then priced as the network's price."""
+        offered = signed_gas_price(anchor.raw_tx)
+        if offered is None:
+            log.warning(
+                "ledger anchor: the signed transaction of %s cannot be read for its gas price", anchor.block
+            )
+            return anchor
+        EvmAnchor.objects.filter(id=anchor.id, tx_hash=anchor.tx_hash, gas_price__isnull=True).update(
+            gas_price=offered
+        )
+        anchor.refresh_from_db()
+        return anchor
 
     def _repriced(self, anchor: EvmAnchor, gas_price: int) -> EvmAnchor:
         """The same anchor at the same nonce, signed again at a higher gas price and recorded in place of

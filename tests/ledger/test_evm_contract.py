@@ -345,3 +345,30 @@ def test_waiting_for_a_receipt_sees_the_block_anchored_by_another_transaction_at
     anchor = anchorer._await(waiting)  # the receipt of the one it holds never comes
     assert (anchor.status, anchor.tx_hash) == ("CONFIRMED", mined.tx_hash)
     assert EvmAnchor.objects.get().tx_hash == mined.tx_hash
+
+
+@pytest.mark.django_db
+def test_a_row_from_before_gas_prices_were_recorded_is_sent_again_at_the_price_it_was_signed_with(chain):
+    w3, hub, contract = chain
+    [block] = append_and_seal(3, block_size=12)
+    anchorer = evm.Anchorer(w3=w3, contract_address=contract.address, account=hub)
+    recorded = anchorer._record_new(block)  # signed and recorded, never sent (the process died)
+    EvmAnchor.objects.update(gas_price=None)  # as migration 0007 left the rows it found
+    assert recorded.gas_price == w3.eth.gas_price  # the network's price has not risen above it
+    [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+    assert (anchor.status, anchor.tx_hash, anchor.raw_tx) == ("CONFIRMED", recorded.tx_hash, recorded.raw_tx)
+    assert anchor.gas_price == recorded.gas_price  # read from the signed bytes, and kept
+
+
+@pytest.mark.parametrize("kind", ["legacy", "EIP-2930", "EIP-1559"])
+def test_the_gas_price_a_signed_transaction_offers_is_read_from_its_bytes(kind):
+    account = evm.Account.create()
+    tx = {"nonce": 7, "gas": 250_000, "to": "0x" + "11" * 20, "value": 0, "data": b"\x01", "chainId": 1337}
+    price = {"gasPrice": 3_141_592_653}
+    if kind == "EIP-2930":
+        price |= {"accessList": []}
+    if kind == "EIP-1559":
+        price = {"maxFeePerGas": 3_141_592_653, "maxPriorityFeePerGas": 1_000}
+    raw = "0x" + bytes(account.sign_transaction(tx | price).raw_transaction).hex()
+    assert evm.signed_gas_price(raw) == 3_141_592_653
+    assert evm.signed_gas_price("0xdeadbeef") is None and evm.signed_gas_price("") is None
