@@ -231,15 +231,18 @@ def anchors_verify(*, anchorer) -> list[verifier.Finding]:
     """Reads every block's root back from the anchor contract: a block missing there, or a different
     root, is a break (this also catches a chain rewritten and re-signed in the database); and so is a
     block the contract holds that the database does not (the last blocks deleted, say)."""
-    findings = []
+    return list(anchors_findings(anchorer=anchorer))
+
+
+def anchors_findings(*, anchorer) -> Iterator[verifier.Finding]:
+    """``anchors_verify``'s findings, each as soon as it is found: a caller whose node drops midway (a
+    LedgerError from the anchorer) keeps what was found before."""
     stored = Block.objects.count()
     anchored = anchorer.anchored_count()
     if anchored > stored:
-        findings.append(
-            verifier.Finding(
-                f"block {stored + 1}",
-                f"the chain holds the roots of {anchored} blocks, the database only {stored}: blocks are missing",
-            )
+        yield verifier.Finding(
+            f"block {stored + 1}",
+            f"the chain holds the roots of {anchored} blocks, the database only {stored}: blocks are missing",
         )
     failed = dict(
         EvmAnchor.objects.filter(status=EvmAnchor.Status.FAILED).values_list("block__height", "failure")
@@ -248,11 +251,6 @@ def anchors_verify(*, anchorer) -> list[verifier.Finding]:
         on_chain = anchorer.anchored_root(block.height)
         if on_chain is None:
             why = f": its anchor failed: {failed[block.height]}" if block.height in failed else ""
-            findings.append(
-                verifier.Finding(f"block {block.height}", f"its root is not anchored on the chain{why}")
-            )
+            yield verifier.Finding(f"block {block.height}", f"its root is not anchored on the chain{why}")
         elif on_chain != block.merkle_root:
-            findings.append(
-                verifier.Finding(f"block {block.height}", f"the chain holds another root, {on_chain}")
-            )
-    return findings
+            yield verifier.Finding(f"block {block.height}", f"the chain holds another root, {on_chain}")

@@ -7,11 +7,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from web3 import EthereumTesterProvider, Web3
 
-from hub.ledger import evm, services
+from hub.ledger import evm, selectors, services
+from hub.ledger.errors import AnchorUnavailable
 from hub.ledger.models import Block
 
 from ..conftest import free_port
 from .conftest import append_and_seal
+from .evm_support import funded_account
 from .test_tampering import flip_hex, triggers_off
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +97,34 @@ def test_an_address_without_the_anchor_contract_is_named_not_a_traceback(setting
     error = verify_anchors()
     assert error.returncode == 3
     assert f"{Web3.to_checksum_address(nothing_there)} answers no call of the anchor contract" in str(error)
+
+
+def test_what_the_anchors_showed_before_the_node_dropped_is_reported_as_a_break(monkeypatch, capsys):
+    w3 = Web3(EthereumTesterProvider())
+    hub = funded_account(w3, anvil=False)
+    anchorer = evm.Anchorer(w3=w3, contract_address=evm.contract_deploy(w3=w3, account=hub), account=hub)
+    append_and_seal(30, block_size=12)
+    services.blocks_anchor_pending(anchorer=anchorer)
+    tip = Block.objects.order_by("-height").first()
+    with triggers_off() as sql:  # the last block deleted: the database alone cannot tell
+        sql.execute("DELETE FROM ledger_evmanchor WHERE block_id = %s", [tip.pk])
+        sql.execute("DELETE FROM ledger_endorsement WHERE block_id = %s", [tip.pk])
+        sql.execute("DELETE FROM ledger_entry WHERE block_id = %s", [tip.pk])
+        sql.execute("DELETE FROM ledger_block WHERE id = %s", [tip.pk])
+    assert selectors.chain_verify().first_break is None
+    read = anchorer.anchored_root
+
+    def node_drops_after_one_root(height: int):
+        if height > 1:
+            raise AnchorUnavailable("the EVM node is unreachable: connection reset")
+        return read(height)
+
+    monkeypatch.setattr(anchorer, "anchored_root", node_drops_after_one_root)
+    monkeypatch.setattr(evm, "configured_anchorer", lambda: anchorer)
+    error = verify_anchors()
+    assert error.returncode == 1
+    assert str(error).startswith(
+        f"BROKEN: first break at block {tip.height}: the chain holds the roots of {tip.height} blocks, "
+        f"the database only {tip.height - 1}"
+    )
+    assert "and could not check the anchors: the EVM node is unreachable" in capsys.readouterr().err

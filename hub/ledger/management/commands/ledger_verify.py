@@ -44,8 +44,9 @@ class Command(BaseCommand):
         if anchors:
             from hub.ledger import evm
 
-            try:
-                report.findings.extend(selectors.anchors_verify(anchorer=evm.configured_anchorer()))
+            try:  # what was found before the node dropped (if it does) is kept: a break all the same
+                for finding in selectors.anchors_findings(anchorer=evm.configured_anchorer()):
+                    report.findings.append(finding)
             except LedgerError as exc:
                 unchecked = f"could not check the anchors: {exc}"
         if report.first_break is not None:
