@@ -19,6 +19,11 @@ class HubKeyMissing(LedgerError):
     """No hub signing key is configured, and generating a development key is not allowed."""
 
 
+class HubKeyUnusable(LedgerError):
+    """The hub key configured (LEDGER_HUB_KEY, LEDGER_HUB_KEY_FILE) cannot be used: no base64, not a 32-byte
+    seed, a file that cannot be read. A setting to mend."""
+
+
 class HubKeyNotInForce(LedgerError):
     """The configured hub key is not the key the chain names as in force (rotate it in first)."""
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from nacl.signing import SigningKey
 
 from hub.env import envstr
-from hub.ledger.errors import CsdKeyMissing, HubKeyMissing
+from hub.ledger.errors import CsdKeyMissing, HubKeyMissing, HubKeyUnusable
 from hub.ledger.verifier import key_id_for
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,16 @@ def hub_key_path() -> Path:
 
 
 def hub_signer() -> Signer:
-    """The hub key in use: LEDGER_HUB_KEY, else LEDGER_HUB_KEY_FILE, else the development key file."""
-    if settings.LEDGER_HUB_KEY:
-        return Signer.from_seed(seed_from_text(settings.LEDGER_HUB_KEY, "LEDGER_HUB_KEY"))
-    path = hub_key_path()
-    if path.exists():
-        return key_file_read(path)
+    """The hub key in use: LEDGER_HUB_KEY, else LEDGER_HUB_KEY_FILE, else the development key file.
+    HubKeyUnusable names a configured key that cannot be used (never any of its bytes)."""
+    try:
+        if settings.LEDGER_HUB_KEY:
+            return Signer.from_seed(seed_from_text(settings.LEDGER_HUB_KEY, "LEDGER_HUB_KEY"))
+        path = hub_key_path()
+        if path.exists():
+            return key_file_read(path)
+    except (ValueError, OSError) as exc:  # the messages name the source, not the key
+        raise HubKeyUnusable(f"the hub's configured key cannot be used: {exc}") from None
     if settings.LEDGER_HUB_KEY_FILE:
         raise HubKeyMissing(f"LEDGER_HUB_KEY_FILE={path} does not exist")
     return _generated(
@@ -103,8 +107,9 @@ def hub_signer() -> Signer:
 
 
 def configured_hub_key_id() -> str | None:
-    """The id of the hub key configured (environment or file), without generating one; None if there is none."""
-    if settings.LEDGER_HUB_KEY or hub_key_path().exists():
+    """The id of the hub key configured (environment or file), without generating one; None if there is none.
+    A key configured that cannot be used is HubKeyUnusable (HubKeyMissing: a LEDGER_HUB_KEY_FILE missing)."""
+    if settings.LEDGER_HUB_KEY or settings.LEDGER_HUB_KEY_FILE or hub_key_path().exists():
         return hub_signer().key_id
     return None
 

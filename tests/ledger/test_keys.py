@@ -3,13 +3,14 @@ the chain so that blocks signed by an old key still verify."""
 
 import json
 import logging
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from hub.ledger import keys, selectors, services, verifier
-from hub.ledger.errors import HubKeyMissing, HubKeyNotInForce
-from hub.ledger.models import Block, Entry
+from hub.ledger.errors import HubKeyMissing, HubKeyNotInForce, HubKeyUnusable
+from hub.ledger.models import Alarm, Block, Entry
 
 from .conftest import append_and_seal, drafts
 
@@ -53,8 +54,40 @@ def test_the_hub_key_is_read_from_the_environment_or_a_file_before_any_developme
 
 def test_a_seed_of_the_wrong_length_is_refused_with_its_source_named(settings):
     settings.LEDGER_HUB_KEY = "c2hvcnQ="
-    with pytest.raises(ValueError, match="LEDGER_HUB_KEY holds 5 bytes"):
+    with pytest.raises(HubKeyUnusable, match="LEDGER_HUB_KEY holds 5 bytes"):
         keys.hub_signer()
+
+
+def test_a_hub_key_that_cannot_be_used_stops_sealing_with_an_alarm_not_a_traceback(settings, reference):
+    settings.LEDGER_HUB_KEY = "not base64!"
+    services.entry_append(kind="COMMIT", reference=reference, csds=["NSD"], record={})
+    assert services.blocks_seal_and_finalise() == []
+    [alarm] = Alarm.objects.all()
+    assert alarm.kind == "SEALING" and "LEDGER_HUB_KEY is not base64" in alarm.message
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        ("LEDGER_HUB_KEY", "c2hvcnQ=", "LEDGER_HUB_KEY holds 5 bytes; an Ed25519 seed has 32"),
+        ("LEDGER_HUB_KEY", "not base64!", "LEDGER_HUB_KEY is not base64"),
+        ("LEDGER_HUB_KEY_FILE", "garbage", "is not base64"),
+        ("LEDGER_HUB_KEY_FILE", "missing", "does not exist"),
+    ],
+)
+def test_ledger_verify_says_a_hub_key_that_cannot_be_used_is_unusable_input(
+    settings, tmp_path, setting, value, problem
+):
+    append_and_seal(3, block_size=8)
+    if setting == "LEDGER_HUB_KEY_FILE":
+        path = tmp_path / "hub.key"
+        if value == "garbage":
+            path.write_text("\x00 not a key \x00")
+        value = str(path)
+    setattr(settings, setting, value)
+    with pytest.raises(CommandError, match=re.escape(problem)) as refused:
+        call_command("ledger_verify")
+    assert refused.value.returncode == 2
 
 
 def test_after_a_rotation_new_blocks_use_the_new_key_and_old_blocks_still_verify(settings):

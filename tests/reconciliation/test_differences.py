@@ -123,3 +123,12 @@ def test_a_chain_whose_hub_key_in_force_is_not_the_key_the_hub_is_configured_wit
     assert Break.objects.get(kind="LG_CHAIN").detail == (
         f"the chain's hub key in force is {chain_key}, the hub is configured with {configured.key_id}"
     )
+
+
+def test_a_hub_key_configured_that_cannot_be_used_is_a_chain_break_not_a_failed_run(world, settings):
+    settings.LEDGER_HUB_KEY = "c2hvcnQ="  # five bytes, not a 32-byte seed
+    run = world.reconcile()
+    assert {b[0] for b in breaks(run)} == {"LG_CHAIN"}
+    detail = Break.objects.get(kind="LG_CHAIN").detail
+    assert detail.startswith("the hub's configured key cannot be used: LEDGER_HUB_KEY holds 5 bytes")
+    assert "the chain's hub key in force was not checked against it" in detail

@@ -7,8 +7,8 @@ from hub.ledger import selectors, verifier
 from hub.ledger.errors import LedgerError
 from hub.ledger.keys import configured_hub_key_id
 
-# exit statuses: 0 verified, 1 a break found (the first one named), 2 unusable input (a key file, or the
-# command line: argparse's), 3 the chain in the database verified but the anchors could not be checked
+# exit statuses: 0 verified, 1 a break found (the first one named), 2 unusable input (a key file, the hub
+# key configured, or the command line: argparse's), 3 the chain in the database verified but the anchors could not be checked
 # (the EVM node down, the EVM settings unusable)
 BROKEN = 1
 UNUSABLE_INPUT = 2
@@ -39,7 +39,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, anchors: bool, keys: Path | None, **options) -> None:
         trusted = {} if keys is None else self._trusted(keys)
-        report = selectors.chain_verify(hub_key_id=configured_hub_key_id(), **trusted)
+        try:
+            hub_key_id = configured_hub_key_id()
+        except LedgerError as exc:  # a LEDGER_HUB_KEY that is no key, a LEDGER_HUB_KEY_FILE missing
+            raise CommandError(str(exc), returncode=UNUSABLE_INPUT) from None
+        report = selectors.chain_verify(hub_key_id=hub_key_id, **trusted)
         unchecked = None
         if anchors:
             from hub.ledger import evm
