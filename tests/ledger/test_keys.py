@@ -226,3 +226,17 @@ def test_a_rotation_is_signed_by_the_key_in_force_and_by_the_new_key_itself(sett
     assert verifier.signature_holds(old.public_key, statement, record["signature"])
     assert verifier.signature_holds(new.public_key, statement, record["possession"])
     assert selectors.chain_verify(hub_key_id=new.key_id).first_break is None
+
+
+def test_without_a_hub_key_configured_ledger_verify_says_the_key_in_force_was_not_pinned(
+    settings, tmp_path, capsys
+):
+    settings.LEDGER_KEY_DIR = tmp_path
+    settings.LEDGER_HUB_KEY = keys.Signer.generate().seed_text
+    append_and_seal(3, block_size=8)
+    settings.LEDGER_HUB_KEY = None  # a CSD's or an auditor's machine, say: no hub key there
+    call_command("ledger_verify")
+    out, err = capsys.readouterr()
+    assert out.startswith("OK: 1 blocks, 4 entries verified") and "hub key in force not pinned" in out
+    assert "the chain's hub key in force was not pinned: no hub key is configured here" in err
+    assert "give --keys" in err

@@ -43,6 +43,13 @@ class Command(BaseCommand):
             hub_key_id = configured_hub_key_id()
         except LedgerError as exc:  # a LEDGER_HUB_KEY that is no key, a LEDGER_HUB_KEY_FILE missing
             raise CommandError(str(exc), returncode=UNUSABLE_INPUT) from None
+        unpinned = hub_key_id is None and keys is None
+        if unpinned:
+            self.stderr.write(
+                "note: the chain's hub key in force was not pinned: no hub key is configured here "
+                "(LEDGER_HUB_KEY, LEDGER_HUB_KEY_FILE), so a chain rewritten and re-signed from its first "
+                "block with another key would verify; give --keys with the hub keys you trust"
+            )
         report = selectors.chain_verify(hub_key_id=hub_key_id, **trusted)
         unchecked = None
         if anchors:
@@ -73,6 +80,7 @@ class Command(BaseCommand):
             f"OK: {report.blocks} blocks, {report.entries} entries verified"
             + (f", with the keys of {keys}" if keys else "")
             + (", every root read back from the anchor contract" if anchors else "")
+            + ("; the hub key in force not pinned (no hub key configured)" if unpinned else "")
         )
 
     @staticmethod
