@@ -361,11 +361,16 @@ def keys_by_owner(offered: Mapping) -> tuple[dict[str, str], dict[str, dict[str,
         )
         return {}, {}, findings
     hub = _checked(offered["hub"], "the hub", findings)
-    csds = {
-        code: _checked(keys, code, findings)
-        for code, keys in offered["csds"].items()
-        if isinstance(keys, Mapping)
-    }
+    csds = {}
+    for code, keys in offered["csds"].items():
+        if isinstance(keys, Mapping):
+            csds[code] = _checked(keys, code, findings)
+        else:  # a key file that says nothing usable about a CSD is no file to check its endorsements with
+            findings.append(
+                Finding(
+                    "keys", f"{code}'s keys must be an object {{key id: key}}, not a {type(keys).__name__}"
+                )
+            )
     return hub, csds, findings
 
 

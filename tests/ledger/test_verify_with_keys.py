@@ -99,6 +99,11 @@ def test_a_block_signed_by_a_hub_key_the_file_does_not_trust_is_a_break(endorsed
             '{"hub": {"0123456789abcdef": "AAAA"}, "csds": {}}',
             "the hub's key id 0123456789abcdef does not match",
         ),
+        (
+            '{"hub": {}, "csds": {"NSD": "MCowBQYDK2VwAyEA"}}',
+            r"NSD's keys must be an object \{key id: key\}, not a str",
+        ),
+        ('{"hub": {}, "csds": {"NSD": {}, "STRATE": ["k"]}}', "STRATE's keys must be an object"),
     ],
 )
 def test_a_key_file_that_cannot_be_used_is_refused_with_an_exit_status_of_its_own(tmp_path, content, problem):
