@@ -3,6 +3,7 @@ milestone's contract build; and a client killed between send and receipt neither
 a block when it runs again."""
 
 import datetime as dt
+import random
 import signal
 import sys
 import time
@@ -261,3 +262,56 @@ def test_an_anchor_unmined_past_the_receipt_timeout_is_signed_again_at_its_nonce
     [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
     assert (anchor.status, anchor.tx_hash) == ("CONFIRMED", replaced.tx_hash)
     assert w3.eth.get_transaction_count(anchorer.account.address) == sent.nonce + 1
+
+
+def chain_of_irregular_blocks(url: str, *, since: int, until: int) -> None:
+    """Blocks stamped from ``since`` to about ``until``, a second to over an hour apart and at random, as a
+    chain that went quiet and busy by turns would show them."""
+    gaps, stamp = random.Random(20261207), since
+    while stamp < until:
+        stamp += gaps.choice([1, 1, 2, 3, 12, 60, 599, 1800, 3599, 3600, 3601, 5400])
+        rpc(url, "evm_mine", min(stamp, until))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_the_log_search_starts_at_the_last_chain_block_stamped_an_hour_before_the_block_was_sealed(
+    monkeypatch,
+):
+    from .test_evm_contract import NodeLogRangeLimit
+
+    now = int(time.time())  # the chain is laid out around the moment the block is sealed
+    with anvil_node("--timestamp", str(now - 12 * 3600)) as url:
+        chain_of_irregular_blocks(url, since=now - 12 * 3600, until=now - 3 * 3600)
+        for before in (5400, 3601, 3599, 2400, 1200):  # some either side of the hour before sealing
+            rpc(url, "evm_mine", now - before)
+        w3 = evm.connect(url, timeout=10)
+        hub = funded_account(w3, anvil=True)
+        address = evm.contract_deploy(w3=w3, account=hub)
+        anchorer = evm.Anchorer(w3=w3, contract_address=address, account=hub, logs_range=7)
+        [block] = append_and_seal(3, block_size=8)
+        services.blocks_anchor_pending(anchorer=anchorer)
+        last = w3.eth.get_block("latest")["timestamp"]
+        chain_of_irregular_blocks(url, since=last, until=last + 6 * 3600)
+        EvmAnchor.objects.all().delete()  # a database restored from a backup taken before the anchor
+
+        latest = w3.eth.block_number
+        stamps = [w3.eth.get_block(number)["timestamp"] for number in range(latest + 1)]
+
+        def linear(moment: int) -> int:
+            return max((number for number, stamp in enumerate(stamps) if stamp <= moment), default=0)
+
+        moments = {stamp + shift for stamp in stamps for shift in (-1, 0, 1)} | {
+            stamps[0] - 60,
+            stamps[-1] + 60,
+        }
+        assert {moment: anchorer._chain_block_at(moment, latest) for moment in moments} == {
+            moment: linear(moment) for moment in moments
+        }
+
+        sealed = int(block.sealed_at.timestamp())
+        floor = linear(sealed - 3600)
+        assert 0 < floor < linear(sealed)  # blocks older than the hour before are skipped, newer ones are not
+        node = NodeLogRangeLimit(monkeypatch, w3, most=7)
+        [anchor] = services.blocks_anchor_pending(anchorer=anchorer)
+        assert anchor.status == "CONFIRMED" and node.searched[0] == (floor, floor + 6)
