@@ -28,9 +28,10 @@ here loops over rows in Python, except the ledger's own verifier (check 5a), whi
    the grace period is not yet), and every settled transfer has its SETTLED entry (``LG_NOSTL``).
 
 Checks 2, 3 and 5 compare CSDs with each other: they run only when every active CSD has a statement, and
-checks 2 and 3 read each CSD's latest statement only when it is recent (pulled within
-``RECONCILIATION_CROSS_MAX_AGE_SECONDS`` of the run): a link, or an ISIN, that needs a CSD without a
-recent statement (or one lacking a participant account) is left out, and the run's notes say which and
+checks 2 and 3 read each CSD's latest statement of its current day (``as_of`` the CSD's own date when it was
+pulled: a close of an earlier day taken late is not one) only when it is recent (pulled within
+``RECONCILIATION_CROSS_MAX_AGE_SECONDS`` of the run): a link, or an ISIN, that needs a CSD without such a
+statement (or one lacking a participant account) is left out, and the run's notes say which and
 why (``cross_unchecked``). Accounts with a gap in a statement are left out rather than guessed.
 """
 
@@ -58,14 +59,18 @@ CREATE TEMPORARY TABLE recon_found (
 ) ON COMMIT DROP
 """
 
-# Each CSD's latest statement, provided it was pulled since ``fresh_since`` (the run's clock less
-# RECONCILIATION_CROSS_MAX_AGE_SECONDS): an older one (a CSD down since yesterday) is not compared with
-# the others' statements of today.
+# Each CSD's latest statement of its current day (holdings as of the CSD's own date when they were pulled),
+# provided it was pulled since ``fresh_since`` (the run's clock less RECONCILIATION_CROSS_MAX_AGE_SECONDS):
+# an older one (a CSD down since yesterday) is not compared with the others' statements of today, nor is a
+# close of an earlier day taken late (an end-of-day run past local midnight, or delivered the next morning,
+# or a weekend's re-close of Friday): it holds that day's figures, not the CSD's figures now.
 LATEST = """
 latest AS (
     SELECT DISTINCT ON (s.csd_id) s.id, s.csd_id
     FROM reconciliation_statement s JOIN reconciliation_run r ON r.id = s.run_id
+    JOIN registry_csd sc ON sc.id = s.csd_id
     WHERE s.role = 'CURRENT' AND (r.status = 'DONE' OR r.id = %(run)s) AND s.pulled_at >= %(fresh_since)s
+      AND s.as_of = (s.pulled_at AT TIME ZONE sc.timezone)::date
     ORDER BY s.csd_id, s.pulled_at DESC, s.id DESC
 )"""
 
@@ -396,7 +401,7 @@ def cross_unchecked(*, run_id: int, fresh_since: dt.datetime) -> list[str]:
         cursor.execute(UNKNOWN_TOTALS, params)
         for code, no_statement, gaps in cursor.fetchall():
             why = (
-                f"no statement pulled since {fresh_since:%Y-%m-%d %H:%M} UTC"
+                f"no statement of its current day pulled since {fresh_since:%Y-%m-%d %H:%M} UTC"
                 if no_statement
                 else f"no statement of its participant account(s) {gaps}"
             )

@@ -67,7 +67,10 @@ def test_a_csd_down_since_yesterday_leaves_its_links_and_isins_unchecked_rather_
     }
     assert not nsd.cross_checks
     notes = nsd.notes.splitlines()
-    assert "STRATE: participants' total unknown (no statement pulled since 2026-11-26 10:30 UTC)" in notes
+    assert (
+        "STRATE: participants' total unknown (no statement of its current day pulled since 2026-11-26 10:30 UTC)"
+        in notes
+    )
     assert (
         "check 2 not made for STRATE's omnibus account OMNIBUS-STRATE at NSD: STRATE's participants' total unknown"
         in notes
@@ -153,3 +156,44 @@ def test_an_omnibus_break_is_not_resolved_by_setting_its_link_inactive(world):
     omnibus = Break.objects.get(kind="OMNIBUS")
     assert omnibus.status == "OPEN" and not omnibus.events.filter(to_status="RESOLVED").exists()
     assert run.breaks_resolved == 0
+
+
+FRIDAY_10_IN_MOSCOW = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)
+
+
+def test_a_late_close_of_the_day_before_is_not_taken_for_a_csds_figures_of_today(world):
+    from hub.reconciliation.models import Statement
+    from tests.hub.settlement.messages import NSD_A, STRATE_A
+
+    # Friday 10:00 in Moscow: 100 more move from NSD to Strate, and every CSD is reconciled
+    world.clock = FRIDAY_10_IN_MOSCOW
+    world.settle(NSD_A, STRATE_A, tx="FRIDAY", now=FRIDAY_10_IN_MOSCOW)
+    clean = world.reconcile(now=FRIDAY_10_IN_MOSCOW + dt.timedelta(minutes=5))
+    assert clean.cross_checks and breaks(clean) == set()
+    # then NSD's end-of-day run of Thursday, delivered late: its close holds Thursday's figures, before
+    # Friday's transfer, while Strate's statement of the morning has it
+    late = world.reconcile(csd="NSD", kind="EOD", now=FRIDAY_10_IN_MOSCOW + dt.timedelta(minutes=10))
+    assert late.status == "DONE", late.error
+    assert Statement.objects.get(run=late, role="CURRENT").as_of == dt.date(2026, 11, 26)
+    assert breaks(late) == set() and not Break.objects.exists()
+
+
+def test_a_late_close_of_the_day_before_does_not_resolve_a_break_of_today(world):
+    world.clock = FRIDAY_10_IN_MOSCOW
+    world.sql(
+        "NSD",
+        "INSERT INTO refcsd_postings (reference, kind, isin, debit_account, credit_account, quantity,"
+        " from_blocked, settlement_date, booked_at) VALUES ('UNDUE-FRI', 'ISSUE', :isin, 'ISSUANCE',"
+        " 'DEMBRUMM-OWN', :q, false, '2026-11-27', '2026-11-27')",
+        isin=SHARES,
+        q=units(500),
+    )
+    world.reconcile(now=FRIDAY_10_IN_MOSCOW)
+    issued = Break.objects.get(kind="ISSUED")
+    # Thursday's close, taken late, knows nothing of Friday's creation
+    late = world.reconcile(csd="NSD", kind="EOD", now=FRIDAY_10_IN_MOSCOW + dt.timedelta(minutes=10))
+    issued.refresh_from_db()
+    assert issued.status == "OPEN" and late.breaks_resolved == 0
+    again = world.reconcile(now=FRIDAY_10_IN_MOSCOW + dt.timedelta(minutes=20))
+    assert list(Break.objects.values_list("pk", "status")) == [(issued.pk, "OPEN")]
+    assert again.breaks_opened == 0
