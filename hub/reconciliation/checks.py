@@ -15,7 +15,8 @@ here loops over rows in Python, except the ledger's own verifier (check 5a), whi
    check 1), because the issuer's books balance by double entry whatever was created, so their own
    issuance figure could never show an undue creation.
 4. ``MV_MISS``/``MV_DIFF``/``MV_UNKN``, per CSD of the run: every committed leg of a transfer settled by
-   the time the statements were asked for (``pulled_at``, taken before the first request) is on both of its
+   the time the statements were asked for (``pulled_at``, taken before the first request; ``settled_at``,
+   the protocol's clock read once every CSD has confirmed its posting) is on both of its
    accounts' statements of transactions with its quantity, ISIN and date (the date the CSD booked it on, as
    its confirmation gave it; for a leg recorded without one, the transfer's settlement day in the CSD's time
    zone), and no omnibus or mirror account shows a movement under a reference that is not a leg the hub

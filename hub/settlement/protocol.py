@@ -850,6 +850,9 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
     _legs_done(said.done, to=LegStatus.COMMITTED)
     answers: dict[int, Due | str] = {**said.later, **said.stuck(run, "commit")}
     candidates = [t for t in group if t.pk not in answers]
+    # read once the CSDs have answered, not the run's claim time: reconciliation expects on a statement
+    # only the legs of transfers settled by the time it was asked for
+    settled_at = run.clock()
     with transaction.atomic():
         statuses = _leg_statuses(candidates)
         settled = transfers_status_set(
@@ -857,7 +860,7 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
             to=TransferStatus.SETTLED,
             cause="every leg posted",
             actor=SYSTEM,
-            settled_at=run.now,
+            settled_at=settled_at,
             **_HANDED_BACK,
         )
         entries_append(
@@ -869,7 +872,7 @@ def _commit(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dic
                     record={
                         "transfer": t.pk,
                         "commit_entry": t.commit_entry_id,
-                        "settled_at": run.now.isoformat(),
+                        "settled_at": settled_at.isoformat(),
                     },
                 )
                 for t in settled

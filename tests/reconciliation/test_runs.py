@@ -217,3 +217,36 @@ def test_a_quantity_of_another_kind_than_the_registrys_is_a_gap_never_compared(w
         f"NSD DEMARUMM-OWN: no statement of holdings ({BOND} is stated in units, but the registry counts it "
         "in face amount)" in run.notes.splitlines()
     )
+
+
+def test_a_transfer_whose_run_was_claimed_before_the_pull_and_committed_after_it_is_not_expected(world):
+    from hub.settlement.models import Transfer
+    from hub.settlement.protocol import transfer_advance
+
+    from .conftest import CannotCommit
+
+    for code in ("NSD", "STRATE"):
+        world.adapters[code] = CannotCommit(ledger=world.ledgers[code], csd=code)
+    transfer = world.advance(world.instruct(NSD_A, STRATE_A, tx="CLAIMED"))
+    assert transfer.status == "COMMITTING"  # both legs reserved, neither posted
+    pulled_at = LATER_THAT_DAY
+    run = run_request(csd=None, kind=Run.Kind.ON_DEMAND, requested_by="test", enqueue=False)
+    pulled = [
+        statements_pull(csd=csd, adapter_for=world.adapter_for, now=pulled_at, end_of_day=False)
+        for csd in CSD.objects.filter(status="ACTIVE").order_by("code")
+    ]
+    # a protocol run claimed the transfer a second before the pull; its commit reached the CSDs after it
+    for code in ("NSD", "STRATE"):
+        world.adapters[code].down = False
+    claimed_at = pulled_at - dt.timedelta(seconds=1)
+    Transfer.objects.filter(pk=transfer.pk).update(due_at=claimed_at)
+    transfer_advance(
+        transfer_id=transfer.pk,
+        adapter_for=world.adapter_for,
+        now=claimed_at,
+        clock=lambda: pulled_at + dt.timedelta(seconds=1),  # the CSDs have answered
+    )
+    transfer.refresh_from_db()
+    assert transfer.status == "SETTLED"
+    run = run_check(run=run, pulled=pulled, now=pulled_at)
+    assert run.status == "DONE" and breaks(run) == set()
