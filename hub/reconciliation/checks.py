@@ -1,8 +1,9 @@
 """The five checks, each one SQL statement over the stored statement rows, the hub's rows and the ledger's.
 
 Each check inserts what it finds into the temporary table ``recon_found`` (kind, CSD, ISIN, account,
-reference, expected, actual, detail); ``services`` then upserts breaks from it in one statement. Nothing
-here loops over rows in Python, except the ledger's own verifier (check 5a), which recomputes the chain.
+reference, expected, actual, detail, and for checks 1 and 4 the window of days they looked at); ``services``
+then upserts breaks from it in one statement. Nothing here loops over rows in Python, except the ledger's
+own verifier (check 5a), which recomputes the chain.
 
 1. ``BALANCE`` (RTS 2017/392 art. 59), per CSD of the run, account and ISIN: the baseline close plus the
    movements since equals the current holdings; every account, the short contra accounts (issuance,
@@ -56,7 +57,8 @@ CREATE TEMPORARY TABLE recon_found (
     expected numeric,
     actual numeric,
     detail varchar(300) NOT NULL DEFAULT '',
-    since date
+    since date,
+    until date
 ) ON COMMIT DROP
 """
 
@@ -108,9 +110,9 @@ incomplete AS (
 )"""  # noqa: S608 - only this module's constants are interpolated
 
 BALANCE = """
-INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail, since)
+INSERT INTO recon_found (kind, csd_id, isin, account, expected, actual, detail, since, until)
 WITH cur AS (
-    SELECT id, csd_id, baseline_id, movements_since
+    SELECT id, csd_id, baseline_id, movements_since, movements_until
     FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
 ), expected AS (
     SELECT c.id AS sid, c.csd_id, p.account_id, p.isin, p.quantity
@@ -126,7 +128,7 @@ WITH cur AS (
 )
 SELECT 'BALANCE', coalesce(e.csd_id, a.csd_id), coalesce(e.isin, a.isin), acc.number,
        coalesce(e.q, 0), coalesce(a.q, 0), 'previous close plus movements since, against holdings now',
-       cur.movements_since
+       cur.movements_since, cur.movements_until
 FROM e FULL JOIN a ON a.sid = e.sid AND a.account_id = e.account_id AND a.isin = e.isin
 JOIN registry_securitiesaccount acc ON acc.id = coalesce(e.account_id, a.account_id)
 JOIN cur ON cur.id = coalesce(e.sid, a.sid)
@@ -177,7 +179,7 @@ WHERE i.q <> coalesce(held.q, 0)
 """  # noqa: S608 - only this module's constants are interpolated
 
 MOVEMENTS = """
-INSERT INTO recon_found (kind, csd_id, isin, account, reference, expected, actual, detail, since)
+INSERT INTO recon_found (kind, csd_id, isin, account, reference, expected, actual, detail, since, until)
 WITH cur AS (
     SELECT id, csd_id, movements_since, movements_until, pulled_at
     FROM reconciliation_statement WHERE run_id = %(run)s AND role = 'CURRENT'
@@ -213,7 +215,7 @@ SELECT CASE WHEN s.sid IS NULL THEN 'MV_UNKN' WHEN m.sid IS NULL THEN 'MV_MISS' 
        CASE WHEN s.sid IS NULL THEN 'a cross-CSD movement the hub did not settle'
             WHEN m.sid IS NULL THEN 'settled by the hub on ' || s.settled_on || ', not on the statement'
             ELSE 'hub: ' || s.isin || ' on ' || s.settled_on || '; CSD: ' || m.isin || ' on ' || m.day END,
-       cur.movements_since
+       cur.movements_since, cur.movements_until
 FROM sides s
 FULL JOIN seen m ON m.sid = s.sid AND m.account_id = s.account_id AND m.reference = s.reference
 JOIN registry_securitiesaccount acc ON acc.id = coalesce(s.account_id, m.account_id)

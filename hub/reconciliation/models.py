@@ -231,6 +231,13 @@ class Break(models.Model):
         "over a later window starts from a close that holds the difference and cannot see it again, so "
         "only a run over this window (or an operator) resolves it.",
     )
+    checked_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A break in one CSD's statements: the last day of the latest window it was found in. A run "
+        "whose window ends earlier (a late close of the day before) cannot see a difference made after it, "
+        "so it does not resolve the break.",
+    )
 
     class Meta:
         ordering = ["-id"]

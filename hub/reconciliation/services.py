@@ -197,9 +197,10 @@ def _gap_notes(run: Run) -> list[str]:
 UPSERT = """
 WITH up AS (
     INSERT INTO reconciliation_break (kind, csd_id, isin, account, reference, expected, actual, difference,
-        detail, status, first_seen_at, first_seen_run_id, last_seen_at, last_seen_run_id, checked_from)
+        detail, status, first_seen_at, first_seen_run_id, last_seen_at, last_seen_run_id, checked_from,
+        checked_until)
     SELECT kind, csd_id, isin, account, reference, expected, actual, actual - expected, detail, 'OPEN',
-        %(now)s, %(run)s, %(now)s, %(run)s, since
+        %(now)s, %(run)s, %(now)s, %(run)s, since, until
     FROM (
         -- one finding per break: the upsert may touch a break only once (the largest difference is kept)
         SELECT DISTINCT ON (kind, csd_id, isin, account, reference) * FROM recon_found
@@ -209,8 +210,10 @@ WITH up AS (
     ON CONFLICT (kind, csd_id, isin, account, reference) WHERE status IN ('OPEN', 'ACK')
     DO UPDATE SET expected = EXCLUDED.expected, actual = EXCLUDED.actual, difference = EXCLUDED.difference,
         detail = EXCLUDED.detail, last_seen_at = EXCLUDED.last_seen_at, last_seen_run_id = EXCLUDED.last_seen_run_id,
-        -- seen again over a later window: it still holds the earlier day's difference
-        checked_from = LEAST(reconciliation_break.checked_from, EXCLUDED.checked_from)
+        -- seen again over a later window: it still holds the earlier day's difference, and may hold one
+        -- of the later days too
+        checked_from = LEAST(reconciliation_break.checked_from, EXCLUDED.checked_from),
+        checked_until = GREATEST(reconciliation_break.checked_until, EXCLUDED.checked_until)
     RETURNING id, (xmax = 0) AS inserted
 ), events AS (
     INSERT INTO reconciliation_breakevent (break_id, from_status, to_status, actor, note, run_id, at)
@@ -227,9 +230,10 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
 # wall clock, so the audit trail is in the order things were done.
 #
 # A live break not seen by this run is resolved only where this run looked again and could have seen it:
-# - one CSD's break (BALANCE, MV_*): when the run's statements of that CSD cover the window it was found in
-#   (a later window starts from a close that already holds the difference), and the account has no gap in
-#   them or in their baseline;
+# - one CSD's break (BALANCE, MV_*): when the run's statements of that CSD cover the window it was found in,
+#   from its first day (a later window starts from a close that already holds the difference) to the last
+#   day of the latest window it was found in (a close of an earlier day, taken late, cannot see a
+#   difference made after it), and the account has no gap in them or in their baseline;
 # - ISSUED: when its ISIN's check was made (every CSD that may hold it with a recent, complete statement);
 # - OMNIBUS: when its link's check was made (the link active, the issuer's recent statement has the omnibus
 #   account, the investor CSD's participants complete);
@@ -244,6 +248,7 @@ WITH {checks.LATEST}, {checks.INCOMPLETE}, gone AS (
               SELECT 1 FROM reconciliation_statement s
               WHERE s.run_id = %(run)s AND s.role = 'CURRENT' AND s.csd_id = b.csd_id
                 AND s.movements_since <= coalesce(b.checked_from, s.movements_since)
+                AND s.movements_until >= coalesce(b.checked_until, s.movements_until)
                 AND NOT EXISTS (
                     SELECT 1 FROM reconciliation_gap g
                     JOIN registry_securitiesaccount a ON a.id = g.account_id

@@ -116,6 +116,7 @@ def test_a_run_that_no_longer_sees_the_difference_releases_the_suspension(world)
 
 THURSDAY_EVENING = dt.datetime(2026, 11, 26, 17, 0, tzinfo=dt.UTC)  # every CSD past its cut-off
 FRIDAY_MORNING = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)
+FRIDAY = dt.date(2026, 11, 27)
 
 
 def test_a_difference_of_one_day_is_not_resolved_by_the_next_days_run_that_cannot_see_it(world):
@@ -147,3 +148,29 @@ def test_an_issued_total_break_is_not_resolved_by_a_run_that_skipped_its_check(w
     brk.refresh_from_db()
     assert brk.status == "OPEN"
     assert isin_suspended(SHARES, now=END_OF_FRIDAY_IN_MOSCOW)
+
+
+def test_a_late_close_of_the_day_before_does_not_resolve_a_difference_of_the_day_after_it(world):
+    # Friday morning, Thursday not closed yet: the runs look at Thursday and Friday. A ghost movement of
+    # Friday at Strate is found in that window
+    world.clock = FRIDAY_MORNING
+    world.sql(
+        "STRATE",
+        "INSERT INTO refcsd_postings (reference, kind, isin, debit_account, credit_account, quantity,"
+        " from_blocked, settlement_date, booked_at) VALUES ('GHOST-FRI', 'DELIVERY', :isin, 'MIRROR-NSD',"
+        " 'ISSUANCE', :q, false, '2026-11-27', '2026-11-27')",
+        isin=SHARES,
+        q=units(7),
+    )
+    world.reconcile(now=FRIDAY_MORNING)
+    brk = Break.objects.get()
+    assert (brk.kind, brk.checked_from, brk.checked_until) == ("MV_UNKN", dt.date(2026, 11, 26), FRIDAY)
+    # then Thursday's close, taken late, looks at Thursday alone: it cannot see Friday's movement
+    late = world.reconcile(csd="STRATE", kind="EOD", now=FRIDAY_MORNING + dt.timedelta(minutes=10))
+    brk.refresh_from_db()
+    assert brk.status == "OPEN" and late.breaks_resolved == 0
+    # and the next run, from Thursday's close, finds the same break: first seen when it was
+    again = world.reconcile(now=FRIDAY_MORNING + dt.timedelta(minutes=20))
+    assert again.breaks_opened == 0 and list(Break.objects.values_list("pk", "status")) == [(brk.pk, "OPEN")]
+    brk.refresh_from_db()
+    assert brk.first_seen_at == FRIDAY_MORNING

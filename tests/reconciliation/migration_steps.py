@@ -1,0 +1,103 @@
+"""Scenarios of the reconciliation migrations that move data, run on either database: in the test process
+on PostgreSQL (``test_migrations``), and in a child process on the embedded SQLite default of ``make run``.
+Each takes the database back to the migration before the one it tests, writes rows as they were stored
+then (raw SQL: the models describe the tables as they are now), migrates forward and checks the rows."""
+
+import datetime as dt
+
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+APP = "reconciliation"
+
+
+def migrate(name: str | None) -> None:
+    """The reconciliation app at migration ``name`` (None: every app at its latest)."""
+    if connection.vendor == "postgresql":
+        # the test's own transaction: rows written in it must be checked before a table is altered
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    executor = MigrationExecutor(connection)
+    targets = executor.loader.graph.leaf_nodes() if name is None else [(APP, name)]
+    executor.migrate(targets)
+
+
+def sql(statement: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _ids(table: str) -> list[int]:
+    return [pk for (pk,) in sql(f"SELECT id FROM {table} ORDER BY id")]  # noqa: S608 - a constant
+
+
+def world() -> dict[str, int]:
+    """The demo registry, and NSD's account ids by number."""
+    call_command("seed_demo", verbosity=0)
+    return dict(
+        sql(
+            "SELECT a.number, a.id FROM registry_securitiesaccount a JOIN registry_csd c ON c.id = a.csd_id"
+            " WHERE c.code = 'NSD'"
+        )
+    )
+
+
+def _run(csd_id=None) -> int:
+    sql(
+        "INSERT INTO reconciliation_run (csd_id, kind, status, requested_by, requested_at, cross_checks,"
+        " breaks_opened, breaks_seen, breaks_resolved, notes, error)"
+        " VALUES (%s, 'EOD', 'DONE', 'test', %s, false, 0, 0, 0, '', '')",
+        [csd_id, dt.datetime(2026, 11, 25, 16, tzinfo=dt.UTC)],
+    )
+    return _ids("reconciliation_run")[-1]
+
+
+def _statement(
+    run_id: int, csd_id: int, as_of: dt.date, *, role="CURRENT", baseline_id=None, until=None
+) -> int:
+    sql(
+        "INSERT INTO reconciliation_statement (run_id, csd_id, role, as_of, end_of_day, baseline_id,"
+        " movements_since, movements_until, pulled_at) VALUES (%s, %s, %s, %s, true, %s, %s, %s, %s)",
+        [
+            run_id,
+            csd_id,
+            role,
+            as_of,
+            baseline_id,
+            until and as_of,
+            until,
+            dt.datetime(2026, 11, 25, tzinfo=dt.UTC),
+        ],
+    )
+    return _ids("reconciliation_statement")[-1]
+
+
+def nsd_id() -> int:
+    return sql("SELECT id FROM registry_csd WHERE code = 'NSD'")[0][0]
+
+
+def checked_until_is_the_window_end_of_the_run_that_last_found_a_break() -> None:
+    world()
+    nsd = nsd_id()
+    migrate("0009_break_seen_by")
+    first, last = _run(nsd), _run(nsd)
+    thursday, friday = dt.date(2026, 11, 26), dt.date(2026, 11, 27)
+    baseline = _statement(first, nsd, dt.date(2026, 11, 25), role="BASELINE")
+    _statement(first, nsd, thursday, baseline_id=baseline, until=thursday)
+    _statement(last, nsd, friday, baseline_id=baseline, until=friday)
+    seen = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+    for kind, csd, checked_from in (("BALANCE", nsd, thursday), ("LG_CHAIN", None, None)):
+        sql(
+            "INSERT INTO reconciliation_break (kind, csd_id, isin, account, reference, detail, status,"
+            " first_seen_at, first_seen_run_id, last_seen_at, last_seen_run_id, checked_from)"
+            " VALUES (%s, %s, '', 'ISSUANCE', '', '', 'OPEN', %s, %s, %s, %s, %s)",
+            [kind, csd, seen, first, seen, last, checked_from],
+        )
+    migrate("0010_break_checked_until")
+    assert sql("SELECT kind, checked_until FROM reconciliation_break ORDER BY kind") == [
+        ("BALANCE", friday),
+        ("LG_CHAIN", None),
+    ]
+    migrate(None)
