@@ -4,6 +4,7 @@ Each takes the database back to the migration before the one it tests, writes ro
 then (raw SQL: the models describe the tables as they are now), migrates forward and checks the rows."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.core.management import call_command
 from django.db import connection
@@ -99,5 +100,40 @@ def checked_until_is_the_window_end_of_the_run_that_last_found_a_break() -> None
     assert sql("SELECT kind, checked_until FROM reconciliation_break ORDER BY kind") == [
         ("BALANCE", friday),
         ("LG_CHAIN", None),
+    ]
+    migrate(None)
+
+
+def duplicate_position_lines_are_summed_into_one() -> None:
+    """Before 0006 a statement could hold one ISIN of an account on several lines (two places of
+    safekeeping): the migration sums them into the line of the lowest id, so the constraint can be added."""
+    accounts = world()
+    nsd = nsd_id()
+    migrate("0005_run_complete_without_contra_gaps")
+    run = _run(nsd)
+    statement = _statement(run, nsd, dt.date(2026, 11, 25), role="BASELINE")
+    lines = [
+        ("DEMARUMM-OWN", "RU000DEMO019", "10.5"),
+        ("DEMARUMM-OWN", "RU000DEMO027", "7"),
+        ("DEMARUMM-OWN", "RU000DEMO019", "20.25"),
+        ("ISSUANCE", "RU000DEMO019", "-30.75"),
+        ("DEMARUMM-OWN", "RU000DEMO019", "100"),
+    ]
+    for number, isin, quantity in lines:
+        sql(
+            "INSERT INTO reconciliation_position (statement_id, account_id, kind, isin, quantity)"
+            " VALUES (%s, %s, 'OWN', %s, %s)",
+            [statement, accounts[number], isin, Decimal(quantity)],
+        )
+    first = _ids("reconciliation_position")[0]
+    migrate("0006_position_one_line_per_isin")
+    kept = sql(
+        "SELECT id, account_id, isin, quantity FROM reconciliation_position WHERE statement_id = %s ORDER BY id",
+        [statement],
+    )
+    assert [(pk, account, isin, Decimal(q)) for pk, account, isin, q in kept] == [
+        (first, accounts["DEMARUMM-OWN"], "RU000DEMO019", Decimal("130.75")),
+        (first + 1, accounts["DEMARUMM-OWN"], "RU000DEMO027", Decimal(7)),
+        (first + 3, accounts["ISSUANCE"], "RU000DEMO019", Decimal("-30.75")),
     ]
     migrate(None)

@@ -2,6 +2,34 @@
 
 from django.db import migrations, models
 
+# Statements stored before one ISIN of an account was held to one line (a CSD stating it per place of
+# safekeeping) may hold it on several: each such group is summed into its line of the lowest id and the
+# other lines are deleted, so the constraint below can be added. Plain SQL that PostgreSQL and SQLite (the
+# embedded default) both run; the old index on (statement, account, isin) is still there to serve it.
+SUM_DUPLICATE_LINES = [
+    """
+    UPDATE reconciliation_position SET quantity = (
+        SELECT sum(p.quantity) FROM reconciliation_position p
+        WHERE p.statement_id = reconciliation_position.statement_id
+          AND p.account_id = reconciliation_position.account_id AND p.isin = reconciliation_position.isin
+    )
+    WHERE id IN (
+        SELECT min(id) FROM reconciliation_position
+        GROUP BY statement_id, account_id, isin HAVING count(*) > 1
+    )
+    """,
+    """
+    DELETE FROM reconciliation_position WHERE id IN (
+        SELECT p.id FROM reconciliation_position p
+        JOIN (
+            SELECT statement_id, account_id, isin, min(id) AS keep FROM reconciliation_position
+            GROUP BY statement_id, account_id, isin HAVING count(*) > 1
+        ) d ON d.statement_id = p.statement_id AND d.account_id = p.account_id AND d.isin = p.isin
+        WHERE p.id <> d.keep
+    )
+    """,
+]
+
 
 class Migration(migrations.Migration):
 
@@ -11,6 +39,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunSQL(SUM_DUPLICATE_LINES, migrations.RunSQL.noop),
         migrations.RemoveIndex(
             model_name='position',
             name='recon_position_line',
