@@ -56,16 +56,24 @@ def _run(csd_id=None) -> int:
 
 
 def _statement(
-    run_id: int, csd_id: int, as_of: dt.date, *, role="CURRENT", baseline_id=None, until=None
+    run_id: int,
+    csd_id: int,
+    as_of: dt.date,
+    *,
+    role="CURRENT",
+    baseline_id=None,
+    until=None,
+    end_of_day=True,
 ) -> int:
     sql(
         "INSERT INTO reconciliation_statement (run_id, csd_id, role, as_of, end_of_day, baseline_id,"
-        " movements_since, movements_until, pulled_at) VALUES (%s, %s, %s, %s, true, %s, %s, %s, %s)",
+        " movements_since, movements_until, pulled_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
             run_id,
             csd_id,
             role,
             as_of,
+            end_of_day,
             baseline_id,
             until and as_of,
             until,
@@ -136,4 +144,27 @@ def duplicate_position_lines_are_summed_into_one() -> None:
         (first + 1, accounts["DEMARUMM-OWN"], "RU000DEMO027", Decimal(7)),
         (first + 3, accounts["ISSUANCE"], "RU000DEMO019", Decimal("-30.75")),
     ]
+    migrate(None)
+
+
+def every_close_stored_before_0008_covers_the_accounts_registered_now() -> None:
+    """Closes stored before they recorded their accounts: each is taken to cover the accounts of its CSD
+    registered now (what the checks had assumed), not only the latest, since a run may start from an older
+    one (a weekend's re-close of Friday starts from Thursday's)."""
+    accounts = world()
+    nsd = nsd_id()
+    migrate("0007_ledger_outcome_break_kinds")
+    run = _run(nsd)
+    wednesday, thursday, friday = (dt.date(2026, 11, d) for d in (25, 26, 27))
+    first = _statement(run, nsd, wednesday - dt.timedelta(days=1), role="BASELINE")
+    closes = [first, _statement(run, nsd, wednesday, baseline_id=first, until=wednesday)]
+    closes.append(_statement(run, nsd, thursday, baseline_id=closes[-1], until=thursday))
+    intraday = _statement(run, nsd, friday, baseline_id=closes[-1], until=friday, end_of_day=False)
+    migrate("0008_statement_covered_accounts")
+    covered = sql(
+        "SELECT statement_id, securitiesaccount_id FROM reconciliation_statement_covered_accounts"
+        " ORDER BY statement_id, securitiesaccount_id"
+    )
+    assert covered == [(close, account) for close in closes for account in sorted(accounts.values())]
+    assert intraday not in {statement for statement, _account in covered}
     migrate(None)

@@ -40,3 +40,7 @@ def test_one_isin_stored_on_several_lines_before_0006_is_summed_into_one_line(db
 
 def test_one_isin_stored_on_several_lines_is_summed_on_the_embedded_sqlite_default_too(tmp_path):
     in_child_on_sqlite(tmp_path, "duplicate_position_lines_are_summed_into_one")
+
+
+def test_every_close_stored_before_closes_recorded_their_accounts_covers_the_accounts_registered_now(db):
+    steps.every_close_stored_before_0008_covers_the_accounts_registered_now()

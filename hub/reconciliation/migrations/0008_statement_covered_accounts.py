@@ -2,16 +2,15 @@
 
 from django.db import migrations, models
 
-# The closes stored before coverage was recorded: the latest of each CSD (the baseline of its next runs) is
-# taken to cover every account registered now, as the checks had assumed; older ones cover none, so a run
-# from one of them leaves every account out of check 1 (a baseline gap) rather than guessing.
-COVER_LATEST_CLOSES = """
+# The closes stored before coverage was recorded: each is taken to cover every account of its CSD registered
+# now, as the checks had assumed. Every close, not only the latest: a run may start from an older one (a
+# weekend's or a late re-close of Friday starts from Thursday's, and so does a close after a holiday), and a
+# close that covered none would leave every account of its CSD out of check 1.
+COVER_EVERY_CLOSE = """
 INSERT INTO reconciliation_statement_covered_accounts (statement_id, securitiesaccount_id)
 SELECT s.id, a.id
 FROM reconciliation_statement s JOIN registry_securitiesaccount a ON a.csd_id = s.csd_id
-WHERE s.end_of_day AND s.as_of = (
-    SELECT max(s2.as_of) FROM reconciliation_statement s2 WHERE s2.csd_id = s.csd_id AND s2.end_of_day
-)
+WHERE s.end_of_day
 """
 
 
@@ -33,5 +32,5 @@ class Migration(migrations.Migration):
             name='what',
             field=models.CharField(help_text="holdings or transactions; baseline: an account the run's baseline did not cover (registered after it was taken)", max_length=12),
         ),
-        migrations.RunSQL(COVER_LATEST_CLOSES, migrations.RunSQL.noop),
+        migrations.RunSQL(COVER_EVERY_CLOSE, migrations.RunSQL.noop),
     ]
