@@ -250,3 +250,32 @@ def test_a_transfer_whose_run_was_claimed_before_the_pull_and_committed_after_it
     assert transfer.status == "SETTLED"
     run = run_check(run=run, pulled=pulled, now=pulled_at)
     assert run.status == "DONE" and breaks(run) == set()
+
+
+def test_a_run_whose_baseline_covers_none_of_a_csds_accounts_is_not_complete(world):
+    # a close stored before closes recorded the accounts they covered, and not taken to cover any
+    covered = Statement.covered_accounts.through.objects.filter(statement__csd__code="NSD")
+    assert covered.delete()[0] > 0
+    run = world.reconcile()
+    assert run.status == "DONE", run.error
+    assert breaks(run) == set() and not run.cross_checks
+    notes = run.notes.splitlines()
+    assert notes[0] == (
+        "NSD: none of its accounts is in its baseline (the close of 2026-11-25): check 1 not made there"
+    )
+    assert "NSD: check 1 not made for its issuance account ISSUANCE (not in the baseline)" in notes
+    assert "NSD: check 1 not made for its omnibus account OMNIBUS-STRATE (not in the baseline)" in notes
+
+
+def test_a_csds_own_account_registered_after_the_close_leaves_the_run_incomplete_until_its_first_close(world):
+    nsd = CSD.objects.get(code="NSD")
+    issuance = SecuritiesAccount.objects.get(csd=nsd, number="ISSUANCE")
+    Statement.covered_accounts.through.objects.filter(securitiesaccount=issuance).delete()
+    run = world.reconcile()
+    assert not run.cross_checks
+    assert run.notes.splitlines()[0] == (
+        "NSD: check 1 not made for its issuance account ISSUANCE (not in the baseline)"
+    )
+    world.reconcile(now=THURSDAY_EVENING, kind=Run.Kind.END_OF_DAY)
+    friday = world.reconcile(now=FRIDAY_MORNING)
+    assert friday.cross_checks and friday.notes == ""
