@@ -62,10 +62,14 @@ def stored_baseline(*, csd: CSD, before: dt.date) -> Statement | None:
 
 def closing_day(csd: CSD, *, now: dt.datetime) -> dt.date:
     """The business day an end-of-day run at ``now`` closes: the last business day of the CSD whose
-    settlement cut-off (in its own time zone) is at or before ``now`` less ``RECONCILIATION_EOD_DELAY_MINUTES``.
-    Not the date of ``now``: a run scheduled past local midnight (a late cut-off plus the delay), or a task
-    delivered late (a worker restarted overnight), closes the day it is for, not the next one."""
-    local = csd_local_now(csd, now=now - dt.timedelta(minutes=conf.eod_delay_minutes()))
+    settlement cut-off (in its own time zone) is at or before ``now`` less half of
+    ``RECONCILIATION_EOD_DELAY_MINUTES``. Not the date of ``now``: a run scheduled past local midnight (a
+    late cut-off plus the delay), or a task delivered late (a worker restarted overnight), closes the day it
+    is for, not the next one. Half the delay, not all of it: the crontab fires at the cut-off plus the delay,
+    and a run a moment before it (beat's clock ahead of the worker's), or one of a crontab made before the
+    delay was raised (up to twice), still closes that day rather than the day before again."""
+    margin = dt.timedelta(minutes=conf.eod_delay_minutes()) / 2
+    local = csd_local_now(csd, now=now - margin)
     day = local.date() if local.time() >= csd.settlement_cutoff else local.date() - dt.timedelta(days=1)
     while not csd_is_business_day(csd, day):
         day -= dt.timedelta(days=1)

@@ -1,7 +1,7 @@
 """An end-of-day run closes the business day being closed, whenever it runs: the last business day whose
-cut-off is at or before the run's time less ``RECONCILIATION_EOD_DELAY_MINUTES`` (60). Not the date of the
-run: with a cut-off late in the evening the run falls after local midnight, and a task can be delivered
-late.
+cut-off is at or before the run's time less half of ``RECONCILIATION_EOD_DELAY_MINUTES`` (60). Not the date
+of the run: with a cut-off late in the evening the run falls after local midnight, and a task can be
+delivered late; nor the day before when the run comes a moment before its crontab.
 
 The world (see conftest): NSD (Moscow, UTC+3) closed Wednesday 25 November; transfer T settled on Thursday.
 """
@@ -36,12 +36,31 @@ def test_the_day_closed_is_the_last_business_day_whose_cut_off_is_past_by_the_de
     call_command("seed_demo", verbosity=0)
     nsd = CSD.objects.get(code="NSD")  # cut-off 18:00
     assert closing_day(nsd, now=at_moscow(THURSDAY, 19, 0)) == THURSDAY
-    assert closing_day(nsd, now=at_moscow(THURSDAY, 18, 59)) == WEDNESDAY  # the delay has not passed
+    assert closing_day(nsd, now=at_moscow(THURSDAY, 18, 29)) == WEDNESDAY  # half the delay has not passed
     assert closing_day(nsd, now=at_moscow(FRIDAY, 8, 0)) == THURSDAY  # a task delivered the next morning
     assert closing_day(nsd, now=at_moscow(dt.date(2026, 11, 29), 19, 0)) == FRIDAY  # Sunday
     CSD.objects.filter(pk=nsd.pk).update(settlement_cutoff=dt.time(23, 30))
     nsd.refresh_from_db()
     assert closing_day(nsd, now=at_moscow(FRIDAY, 0, 30)) == THURSDAY  # past midnight
+
+
+def test_a_run_fired_a_moment_before_its_crontab_still_closes_the_day_it_is_for(db, monkeypatch):
+    from django.core.management import call_command
+
+    call_command("seed_demo", verbosity=0)
+    nsd = CSD.objects.get(code="NSD")  # cut-off 18:00, crontab at 19:00 (the delay of 60 minutes)
+    early = dt.timedelta(milliseconds=1)  # beat's clock a little ahead of the worker's
+    assert closing_day(nsd, now=at_moscow(THURSDAY, 19, 0) - early) == THURSDAY
+    # the other edge: cut-off plus half the delay
+    assert closing_day(nsd, now=at_moscow(THURSDAY, 18, 30)) == THURSDAY
+    assert closing_day(nsd, now=at_moscow(THURSDAY, 18, 30) - early) == WEDNESDAY
+    # the delay raised to two hours while beat still fires the crontab of one hour
+    monkeypatch.setenv("RECONCILIATION_EOD_DELAY_MINUTES", "120")
+    assert closing_day(nsd, now=at_moscow(THURSDAY, 19, 0)) == THURSDAY
+    monkeypatch.delenv("RECONCILIATION_EOD_DELAY_MINUTES")
+    CSD.objects.filter(pk=nsd.pk).update(settlement_cutoff=dt.time(23, 30))
+    nsd.refresh_from_db()
+    assert closing_day(nsd, now=at_moscow(FRIDAY, 0, 30) - early) == THURSDAY  # past midnight
 
 
 def test_an_end_of_day_run_past_local_midnight_closes_the_day_before_and_the_next_day_starts_from_it(world):
