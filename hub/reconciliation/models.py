@@ -6,7 +6,8 @@ the breaks the checks found, with the audit trail of each break.
   movements of its statement of transactions since its **baseline** (the previous end-of-day statement).
   A run that finds no end-of-day statement of an earlier day pulls one itself (role BASELINE).
 - A **break** is one difference; while it stays open, every run that sees it again updates its figures and
-  keeps its first-seen time. A break no longer seen is resolved by the run.
+  keeps its first-seen time, and the runs that found it are kept as stretches (``Sighting``). A break no
+  longer seen is resolved by the run.
 """
 
 from django.db import models
@@ -215,9 +216,6 @@ class Break(models.Model):
     first_seen_run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
     last_seen_at = models.DateTimeField()
     last_seen_run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
-    seen_by = models.ManyToManyField(
-        Run, related_name="breaks_found", blank=True, help_text="Every run that found it, first to last"
-    )
     suspends_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -267,6 +265,27 @@ class Break(models.Model):
             x for x in (self.csd_id and self.csd.code, self.isin, self.account, self.reference) if x
         )
         return f"{self.kind} {where} {self.status}"
+
+
+class Sighting(models.Model):
+    """A stretch of runs of one scope (one CSD, or every CSD) that found a break, each of them: every run of
+    that scope numbered from ``first_run`` to ``last_run``. A run that finds the break again right after the
+    stretch's last run of its scope extends it, so a break seen run after run costs one row, not one per
+    run; a run of the scope between two that did not find it (or failed) starts another stretch."""
+
+    brk = models.ForeignKey(Break, on_delete=models.CASCADE, related_name="sightings", db_column="break_id")
+    first_run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+    last_run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_run__lte=models.F("last_run")), name="recon_sighting_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"break {self.brk_id} seen by runs {self.first_run_id} to {self.last_run_id}"
 
 
 class BreakEvent(models.Model):

@@ -96,7 +96,15 @@ def breaks_list(
     if isin:
         breaks = breaks.filter(isin=isin)
     if run:  # every break the run found, new or still open, whatever later runs did with it
-        breaks = breaks.filter(seen_by=run)
+        scope = Run.objects.filter(pk=run).values_list("csd_id", flat=True)
+        if not scope:
+            return breaks.none()
+        # a stretch of the run's own scope that reaches over it (runs of other scopes are numbered between)
+        breaks = breaks.filter(
+            sightings__first_run_id__lte=run,
+            sightings__last_run_id__gte=run,
+            sightings__first_run__csd_id=scope[0],
+        )
     return breaks.order_by("-id")
 
 

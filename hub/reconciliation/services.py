@@ -237,8 +237,14 @@ WITH up AS (
     INSERT INTO reconciliation_breakevent (break_id, from_status, to_status, actor, note, run_id, at)
     SELECT id, '', 'OPEN', 'system', 'found by run ' || %(run)s, %(run)s, %(wall)s FROM up WHERE inserted
     RETURNING 1
-), seen AS (
-    INSERT INTO reconciliation_break_seen_by (break_id, run_id) SELECT id, %(run)s FROM up
+), extended AS (
+    -- found by the previous run of this run's scope too: its stretch goes on to this run
+    UPDATE reconciliation_sighting sg SET last_run_id = %(run)s
+    FROM up WHERE sg.break_id = up.id AND sg.last_run_id = %(previous)s
+    RETURNING sg.break_id
+), started AS (
+    INSERT INTO reconciliation_sighting (break_id, first_run_id, last_run_id)
+    SELECT id, %(run)s, %(run)s FROM up WHERE id NOT IN (SELECT break_id FROM extended)
     RETURNING 1
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FROM up
@@ -293,8 +299,15 @@ SELECT count(*) FROM done
 
 
 def _breaks_upsert(*, run: Run, now: dt.datetime) -> tuple[int, int]:
+    # the run of the same scope (this CSD, or every CSD) numbered just before this one, whatever became of it
+    previous = (
+        Run.objects.filter(csd_id=run.csd_id, pk__lt=run.pk)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
     with connection.cursor() as cursor:
-        cursor.execute(UPSERT, {"run": run.pk, "now": now, "wall": timezone.now()})
+        cursor.execute(UPSERT, {"run": run.pk, "now": now, "wall": timezone.now(), "previous": previous})
         opened, seen = cursor.fetchone()
     return opened, seen
 

@@ -168,3 +168,38 @@ def every_close_stored_before_0008_covers_the_accounts_registered_now() -> None:
     assert covered == [(close, account) for close in closes for account in sorted(accounts.values())]
     assert intraday not in {statement for statement, _account in covered}
     migrate(None)
+
+
+def _break(run_id: int, kind="ISSUED") -> int:
+    seen = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+    sql(
+        "INSERT INTO reconciliation_break (kind, isin, account, reference, detail, status, first_seen_at,"
+        " first_seen_run_id, last_seen_at, last_seen_run_id) VALUES (%s, '', '', '', '', 'OPEN', %s, %s, %s, %s)",
+        [kind, seen, run_id, seen, run_id],
+    )
+    return _ids("reconciliation_break")[-1]
+
+
+def runs_that_found_a_break_become_stretches_of_runs_of_one_scope() -> None:
+    """Before 0011 each run that found a break was one row; after, each stretch of runs of one scope."""
+    from hub.reconciliation.selectors import breaks_list
+
+    world()
+    nsd = nsd_id()
+    migrate("0010_break_checked_until")
+    r1, r2, r3, r4, r5, r6 = (_run(csd) for csd in (None, nsd, None, None, None, nsd))
+    b1, b2 = _break(r1), _break(r2, kind="LG_CHAIN")
+    links = [(b1, r1), (b1, r3), (b1, r5), (b1, r6), (b2, r2), (b2, r6)]  # r4 (every CSD) missed b1
+    for brk, run in links:
+        sql("INSERT INTO reconciliation_break_seen_by (break_id, run_id) VALUES (%s, %s)", [brk, run])
+    migrate("0011_break_sightings")
+    stretches = sql(
+        "SELECT break_id, first_run_id, last_run_id FROM reconciliation_sighting ORDER BY break_id, first_run_id"
+    )
+    # r2 is NSD's, between r1 and r3 of every CSD; r2 and r6 are NSD's two runs in a row
+    assert stretches == [(b1, r1, r3), (b1, r5, r5), (b1, r6, r6), (b2, r2, r6)]
+    migrate("0010_break_checked_until")
+    assert sql("SELECT break_id, run_id FROM reconciliation_break_seen_by ORDER BY break_id, run_id") == links
+    migrate(None)
+    found = {run: list(breaks_list(run=run).values_list("pk", flat=True)) for run in (r1, r2, r3, r4, r5, r6)}
+    assert found == {r1: [b1], r2: [b2], r3: [b1], r4: [], r5: [b1], r6: [b2, b1]}

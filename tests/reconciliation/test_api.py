@@ -109,3 +109,59 @@ def test_the_breaks_of_a_run_are_every_break_it_found_even_those_found_again_lat
         assert [b["id"] for b in listed] == [with_a_break.pk], run
     closing = Run.objects.get(kind="EOD")  # the fixture's closing run found nothing
     assert operator.get(f"/api/v1/reconciliation/breaks/?run={closing.pk}").json() == []
+
+
+def ghost_movement_at_strate(world):
+    """A break of Strate's statements: found by the runs of Strate and of every CSD, not by NSD's."""
+    world.sql(
+        "STRATE",
+        "INSERT INTO refcsd_postings (reference, kind, isin, debit_account, credit_account, quantity,"
+        " from_blocked, settlement_date, booked_at) VALUES ('GHOST-1', 'DELIVERY', :isin, 'MIRROR-NSD',"
+        " 'ISSUANCE', :q, false, '2026-11-26', '2026-11-26')",
+        isin=SHARES,
+        q=units(7),
+    )
+
+
+def test_a_break_seen_run_after_run_is_stored_once_per_stretch_of_runs_and_each_run_still_lists_it(
+    operator, world
+):
+    from hub.reconciliation.models import Sighting
+
+    ghost_movement_at_strate(world)
+    every = [world.reconcile(now=LATER_THAT_DAY + dt.timedelta(minutes=m)) for m in (0, 15, 30, 45)]
+    nsd = world.reconcile(csd="NSD", now=LATER_THAT_DAY + dt.timedelta(minutes=50))  # between, not finding it
+    last = world.reconcile(now=LATER_THAT_DAY + dt.timedelta(minutes=60))
+    brk = Break.objects.get()
+    # one row for the stretch of runs of every CSD, however long, not one per run
+    assert list(Sighting.objects.values_list("brk", "first_run", "last_run")) == [
+        (brk.pk, every[0].pk, last.pk)
+    ]
+    for run in [*every, last]:
+        assert [b["id"] for b in operator.get(f"/api/v1/reconciliation/breaks/?run={run.pk}").json()] == [
+            brk.pk
+        ]
+    assert operator.get(f"/api/v1/reconciliation/breaks/?run={nsd.pk}").json() == []
+
+
+def test_a_run_between_two_that_found_a_break_and_failed_is_not_said_to_have_found_it(operator, world):
+    from csd_adapters import base as csd_base
+    from csd_adapters.inprocess import LedgerAdapter
+
+    class Down(LedgerAdapter):
+        def holdings(self, *, account, as_of):
+            raise csd_base.CsdUnavailable("connection refused")
+
+    ghost_movement_at_strate(world)
+    before = world.reconcile()
+    world.adapters["NSD"], up = Down(ledger=world.ledgers["NSD"], csd="NSD"), world.adapters["NSD"]
+    with pytest.raises(csd_base.CsdUnavailable):
+        world.reconcile(now=LATER_THAT_DAY + dt.timedelta(minutes=15))
+    failed = Run.objects.get(status="FAILED")
+    world.adapters["NSD"] = up
+    after = world.reconcile(now=LATER_THAT_DAY + dt.timedelta(minutes=30))
+    brk = Break.objects.get()
+    for run, listed in ((before, [brk.pk]), (failed, []), (after, [brk.pk])):
+        assert [
+            b["id"] for b in operator.get(f"/api/v1/reconciliation/breaks/?run={run.pk}").json()
+        ] == listed

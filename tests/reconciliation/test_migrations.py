@@ -44,3 +44,11 @@ def test_one_isin_stored_on_several_lines_is_summed_on_the_embedded_sqlite_defau
 
 def test_every_close_stored_before_closes_recorded_their_accounts_covers_the_accounts_registered_now(db):
     steps.every_close_stored_before_0008_covers_the_accounts_registered_now()
+
+
+def test_the_runs_that_found_a_break_become_stretches_and_each_run_still_finds_its_breaks(db):
+    steps.runs_that_found_a_break_become_stretches_of_runs_of_one_scope()
+
+
+def test_the_runs_that_found_a_break_become_stretches_on_the_embedded_sqlite_default_too(tmp_path):
+    in_child_on_sqlite(tmp_path, "runs_that_found_a_break_become_stretches_of_runs_of_one_scope")
