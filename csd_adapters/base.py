@@ -265,6 +265,18 @@ class ProtocolError(AdapterError):
     """The CSD answered with something that is not a valid reply to the request."""
 
 
+class RequestNotProcessed(ProtocolError):
+    """The request was turned away whole, so nothing in it was applied: the CSD answered it with an HTTP
+    client error (400 it cannot read it, 401 or 403 not allowed, 404 or 405 no such endpoint, 413 too large,
+    415 ...; not 408 or 429, which are transient, nor 422, a refusal for a rule), or it could not be sent at
+    all (a base URL that is none, a redirect loop). ``status`` is the HTTP status, if there was an answer.
+    Sending it again as it is gets the same answer."""
+
+    def __init__(self, message: str = "", *, status: int | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.status = status
+
+
 class LegNotExpressible(AdapterError):
     """The leg cannot be written in the CSD's message standard (an account number an MT field cannot
     carry, say): nothing was sent for it."""
@@ -299,9 +311,9 @@ class CsdTimeout(AdapterError):
 
 
 class OutcomeUnknown(AdapterError):
-    """The CSD's answer to an exchange cannot be read leg by leg (an HTTP error status, a reply about
-    transactions never sent, a reply part no leg can be told to own): it refused none of the legs, and
-    may or may not have applied them: replay it."""
+    """The CSD's answer to an exchange cannot be read leg by leg (a reply about transactions never sent,
+    a reply part no leg can be told to own, an HTTP server error other than the transient ones): it
+    refused none of the legs, and may or may not have applied them: replay it."""
 
     permanent = False
 

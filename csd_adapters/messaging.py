@@ -22,9 +22,11 @@ replies, found by its reference, exactly as a single leg's: each operation is wr
 send a message and read its replies, and either driver runs them. A commit that sends two instructions
 (MT) sends every leg's first instruction in one round of bulk files, then the second instruction of
 the legs still waiting for their match in the next, as a single commit stops at a refusal. Each reply
-part is read on its own, so that one the hub cannot read is the error of its own leg only; an answer to
-the exchange as a whole (an HTTP error status, a reply about transactions never sent) refuses no leg and
-is ``OutcomeUnknown``, transient.
+part is read on its own, so that one the hub cannot read is the error of its own leg only; an answer about
+the exchange as a whole that says nothing sure of the legs (a reply about transactions never sent, an HTTP
+server error other than the transient ones) refuses no leg and is ``OutcomeUnknown``, transient. A request
+the CSD turned away whole with an HTTP client error (400, 403, 404 ...: ``RequestNotProcessed``) applied
+nothing: a permanent error of every leg in it, as a 422 is a refusal of every leg in it.
 
 Statements (semt.002 / MT535, semt.017 / MT536) are read only when they are the whole answer to the
 request: the account and day asked for, one page, complete (``COMP``) and of settled positions (``SETT``);
@@ -58,6 +60,7 @@ from csd_adapters.base import (
     OutcomeUnknown,
     Position,
     ProtocolError,
+    RequestNotProcessed,
     Transactions,
     refusal_for,
 )
@@ -305,7 +308,8 @@ class MessagingAdapter(CsdAdapter):
                 except AdapterError as exc:
                     if not exc.permanent:
                         raise
-                    # the CSD refused the whole file for a rule (HTTP 422): a refusal of every leg in it
+                    # the CSD refused the whole file for a rule (HTTP 422), or turned it away unprocessed
+                    # (an HTTP client error): a permanent error of every leg in it
                     for index, steps, _ in chunk:
                         steps.close()
                         results[index] = LegResult(leg_id=legs[index].leg_id, error=exc)
@@ -354,12 +358,16 @@ class MessagingAdapter(CsdAdapter):
         return answers
 
     def _exchange(self, path: str, body: bytes) -> Reply:
-        """One exchange of leg messages. An answer to the exchange as a whole that refuses nothing for a
-        rule (an HTTP error status other than 422: a bulk file the CSD could not read, a request it did
-        not expect) says nothing of what became of the legs: ``OutcomeUnknown``, retried like a CSD
-        that is down."""
+        """One exchange of leg messages. A request the CSD turned away whole (``RequestNotProcessed``: an
+        HTTP client error such as 400 for a file it cannot read or 404 for a path it does not serve, or a
+        request that could not be sent) applied nothing, and sending it again gets the same answer: a
+        permanent error of every leg in it. An answer that is no reply to it (a server error other than
+        the transient ones, a multipart body that cannot be split) says nothing of what became of the
+        legs: ``OutcomeUnknown``, retried like a CSD that is down."""
         try:
             return self.transport.request("POST", path, body=body, content_type=self.content_type)
+        except RequestNotProcessed:
+            raise
         except ProtocolError as exc:
             raise OutcomeUnknown(str(exc)) from exc
 

@@ -3,7 +3,10 @@
 Every HTTP call has a connect and a read timeout. Transient failures (cannot connect, connection lost,
 no reply in time, 408 request timeout, 429 too many requests, 500 internal error, 502/503/504) are
 retried with exponential backoff, jitter and a cap on both the delay and the number of attempts, then
-raised as ``CsdUnavailable`` or ``CsdTimeout``; everything else is raised at once. Retrying is safe only because
+raised as ``CsdUnavailable`` or ``CsdTimeout``; everything else is raised at once: 422 as
+``MessageRejected``, any other client error (4xx), or a request that could not be sent at all (a base URL
+that is none), as ``RequestNotProcessed`` (the CSD applied nothing of it), and any other answer that is
+no reply as ``ProtocolError``. Retrying is safe only because
 every operation is idempotent on its leg reference. A 404 to a statement request is ``UnknownAccount``
 only when the CSD's answer says so (JSON, reason code ``SAFE``, the account asked for); any other 404 is a
 ``ProtocolError``.
@@ -39,6 +42,7 @@ from csd_adapters.base import (
     MessageRejected,
     NotABlockHeader,
     ProtocolError,
+    RequestNotProcessed,
     UnknownAccount,
 )
 
@@ -107,7 +111,11 @@ class Transport(abc.ABC):
             raise ENDORSE_REFUSALS[reply.status](_text(reply))
         if reply.status == 422:
             raise MessageRejected(_text(reply))
-        if reply.status >= 400:
+        if 400 <= reply.status < 500:  # a client error turns the request away whole
+            raise RequestNotProcessed(
+                f"{method} {path}: HTTP {reply.status}: {_text(reply)}", status=reply.status
+            )
+        if reply.status >= 400:  # a server error other than the transient ones (501, 505 ...)
             raise ProtocolError(f"{method} {path}: HTTP {reply.status}: {_text(reply)}")
         return reply
 
@@ -169,15 +177,20 @@ class HttpTransport(Transport):
             raise CsdUnavailable(f"{method} {path}: no connection within {self.timeout[0]}s") from exc
         except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError) as exc:
             raise CsdTimeout(f"{method} {path}: no reply within {self.timeout[1]}s") from exc
+        except requests.exceptions.Timeout as exc:
+            raise CsdTimeout(f"{method} {path}: no reply in time: {exc}") from exc
         except (
             requests.exceptions.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
             # while the body is read: the reply cut short (the CSD died, the link dropped), a broken TLS
             # record, a body that does not decompress
             urllib3.exceptions.HTTPError,
         ) as exc:
             raise CsdUnavailable(f"{method} {path}: connection failed or lost: {exc}") from exc
         except requests.RequestException as exc:
-            raise ProtocolError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            # neither a connection nor a timeout: a base URL that is none (no scheme, an invalid host), a
+            # redirect loop; the CSD processed nothing, and sending it again changes nothing
+            raise RequestNotProcessed(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         return _reply(response.status_code, response.headers.get("Content-Type", ""), content)
 
 

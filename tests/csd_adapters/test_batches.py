@@ -8,7 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from csd_adapters.base import Leg, LegState, OutcomeUnknown, ProtocolError, UnknownAccount
+from csd_adapters.base import (
+    Leg,
+    LegState,
+    OutcomeUnknown,
+    ProtocolError,
+    RequestNotProcessed,
+    UnknownAccount,
+)
 from csd_adapters.profiles import profile_for
 from csd_adapters.reference_csd.ledger import Ledger, seed_document
 from csd_adapters.reference_csd.service import ReferenceCsd
@@ -208,11 +215,8 @@ def test_an_unreadable_reply_part_is_the_error_of_its_own_leg_only(tmp_path):
 @pytest.mark.parametrize(
     "alter",
     [
-        # a bulk file the CSD refuses as a whole (as the reference CSD does one it cannot read)
-        pytest.param(
-            lambda r: Reply(400, "text/plain", (b"message 1 of the bulk file: unreadable",)), id="400"
-        ),
-        pytest.param(lambda r: Reply(403, "text/plain", (b"forbidden",)), id="403"),
+        # a server error other than the transient ones: the CSD may have applied the file
+        pytest.param(lambda r: Reply(501, "text/plain", (b"not implemented",)), id="501"),
         # a reply about transactions the hub never sent
         pytest.param(
             lambda r: Reply(
@@ -237,6 +241,31 @@ def test_an_answer_to_the_whole_bulk_file_refuses_no_leg_and_leaves_the_outcome_
     assert caught.value.permanent is False  # sent again later, as for a CSD that is down
     adapter.transport = WsgiTransport(service)
     assert [r.outcome.state for r in adapter.prepare_many(legs)] == [LegState.PREPARED] * 2
+
+
+class TurnedAway(Transport):
+    """A link that answers every bulk file with an HTTP client error, without passing it on to the CSD."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status, self.sent = status, 0
+
+    def _send(self, method, path, body, params, content_type):
+        self.sent += 1
+        return Reply(self.status, "text/html", (b"<html>turned away</html>",))
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 405, 415])
+def test_a_bulk_file_turned_away_whole_is_a_permanent_error_of_each_of_its_legs(tmp_path, status):
+    adapter, ledger, _service = csd(tmp_path, "NSD")
+    adapter.transport = TurnedAway(status)
+    legs = [leg("NSD"), leg("NSD")]
+    results = adapter.prepare_many(legs)
+    assert [type(r.error) for r in results] == [RequestNotProcessed] * 2
+    assert all(r.error.permanent and r.error.status == status for r in results)
+    assert f"HTTP {status}" in str(results[0].error)
+    assert adapter.transport.sent == 1  # not sent again: the same request gets the same answer
+    assert ledger.balances()[(ACCOUNTS[0], KNOWN_ISIN)] == (Decimal(1000), 0)
 
 
 def test_legs_of_another_csd_are_refused_before_anything_is_sent(tmp_path):

@@ -8,7 +8,14 @@ from decimal import Decimal
 import pytest
 
 from csd_adapters import registry
-from csd_adapters.base import CsdTimeout, CsdUnavailable, Leg, ProtocolError, leg_reference
+from csd_adapters.base import (
+    CsdTimeout,
+    CsdUnavailable,
+    Leg,
+    ProtocolError,
+    RequestNotProcessed,
+    leg_reference,
+)
 from csd_adapters.profiles import PROFILES, Standard
 from csd_adapters.reference_csd.ledger import Ledger
 from csd_adapters.reference_csd.service import ReferenceCsd
@@ -66,6 +73,28 @@ def test_a_permanent_refusal_is_never_retried():
         transport.request("POST", "/messages", body=b"x")
     assert caught.value.permanent is True
     assert transport.attempts == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 413, 415])
+def test_a_client_error_says_the_request_was_turned_away_whole(status):
+    with pytest.raises(RequestNotProcessed) as caught:
+        Scripted([status]).request("POST", "/messages/bulk", body=b"x")
+    assert caught.value.permanent is True and caught.value.status == status
+
+
+@pytest.mark.parametrize("status", [501, 505, 507])
+def test_a_server_error_that_is_not_transient_does_not_say_the_request_was_not_processed(status):
+    with pytest.raises(ProtocolError) as caught:
+        Scripted([status]).request("POST", "/messages/bulk", body=b"x")
+    assert not isinstance(caught.value, RequestNotProcessed)
+
+
+@pytest.mark.parametrize("base_url", ["127.0.0.1:9101", "htp://127.0.0.1:9101", "http://"])
+def test_a_request_that_cannot_be_sent_at_all_was_not_processed(base_url):
+    transport = HttpTransport(base_url, retry=RetryPolicy(attempts=3, backoff=0.01, cap=0.01))
+    with pytest.raises(RequestNotProcessed) as caught:
+        transport.request("POST", "/messages/bulk", body=b"x")
+    assert caught.value.status is None and caught.value.permanent is True
 
 
 def test_an_unreachable_csd_is_unavailable_after_bounded_retries():

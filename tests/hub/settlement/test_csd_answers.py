@@ -1,0 +1,106 @@
+"""Worked stories of what the protocol makes of a CSD's answers that are not a leg's outcome: a request the
+CSD turned away whole (an HTTP client error: it applied nothing), and an answer that says nothing sure of
+the legs (their outcome unknown: sent again).
+
+NSD is reached through its MX adapter and the reference CSD's service, in this process, behind a link
+(``NsdBehindALink``) that can answer for it; the other CSDs through the in-process adapter.
+"""
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from hub.ledger.services import blocks_seal_and_finalise
+from hub.registry.models import CSD
+
+from .books import invariant_violations
+from .messages import NSD_A, STRATE_A, pair
+from .test_protocol import NOON_IN_MOSCOW, SHARES, advance_batch, matched
+
+
+class NsdBehindALink:
+    """NSD's books behind its MX adapter and the reference CSD's service. While ``answer(path, body)``
+    returns a reply, the link gives that reply without passing the request on (a proxy that lost its route,
+    say); when it returns None, the request reaches NSD."""
+
+    def __init__(self, books, answer) -> None:
+        from csd_adapters.mx import MxAdapter
+        from csd_adapters.reference_csd.service import ReferenceCsd
+        from csd_adapters.transport import RetryPolicy, WsgiTransport
+        from hub.registry.adapters import csd_profile
+
+        profile = csd_profile(CSD.objects.get(code="NSD"))
+        link = self
+
+        class Link(WsgiTransport):
+            def _send(self, method, path, body, params, content_type):
+                link.requests.append((path, body))
+                reply = link.answer(path, body)
+                return reply if reply is not None else super()._send(method, path, body, params, content_type)
+
+        self.answer = answer
+        self.requests: list[tuple[str, bytes]] = []
+        retry = RetryPolicy(attempts=1)
+        self.adapter = MxAdapter(
+            profile=profile, transport=Link(ReferenceCsd(profile, books.ledgers["NSD"]), retry=retry)
+        )
+        self.books = books
+
+    def adapter_for(self, csd_row: CSD):
+        return self.adapter if csd_row.code == "NSD" else self.books.adapter_for(csd_row)
+
+
+def not_found(path, body):
+    from csd_adapters.transport import Reply
+
+    return Reply(404, "text/html", (b"<html>no route to /messages/bulk</html>",))
+
+
+def errors_logged(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_csd_turning_the_prepare_away_with_a_404_fails_the_transfer_at_once_not_retried_for_ever(
+    books, caplog
+):
+    nsd = NsdBehindALink(books, not_found)
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="P404"))
+    advance_batch([transfer], nsd.adapter_for)
+    transfer.refresh_from_db()
+    # NSD applied nothing: the transfer aborts with the reason, and Strate's reservation is released
+    assert transfer.status == "ABORTING" and transfer.failure_reason == "OTHR"
+    assert "NSD: POST /messages/bulk: HTTP 404" in transfer.failure_detail
+    assert dict(transfer.legs.values_list("csd__code", "status")) == {"NSD": "PENDING", "STRATE": "ABORTED"}
+    assert books.balance("STRATE", "MIRROR-NSD", SHARES)[1] == 0
+    # NSD turns the release away too: the leg shows why, and operations see it
+    assert dict(transfer.legs.values_list("csd__code", "reason_code"))["NSD"] == "OTHR"
+    assert any(
+        "NSD refused the abort of" in message and "HTTP 404" in message for message in errors_logged(caplog)
+    )
+    # once NSD's route is mended, the release goes through and the transfer fails
+    nsd.answer = lambda path, body: None
+    advance_batch([transfer], nsd.adapter_for, now=NOON_IN_MOSCOW + dt.timedelta(minutes=3))
+    transfer.refresh_from_db()
+    assert transfer.status == "FAILED" and transfer.failure_reason == "OTHR"
+    assert invariant_violations(books) == []
+
+
+def test_a_csd_turning_the_commit_away_after_the_anchor_is_an_error_operations_see_on_the_leg(books, caplog):
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="C404"))
+    advance_batch([transfer], books.adapter_for)
+    blocks_seal_and_finalise()
+    nsd = NsdBehindALink(books, not_found)
+    advance_batch([transfer], nsd.adapter_for)
+    transfer.refresh_from_db()
+    # after the anchor only forward: the transfer waits, its leg shows why, and the error is logged
+    assert transfer.status == "COMMITTING" and transfer.attempts == 0
+    assert dict(transfer.legs.values_list("csd__code", "reason_code"))["NSD"] == "OTHR"
+    assert any(
+        "NSD refused the commit of" in message and "HTTP 404" in message for message in errors_logged(caplog)
+    )
+    nsd.answer = lambda path, body: None
+    advance_batch([transfer], nsd.adapter_for, now=NOON_IN_MOSCOW + dt.timedelta(minutes=3))
+    transfer.refresh_from_db()
+    assert transfer.status == "SETTLED"
+    assert books.balance("STRATE", "DEMAZAJJ-OWN", SHARES) == (Decimal(100_100), 0)
+    assert invariant_violations(books) == []
