@@ -210,6 +210,9 @@ SETTLEMENT_CUTOFFS_ENFORCED = envbool("SETTLEMENT_CUTOFFS_ENFORCED", True)
 SETTLEMENT_LEASE_SECONDS = envint("SETTLEMENT_LEASE_SECONDS", 60, minimum=1)
 SETTLEMENT_RETRY_BASE_SECONDS = envint("SETTLEMENT_RETRY_BASE_SECONDS", 2, minimum=1)
 SETTLEMENT_RETRY_CAP_SECONDS = envint("SETTLEMENT_RETRY_CAP_SECONDS", 120, minimum=1)
+# a CSD answering this many times in a row with something that leaves a leg's outcome unknown (a reply about
+# transactions never sent, say) is no CSD that is simply down: the leg shows it and it is logged at ERROR
+SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS = envint("SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS", 5, minimum=1)
 SETTLEMENT_LACK_RECYCLE_SECONDS = envint("SETTLEMENT_LACK_RECYCLE_SECONDS", 30, minimum=1)
 # a transfer whose commit decision awaits its block is released by the ledger task; this is the safety net
 SETTLEMENT_LEDGER_RECHECK_SECONDS = envint("SETTLEMENT_LEDGER_RECHECK_SECONDS", 10, minimum=1)

@@ -32,8 +32,10 @@ The steps, by the transfer's status:
 - COMMITTING -> SETTLED: every leg posted; a SETTLED entry, confirmations to both participants.
 - ABORTING -> FAILED: every leg released; an ABORT entry, a failure status to both participants.
 
-Transient CSD failures (unreachable, timeout) are retried with exponential backoff, jitter and a cap, for
-the transfers with a leg at that CSD only.
+Transient CSD failures (unreachable, timeout, an answer that says nothing sure of the legs) are retried with
+exponential backoff, jitter and a cap, for the transfers with a leg at that CSD only; an answer that leaves
+a leg's outcome unknown ``SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS`` times in a row is logged at ERROR
+and shown on the leg (OTHR).
 """
 
 from __future__ import annotations
@@ -307,6 +309,8 @@ class _Answers:
     done: list[tuple[Leg, csd.LegOutcome]] = field(default_factory=list)
     refused: dict[int, tuple[Leg, csd.AdapterError]] = field(default_factory=dict)
     later: dict[int, dt.datetime] = field(default_factory=dict)
+    # legs whose outcome the CSD has left unknown for SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS attempts
+    unknown: list[tuple[Transfer, Leg, csd.AdapterError]] = field(default_factory=list)
 
     def stuck(self, run: _Run, operation: str) -> dict[int, dt.datetime]:
         """After the anchor (commit) or once aborting, a refusal cannot change the outcome: the transfer
@@ -355,14 +359,21 @@ def _call_csds(
     futures = csd_calls_parallel({code: partial(call, code) for code in by_csd})
     target = _TARGET_STATES[operation]
     answers = _Answers()
+
+    def later(transfer: Transfer, leg: Leg, exc: csd.AdapterError) -> None:
+        answers.later[transfer.pk] = run.retry(transfer, exc)
+        alert = settings.SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS
+        if isinstance(exc, csd.OutcomeUnknown) and run.attempts[transfer.pk] >= alert:
+            answers.unknown.append((transfer, leg, exc))
+
     for code, future in futures.items():
         try:
             results = future.result()
         except csd.AdapterError as exc:
             if exc.permanent:
                 raise
-            for transfer, _leg in by_csd[code]:
-                answers.later[transfer.pk] = run.retry(transfer, exc)
+            for transfer, leg in by_csd[code]:
+                later(transfer, leg, exc)
             continue
         for (transfer, leg), result in zip(by_csd[code], results, strict=True):
             if result.leg_id != leg.leg_id:
@@ -381,7 +392,7 @@ def _call_csds(
             elif already_done is not None and already_done(leg, error):
                 answers.done.append((leg, csd.LegOutcome(leg_id=leg.leg_id, state=already_done_state)))
             elif not error.permanent:
-                answers.later[transfer.pk] = run.retry(transfer, error)
+                later(transfer, leg, error)
             else:
                 # a refusal other than lack of securities aborts at once: it outranks a LACK on another leg
                 first = answers.refused.get(transfer.pk)
@@ -390,7 +401,28 @@ def _call_csds(
                     answers.refused[transfer.pk] = (leg, error)
     for transfer_id in answers.later:
         answers.refused.pop(transfer_id, None)  # a transfer to try again is not refused yet
+    _outcomes_unknown(answers.unknown, operation.removesuffix("_many"))
     return answers
+
+
+def _outcomes_unknown(unknown: list[tuple[Transfer, Leg, csd.AdapterError]], operation: str) -> None:
+    """Legs whose CSD has answered ``SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS`` times in a row with
+    something that says nothing sure of them (``OutcomeUnknown``: a reply about transactions never sent,
+    say): they are still sent again, but this is no CSD that is simply down, so operations see it, in the
+    log at ERROR and on the leg (OTHR until the CSD answers for it)."""
+    if not unknown:
+        return
+    _legs_refused([(leg, exc) for _transfer, leg, exc in unknown])
+    for transfer, leg, exc in unknown:
+        log.error(
+            "transfer %s: the outcome of the %s of %s at %s is still unknown after %d attempts: %s",
+            transfer.pk,
+            operation,
+            leg.leg_id,
+            leg.csd.code,
+            transfer.attempts + 1,
+            exc,
+        )
 
 
 def _legs_done(done: list[tuple[Leg, csd.LegOutcome]], *, to: str) -> None:

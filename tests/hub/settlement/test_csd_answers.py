@@ -9,8 +9,13 @@ NSD is reached through its MX adapter and the reference CSD's service, in this p
 import datetime as dt
 import logging
 from decimal import Decimal
+from functools import partial
 
+from csd_adapters.mx import MxAdapter
+from csd_adapters.reference_csd.service import ReferenceCsd
+from csd_adapters.transport import Reply, RetryPolicy, WsgiTransport
 from hub.ledger.services import blocks_seal_and_finalise
+from hub.registry.adapters import csd_profile
 from hub.registry.models import CSD
 
 from .books import invariant_violations
@@ -19,24 +24,21 @@ from .test_protocol import NOON_IN_MOSCOW, SHARES, advance_batch, matched
 
 
 class NsdBehindALink:
-    """NSD's books behind its MX adapter and the reference CSD's service. While ``answer(path, body)``
-    returns a reply, the link gives that reply without passing the request on (a proxy that lost its route,
-    say); when it returns None, the request reaches NSD."""
+    """NSD's books behind its MX adapter and the reference CSD's service, and a link between that answers
+    each request with ``answer(path, body, forward)``: ``forward()`` passes the request on to NSD and
+    returns NSD's reply; an answer that does not call it never reaches NSD (a proxy that lost its route,
+    say). ``passed_on`` lets every request through."""
 
     def __init__(self, books, answer) -> None:
-        from csd_adapters.mx import MxAdapter
-        from csd_adapters.reference_csd.service import ReferenceCsd
-        from csd_adapters.transport import RetryPolicy, WsgiTransport
-        from hub.registry.adapters import csd_profile
-
         profile = csd_profile(CSD.objects.get(code="NSD"))
         link = self
 
         class Link(WsgiTransport):
             def _send(self, method, path, body, params, content_type):
                 link.requests.append((path, body))
-                reply = link.answer(path, body)
-                return reply if reply is not None else super()._send(method, path, body, params, content_type)
+                return link.answer(
+                    path, body, partial(super()._send, method, path, body, params, content_type)
+                )
 
         self.answer = answer
         self.requests: list[tuple[str, bytes]] = []
@@ -50,10 +52,22 @@ class NsdBehindALink:
         return self.adapter if csd_row.code == "NSD" else self.books.adapter_for(csd_row)
 
 
-def not_found(path, body):
-    from csd_adapters.transport import Reply
+def passed_on(path, body, forward):
+    return forward()
 
+
+def not_found(path, body, forward):
     return Reply(404, "text/html", (b"<html>no route to /messages/bulk</html>",))
+
+
+def about_transactions_never_sent(path, body, forward):
+    """NSD's reply, changed on the way so that it names other transactions than the legs sent: NSD may have
+    applied them, the hub cannot tell."""
+    reply = forward()
+    if path != "/messages/bulk":
+        return reply
+    parts = tuple(p.replace(b"<AcctOwnrTxId>", b"<AcctOwnrTxId>X", 1) for p in reply.parts)
+    return Reply(reply.status, reply.content_type, parts)
 
 
 def errors_logged(caplog) -> list[str]:
@@ -78,7 +92,7 @@ def test_a_csd_turning_the_prepare_away_with_a_404_fails_the_transfer_at_once_no
         "NSD refused the abort of" in message and "HTTP 404" in message for message in errors_logged(caplog)
     )
     # once NSD's route is mended, the release goes through and the transfer fails
-    nsd.answer = lambda path, body: None
+    nsd.answer = passed_on
     advance_batch([transfer], nsd.adapter_for, now=NOON_IN_MOSCOW + dt.timedelta(minutes=3))
     transfer.refresh_from_db()
     assert transfer.status == "FAILED" and transfer.failure_reason == "OTHR"
@@ -98,9 +112,38 @@ def test_a_csd_turning_the_commit_away_after_the_anchor_is_an_error_operations_s
     assert any(
         "NSD refused the commit of" in message and "HTTP 404" in message for message in errors_logged(caplog)
     )
-    nsd.answer = lambda path, body: None
+    nsd.answer = passed_on
     advance_batch([transfer], nsd.adapter_for, now=NOON_IN_MOSCOW + dt.timedelta(minutes=3))
     transfer.refresh_from_db()
     assert transfer.status == "SETTLED"
     assert books.balance("STRATE", "DEMAZAJJ-OWN", SHARES) == (Decimal(100_100), 0)
     assert invariant_violations(books) == []
+
+
+def test_an_outcome_left_unknown_attempt_after_attempt_is_an_error_operations_see_on_the_leg(
+    books, caplog, settings
+):
+    settings.SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS = 3
+    nsd = NsdBehindALink(books, about_transactions_never_sent)
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="UNKN"))
+    now = NOON_IN_MOSCOW
+    for attempt in (1, 2):
+        advance_batch([transfer], nsd.adapter_for, now=now)
+        transfer.refresh_from_db()
+        assert transfer.status == "PREPARING" and transfer.attempts == attempt
+        assert dict(transfer.legs.values_list("csd__code", "reason_code"))["NSD"] == ""
+        now += dt.timedelta(minutes=5)
+    assert errors_logged(caplog) == []  # so far, as for a CSD that is down: warnings
+    advance_batch([transfer], nsd.adapter_for, now=now)
+    transfer.refresh_from_db()
+    assert transfer.status == "PREPARING" and transfer.attempts == 3  # still sent again: NSD may hold it
+    nsd_leg = transfer.legs.get(csd__code="NSD")
+    assert nsd_leg.reason_code == "OTHR"
+    (error,) = errors_logged(caplog)
+    assert f"the outcome of the prepare of {nsd_leg.leg_id} at NSD is still unknown after 3 attempts" in error
+    assert "transactions never sent" in error
+    # NSD's answers reach the hub again: the leg is reserved, and its reason goes
+    nsd.answer = passed_on
+    advance_batch([transfer], nsd.adapter_for, now=now + dt.timedelta(minutes=5))
+    transfer.refresh_from_db()
+    assert transfer.status == "PREPARED" and transfer.legs.get(csd__code="NSD").reason_code == ""
