@@ -26,7 +26,9 @@ part is read on its own, so that one the hub cannot read is the error of its own
 the exchange as a whole that says nothing sure of the legs (a reply about transactions never sent, an HTTP
 server error other than the transient ones) refuses no leg and is ``OutcomeUnknown``, transient. A request
 the CSD turned away whole with an HTTP client error (400, 403, 404 ...: ``RequestNotProcessed``) applied
-nothing: a permanent error of every leg in it, as a 422 is a refusal of every leg in it.
+nothing: a permanent error of every leg in it, as a 422 is a refusal of every leg in it; but a bulk file
+turned away for what is in it (400, a message the CSD cannot read; 413) goes again in halves, down to the
+message the CSD turns away on its own, so that one leg holds up no other.
 
 Statements (semt.002 / MT535, semt.017 / MT536) are read only when they are the whole answer to the
 request: the account and day asked for, one page, complete (``COMP``) and of settled positions (``SETT``);
@@ -56,6 +58,7 @@ from csd_adapters.base import (
     LegOutcome,
     LegResult,
     LegState,
+    MessageRejected,
     Movement,
     OutcomeUnknown,
     Position,
@@ -72,6 +75,10 @@ from iso20022.errors import Iso20022Error
 
 DEFAULT_HUB_BIC = "CSDHUBZZ"  # demo BIC of the hub as account operator
 DEFAULT_BATCH_SIZE = 500
+# a bulk file the CSD turns away whole for what is in it (400: a message it cannot read, as the reference
+# CSD answers a file it reads before applying any; 413: too large) goes again in halves, down to the message
+# it turns away on its own, so that one leg the CSD cannot read holds up no other leg of its file
+SPLIT_STATUSES = frozenset({400, 413})
 
 Steps = Generator[m.Message, list[m.Message], LegOutcome]
 """One leg operation: yields each message to send, is sent that message's replies, returns the outcome
@@ -276,12 +283,13 @@ class MessagingAdapter(CsdAdapter):
         results: list[LegResult | None] = [None] * len(legs)
 
         def advance(
-            index: int, steps: Steps, replies: list[m.Message] | ProtocolError | None, running: list
+            index: int, steps: Steps, replies: list[m.Message] | AdapterError | None, running: list
         ) -> None:
             """Send ``replies`` into the leg's steps: its next message joins ``running``, or its
-            outcome or refusal is its result (``replies`` is the error when its reply was unreadable)."""
+            outcome or refusal is its result (``replies`` is the permanent error of the leg's exchange:
+            its reply unreadable, its message refused or turned away)."""
             try:
-                if isinstance(replies, ProtocolError):
+                if isinstance(replies, AdapterError):
                     raise replies
                 if replies == []:
                     raise ProtocolError(f"leg {legs[index].leg_id}: the CSD's bulk reply says nothing of it")
@@ -303,17 +311,7 @@ class MessagingAdapter(CsdAdapter):
         while running:
             this_round, running = running, []
             for chunk in self._chunks(this_round, legs):
-                try:
-                    replies = self._exchange_many([(legs[i], data) for i, _, data in chunk])
-                except AdapterError as exc:
-                    if not exc.permanent:
-                        raise
-                    # the CSD refused the whole file for a rule (HTTP 422), or turned it away unprocessed
-                    # (an HTTP client error): a permanent error of every leg in it
-                    for index, steps, _ in chunk:
-                        steps.close()
-                        results[index] = LegResult(leg_id=legs[index].leg_id, error=exc)
-                    continue
+                replies = self._exchange_many([(legs[i], data) for i, _, data in chunk])
                 for (index, steps, _), leg_replies in zip(chunk, replies, strict=True):
                     advance(index, steps, leg_replies, running)
         return results  # type: ignore[return-value]  # every leg has its result once none runs
@@ -333,20 +331,33 @@ class MessagingAdapter(CsdAdapter):
         if chunk:
             yield chunk
 
-    def _exchange_many(self, messages: list[tuple[Leg, bytes]]) -> list[list[m.Message] | ProtocolError]:
+    def _exchange_many(self, messages: list[tuple[Leg, bytes]]) -> list[list[m.Message] | AdapterError]:
         """One bulk file of messages (one per leg, references all different, each already written) and
-        each one's replies, or the error of a leg whose reply could not be read.
+        each one's replies, or the permanent error of a leg whose exchange ended without them.
 
-        A reply part that cannot be read is laid on the legs the reply says nothing else of (one of them
-        owns it): the others' replies are read as they are. A reply that cannot be taken leg by leg (about
-        transactions never sent, or with an unreadable part when every leg has a reply besides) is
-        ``OutcomeUnknown``: the CSD may have applied any of the legs, and refused none."""
-        reply = self._exchange("/messages/bulk", self.join([data for _, data in messages]))
+        A file the CSD refuses whole for a rule (422) is a refusal of every leg in it, and so is one it
+        turns away whole with any other client error (``RequestNotProcessed``: nothing applied), but for a
+        file it turns away for what is in it (``SPLIT_STATUSES``): each half goes again on its own, down
+        to the single message it turns away, whose leg that error is; one such leg costs at most two
+        requests per halving, 2 log2 of the file's size in all. A reply part that cannot be read is laid
+        on the legs the reply says nothing else of (one of them owns it): the others' replies are read
+        as they are. A reply that cannot be taken leg by leg (about transactions never sent, or with an
+        unreadable part when every leg has a reply besides) is ``OutcomeUnknown``: the CSD may have
+        applied any of the legs, and refused none."""
+        try:
+            reply = self._exchange("/messages/bulk", self.join([data for _, data in messages]))
+        except RequestNotProcessed as exc:
+            if len(messages) > 1 and exc.status in SPLIT_STATUSES:
+                half = len(messages) // 2
+                return self._exchange_many(messages[:half]) + self._exchange_many(messages[half:])
+            return [exc] * len(messages)
+        except MessageRejected as exc:
+            return [exc] * len(messages)
         by_reference, unreadable = self._replies(reply.parts)
         unknown = set(by_reference) - {leg.reference for leg, _ in messages}
         if unknown:
             raise OutcomeUnknown(f"the bulk reply is about transactions never sent: {sorted(unknown)[:5]}")
-        answers: list[list[m.Message] | ProtocolError] = [
+        answers: list[list[m.Message] | AdapterError] = [
             by_reference.get(leg.reference, []) for leg, _ in messages
         ]
         if unreadable:

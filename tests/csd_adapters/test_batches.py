@@ -3,6 +3,7 @@ reference CSD takes a bulk file it cannot read. In process (the CSD's WSGI appli
 the conformance kit covers batches over real HTTP."""
 
 import datetime as dt
+import math
 import uuid
 from decimal import Decimal
 
@@ -266,6 +267,57 @@ def test_a_bulk_file_turned_away_whole_is_a_permanent_error_of_each_of_its_legs(
     assert f"HTTP {status}" in str(results[0].error)
     assert adapter.transport.sent == 1  # not sent again: the same request gets the same answer
     assert ledger.balances()[(ACCOUNTS[0], KNOWN_ISIN)] == (Decimal(1000), 0)
+
+
+class Poisoning(Transport):
+    """The reference CSD behind a link that spoils, in every bulk file, the message of the leg under
+    ``reference``, so that the CSD cannot read it (and so answers 400 to the whole file, applying nothing)."""
+
+    def __init__(self, service, reference: str) -> None:
+        super().__init__()
+        self.inner, self.reference = WsgiTransport(service), reference
+        self.files: list[int] = []  # the number of messages in each bulk file sent
+
+    def _send(self, method, path, body, params, content_type):
+        if path == "/messages/bulk":
+            messages = bulk.split_mx(body)
+            self.files.append(len(messages))
+            body = bulk.join_mx(
+                [
+                    m.replace(b"<ISIN>", b"<ISN>", 1).replace(b"</ISIN>", b"</ISN>", 1)
+                    if f"<TxId>{self.reference}</TxId>".encode() in m
+                    else m
+                    for m in messages
+                ]
+            )
+        return self.inner._send(method, path, body, params, content_type)
+
+
+@pytest.mark.parametrize("poisoned", [0, 5, 10])
+def test_one_message_the_csd_cannot_read_is_its_own_legs_error_and_the_rest_of_the_file_goes_through(
+    tmp_path, poisoned
+):
+    adapter, ledger, service = csd(tmp_path, "NSD")
+    legs = [leg("NSD") for _ in range(11)]
+    adapter.transport = link = Poisoning(service, legs[poisoned].reference)
+    results = adapter.prepare_many(legs)
+    error = results[poisoned].error
+    assert isinstance(error, RequestNotProcessed) and error.status == 400 and error.permanent
+    assert "bulk file" in str(error)
+    assert [r.outcome.state for i, r in enumerate(results) if i != poisoned] == [LegState.PREPARED] * 10
+    assert ledger.balances()[(ACCOUNTS[0], KNOWN_ISIN)] == (Decimal(900), Decimal(100))
+    # the whole file, then each half that still holds the message, down to the message itself: every
+    # halving costs two requests, never more
+    assert link.files[0] == 11 and 1 in link.files
+    assert len(link.files) <= 1 + 2 * math.ceil(math.log2(11))
+
+
+def test_a_file_turned_away_for_another_reason_than_its_content_is_not_split(tmp_path):
+    adapter, _ledger, _service = csd(tmp_path, "NSD")
+    adapter.transport = TurnedAway(404)
+    results = adapter.prepare_many([leg("NSD") for _ in range(8)])
+    assert all(isinstance(r.error, RequestNotProcessed) for r in results)
+    assert adapter.transport.sent == 1
 
 
 def test_legs_of_another_csd_are_refused_before_anything_is_sent(tmp_path):

@@ -9,7 +9,6 @@ NSD is reached through its MX adapter and the reference CSD's service, in this p
 import datetime as dt
 import logging
 from decimal import Decimal
-from functools import partial
 
 from csd_adapters.mx import MxAdapter
 from csd_adapters.reference_csd.service import ReferenceCsd
@@ -25,9 +24,9 @@ from .test_protocol import NOON_IN_MOSCOW, SHARES, advance_batch, matched
 
 class NsdBehindALink:
     """NSD's books behind its MX adapter and the reference CSD's service, and a link between that answers
-    each request with ``answer(path, body, forward)``: ``forward()`` passes the request on to NSD and
-    returns NSD's reply; an answer that does not call it never reaches NSD (a proxy that lost its route,
-    say). ``passed_on`` lets every request through."""
+    each request with ``answer(path, body, forward)``: ``forward()`` passes the request on to NSD (or
+    ``forward(changed)``, another body in its place) and returns NSD's reply; an answer that does not call
+    it never reaches NSD (a proxy that lost its route, say). ``passed_on`` lets every request through."""
 
     def __init__(self, books, answer) -> None:
         profile = csd_profile(CSD.objects.get(code="NSD"))
@@ -36,9 +35,12 @@ class NsdBehindALink:
         class Link(WsgiTransport):
             def _send(self, method, path, body, params, content_type):
                 link.requests.append((path, body))
-                return link.answer(
-                    path, body, partial(super()._send, method, path, body, params, content_type)
-                )
+                send = super()._send
+
+                def forward(changed: bytes | None = None) -> Reply:
+                    return send(method, path, body if changed is None else changed, params, content_type)
+
+                return link.answer(path, body, forward)
 
         self.answer = answer
         self.requests: list[tuple[str, bytes]] = []
@@ -147,3 +149,37 @@ def test_an_outcome_left_unknown_attempt_after_attempt_is_an_error_operations_se
     advance_batch([transfer], nsd.adapter_for, now=now + dt.timedelta(minutes=5))
     transfer.refresh_from_db()
     assert transfer.status == "PREPARED" and transfer.legs.get(csd__code="NSD").reason_code == ""
+
+
+def test_one_leg_nsd_cannot_read_fails_its_own_transfer_and_holds_up_no_other_batched_with_it(books, caplog):
+    from iso20022 import bulk
+
+    def spoiling_7777(path, body, forward):
+        """NSD cannot read a movement of 7777 (a stand-in for any message it cannot read): it answers 400
+        to the whole bulk file that holds one, and applies nothing of it."""
+        if path != "/messages/bulk":
+            return forward()
+        spoilt = [
+            m.replace(b"<ISIN>", b"<ISN>", 1).replace(b"</ISIN>", b"</ISN>", 1) if b">7777<" in m else m
+            for m in bulk.split_mx(body)
+        ]
+        return forward(bulk.join_mx(spoilt))
+
+    nsd = NsdBehindALink(books, spoiling_7777)
+    poisoned = matched(*pair(NSD_A, STRATE_A, tx="POISON", amount="7777"))
+    others = [matched(*pair(NSD_A, STRATE_A, tx=f"OK{i}", amount=str(10 + i))) for i in range(5)]
+    advance_batch([poisoned, *others], nsd.adapter_for)
+    for transfer in others:
+        transfer.refresh_from_db()
+        assert transfer.status == "PREPARED"
+    poisoned.refresh_from_db()
+    assert poisoned.status == "ABORTING" and poisoned.failure_reason == "OTHR"
+    assert "NSD: POST /messages/bulk: HTTP 400: message 0 of the bulk file" in poisoned.failure_detail
+    assert poisoned.legs.get(csd__code="STRATE").status == "ABORTED"
+    # NSD cannot read its release either: it stays to be released, and operations see why
+    assert poisoned.legs.get(csd__code="NSD").reason_code == "OTHR"
+    assert any(f"transfer {poisoned.pk}: NSD refused the abort" in e for e in errors_logged(caplog))
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(100_000 - 60), Decimal(60))
+    # each file NSD turned away went again in halves: a few requests more, not one per leg
+    bulk_requests = [body for path, body in nsd.requests if path == "/messages/bulk"]
+    assert len(bulk_requests) <= 2 * (1 + 2 * 3)  # the prepares, then the release, of 6 legs
