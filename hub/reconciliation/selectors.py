@@ -22,25 +22,40 @@ from hub.reconciliation.models import Break, BreakEvent, Run
 
 SUSPENDED_CSDS = """
 WITH RECURSIVE roots AS (
-    SELECT DISTINCT coalesce(b.csd_id, sec.issuer_csd_id) AS csd_id, sec.issuer_csd_id
+    SELECT DISTINCT b.isin, coalesce(b.csd_id, sec.issuer_csd_id) AS csd_id, sec.issuer_csd_id
     FROM reconciliation_break b JOIN registry_security sec ON sec.isin = b.isin
-    WHERE b.isin = %(isin)s AND b.status IN ('OPEN', 'ACK') AND b.suspends_at <= %(now)s
+    WHERE b.isin IN ({isins}) AND b.status IN ('OPEN', 'ACK') AND b.suspends_at <= %s
 ), chain AS (
-    SELECT csd_id, issuer_csd_id FROM roots
+    SELECT isin, csd_id, issuer_csd_id FROM roots
     UNION
-    SELECT k.investor_csd_id, chain.issuer_csd_id
+    SELECT chain.isin, k.investor_csd_id, chain.issuer_csd_id
     FROM chain JOIN registry_csdlink k ON k.issuer_csd_id = chain.csd_id
     WHERE k.is_active AND k.issuer_csd_id = chain.issuer_csd_id
 )
-SELECT c.code FROM registry_csd c WHERE c.id IN (SELECT csd_id FROM chain) ORDER BY c.code
+SELECT DISTINCT chain.isin, c.code FROM chain JOIN registry_csd c ON c.id = chain.csd_id
 """
+
+
+def isins_suspended_csds(isins: Iterable[str], *, now: dt.datetime | None = None) -> dict[str, set[str]]:
+    """For each of ``isins`` suspended somewhere now, the codes of the CSDs at which it is (an ISIN that
+    settles everywhere is left out). One query however many ISINs: the settlement protocol asks once for
+    a whole batch of transfers."""
+    isins = sorted(set(isins))
+    if not isins:
+        return {}
+    suspended: dict[str, set[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SUSPENDED_CSDS.format(isins=", ".join(["%s"] * len(isins))), [*isins, now or timezone.now()]
+        )
+        for isin, code in cursor.fetchall():
+            suspended.setdefault(isin, set()).add(code)
+    return suspended
 
 
 def isin_suspended_csds(isin: str, *, now: dt.datetime | None = None) -> list[str]:
     """Codes of the CSDs at which ``isin`` is suspended now (empty: settles everywhere)."""
-    with connection.cursor() as cursor:
-        cursor.execute(SUSPENDED_CSDS, {"isin": isin, "now": now or timezone.now()})
-        return [code for (code,) in cursor.fetchall()]
+    return sorted(isins_suspended_csds([isin], now=now).get(isin, ()))
 
 
 def isin_suspended(

@@ -23,9 +23,9 @@ The steps, by the transfer's status:
   cut-off (participants get a pending status: LACK to the deliverer, CLAC to the receiver), then the
   transfer aborts; any other refusal aborts at once. The rules it started under hold until the anchor:
   before the CSDs are called and again before the anchor, a transfer whose CSD has closed the business
-  day it started on, or passed its cut-off (as the settings above enforce them), or whose ISIN
-  reconciliation has suspended meanwhile, aborts (LACK if it waited for securities, LATE for the day's
-  close, SUSP for the suspension).
+  day it started on, or passed its cut-off (as the settings above enforce them), aborts (LACK if it
+  waited for securities, LATE for the day's close); so does one whose ISIN reconciliation has suspended
+  meanwhile, as read once for the batch before the CSDs are called (SUSP).
 - PREPARING -> PREPARED: once every leg is reserved, the COMMIT entry is appended to the shared ledger in
   the same transaction. That is the point of no return.
 - PREPARED -> COMMITTING: once the COMMIT entry sits in a sealed block endorsed by every CSD involved.
@@ -57,7 +57,7 @@ from csd_adapters import base as csd
 from hub.ledger.models import Endorsement, Entry
 from hub.ledger.services import EntryDraft, entries_append, entry_append, ledger_seal_request
 from hub.messaging.services import Outgoing, outbound_enqueue_many
-from hub.reconciliation.selectors import isin_suspended, isin_suspended_csds
+from hub.reconciliation.selectors import isins_suspended_csds
 from hub.registry.adapters import csd_adapter, csd_calls_parallel
 from hub.registry.calendars import (
     csd_business_day_add,
@@ -563,24 +563,21 @@ def _lacks(legs: list[Leg]) -> bool:
 
 
 def _may_not_go_on(
-    transfers: list[Transfer], legs: dict[int, list[Leg]], now: dt.datetime
+    transfers: list[Transfer], legs: dict[int, list[Leg]], now: dt.datetime, suspended: dict[str, set[str]]
 ) -> dict[int, tuple[str, str]]:
     """Of transfers settling (PREPARING), those that may not go on at ``now``, each with the reason and the
     detail it fails with: a CSD its legs post at has closed the day it started on or is past its cut-off
     (``_day_closed``: LACK if a leg still waits for securities, else LATE, the market deadline missed), or
-    reconciliation has suspended the ISIN at one of them since it started (SUSP). One query per ISIN."""
+    reconciliation has suspended the ISIN at one of them (SUSP), as ``suspended`` says (the CSDs each
+    suspended ISIN is suspended at: ``isins_suspended_csds``, read once for the batch)."""
     stopped: dict[int, tuple[str, str]] = {}
-    suspended_at: dict[str, set[str]] = {}
     for transfer in transfers:
         csds = _leg_csds(legs[transfer.pk])
         closed = _day_closed(transfer, csds, now)
         if closed is not None:
             stopped[transfer.pk] = ("LACK" if _lacks(legs[transfer.pk]) else "LATE", closed)
             continue
-        isin = transfer.security.isin
-        if isin not in suspended_at:
-            suspended_at[isin] = set(isin_suspended_csds(isin, now=now))
-        at = sorted(suspended_at[isin] & {csd_row.code for csd_row in csds})
+        at = sorted(suspended.get(transfer.security.isin, set()) & {csd_row.code for csd_row in csds})
         if at:
             stopped[transfer.pk] = (
                 "SUSP",
@@ -603,19 +600,18 @@ def _aborts_begin(transfers: list[Transfer], why: dict[int, tuple[str, str]]) ->
 
 def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict[int, Due | str]:
     answers: dict[int, Due | str] = {}
-    suspended: dict[tuple[str, frozenset[str]], bool] = {}
-    ready, waiting = [], []
+    due = []
     for transfer in group:
         csds = _csds_of(transfer)
         wait = _not_before(transfer, csds, run.now)
         if wait is not None:
             answers[transfer.pk] = wait
-            continue
-        involved = frozenset(csd_row.code for csd_row in csds)
-        key = (transfer.security.isin, involved)
-        if key not in suspended:
-            suspended[key] = isin_suspended(transfer.security.isin, csd_codes=set(involved), now=run.now)
-        if suspended[key]:
+        else:
+            due.append((transfer, csds))
+    suspended = isins_suspended_csds({transfer.security.isin for transfer, _csds in due}, now=run.now)
+    ready, waiting = [], []
+    for transfer, csds in due:
+        if suspended.get(transfer.security.isin, set()) & {csd_row.code for csd_row in csds}:
             # CSDR RTS 2017/392 art. 65: an unresolved reconciliation break suspends the issue; the
             # transfer waits (it does not fail) until the break is resolved
             waiting.append(transfer)
@@ -670,8 +666,10 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
     answers: dict[int, Due | str] = {}
     # the rules the transfer started under hold until the anchor: a transfer whose CSD has closed its day
     # (a lack recycled past one CSD's cut-off, a CSD down until the weekend) or whose ISIN reconciliation
-    # has suspended since is reserved no further, and fails with everything reserved released
-    stopped = _may_not_go_on(group, legs, run.now)
+    # has suspended since is reserved no further, and fails with everything reserved released. The
+    # suspensions are read once for the batch, before the CSDs are called
+    suspended = isins_suspended_csds({transfer.security.isin for transfer in group}, now=run.now)
+    stopped = _may_not_go_on(group, legs, run.now, suspended)
     _aborts_begin([t for t in group if t.pk in stopped], stopped)
     answers.update(dict.fromkeys(stopped, CONTINUE))
     going = [t for t in group if t.pk not in stopped]
@@ -698,9 +696,10 @@ def _prepare(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> di
     _aborts_begin([t for t in going if t.pk in refused], refused)
     # only the delivering side can lack securities: its counterparty is told so (CLAC), not that it lacks
     _pending(lacking, reason="LACK", code="LACK", receiver_code="CLAC")
-    # the CSDs' answers took a while: the day may have closed, or the ISIN been suspended, meanwhile
+    # the CSDs' answers took a while: the day may have closed meanwhile (a suspension is a matter of days,
+    # found by a reconciliation run: the one read before the calls stands)
     candidates = [t for t in going if t.pk not in answers]
-    stopped = _may_not_go_on(candidates, legs, run.clock())
+    stopped = _may_not_go_on(candidates, legs, run.clock(), suspended)
     _aborts_begin([t for t in candidates if t.pk in stopped], stopped)
     answers.update(dict.fromkeys(stopped, CONTINUE))
     candidates = [t for t in candidates if t.pk not in stopped]

@@ -9,7 +9,12 @@ import pytest
 
 from hub.reconciliation import errors
 from hub.reconciliation.models import Break
-from hub.reconciliation.selectors import isin_suspended, isin_suspended_csds, suspensions_in_force
+from hub.reconciliation.selectors import (
+    isin_suspended,
+    isin_suspended_csds,
+    isins_suspended_csds,
+    suspensions_in_force,
+)
 from hub.reconciliation.services import break_acknowledge, break_resolve
 from hub.registry.demo import demo_isin
 
@@ -85,6 +90,10 @@ def test_an_undue_creation_open_at_the_end_of_the_next_business_day_suspends_the
     assert isin_suspended_csds(SHARES, now=END_OF_FRIDAY_IN_MOSCOW) == ["KACD", "MCDR", "NSD", "STRATE"]
     assert isin_suspended(SHARES, csd_codes=["STRATE", "KACD"], now=END_OF_FRIDAY_IN_MOSCOW)
     assert not isin_suspended(STRATE_SHARES, now=END_OF_FRIDAY_IN_MOSCOW)
+    # the settlement protocol's read, one query for a batch's ISINs: only the suspended ones are named
+    assert isins_suspended_csds([SHARES, STRATE_SHARES], now=END_OF_FRIDAY_IN_MOSCOW) == {
+        SHARES: {"KACD", "MCDR", "NSD", "STRATE"}
+    }
     brk = Break.objects.get()
     break_acknowledge(break_id=brk.pk, actor="alice")  # acknowledged is still open: still suspended
     assert suspensions_in_force(now=END_OF_FRIDAY_IN_MOSCOW) == [
@@ -101,6 +110,7 @@ def test_a_suspension_at_an_investor_csd_does_not_spread_up_to_the_issuer_or_sid
     assert (brk.kind, brk.csd.code, brk.suspends_at) == ("MV_UNKN", "STRATE", END_OF_FRIDAY_IN_JOHANNESBURG)
     later = END_OF_FRIDAY_IN_JOHANNESBURG
     assert isin_suspended_csds(SHARES, now=later) == ["STRATE"]
+    assert isins_suspended_csds([STRATE_SHARES, SHARES], now=later) == {SHARES: {"STRATE"}}
     assert isin_suspended(SHARES, csd_codes=["NSD", "STRATE"], now=later)
     assert not isin_suspended(SHARES, csd_codes=["NSD", "KACD"], now=later)
 

@@ -109,25 +109,38 @@ def test_a_transfer_is_anchored_only_in_the_business_day_it_started_on(books):
     assert transfer.failure_detail.endswith("the business day settlement started on (2026-11-26) has closed")
 
 
-def test_a_suspension_found_while_the_legs_were_reserved_fails_the_transfer_before_its_anchor(
-    books, monkeypatch
-):
-    from hub.settlement import protocol
-
-    call_csds = protocol._call_csds
-
-    def then_reconciliation_suspends_the_isin(run, operation, work, **kwargs):
-        said = call_csds(run, operation, work, **kwargs)
-        if operation == "prepare_many":  # while the CSDs reserved the legs, a break became overdue at NSD
-            _open_break(
-                CSD.objects.get(code="NSD"), SHARES, suspends_at=NOON_IN_MOSCOW - dt.timedelta(minutes=1)
-            )
-        return said
-
-    monkeypatch.setattr(protocol, "_call_csds", then_reconciliation_suspends_the_isin)
-    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="SUSP-MID")), books)
+def test_a_suspension_found_while_a_transfer_waits_for_securities_fails_it_before_more_is_reserved(books):
+    # the NSD deliverer holds 100,000: its leg lacks, Strate's is reserved
+    transfer = run(matched(*pair(NSD_A, STRATE_A, tx="SUSP-MID", amount="150000")), books)
+    assert transfer.status == "PREPARING" and transfer.pending_reason == "LACK"
+    # meanwhile reconciliation found a break at NSD, overdue now
+    _open_break(CSD.objects.get(code="NSD"), SHARES, suspends_at=NOON_IN_MOSCOW)
+    transfer = run(transfer, books, now=NOON_IN_MOSCOW + dt.timedelta(minutes=1))
     assert failed_and_released(transfer, books, "SUSP")
     assert transfer.failure_detail == "NSD, STRATE: ISIN suspended from settlement by a reconciliation break"
+
+
+def test_suspensions_are_read_once_a_step_for_a_whole_batch_whatever_its_isins(books):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hub.registry.demo import demo_isin
+
+    from .test_protocol import advance_batch
+
+    strate_shares = demo_isin("ZA", "01")
+    batch = [
+        *(matched(*pair(NSD_A, STRATE_A, tx=f"Q-RU{i}", amount=str(10 + i))) for i in range(3)),
+        *(
+            matched(*pair(STRATE_A, NSD_A, tx=f"Q-ZA{i}", amount=str(10 + i), isin=strate_shares))
+            for i in range(3)
+        ),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        advance_batch(batch, books.adapter_for)  # MATCHED -> PREPARING, then PREPARING -> PREPARED
+    assert set(Transfer.objects.values_list("status", flat=True)) == {"PREPARED"}
+    suspension_reads = [q["sql"] for q in queries.captured_queries if "WITH RECURSIVE" in q["sql"]]
+    assert len(suspension_reads) == 2  # one as settlement starts, one as the legs are prepared
 
 
 def test_a_cut_off_passing_while_the_csds_answer_stops_the_anchor(books, settings):
