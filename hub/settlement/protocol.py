@@ -318,11 +318,12 @@ class _Answers:
         _legs_refused(list(self.refused.values()))
         for transfer_id, (leg, exc) in self.refused.items():
             log.error(
-                "transfer %s: %s refused the %s of %s: %s",
+                "transfer %s: %s refused the %s of %s (%s): %s",
                 transfer_id,
                 leg.csd.code,
                 operation,
                 leg.leg_id,
+                exc.reason_code or type(exc).__name__,
                 exc,
             )
         due = run.now + dt.timedelta(seconds=settings.SETTLEMENT_RETRY_CAP_SECONDS)
@@ -1018,9 +1019,11 @@ def _abort_begin(transfer: Transfer, *, reason: str, detail: str) -> None:
 
 # refusals of a release that say the CSD holds no reservation for a leg it never confirmed reserving: the
 # account or the security is unknown there, or the leg cannot be written in its standard (so its prepare
-# was never sent either), and nothing can have been earmarked on it; or the CSD holds another movement
-# under the leg's id (REFE), which refused the prepare as it refuses the release
-_NOTHING_RESERVED = (csd.UnknownAccount, csd.UnknownSecurity, csd.LegNotExpressible, csd.LegConflict)
+# was never sent either), and nothing can have been earmarked on it. Not REFE (LegConflict): a leg is
+# PENDING at the hub yet reserved at its CSD exactly when the prepare's reply was lost, and a CSD may refuse
+# the release for its reference (a reference it holds already, that reservation's) though it holds the
+# securities blocked; such a transfer stays ABORTING, its leg showing REFE, logged at ERROR, for operations
+_NOTHING_RESERVED = (csd.UnknownAccount, csd.UnknownSecurity, csd.LegNotExpressible)
 
 
 def _released(leg: Leg, refusal: csd.AdapterError) -> bool:

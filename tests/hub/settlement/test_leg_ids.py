@@ -3,10 +3,12 @@ database: a hub restored from a backup, or a second hub environment against the 
 same transfer numbers again. These stories put a CSD's books in the state such a hub finds them in."""
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 import pytest
 
+from csd_adapters import base as csd
 from csd_adapters.base import leg_reference
 from hub.ledger.models import Entry
 from hub.settlement import protocol
@@ -15,7 +17,8 @@ from hub.settlement.models import Instruction
 
 from .books import invariant_violations
 from .messages import NSD_A, STRATE_A, pair
-from .test_protocol import NOON_IN_MOSCOW, SHARES, matched, run, statuses_sent
+from .test_protocol import NOON_IN_MOSCOW, SHARES, matched, run
+from .test_settlement_day import advance
 
 
 def test_a_transfers_leg_ids_name_it_and_its_legs_and_fill_what_mt_carries_with_random_letters():
@@ -80,21 +83,67 @@ def test_a_prepare_answered_with_a_leg_committed_long_ago_is_not_taken_for_this_
     assert books.balance("STRATE", "MIRROR-NSD", SHARES)[1] == 0  # Strate's reservation released
 
 
-def test_a_leg_whose_reference_the_csd_holds_for_another_movement_fails_and_is_released(
-    books, ids_handed_out_again
+def test_a_leg_whose_reference_the_csd_holds_for_another_movement_aborts_and_waits_for_operations(
+    books, ids_handed_out_again, caplog
 ):
     transfer = matched(*pair(NSD_A, STRATE_A, tx="REFE"))
+    leg_id = f"T{transfer.pk}L1"
     # NSD holds a reservation of 7 under the leg's id, for another movement
-    books.ledgers["NSD"].reserve(
-        reference=f"T{transfer.pk}L1", account="DEMARUMM-OWN", isin=SHARES, quantity=Decimal(7)
-    )
+    books.ledgers["NSD"].reserve(reference=leg_id, account="DEMARUMM-OWN", isin=SHARES, quantity=Decimal(7))
     transfer = run(transfer, books)
-    assert transfer.status == "FAILED" and transfer.failure_reason == "REFE"
-    assert dict(transfer.legs.values_list("position", "status")) == {1: "ABORTED", 2: "ABORTED"}
+    # NSD refuses the prepare and then the release (REFE): the hub cannot tell this from a reservation of
+    # its own leg whose confirmation was lost, so it does not take the leg for released
+    assert transfer.status == "ABORTING" and transfer.failure_reason == "REFE"
+    assert dict(transfer.legs.values_list("position", "status")) == {1: "PENDING", 2: "ABORTED"}
+    assert transfer.legs.get(position=1).reason_code == "REFE"
+    assert books.balance("STRATE", "MIRROR-NSD", SHARES)[1] == 0  # Strate's reservation released
     assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(99_993), Decimal(7))  # the other's, kept
-    assert set(Instruction.objects.values_list("status", flat=True)) == {"FAILED"}
-    assert statuses_sent("DEMARUMM")[-1] == "FAILED" and statuses_sent("DEMAZAJJ")[-1] == "FAILED"
-    # the sweeper's later runs find nothing more to do
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(f"NSD refused the abort of {leg_id} (REFE)" in message for message in errors)
+    assert set(Instruction.objects.values_list("status", flat=True)) == {"MATCHED"}  # not failed yet
     later = run(transfer, books, now=NOON_IN_MOSCOW + dt.timedelta(minutes=5))
-    assert later.status == "FAILED" and later.due_at is None
+    assert later.status == "ABORTING"  # tried again, and shown again, until operations settle it
     assert invariant_violations(books) == []
+
+
+class LosesThePrepareReplyAndRefusesTheRelease:
+    """NSD reserves the legs it is sent but the reply never reaches the hub, and refuses their release for
+    their reference (REFE), as a CSD may that takes the release's reference, the reservation's, for a
+    duplicate: the securities stay blocked there."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def prepare_many(self, legs):
+        self.inner.prepare_many(legs)
+        raise csd.CsdTimeout("no reply within 10s")
+
+    def abort_many(self, legs):
+        return [
+            csd.LegResult(leg_id=leg.leg_id, error=csd.LegConflict("duplicate reference", reason_code="REFE"))
+            for leg in legs
+        ]
+
+
+def test_a_release_refused_with_refe_for_a_leg_whose_prepare_reply_was_lost_is_not_taken_for_done(
+    books, settings, caplog
+):
+    settings.SETTLEMENT_CUTOFFS_ENFORCED = True
+    nsd = LosesThePrepareReplyAndRefusesTheRelease(books.adapters["NSD"])
+    adapter_for = lambda csd_row: nsd if csd_row.code == "NSD" else books.adapter_for(csd_row)  # noqa: E731
+    transfer = advance(matched(*pair(NSD_A, STRATE_A, tx="LOST")), adapter_for, now=NOON_IN_MOSCOW)
+    assert transfer.status == "PREPARING" and transfer.attempts == 1
+    nsd_leg = transfer.legs.get(csd__code="NSD")
+    assert nsd_leg.status == "PENDING"  # at the hub; reserved at NSD
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(99_900), Decimal(100))
+    # Strate closes before NSD answers again: the transfer aborts, and NSD refuses the release
+    transfer = advance(transfer, adapter_for, now=dt.datetime(2026, 11, 26, 14, 30, tzinfo=dt.UTC))
+    assert transfer.status == "ABORTING" and transfer.failure_reason == "LATE"
+    assert transfer.legs.get(csd__code="NSD").reason_code == "REFE"
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(f"NSD refused the abort of {nsd_leg.leg_id} (REFE): " in message for message in errors)
+    # not FAILED while NSD still blocks the securities
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(99_900), Decimal(100))

@@ -199,8 +199,9 @@ def test_a_reserved_leg_whose_release_is_refused_stays_to_be_released(books):
     assert _released(Leg(status="PENDING"), refusal)
     assert not _released(Leg(status="PREPARED"), refusal)  # the CSD confirmed a reservation there
     assert not _released(Leg(status="PENDING"), csd.LegCommitted("posted"))
-    # the CSD holds another movement under the leg's id: it refused the prepare as it refuses the release
-    assert _released(Leg(status="PENDING"), csd.LegConflict("leg was 7, not 100"))
+    # REFE: the CSD holds a movement under the leg's reference, maybe the leg's own reservation whose
+    # confirmation was lost on the way, so the leg is not taken for released
+    assert not _released(Leg(status="PENDING"), csd.LegConflict("leg was 7, not 100"))
     assert not _released(Leg(status="PREPARED"), csd.LegConflict("leg was 7, not 100"))
     assert _released(Leg(status="PREPARED"), csd.LegAborted("closed already"))
 
