@@ -1,7 +1,7 @@
 """When settlement of a transfer started (MATCHED -> PREPARING), on the protocol's clock: a transfer still
 preparing is checked again, before its legs are reserved and before its commit decision is anchored, to be
 in the business day it started on at every CSD its legs post at. Transfers that started before this column
-existed have none, and are checked for the cut-off, calendar and suspension only."""
+existed have none here; 0017 takes theirs from their timeline."""
 
 from django.db import migrations, models
 

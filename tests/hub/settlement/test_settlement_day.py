@@ -151,3 +151,28 @@ def test_a_cut_off_passing_while_the_csds_answer_stops_the_anchor(books, setting
         matched(*pair(NSD_A, STRATE_A, tx="SLOW")), books.adapter_for, now=before, clock=lambda: after
     )
     assert failed_and_released(transfer, books, "LATE")
+
+
+def test_a_transfer_preparing_since_before_its_start_was_kept_is_held_to_the_day_its_timeline_gives(books):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from hub.settlement.models import StatusEvent
+
+    evening = dt.datetime(2026, 11, 26, 19, 0, tzinfo=UTC)  # Thursday, 21:00 Johannesburg, 22:00 Moscow
+    transfer = advance(matched(*pair(NSD_A, STRATE_A, tx="BEFORE")), strate_down(books), now=evening)
+    assert transfer.status == "PREPARING"
+    # as a transfer that started before migration 0014 kept the time: on its timeline only
+    Transfer.objects.filter(pk=transfer.pk).update(started_at=None)
+    StatusEvent.objects.filter(transfer=transfer, from_status="MATCHED", to_status="PREPARING").update(
+        at=evening
+    )
+    not_started = matched(*pair(NSD_A, STRATE_A, tx="NOT-YET", amount="7"))
+    import_module("hub.settlement.migrations.0017_transfer_started_at_backfill").backfill(apps, None)
+    transfer.refresh_from_db()
+    assert transfer.started_at == evening
+    assert Transfer.objects.get(pk=not_started.pk).started_at is None
+    # Strate answers again on Friday morning, a business day but not the one the transfer started on
+    transfer = run(transfer, books, now=dt.datetime(2026, 11, 27, 7, 0, tzinfo=UTC))
+    assert failed_and_released(transfer, books, "LATE")
