@@ -454,7 +454,10 @@ def _cancellation(
     try:
         with transaction.atomic():
             outcome = services.instruction_cancel(
-                participant=participant, transaction_id=request.transaction_id, request=request
+                participant=participant,
+                transaction_id=request.transaction_id,
+                request=request,
+                source_message=item.inbound,
             )
     except (errors.UnknownInstruction, errors.CancellationDoesNotMatch) as exc:
         code = str(exc.reason_code)

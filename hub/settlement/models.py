@@ -49,6 +49,16 @@ class Instruction(models.Model):
         max_length=10, choices=InstructionStatus.choices, default=InstructionStatus.ACCEPTED
     )
     cancellation_requested = models.BooleanField(default=False)
+    cancellation_message = models.ForeignKey(
+        InboundMessage,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # read from the instruction, never looked up by
+        help_text="The cancellation request last accepted pending the counterparty's, as received: its "
+        "final answer names it",
+    )
     transfer = models.ForeignKey(
         "Transfer", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )

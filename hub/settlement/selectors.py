@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from hub.messaging.models import InboundMessage, InboundOutcome
+from hub.messaging.models import InboundMessage
 from hub.registry.models import CSD, Participant, SecuritiesAccount, Security
 from hub.settlement.models import Instruction
 from hub.settlement.statuses import INSTRUCTION_OPEN, InstructionStatus
@@ -46,24 +46,23 @@ def instructions_of(participant: Participant) -> QuerySet[Instruction]:
     )
 
 
-def cancellation_request_of(instruction: Instruction) -> tuple[m.CancellationRequest, str | None] | None:
-    """The last cancellation of ``instruction`` that its participant sent and the hub accepted (a pending
-    one, awaiting the counterparty's), as it was received, with its business message id (MX ``BizMsgIdr``;
-    None in MT); None when none is on record (asked for through a service call, say)."""
-    received = InboundMessage.objects.filter(
-        sender_id=instruction.participant_id,
-        transaction_id=instruction.transaction_id,
-        outcome=InboundOutcome.ACCEPTED,
-        received_at__gte=instruction.created_at,  # the instruction's own message came first
-    ).order_by("-received_at", "-pk")
-    for fmt, raw, business_message_id in received.values_list("format", "raw", "business_message_id"):
+def cancellation_requests(message_ids: Iterable[int]) -> dict[int, tuple[m.CancellationRequest, str | None]]:
+    """The cancellation requests received as these inbound messages (each instruction records the one it
+    last accepted pending the counterparty's), by message id, as each was read, with its business message
+    id (MX ``BizMsgIdr``; None in MT). One read by primary key for them all; a message that no longer
+    reads as a cancellation is left out."""
+    found: dict[int, tuple[m.CancellationRequest, str | None]] = {}
+    received = InboundMessage.objects.filter(pk__in=set(message_ids))
+    for pk, fmt, raw, business_message_id in received.values_list(
+        "pk", "format", "raw", "business_message_id"
+    ):
         try:
             body = parse_mt(bytes(raw)) if fmt == "MT" else mx.parse(bytes(raw)).body
         except Iso20022Error:
             continue
         if isinstance(body, m.CancellationRequest):
-            return body, business_message_id or None
-    return None
+            found[pk] = (body, business_message_id or None)
+    return found
 
 
 def transfers_due(*, now: dt.datetime) -> list[int]:

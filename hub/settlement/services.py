@@ -742,11 +742,17 @@ def _cancel(instruction: Instruction, *, reason: str, narrative: str, actor: str
 
 
 def instruction_cancel(
-    *, participant: Participant, transaction_id: str, request: m.CancellationRequest | None = None
+    *,
+    participant: Participant,
+    transaction_id: str,
+    request: m.CancellationRequest | None = None,
+    source_message: InboundMessage | None = None,
 ) -> CancellationOutcome:
     """A participant's request to cancel its instruction (sese.020): at once before matching; after
     matching only once both sides have asked and settlement has not started (as T2S). What ``request``
-    says of the instruction (side, account, security, quantity, settlement date) must be what it is."""
+    says of the instruction (side, account, security, quantity, settlement date) must be what it is.
+    ``source_message`` is the request as received: one left pending the counterparty's is recorded on the
+    instruction, so that its final answer (``cancellations_deny``) names it."""
     _require_transaction()
     related = ("participant", "account", "security", "counterparty_csd")
     found = (
@@ -802,7 +808,8 @@ def instruction_cancel(
     counterpart = locked.get(counterpart_id) or (
         Instruction.objects.select_for_update(of=("self",)).select_related(*related).get(pk=counterpart_id)
     )
-    Instruction.objects.filter(pk=instruction.pk).update(cancellation_requested=True)
+    recorded = {"cancellation_message": source_message} if source_message is not None else {}
+    Instruction.objects.filter(pk=instruction.pk).update(cancellation_requested=True, **recorded)
     if not counterpart.cancellation_requested:
         StatusEvent.objects.create(
             instruction=instruction,
@@ -858,12 +865,16 @@ def cancellations_deny(*, transfers: list[Transfer], reason: str, narrative: str
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(
             "UPDATE settlement_instruction SET cancellation_requested = false "  # noqa: S608 (placeholders)
-            f"WHERE id IN ({marks}) AND cancellation_requested RETURNING id",
+            f"WHERE id IN ({marks}) AND cancellation_requested RETURNING id, cancellation_message_id",
             list(by_id),
         )
-        asked = in_lock_order(*(by_id[pk] for (pk,) in cursor.fetchall()))
+        # the request as the row has it now: it may have come after the caller read the instruction
+        request_of = dict(cursor.fetchall())
+    asked = in_lock_order(*(by_id[pk] for pk in request_of))
     for instruction in asked:
         instruction.cancellation_requested = False
+        instruction.cancellation_message_id = request_of[instruction.pk]
+    requests = selectors.cancellation_requests(filter(None, request_of.values()))
     rows_append(
         StatusEvent,
         [
@@ -880,7 +891,7 @@ def cancellations_deny(*, transfers: list[Transfer], reason: str, narrative: str
     )
     messages = []
     for instruction in asked:
-        request, business_message_id = selectors.cancellation_request_of(instruction) or (None, None)
+        request, business_message_id = requests.get(request_of[instruction.pk], (None, None))
         body = notifications.cancellation_denied(instruction, request=request, reason=reason, why=narrative)
         messages.append(
             Outgoing(

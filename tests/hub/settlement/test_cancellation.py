@@ -155,3 +155,72 @@ def test_a_cancellation_still_pending_when_its_transfer_settles_is_denied_as_set
     assert status.cancellation_request_reference == "CXS-D"  # no request on record: the instruction's
     assert [r.code for r in status.processing.reasons] == ["DSET"]
     assert not Instruction.objects.filter(cancellation_requested=True).exists()
+
+
+def test_a_pending_cancellation_is_answered_from_the_request_recorded_on_its_instruction(books):
+    from django.test.utils import CaptureQueriesContext
+
+    from hub.messaging.models import InboundMessage
+
+    from .messages import NSD_A, STRATE_A, pair
+    from .test_protocol import matched, run
+
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="CXR"))
+    assert cancel_through_the_api("DELI", "CXR-D") == (200, ("CONF",))
+    request = InboundMessage.objects.get(business_message_id="CXL-CXR-D-DELI")
+    assert Instruction.objects.get(transaction_id="CXR-D").cancellation_message_id == request.pk
+    with CaptureQueriesContext(connection) as queries:
+        run(transfer, books)
+    # read by its id, not searched for among the sender's inbound messages inside the start's transaction
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "messaging_inboundmessage"' in q["sql"]]
+    assert len(reads) == 1 and '"sender_id"' not in reads[0]
+    (denial,) = sent("DEMARUMM", "CANCELLATION_DENIED")
+    assert b"<BizMsgIdr>CXL-CXR-D-DELI</BizMsgIdr>" in denial  # the request named, in the answer's header
+
+
+def test_a_cancellation_accepted_after_the_protocol_read_its_instruction_is_still_named_in_its_denial(
+    books, monkeypatch
+):
+    from hub.settlement import protocol
+    from iso20022 import mx
+
+    from .messages import NSD_A, STRATE_A, pair
+    from .test_protocol import matched, run
+
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="CXL8"))
+    csds_of = protocol._csds_of
+
+    def then_the_deliverer_asks_to_cancel(transfer_row):
+        # the run has read the instructions; the request lands before it moves the transfer on
+        if not Instruction.objects.filter(transaction_id="CXL8-D", cancellation_requested=True).exists():
+            assert cancel_through_the_api("DELI", "CXL8-D") == (200, ("CONF",))
+        return csds_of(transfer_row)
+
+    monkeypatch.setattr(protocol, "_csds_of", then_the_deliverer_asks_to_cancel)
+    run(transfer, books)
+    (denial,) = sent("DEMARUMM", "CANCELLATION_DENIED")
+    assert mx.parse(denial).body.cancellation_request_reference == "CXL-CXL8-D-DELI"
+
+
+def test_a_cancellation_pending_when_the_migration_runs_is_recorded_on_its_instruction(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from hub.messaging.models import InboundMessage
+
+    from .messages import NSD_A, STRATE_A, pair
+    from .test_protocol import matched
+
+    call_command("seed_demo", verbosity=0)
+    matched(*pair(NSD_A, STRATE_A, tx="CXM8"))
+    assert cancel_through_the_api("RECE", "CXM8-R", fmt="MT") == (200, ("CONF",))
+    Instruction.objects.filter(transaction_id="CXM8-R").update(cancellation_message=None)  # as before 0018
+    import_module("hub.settlement.migrations.0018_instruction_cancellation_message").record_pending(
+        apps, None
+    )
+    request = InboundMessage.objects.get(
+        transaction_id="CXM8-R", message_type__startswith="MT", outcome="ACCEPTED"
+    )
+    recorded = Instruction.objects.get(transaction_id="CXM8-R").cancellation_message_id
+    assert recorded == request.pk and b":23G:CANC" in bytes(request.raw)
