@@ -465,7 +465,9 @@ def instructions_match_redrive(*, now: dt.datetime) -> list[int]:
             Instruction.objects.filter(pk__in=claimed, status=InstructionStatus.ACCEPTED).update(
                 updated_at=now
             )
-            transaction.on_commit(lambda: _enqueue_match(claimed))
+            # robust: the claim is committed whatever the broker says; a task lost here (the broker down)
+            # is queued again by the sweep after the next grace, as any lost matching task is
+            transaction.on_commit(lambda: _enqueue_match(claimed), robust=True)
     return claimed
 
 

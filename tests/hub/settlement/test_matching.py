@@ -288,6 +288,17 @@ def test_an_instruction_whose_matching_task_was_lost_is_queued_again_once_past_t
     assert PeriodicTask.objects.get(task="hub.settlement.instructions_match_sweep").enabled  # beat runs it
 
 
+def test_a_matching_sweep_with_the_broker_down_claims_and_returns_rather_than_failing_after_its_commit(
+    demo, django_capture_on_commit_callbacks, settings
+):
+    lost = submit(instruction("DELI", tx="SWEEP-DOWN"))
+    settings.SETTLEMENT_MATCH_SWEEP_GRACE_SECONDS = 0
+    with broker_unreachable(), django_capture_on_commit_callbacks(execute=True):
+        # the claim is committed whatever the broker says: the next sweep past the grace queues it again
+        assert services.instructions_match_redrive(now=timezone.now()) == [lost.pk]
+    assert Instruction.objects.get(pk=lost.pk).status == "ACCEPTED"
+
+
 def test_the_matching_sweep_reads_the_accepted_instructions_alone_through_the_open_instructions_index(demo):
     query = selectors.instructions_accepted_overdue(now=timezone.now())[:2000]
     sql, params = query.query.sql_with_params()
