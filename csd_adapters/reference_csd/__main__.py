@@ -22,6 +22,7 @@ does nothing; a different file is refused.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import sys
@@ -34,6 +35,16 @@ def default_database(csd: str) -> str:
     root = Path(os.environ.get("REFERENCE_CSD_DIR", "var/reference_csd"))
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(root / f'{csd.lower()}.sqlite3').resolve()}"
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name) is this machine's loopback interface only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--admin-token",
         default=os.environ.get("REFERENCE_CSD_ADMIN_TOKEN"),
-        help="token required on /admin/* (default: $REFERENCE_CSD_ADMIN_TOKEN; none: open)",
+        help="token required on /admin/* (default: $REFERENCE_CSD_ADMIN_TOKEN; none: open, which only a "
+        "loopback --host allows)",
     )
     seed = commands.add_parser("seed", help="book opening positions from a JSON file")
     common(seed)
@@ -84,6 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     profile = profile_for(args.csd)
     url = args.database or default_database(profile.code)
+    if args.command == "serve" and not args.admin_token and not _loopback(args.host):
+        # the admin endpoints seed books, issue securities, inject faults and release endorsements: open
+        # only to this machine's own processes
+        print(
+            f"{profile.code}: serving on {args.host} needs an admin token (--admin-token or "
+            "REFERENCE_CSD_ADMIN_TOKEN): without one, /admin/* would be open to the network",
+            file=sys.stderr,
+        )
+        return 2
     if args.command in ("seed", "key") or args.seed:
         ledger = Ledger(url, timezone=profile.timezone)
         try:

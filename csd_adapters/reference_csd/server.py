@@ -18,7 +18,7 @@ class ReferenceCsdServer(BaseApplication):
     def __init__(self, build: Callable[[], ReferenceCsd], *, host: str, port: int, threads: int = 8) -> None:
         self._build = build
         self._options = {
-            "bind": f"{host}:{port}",
+            "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",  # an IPv6 address in brackets
             "workers": 1,
             "worker_class": "gthread",
             "threads": threads,

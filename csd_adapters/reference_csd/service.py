@@ -34,7 +34,8 @@ reasons; ``SAFE``, ``DSEC``, ``REFE`` as rejection reasons; ``NPRP``, ``ABRT``, 
 rejection reasons issued by ``REFCSD``). A message that cannot be read is answered ``400`` with the
 library's errors; a holdings statement the message layer cannot express ``422``. A contra account's
 (issuance, mirror) short position travels like any other: semt.002 ``ShrtLngInd`` ``SHOR``, MT535 ``N``
-balances. Admin endpoints require the ``X-Admin-Token`` header when a token is configured.
+balances. Admin endpoints require the ``X-Admin-Token`` header when a token is configured (the command
+line serves beyond the loopback interface only with one).
 """
 
 from __future__ import annotations
