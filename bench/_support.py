@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
+import signal
 import socket
 import sys
 import urllib.parse
@@ -47,6 +49,50 @@ def recreate_database(url: str) -> None:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cursor.execute(f'CREATE DATABASE "{name}"')
     admin.close()
+
+
+def drop_database(url: str) -> None:
+    """Drop the benchmark's database (the one ``recreate_database`` made), if it is there."""
+    name, params = connection_params(url)
+    admin = psycopg2.connect(dbname="postgres", **params)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+_signals_held: list[int] | None = None
+
+
+def _stop(signum: int, _frame) -> None:
+    if _signals_held is not None:
+        _signals_held.append(signum)
+    elif signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    else:
+        raise SystemExit(128 + signum)
+
+
+def exit_on_sigterm() -> None:
+    """A SIGTERM (a cancelled CI job, ``timeout``, ``kill``) ends the bench as Ctrl-C does, through its
+    ``finally`` blocks, so the processes, databases and folders it made go with it: Python's default ends
+    the process at once and leaves them behind. Both wait while ``signals_held``."""
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+
+@contextlib.contextmanager
+def signals_held():
+    """SIGTERM and Ctrl-C wait until the block is done: around starting a process and recording it, so
+    that a signal between the two cannot leave a process the cleanup does not know of."""
+    global _signals_held
+    _signals_held = []
+    try:
+        yield
+    finally:
+        held, _signals_held = _signals_held, None
+        if held:
+            _stop(held[0], None)
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -3,8 +3,9 @@ processes: gunicorn, a Celery worker and beat on Redis and PostgreSQL, five refe
 (each in MX or MT as its market speaks), the shared ledger sealing and endorsing blocks.
 
 Run: ``.venv/bin/python bench/settlement/run.py [--count 20000] [--workers 4]``. The database
-``hub_bench_settlement`` is dropped and created (``BENCH_DATABASE_URL`` overrides). Prints ONE JSON line;
-asserts nothing about time.
+``hub_bench_settlement`` is dropped and created (``BENCH_DATABASE_URL`` overrides), and dropped again at the
+end with the run's processes, queues and temporary folder, on failure, Ctrl-C or SIGTERM too. Prints ONE
+JSON line; asserts nothing about time.
 
 - ``settled_per_second``: transfers settled divided by the time from the first instruction sent to the
   last transfer settled (both sides' confirmations are in the outboxes by then).
@@ -28,6 +29,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,10 +63,13 @@ import requests  # noqa: E402
 
 from bench._support import (  # noqa: E402
     connection_params,
+    drop_database,
+    exit_on_sigterm,
     free_port,
     interpreter,
     percentile,
     recreate_database,
+    signals_held,
 )
 
 
@@ -148,6 +153,33 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
 
+    exit_on_sigterm()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-settlement-"))
+    children: list[subprocess.Popen] = []
+    try:
+        run(args, workdir, children)
+    finally:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, 15)
+        for child in children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, 9)
+                child.wait()
+        # what the run left queued (beat's last ticks, say) goes with it, and kombu's tables of its queues
+        queues = (ENV["CELERY_QUEUE"], *(f"{ENV['CELERY_QUEUE']}.{kind}" for kind in ("ledger", "commit")))
+        redis.Redis.from_url(ENV["CELERY_BROKER_URL"]).delete(
+            *queues, *(f"_kombu.binding{table}.{queue}" for queue in queues for table in ("", "_permanent"))
+        )
+        drop_database(ENV["DATABASE_URL"])
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, workdir: Path, children: list[subprocess.Popen]) -> None:
+    """The run itself; every process it starts goes in ``children``, for ``main`` to stop."""
     recreate_database(ENV["DATABASE_URL"])
     baseline = postgresql_write_rate(ENV["DATABASE_URL"])
     django.setup()
@@ -162,24 +194,22 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", verbosity=0)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-settlement-"))
     os.environ["HUB_VAR_DIR"] = str(workdir)
     ports = {code: free_port() for code in ("NSD", "STRATE", "CSCS", "MCDR", "KACD")}
     reference_csds_export(directory=workdir / "reference_csd", ports=ports)
-    children = []
-
     roles: dict[str, list[int]] = {}
 
     def start(command: list[str], role: str) -> subprocess.Popen:
-        child = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        children.append(child)
+        with signals_held():
+            child = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=os.environ.copy(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            children.append(child)
         roles.setdefault(role, []).append(child.pid)
         return child
 
@@ -221,119 +251,102 @@ def main() -> None:
     )
     start([python, "-m", "celery", "-A", "hub", "beat", "-l", "warning", "--pidfile="], "beat")
     base = f"http://127.0.0.1:{web_port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/health/", timeout=5).json().get("status") == "ok":
-                    break
-            except (requests.RequestException, ValueError):
-                pass
-            time.sleep(0.5)
-        trades = trades_plan(count=args.count, lack_share=0.0, seed=20261124, prefix="B")
-        tokens = {p.bic: participant_token_issue(participant=p) for p in Participant.objects.all()}
-        by_sender: dict[tuple[str, str], list[bytes]] = {}
-        for trade in trades:
-            for bic, body, content_type in trade_messages(trade):
-                by_sender.setdefault((bic, content_type), []).append(body)
-        files = []
-        for (bic, content_type), bodies in by_sender.items():
-            for start_at in range(0, len(bodies), args.bulk_size):
-                chunk = bodies[start_at : start_at + args.bulk_size]
-                payload = join_mx(chunk) if content_type == "application/xml" else join_mt(chunk)
-                files.append((bic, content_type, payload))
-
-        def send(item) -> int:
-            bic, content_type, payload = item
-            response = requests.post(
-                f"{base}/api/v1/messages/bulk/",
-                data=payload,
-                timeout=600,
-                headers={"Authorization": f"Token {tokens[bic]}", "Content-Type": content_type},
-            )
-            return sum(1 for r in response.json()["results"] if r["http_status"] == 202)
-
-        started = time.time()
-        before = processes_by_role(roles)
-        with ThreadPoolExecutor(4) as pool:
-            accepted = sum(pool.map(send, files))
-        sent_s = time.time() - started
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            settled = Transfer.objects.filter(status="SETTLED").count()
-            if settled + Transfer.objects.filter(status="FAILED").count() >= args.count:
+    for _ in range(300):
+        try:
+            if requests.get(f"{base}/health/", timeout=5).json().get("status") == "ok":
                 break
-            time.sleep(1)
-        after = processes_by_role(roles)
-        rows = list(Transfer.objects.filter(status="SETTLED").values_list("created_at", "settled_at"))
-        # where the time went: CPU milliseconds per settled transfer, by role, from the first instruction
-        # sent to the last transfer settled (500 settled transfers/s on two cores leave 4 ms for all of it)
-        cpu_ms = {
-            role: round(
-                (figures["cpu_s"] - before.get(role, {}).get("cpu_s", 0.0)) * 1000 / max(len(rows), 1), 2
-            )
-            for role, figures in after.items()
-        }
-        elapsed = (max(s for _c, s in rows).timestamp() - started) if rows else float("nan")
-        latencies = [(s - c).total_seconds() * 1000 for c, s in rows]
-        from hub.messaging.models import OutboundMessage
-        from hub.settlement.models import Leg
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(0.5)
+    trades = trades_plan(count=args.count, lack_share=0.0, seed=20261124, prefix="B")
+    tokens = {p.bic: participant_token_issue(participant=p) for p in Participant.objects.all()}
+    by_sender: dict[tuple[str, str], list[bytes]] = {}
+    for trade in trades:
+        for bic, body, content_type in trade_messages(trade):
+            by_sender.setdefault((bic, content_type), []).append(body)
+    files = []
+    for (bic, content_type), bodies in by_sender.items():
+        for start_at in range(0, len(bodies), args.bulk_size):
+            chunk = bodies[start_at : start_at + args.bulk_size]
+            payload = join_mx(chunk) if content_type == "application/xml" else join_mt(chunk)
+            files.append((bic, content_type, payload))
 
-        confirmations = OutboundMessage.objects.filter(status="SETTLED").count()
-        print(
-            json.dumps(
-                {
-                    "bench": "settlement",
-                    "database": "postgresql",
-                    "broker": "redis",
-                    "transfers": args.count,
-                    "instructions_accepted": accepted,
-                    "instructions_sent_s": round(sent_s, 2),
-                    "settled": len(rows),
-                    "failed": Transfer.objects.filter(status="FAILED").count(),
-                    "legs": Leg.objects.count(),
-                    "confirmations_out": confirmations,
-                    "elapsed_s": round(elapsed, 2),
-                    "settled_per_second": round(len(rows) / elapsed, 2) if rows else 0,
-                    "matched_to_settled": {
-                        "p50_ms": round(percentile(latencies, 0.5), 1),
-                        "p99_ms": round(percentile(latencies, 0.99), 1),
-                    },
-                    "baseline_postgresql": baseline,
-                    "settled_vs_single_row_commits": round(
-                        (len(rows) / elapsed) / baseline["single_row_commits_per_s"], 4
-                    )
-                    if rows
-                    else 0,
-                    "target_settled_per_second": 500,
-                    "celery_workers": args.workers,
-                    "python": interpreter(),
-                    "cpu_ms_per_settled_transfer": cpu_ms
-                    | {
-                        "total": round(sum(cpu_ms.values()), 2),
-                        # the reference CSDs stand in for the CSDs' own systems, on their own machines
-                        "hub_only": round(sum(v for role, v in cpu_ms.items() if role != "reference_csd"), 2),
-                    },
-                    "peak_rss_mb": {
-                        "bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                        **{role: figures["peak_rss_mb"] for role, figures in after.items()},
-                    },
-                }
-            )
+    def send(item) -> int:
+        bic, content_type, payload = item
+        response = requests.post(
+            f"{base}/api/v1/messages/bulk/",
+            data=payload,
+            timeout=600,
+            headers={"Authorization": f"Token {tokens[bic]}", "Content-Type": content_type},
         )
-    finally:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, 15)
-        for child in children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, 9)
-        # what the run left queued (beat's last ticks, say) goes with it
-        queues = (ENV["CELERY_QUEUE"], *(f"{ENV['CELERY_QUEUE']}.{kind}" for kind in ("ledger", "commit")))
-        redis.Redis.from_url(ENV["CELERY_BROKER_URL"]).delete(
-            *queues, *(f"_kombu.binding.{queue}" for queue in queues)
+        return sum(1 for r in response.json()["results"] if r["http_status"] == 202)
+
+    started = time.time()
+    before = processes_by_role(roles)
+    with ThreadPoolExecutor(4) as pool:
+        accepted = sum(pool.map(send, files))
+    sent_s = time.time() - started
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        settled = Transfer.objects.filter(status="SETTLED").count()
+        if settled + Transfer.objects.filter(status="FAILED").count() >= args.count:
+            break
+        time.sleep(1)
+    after = processes_by_role(roles)
+    rows = list(Transfer.objects.filter(status="SETTLED").values_list("created_at", "settled_at"))
+    # where the time went: CPU milliseconds per settled transfer, by role, from the first instruction
+    # sent to the last transfer settled (500 settled transfers/s on two cores leave 4 ms for all of it)
+    cpu_ms = {
+        role: round((figures["cpu_s"] - before.get(role, {}).get("cpu_s", 0.0)) * 1000 / max(len(rows), 1), 2)
+        for role, figures in after.items()
+    }
+    elapsed = (max(s for _c, s in rows).timestamp() - started) if rows else float("nan")
+    latencies = [(s - c).total_seconds() * 1000 for c, s in rows]
+    from hub.messaging.models import OutboundMessage
+    from hub.settlement.models import Leg
+
+    confirmations = OutboundMessage.objects.filter(status="SETTLED").count()
+    print(
+        json.dumps(
+            {
+                "bench": "settlement",
+                "database": "postgresql",
+                "broker": "redis",
+                "transfers": args.count,
+                "instructions_accepted": accepted,
+                "instructions_sent_s": round(sent_s, 2),
+                "settled": len(rows),
+                "failed": Transfer.objects.filter(status="FAILED").count(),
+                "legs": Leg.objects.count(),
+                "confirmations_out": confirmations,
+                "elapsed_s": round(elapsed, 2),
+                "settled_per_second": round(len(rows) / elapsed, 2) if rows else 0,
+                "matched_to_settled": {
+                    "p50_ms": round(percentile(latencies, 0.5), 1),
+                    "p99_ms": round(percentile(latencies, 0.99), 1),
+                },
+                "baseline_postgresql": baseline,
+                "settled_vs_single_row_commits": round(
+                    (len(rows) / elapsed) / baseline["single_row_commits_per_s"], 4
+                )
+                if rows
+                else 0,
+                "target_settled_per_second": 500,
+                "celery_workers": args.workers,
+                "python": interpreter(),
+                "cpu_ms_per_settled_transfer": cpu_ms
+                | {
+                    "total": round(sum(cpu_ms.values()), 2),
+                    # the reference CSDs stand in for the CSDs' own systems, on their own machines
+                    "hub_only": round(sum(v for role, v in cpu_ms.items() if role != "reference_csd"), 2),
+                },
+                "peak_rss_mb": {
+                    "bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    **{role: figures["peak_rss_mb"] for role, figures in after.items()},
+                },
+            }
         )
+    )
 
 
 if __name__ == "__main__":
