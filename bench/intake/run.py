@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import resource
@@ -89,7 +90,7 @@ def main() -> None:
     from iso20022.mt import build_mt, parse_mt
 
     call_command("migrate", verbosity=0)
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0, stdout=io.StringIO())  # stdout is for the JSON line alone
     tokens = {
         bic: participant_token_issue(participant=Participant.objects.get(bic=bic))
         for bic in ("DEMARUMM", "DEMAZAJJ")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import resource
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace, workdir: Path, children: list[subprocess.Popen
     from iso20022.bulk import join_mt, join_mx
 
     call_command("migrate", verbosity=0)
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0, stdout=io.StringIO())  # stdout is for the JSON line alone
     os.environ["HUB_VAR_DIR"] = str(workdir)
     ports = {code: free_port() for code in ("NSD", "STRATE", "CSCS", "MCDR", "KACD")}
     reference_csds_export(directory=workdir / "reference_csd", ports=ports)
