@@ -3,8 +3,8 @@ files, and matching throughput, beside the same messages parsed in-process (the 
 message layer alone, with no HTTP, no database, no audit trail).
 
 Run: ``.venv/bin/python bench/intake/run.py [--pairs 1000] [--clients 8]``. Needs PostgreSQL (a database
-``hub_bench`` is dropped and created; ``BENCH_DATABASE_URL`` overrides). Prints ONE JSON line; asserts
-nothing about time.
+``hub_bench`` is dropped and created, and dropped again at the end; ``BENCH_DATABASE_URL`` overrides).
+Prints ONE JSON line; asserts nothing about time.
 
 - ``http_single``: N deliver instructions (sese.023 in the hub envelope, from NSD's demo broker) and N
   receive instructions (MT540, from Strate's), each one POST /api/v1/messages/ by ``--clients`` threads
@@ -25,9 +25,11 @@ import io
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +55,14 @@ os.environ.update(
 import django  # noqa: E402
 import requests  # noqa: E402
 
-from bench._support import percentile, recreate_database  # noqa: E402
+from bench._support import (  # noqa: E402
+    drop_database,
+    exit_on_sigterm,
+    free_port,
+    percentile,
+    recreate_database,
+    signals_held,
+)
 
 
 def figures(latencies_ms: list[float], elapsed: float, count: int) -> dict:
@@ -73,6 +82,18 @@ def main() -> None:
     parser.add_argument("--bulk-size", type=int, default=200)
     args = parser.parse_args()
 
+    exit_on_sigterm()
+    # the embedded broker's folder, where the match tasks nobody reads are queued, is the run's own
+    workdir = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+    os.environ["HUB_VAR_DIR"] = str(workdir)
+    try:
+        run(args)
+    finally:
+        drop_database(os.environ["DATABASE_URL"])
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
     recreate_database(os.environ["DATABASE_URL"])
     django.setup()
     from django.conf import settings
@@ -156,23 +177,24 @@ def main() -> None:
         parse_latencies.append((time.perf_counter() - t0) * 1000)
     baseline = figures(parse_latencies, time.perf_counter() - started, len(single))
 
-    port = 18000 + os.getpid() % 1000
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "hub.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.web_workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-    )
+    port = free_port()
+    with signals_held():
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "hub.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(args.web_workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+        )
     base = f"http://127.0.0.1:{port}"
     local = threading.local()
 
@@ -180,13 +202,6 @@ def main() -> None:
         if not hasattr(local, "session"):
             local.session = requests.Session()
         return local.session
-
-    for _ in range(200):
-        try:
-            if session().get(f"{base}/health/?worker=false", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
 
     def send(item: tuple[str, bytes, str], path: str = "/api/v1/messages/") -> tuple[float, int]:
         bic, raw, content_type = item
@@ -200,6 +215,14 @@ def main() -> None:
         return (time.perf_counter() - t0) * 1000, response.status_code
 
     try:
+        for _ in range(200):
+            try:
+                if session().get(f"{base}/health/?worker=false", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the hub's web server did not start")
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(send, single))
@@ -220,7 +243,11 @@ def main() -> None:
         }
     finally:
         web.terminate()
-        web.wait(30)
+        try:
+            web.wait(30)
+        except subprocess.TimeoutExpired:
+            web.kill()
+            web.wait()
 
     participants = {bic: Participant.objects.select_related("home_csd").get(bic=bic) for bic in tokens}
     started, cpu = time.perf_counter(), time.process_time()
