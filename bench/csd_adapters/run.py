@@ -14,9 +14,9 @@ reference ledger, without messages or HTTP. ``ledger_ms_per_op``: the ledger's o
 deliver and release, each in its own transaction and inside one batch transaction. CPU per leg (prepare
 and commit, µs): ``in_process_bulk``, the CSD's own on its bulk route called in process, and
 ``http_batched.server_cpu_us_per_leg``, the server's processes' over HTTP. Each CSD has its own
-SQLite database in a temporary folder (``--database-dir`` to choose). Figures: legs/s, latency p50/p99 in
-ms (per leg; per batch for ``http_batched``), and peak memory (max RSS of this process and of the server
-process). Nothing is asserted about time.
+SQLite database in a temporary folder, removed at the end (``--database-dir`` to choose one, kept).
+Figures: legs/s, latency p50/p99 in ms (per leg; per batch for ``http_batched``), and peak memory (max RSS
+of this process and of the server process). Nothing is asserted about time.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import datetime as dt
 import json
 import os
 import resource
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +43,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench._support import exit_on_sigterm, free_port, signals_held  # noqa: E402
 from csd_adapters.base import Leg  # noqa: E402
 from csd_adapters.inprocess import LedgerAdapter  # noqa: E402
 from csd_adapters.profiles import profile_for  # noqa: E402
@@ -204,41 +207,49 @@ def ledger_costs(ledger: Ledger, count: int) -> dict:
 
 
 def serve(code: str, database: str, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "csd_adapters.reference_csd",
-            "serve",
-            "--csd",
-            code,
-            "--port",
-            str(port),
-            "--database",
-            database,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    """The reference CSD in a process of its own; the caller stops it (``stop``)."""
+    with signals_held():
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "csd_adapters.reference_csd",
+                "serve",
+                "--csd",
+                code,
+                "--port",
+                str(port),
+                "--database",
+                database,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def wait_until_up(code: str, port: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                return process
+                return
         except requests.RequestException:
             time.sleep(0.2)
-    process.kill()
     raise SystemExit(f"the {code} reference CSD did not start")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def stop(server: subprocess.Popen) -> None:
+    """The server and every process of its session."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 def main() -> None:
@@ -248,8 +259,20 @@ def main() -> None:
     parser.add_argument("--batched-legs", type=int, default=3000, help="legs for http_batched")
     parser.add_argument("--database-dir", type=Path, default=None)
     args = parser.parse_args()
-    folder = args.database_dir or Path(tempfile.mkdtemp(prefix="bench-csd-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    exit_on_sigterm()
+    if args.database_dir is not None:
+        args.database_dir.mkdir(parents=True, exist_ok=True)
+        run(args, args.database_dir)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench-csd-"))
+    try:
+        run(args, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, folder: Path) -> None:
+    """The bench, its databases in ``folder``."""
     results: dict = {
         "bench": "csd_adapters",
         "legs": args.legs,
@@ -281,6 +304,7 @@ def main() -> None:
         port = free_port()
         server = serve(code, database, port)
         try:
+            wait_until_up(code, port)
             adapter = adapter_for(profile.adapter, profile=profile, base_url=f"http://127.0.0.1:{port}")
             figures["http"] = measure(adapter, legs(code, args.legs))
             cpu_before = _session_cpu(server.pid)
@@ -289,8 +313,7 @@ def main() -> None:
                 (_session_cpu(server.pid) - cpu_before) * 1e6 / args.batched_legs, 1
             )
         finally:
-            os.killpg(server.pid, 15)
-            server.wait(timeout=30)
+            stop(server)
         figures["http_vs_ledger"] = round(figures["http"]["legs_per_s"] / figures["ledger"]["legs_per_s"], 3)
         figures["http_batched_vs_http"] = round(
             figures["http_batched"]["legs_per_s"] / figures["http"]["legs_per_s"], 2
