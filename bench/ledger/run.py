@@ -10,7 +10,8 @@
   (``evm_transactions_per_s``), and the batched rate against it, a stricter ratio.
 
 The database is a throwaway one: on the server of ``DATABASE_URL`` when set (PostgreSQL), else a SQLite
-file in a temporary folder. Peak memory is this process's max RSS. Nothing is asserted about time.
+file in a temporary folder (with the development keys; removed at the end). Peak memory is this process's
+max RSS. Nothing is asserted about time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,6 +47,8 @@ import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
+
+from bench._support import exit_on_sigterm, signals_held  # noqa: E402
 
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 
@@ -114,23 +119,26 @@ def start_anvil() -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    with signals_held():
+        process = subprocess.Popen(
+            [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_for_anvil(url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             requests.post(
                 url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=2
             )
-            return process, url
+            return
         except requests.RequestException:
             time.sleep(0.1)
-    process.kill()
     raise SystemExit("anvil did not start; run `npm ci` (make bench does)")
 
 
@@ -171,6 +179,7 @@ def bench_evm(batched: int, batch_size: int, single: int) -> dict:
 
     process, url = start_anvil()
     try:
+        wait_for_anvil(url)
         w3 = evm.connect(url, timeout=10)
         hub = Account.create()
         w3.provider.make_request("anvil_setBalance", [hub.address, hex(10**22)])
@@ -180,8 +189,13 @@ def bench_evm(batched: int, batch_size: int, single: int) -> dict:
         batches = anchored_transfers(anchorer, batched, batch_size, 20_000_000)
         anchored = EvmAnchor.objects.filter(status=EvmAnchor.Status.CONFIRMED).count()
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=20)
+        # the session: node_modules/.bin/anvil is a node script that runs the anvil binary as its child
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     return {
         "node": "anvil (automine), JSON-RPC on 127.0.0.1",
         "evm_version": settings.LEDGER_EVM_VERSION,
@@ -206,7 +220,14 @@ def main() -> None:
     parser.add_argument("--evm-block-size", type=int, default=2_000)
     parser.add_argument("--evm-single-transfers", type=int, default=200)
     args = parser.parse_args()
+    exit_on_sigterm()
+    try:
+        run(args)
+    finally:
+        shutil.rmtree(TEMP, ignore_errors=True)
 
+
+def run(args: argparse.Namespace) -> None:
     test = connection.settings_dict["TEST"]  # a throwaway database beside the configured one
     test["NAME"] = (
         str(TEMP / "bench.sqlite3") if connection.vendor == "sqlite" else f"bench_ledger_{os.getpid()}"
