@@ -51,9 +51,11 @@ def recreate_database(url: str) -> None:
     admin.close()
 
 
-def drop_database(url: str) -> None:
-    """Drop the benchmark's database (the one ``recreate_database`` made), if it is there."""
-    name, params = connection_params(url)
+def drop_database(url: str, name: str | None = None) -> None:
+    """Drop the benchmark's database (the one ``recreate_database`` made), or the database ``name`` on the
+    same server, if it is there."""
+    url_name, params = connection_params(url)
+    name = name or url_name
     admin = psycopg2.connect(dbname="postgres", **params)
     admin.autocommit = True
     with admin.cursor() as cursor:

@@ -23,6 +23,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -48,6 +49,8 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 from stdnum import isin as stdnum_isin  # noqa: E402
+
+from bench._support import drop_database, exit_on_sigterm  # noqa: E402
 
 CODES = [
     ("NSD", "NADCRUMM", "RU", "Europe/Moscow"),
@@ -220,11 +223,20 @@ def main() -> None:
     parser.add_argument("--isins", type=int, default=200)
     parser.add_argument("--movements", type=int, default=20_000, help="movements per CSD")
     args = parser.parse_args()
+    exit_on_sigterm()
+    try:
+        run(args)
+    finally:
+        shutil.rmtree(TEMP, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
     if connection.vendor != "postgresql":
         sys.exit("bench/reconciliation needs PostgreSQL: set DATABASE_URL=postgres://...")
-    connection.settings_dict["TEST"]["NAME"] = f"bench_reconciliation_{os.getpid()}"
-    old = setup_databases(verbosity=0, interactive=False)
+    name = connection.settings_dict["TEST"]["NAME"] = f"bench_reconciliation_{os.getpid()}"
+    old = None
     try:
+        old = setup_databases(verbosity=0, interactive=False)
         from hub.reconciliation.models import Break
         from hub.reconciliation.services import run_check_stored
 
@@ -277,7 +289,10 @@ def main() -> None:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
     finally:
-        teardown_databases(old, verbosity=0)
+        if old is not None:
+            teardown_databases(old, verbosity=0)
+        # interrupted while setup_databases made it (its migrations take seconds), it is there all the same
+        drop_database(os.environ["DATABASE_URL"], name=name)
     print(json.dumps(result))
 
 
