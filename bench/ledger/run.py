@@ -48,7 +48,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
-from bench._support import exit_on_sigterm, signals_held  # noqa: E402
+from bench._support import drop_database, exit_on_sigterm, signals_held  # noqa: E402
 
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 
@@ -232,8 +232,9 @@ def run(args: argparse.Namespace) -> None:
     test["NAME"] = (
         str(TEMP / "bench.sqlite3") if connection.vendor == "sqlite" else f"bench_ledger_{os.getpid()}"
     )
-    old = setup_databases(verbosity=0, interactive=False)
+    old = None
     try:
+        old = setup_databases(verbosity=0, interactive=False)
         local = bench_local(args.entries, args.block_size)
         chain = bench_evm(args.evm_transfers, args.evm_block_size, args.evm_single_transfers)
         from hub.ledger import selectors
@@ -251,7 +252,10 @@ def run(args: argparse.Namespace) -> None:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
     finally:
-        teardown_databases(old, verbosity=0)
+        if old is not None:
+            teardown_databases(old, verbosity=0)
+        if connection.vendor == "postgresql":  # interrupted while setup_databases made it, it is there
+            drop_database(os.environ["DATABASE_URL"], name=test["NAME"])
     print(json.dumps(result))
 
 
