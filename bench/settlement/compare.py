@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench._support import exit_on_sigterm  # noqa: E402
+
 BENCH = Path("bench/settlement/run.py")
 
 
@@ -31,14 +36,27 @@ def git(*args: str) -> str:
 
 
 def bench_once(tree: Path, count: int) -> dict:
-    done = subprocess.run(
+    """One run of the tree's settlement bench; its stderr is this process's. Interrupted, this waits while
+    the bench stops its servers and drops its database: Ctrl-C reaches the bench too (it is in this process
+    group); on SIGTERM the bench is sent Ctrl-C's SIGINT, which a baseline revision's bench handles too."""
+    with subprocess.Popen(
         [sys.executable, str(tree / BENCH), "--count", str(count)],
         cwd=tree,
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-    )
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    ) as bench:
+        try:
+            stdout, _ = bench.communicate()
+        except KeyboardInterrupt:
+            bench.wait()
+            raise
+        except BaseException:
+            bench.send_signal(signal.SIGINT)
+            bench.wait()
+            raise
+    if bench.returncode:
+        raise subprocess.CalledProcessError(bench.returncode, bench.args)
+    figures = json.loads(stdout.strip().splitlines()[-1])
     cpu = figures["cpu_ms_per_settled_transfer"]
     return {
         "settled_per_second": figures["settled_per_second"],
@@ -62,6 +80,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=6, help="runs of each side")
     parser.add_argument("--count", type=int, default=2000, help="transfers a run")
     args = parser.parse_args()
+    exit_on_sigterm()  # the worktree is removed on SIGTERM too
 
     baseline_sha = git("rev-parse", "--verify", f"{args.baseline}^{{commit}}")
     head_sha = git("rev-parse", "HEAD")

@@ -160,23 +160,30 @@ def main() -> None:
     try:
         run(args, workdir, children)
     finally:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, 15)
-        for child in children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
+        # a second signal (Ctrl-C reaches compare.py and this bench alike, and compare.py then sends
+        # SIGTERM) waits for the cleanup rather than cutting it short
+        with signals_held():
+            for child in children:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, 9)
-                child.wait()
-        # what the run left queued (beat's last ticks, say) goes with it, and kombu's tables of its queues
-        queues = (ENV["CELERY_QUEUE"], *(f"{ENV['CELERY_QUEUE']}.{kind}" for kind in ("ledger", "commit")))
-        redis.Redis.from_url(ENV["CELERY_BROKER_URL"]).delete(
-            *queues, *(f"_kombu.binding{table}.{queue}" for queue in queues for table in ("", "_permanent"))
-        )
-        drop_database(ENV["DATABASE_URL"])
-        shutil.rmtree(workdir, ignore_errors=True)
+                    os.killpg(child.pid, 15)
+            for child in children:
+                try:
+                    child.wait(20)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(child.pid, 9)
+                    child.wait()
+            # what the run left queued (beat's last ticks, say) goes with it, and kombu's tables of its queues
+            queues = (
+                ENV["CELERY_QUEUE"],
+                *(f"{ENV['CELERY_QUEUE']}.{kind}" for kind in ("ledger", "commit")),
+            )
+            redis.Redis.from_url(ENV["CELERY_BROKER_URL"]).delete(
+                *queues,
+                *(f"_kombu.binding{table}.{queue}" for queue in queues for table in ("", "_permanent")),
+            )
+            drop_database(ENV["DATABASE_URL"])
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, workdir: Path, children: list[subprocess.Popen]) -> None:
