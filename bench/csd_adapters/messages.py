@@ -10,8 +10,13 @@ answered exactly as the adapters and the reference CSD do, without HTTP or a led
   semt.014 / MT508 status);
 - ``hub_decode``: the adapter reads the reply.
 
-``leg_round_trip_us`` sums them for one prepare and one commit. Figures are CPU time, the best of
-``--repeat`` runs of ``--count`` messages each. Nothing is asserted about time.
+``leg_round_trip_us`` sums them for one prepare and one commit, and ``leg_round_trips_per_s`` is one
+core's throughput at that cost. Figures are CPU time, the best of ``--repeat`` runs of ``--count`` messages
+each. Baselines in the same run, on the same requests: ``floor_syntax_read_us``, the syntax layer alone
+(a bare ``etree.fromstring`` for MX, ``parse_fin`` for MT: no validation, no model), what no reader can
+beat; and for MX ``baseline_lxml_build_us``, the request written as an lxml tree by ``Writer`` and
+serialised by ``etree.tostring``, as the hub wrote before its text writer. ``max_rss_kib``: this process's
+peak resident set. Nothing is asserted about time.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -29,11 +35,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from lxml import etree  # noqa: E402
+
 from csd_adapters.base import Leg  # noqa: E402
-from csd_adapters.profiles import profile_for  # noqa: E402
+from csd_adapters.profiles import Standard, profile_for  # noqa: E402
 from csd_adapters.reference_csd.dialects import dialect_for  # noqa: E402
 from csd_adapters.registry import adapter_for  # noqa: E402
 from iso20022 import models as m  # noqa: E402
+from iso20022 import mx  # noqa: E402
+from iso20022.mt import parse_fin  # noqa: E402
+from iso20022.mx import codec, head, registry  # noqa: E402
+from iso20022.mx.xmltree import Writer  # noqa: E402
 
 ISIN = "XS000BENCH03"
 
@@ -126,6 +138,14 @@ def _without_message_id(body: m.Message) -> m.Message:
     return replace(body, business_message_id=None)
 
 
+def _lxml_build(body: m.Message, header: m.BusinessHeader) -> bytes:
+    """The baseline writer: the message as lxml elements made by ``Writer``, serialised by lxml."""
+    envelope = etree.Element(codec._ENVELOPE_TAG, nsmap={None: mx.ENVELOPE_NAMESPACE})
+    envelope.append(head.build(Writer(registry.HEADER_VERSIONS[0].namespace), header))
+    envelope.append(codec.build_document(body))
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
 def _time(work: Callable[[int], object], count: int, repeat: int) -> float:
     """The least CPU time (µs) per call of ``work(n)`` for n in range(count), over ``repeat`` runs: CPU
     time and the best run, as other processes share the machine."""
@@ -144,6 +164,7 @@ def measure(code: str, count: int, repeat: int) -> dict:
     dialect = dialect_for(profile.standard, profile.bic)
     legs = [_leg(n) for n in range(count)]
     requests = [_requests(adapter, leg) for leg in legs]
+    floor_read = etree.fromstring if profile.standard is Standard.MX else parse_fin
     figures: dict = {}
     total = 0.0
     for kind in requests[0]:
@@ -155,7 +176,14 @@ def measure(code: str, count: int, repeat: int) -> dict:
         row = {
             "hub_encode": _time(lambda n, bodies=bodies: adapter.encode(bodies[n]), count, repeat),
             "csd_read": _time(lambda n, encoded=encoded: dialect.read(encoded[n]), count, repeat),
+            "floor_syntax_read_us": _time(lambda n, encoded=encoded: floor_read(encoded[n]), count, repeat),
         }
+        if profile.standard is Standard.MX:
+            headers = [mx.parse(e).header for e in encoded]  # as adapter.encode made them
+            assert _lxml_build(bodies[0], headers[0]) == encoded[0]
+            row["baseline_lxml_build_us"] = _time(
+                lambda n, bodies=bodies, headers=headers: _lxml_build(bodies[n], headers[n]), count, repeat
+            )
         for index, name in enumerate(("ok", "refused")):
             answers = [r[index] for r in replies]
             written = [dialect.write(a, to_bic=adapter.hub_bic, related="X1") for a in answers]
@@ -171,6 +199,7 @@ def measure(code: str, count: int, repeat: int) -> dict:
         figures[kind] = row
         total += row["hub_encode"] + row["csd_read"] + row["csd_write_ok"] + row["hub_decode_ok"]
     figures["leg_round_trip_us"] = round(total, 1)
+    figures["leg_round_trips_per_s"] = round(1e6 / total, 1)
     return figures
 
 
@@ -179,9 +208,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    results = {"bench": "csd_adapters.messages", "unit": "us_per_message"}
+    results = {
+        "bench": "csd_adapters.messages",
+        "unit": "us_per_message",
+        "baseline": "the syntax layer alone (floor_syntax_read_us); MX: lxml Writer tree + etree.tostring",
+    }
     for code in ("NSD", "STRATE"):
         results[f"{profile_for(code).adapter}_{code}"] = measure(code, args.count, args.repeat)
+    results["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(results, sort_keys=True))
 
 
