@@ -43,7 +43,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench._support import exit_on_sigterm, free_port, signals_held  # noqa: E402
+from bench._support import exit_on_sigterm, free_port, percentile, signals_held  # noqa: E402
 from csd_adapters.base import Leg  # noqa: E402
 from csd_adapters.inprocess import LedgerAdapter  # noqa: E402
 from csd_adapters.profiles import profile_for  # noqa: E402
@@ -98,7 +98,7 @@ def measure(adapter, batch: list[Leg], warmup: int = 30) -> dict:
         "legs": len(batch),
         "legs_per_s": round(len(batch) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies), 3),
-        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 3),
+        "p99_ms": round(percentile(latencies, 0.99), 3),
     }
 
 
@@ -121,7 +121,7 @@ def measure_batched(adapter, batch: list[Leg], size: int) -> dict:
         "batch": size,
         "legs_per_s": round(len(batch) / elapsed, 1),
         "batch_p50_ms": round(statistics.median(latencies), 3),
-        "batch_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 3),
+        "batch_p99_ms": round(percentile(latencies, 0.99), 3),
     }
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench._support import percentile  # noqa: E402
 from iso20022 import models as m  # noqa: E402
 from iso20022.mt import build_mt, parse_fin, parse_mt  # noqa: E402
 from iso20022.mt.fields import _typed as typed_fields  # noqa: E402
@@ -166,7 +167,7 @@ def measure(parse, messages: list[str], seconds: float, *, warm: bool = False) -
     return {
         "messages_per_s": round(count / elapsed, 1),
         "p50_us": round(statistics.median(latencies) * 1e6, 1),
-        "p99_us": round(latencies[int(len(latencies) * 0.99) - 1] * 1e6, 1),
+        "p99_us": round(percentile(latencies, 0.99) * 1e6, 1),
         "messages": count,
     }
 

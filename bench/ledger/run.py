@@ -48,14 +48,9 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
-from bench._support import drop_database, exit_on_sigterm, signals_held  # noqa: E402
+from bench._support import drop_database, exit_on_sigterm, percentile, signals_held  # noqa: E402
 
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def latency(values: list[float]) -> dict:
