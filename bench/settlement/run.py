@@ -11,9 +11,12 @@ JSON line; asserts nothing about time.
   last transfer settled (both sides' confirmations are in the outboxes by then).
 - ``matched_to_settled``: p50/p99 of each transfer's time from match to settlement.
 - ``cpu_ms_per_settled_transfer``: CPU each role used (workers, web, reference CSDs, beat, the PostgreSQL
-  server) over the same span, per settled transfer: where the time goes. On two cores, 500 settled
-  transfers/s leave 4 ms for all of it. ``hub_only`` leaves out the reference CSDs, which stand in for
-  the CSDs' own systems (on their own machines in production).
+  server: the bench database's backends and the server's own processes, not other databases' backends)
+  over the same span, per settled transfer: where the time goes. Backends that exited during the run
+  count apart (``postgresql_exited_backends_any_database``, out of the totals): the postmaster sums them
+  over every database of the server. On two cores, 500 settled transfers/s leave 4 ms for all of it.
+  ``hub_only`` leaves out the reference CSDs, which stand in for the CSDs' own systems (on their own
+  machines in production).
 - ``baseline_postgresql``: PostgreSQL's raw write rate on the same server in the same run: single-row
   INSERT + COMMIT per second from one connection (the price of one durable step) and rows per second
   inserted in batches, so the distance to the limit is visible; and whether the server runs autovacuum (a
@@ -29,6 +32,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -111,11 +115,18 @@ def postgresql_write_rate(url: str) -> dict:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def processes_by_role(groups: dict[str, list[int]]) -> dict[str, dict[str, float]]:
+# a backend's title: "postgres: [cluster: ]user database host(port)|[local] state"
+_BACKEND = re.compile(r"postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\])")
+EXITED_BACKENDS = "postgresql_exited_backends_any_database"
+
+
+def processes_by_role(groups: dict[str, list[int]], database: str) -> dict[str, dict[str, float]]:
     """For each role (its process groups: a role's children, the prefork pool or gunicorn's workers, share
-    its group), and for PostgreSQL (the server's every process; backends that have exited count through the
-    postmaster): the CPU seconds its processes have used so far, reaped children included, and the largest
-    peak resident set (VmHWM) among them, in MiB."""
+    its group), and for PostgreSQL (the backends of ``database`` and the server's own processes, not the
+    backends of other databases: the server may be shared): the CPU seconds its processes have used so far,
+    reaped children included, and the largest peak resident set (VmHWM) among them, in MiB. The
+    postmaster's reaped children, the backends that have exited, are ``EXITED_BACKENDS`` apart: the
+    postmaster sums them over every database."""
     role_of = {pgid: role for role, pgids in groups.items() for pgid in pgids}
     roles: dict[str, dict[str, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -128,12 +139,21 @@ def processes_by_role(groups: dict[str, list[int]]) -> dict[str, dict[str, float
         except (OSError, IndexError, ValueError):
             continue
         role = role_of.get(int(fields[2]))
-        if role is None and (command.startswith("postgres") or "/bin/postgres " in command):
+        cpu = fields[11:15]  # utime, stime, and those of the reaped children: cutime, cstime
+        if role is None and command.startswith("postgres"):
+            backend = _BACKEND.match(command)
+            if backend and backend.group(1) != database:
+                continue
             role = "postgresql"
+        elif role is None and "/bin/postgres " in command:  # the postmaster
+            role = "postgresql"
+            cpu = fields[11:13]
+            exited = roles.setdefault(EXITED_BACKENDS, {"cpu_s": 0.0, "peak_rss_mb": 0.0})
+            exited["cpu_s"] += sum(int(value) for value in fields[13:15]) / CLOCK_TICKS
         if role is None:
             continue
         figures = roles.setdefault(role, {"cpu_s": 0.0, "peak_rss_mb": 0.0})
-        figures["cpu_s"] += sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+        figures["cpu_s"] += sum(int(value) for value in cpu) / CLOCK_TICKS
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 figures["peak_rss_mb"] = max(figures["peak_rss_mb"], round(int(line.split()[1]) / 1024, 1))
@@ -190,6 +210,7 @@ def run(args: argparse.Namespace, workdir: Path, children: list[subprocess.Popen
     """The run itself; every process it starts goes in ``children``, for ``main`` to stop."""
     recreate_database(ENV["DATABASE_URL"])
     baseline = postgresql_write_rate(ENV["DATABASE_URL"])
+    database, _ = connection_params(ENV["DATABASE_URL"])
     django.setup()
     from django.core.management import call_command
 
@@ -290,7 +311,7 @@ def run(args: argparse.Namespace, workdir: Path, children: list[subprocess.Popen
         return sum(1 for r in response.json()["results"] if r["http_status"] == 202)
 
     started = time.time()
-    before = processes_by_role(roles)
+    before = processes_by_role(roles, database)
     with ThreadPoolExecutor(4) as pool:
         accepted = sum(pool.map(send, files))
     sent_s = time.time() - started
@@ -300,7 +321,7 @@ def run(args: argparse.Namespace, workdir: Path, children: list[subprocess.Popen
         if settled + Transfer.objects.filter(status="FAILED").count() >= args.count:
             break
         time.sleep(1)
-    after = processes_by_role(roles)
+    after = processes_by_role(roles, database)
     rows = list(Transfer.objects.filter(status="SETTLED").values_list("created_at", "settled_at"))
     # where the time went: CPU milliseconds per settled transfer, by role, from the first instruction
     # sent to the last transfer settled (500 settled transfers/s on two cores leave 4 ms for all of it)
@@ -344,13 +365,19 @@ def run(args: argparse.Namespace, workdir: Path, children: list[subprocess.Popen
                 "python": interpreter(),
                 "cpu_ms_per_settled_transfer": cpu_ms
                 | {
-                    "total": round(sum(cpu_ms.values()), 2),
+                    # the backends that have exited are left out: their figure mixes every database's
+                    "total": round(sum(v for role, v in cpu_ms.items() if role != EXITED_BACKENDS), 2),
                     # the reference CSDs stand in for the CSDs' own systems, on their own machines
-                    "hub_only": round(sum(v for role, v in cpu_ms.items() if role != "reference_csd"), 2),
+                    "hub_only": round(
+                        sum(
+                            v for role, v in cpu_ms.items() if role not in ("reference_csd", EXITED_BACKENDS)
+                        ),
+                        2,
+                    ),
                 },
                 "peak_rss_mb": {
                     "bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                    **{role: figures["peak_rss_mb"] for role, figures in after.items()},
+                    **{role: f["peak_rss_mb"] for role, f in after.items() if role != EXITED_BACKENDS},
                 },
             }
         )
