@@ -240,6 +240,10 @@ def main() -> None:
         if parser is not None:
             large["baseline"] = measure(parser.process, sample, args.seconds / 3)
         result["mt537_large"] = large
+    else:
+        result["mt537_large"] = {
+            "status": f"no sample at {sample_file} (ISO20022_REFERENCE names the folder)"
+        }
     print(json.dumps(result, separators=(",", ":")))
 
 
