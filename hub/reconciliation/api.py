@@ -6,7 +6,8 @@ reach these endpoints. Roles (viewer, operator, supervisor) and four-eyes approv
 office and are not enforced here yet.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import get_object_or_404
@@ -33,7 +34,7 @@ class OperatorView(APIView):
 
 
 class RunOut(serializers.ModelSerializer):
-    csd = serializers.CharField(source="csd.code", default=None)
+    csd = serializers.CharField(source="csd.code", default=None, allow_null=True, help_text="null: every CSD")
 
     class Meta:
         model = Run
@@ -57,7 +58,9 @@ class EventOut(serializers.Serializer):
 
 
 class BreakOut(serializers.ModelSerializer):
-    csd = serializers.CharField(source="csd.code", default=None)
+    csd = serializers.CharField(
+        source="csd.code", default=None, allow_null=True, help_text="null: no one CSD's"
+    )
 
     class Meta:
         model = Break
@@ -100,10 +103,34 @@ class SuspensionOut(serializers.Serializer):
 
 LIMIT = 500
 
+# what every operator call may answer besides its main answer
+_PROBLEM = inline_serializer("OperatorProblem", {"detail": serializers.CharField()})
+_REFUSED = {403: OpenApiResponse(_PROBLEM, description="not logged in as a staff user, or no CSRF token")}
+_BAD_FILTER = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT, description="a bad filter: its name, with what is wrong with it"
+    )
+}
+_NOT_FOUND = {404: OpenApiResponse(_PROBLEM, description="no such row")}
+_CONFLICT = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="a bad body, or a note the change requires is missing (error NoteRequired)",
+    ),
+    409: OpenApiResponse(
+        inline_serializer(
+            "ReconciliationConflict", {"error": serializers.CharField(), "detail": serializers.CharField()}
+        ),
+        description="the break's status does not allow this change: the error names the rule",
+    ),
+}
+
 
 class RunListView(OperatorView):
     @extend_schema(
-        operation_id="reconciliation_runs_list", parameters=[RunFilter], responses={200: RunOut(many=True)}
+        operation_id="reconciliation_runs_list",
+        parameters=[RunFilter],
+        responses={200: RunOut(many=True), **_BAD_FILTER, **_REFUSED},
     )
     def get(self, request):
         filters = RunFilter(data=request.query_params)
@@ -111,7 +138,18 @@ class RunListView(OperatorView):
         runs = selectors.runs_list(**filters.validated_data)
         return Response(RunOut(runs[:LIMIT], many=True).data)
 
-    @extend_schema(operation_id="reconciliation_runs_request", request=RunIn, responses={202: RunOut})
+    @extend_schema(
+        operation_id="reconciliation_runs_request",
+        request=RunIn,
+        responses={
+            202: RunOut,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="a bad body: its field, with what is wrong"
+            ),
+            **_REFUSED,
+            404: OpenApiResponse(_PROBLEM, description="no CSD of that code"),
+        },
+    )
     def post(self, request):
         """Request a run now; a worker executes it. 202 with the queued run."""
         body = RunIn(data=request.data)
@@ -123,7 +161,7 @@ class RunListView(OperatorView):
 
 
 class RunDetailView(OperatorView):
-    @extend_schema(operation_id="reconciliation_runs_read", responses={200: RunOut})
+    @extend_schema(operation_id="reconciliation_runs_read", responses={200: RunOut, **_REFUSED, **_NOT_FOUND})
     def get(self, request, pk: int):
         return Response(RunOut(get_object_or_404(Run.objects.select_related("csd"), pk=pk)).data)
 
@@ -132,7 +170,7 @@ class BreakListView(OperatorView):
     @extend_schema(
         operation_id="reconciliation_breaks_list",
         parameters=[BreakFilter],
-        responses={200: BreakOut(many=True)},
+        responses={200: BreakOut(many=True), **_BAD_FILTER, **_REFUSED},
     )
     def get(self, request):
         filters = BreakFilter(data=request.query_params)
@@ -142,7 +180,9 @@ class BreakListView(OperatorView):
 
 
 class BreakDetailView(OperatorView):
-    @extend_schema(operation_id="reconciliation_breaks_read", responses={200: BreakDetailOut})
+    @extend_schema(
+        operation_id="reconciliation_breaks_read", responses={200: BreakDetailOut, **_REFUSED, **_NOT_FOUND}
+    )
     def get(self, request, pk: int):
         brk = get_object_or_404(Break.objects.select_related("csd").prefetch_related("events"), pk=pk)
         return Response(BreakDetailOut(brk).data)
@@ -150,7 +190,9 @@ class BreakDetailView(OperatorView):
 
 class BreakAcknowledgeView(OperatorView):
     @extend_schema(
-        operation_id="reconciliation_breaks_acknowledge", request=NoteIn, responses={200: BreakOut}
+        operation_id="reconciliation_breaks_acknowledge",
+        request=NoteIn,
+        responses={200: BreakOut, **_CONFLICT, **_REFUSED, **_NOT_FOUND},
     )
     def post(self, request, pk: int):
         body = NoteIn(data=request.data)
@@ -163,7 +205,11 @@ class BreakAcknowledgeView(OperatorView):
 
 
 class BreakResolveView(OperatorView):
-    @extend_schema(operation_id="reconciliation_breaks_resolve", request=NoteIn, responses={200: BreakOut})
+    @extend_schema(
+        operation_id="reconciliation_breaks_resolve",
+        request=NoteIn,
+        responses={200: BreakOut, **_CONFLICT, **_REFUSED, **_NOT_FOUND},
+    )
     def post(self, request, pk: int):
         body = NoteIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -175,7 +221,9 @@ class BreakResolveView(OperatorView):
 
 
 class SuspensionListView(OperatorView):
-    @extend_schema(operation_id="reconciliation_suspensions_list", responses={200: SuspensionOut(many=True)})
+    @extend_schema(
+        operation_id="reconciliation_suspensions_list", responses={200: SuspensionOut(many=True), **_REFUSED}
+    )
     def get(self, request):
         """ISINs suspended from settlement now, where, and the breaks that suspend them."""
         return Response(selectors.suspensions_in_force())

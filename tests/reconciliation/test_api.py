@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from hub.reconciliation.models import Break, Run
 
+from ..openapi import assert_answers_as_declared
 from .conftest import LATER_THAT_DAY, SHARES, units
 
 
@@ -165,3 +166,37 @@ def test_a_run_between_two_that_found_a_break_and_failed_is_not_said_to_have_fou
         assert [
             b["id"] for b in operator.get(f"/api/v1/reconciliation/breaks/?run={run.pk}").json()
         ] == listed
+
+
+def test_runs_and_breaks_without_a_csd_and_refusals_read_as_the_openapi_schema_declares(
+    operator, with_a_break
+):
+    every_csd = operator.post("/api/v1/reconciliation/runs/", {}, format="json")
+    assert every_csd.json()["csd"] is None
+    assert_answers_as_declared(every_csd, path="/api/v1/reconciliation/runs/", method="post")
+    run = f"/api/v1/reconciliation/runs/{every_csd.json()['id']}/"
+    assert_answers_as_declared(operator.get(run), path="/api/v1/reconciliation/runs/{id}/")
+    assert_answers_as_declared(
+        operator.get("/api/v1/reconciliation/runs/"), path="/api/v1/reconciliation/runs/"
+    )
+    Break.objects.filter(pk=with_a_break.pk).update(csd=None)  # as a ledger break (LG_*) has none
+    for answer, path in (
+        (operator.get("/api/v1/reconciliation/breaks/"), "/api/v1/reconciliation/breaks/"),
+        (
+            operator.get(f"/api/v1/reconciliation/breaks/{with_a_break.pk}/"),
+            "/api/v1/reconciliation/breaks/{id}/",
+        ),
+        (operator.get("/api/v1/reconciliation/breaks/?kind=NOPE"), "/api/v1/reconciliation/breaks/"),
+        (operator.get("/api/v1/reconciliation/breaks/0/"), "/api/v1/reconciliation/breaks/{id}/"),
+        (APIClient().get("/api/v1/reconciliation/breaks/"), "/api/v1/reconciliation/breaks/"),
+    ):
+        assert_answers_as_declared(answer, path=path)
+    resolve = "/api/v1/reconciliation/breaks/{id}/resolve/"
+    url = f"/api/v1/reconciliation/breaks/{with_a_break.pk}/resolve/"
+    no_note = operator.post(url, {}, format="json")
+    assert no_note.status_code == 400
+    assert_answers_as_declared(no_note, path=resolve, method="post")
+    assert_answers_as_declared(operator.post(url, {"note": "x"}, format="json"), path=resolve, method="post")
+    again = operator.post(url, {"note": "x"}, format="json")
+    assert again.status_code == 409
+    assert_answers_as_declared(again, path=resolve, method="post")
