@@ -78,12 +78,22 @@ class BreakDetailOut(BreakOut):
         fields = [*BreakOut.Meta.fields, "events"]
 
 
-class RunFilter(serializers.Serializer):
+LIMIT = 500
+
+
+class Page(serializers.Serializer):
+    """Newest first, a page at a time: ``before`` is the last id of the page before."""
+
+    before = serializers.IntegerField(required=False, min_value=1, help_text="the last id of the page before")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=LIMIT, default=LIMIT)
+
+
+class RunFilter(Page):
     csd = serializers.CharField(required=False, max_length=10)
     status = serializers.ChoiceField(choices=RunStatus.values, required=False)
 
 
-class BreakFilter(serializers.Serializer):
+class BreakFilter(Page):
     status = serializers.ChoiceField(choices=["LIVE", *BreakStatus.values], required=False)
     kind = serializers.ChoiceField(choices=BreakKind.values, required=False)
     csd = serializers.CharField(required=False)
@@ -100,8 +110,6 @@ class SuspensionOut(serializers.Serializer):
     csds = serializers.ListField(child=serializers.CharField())
     breaks = serializers.ListField(child=serializers.IntegerField())
 
-
-LIMIT = 500
 
 # what every operator call may answer besides its main answer
 _PROBLEM = inline_serializer("OperatorProblem", {"detail": serializers.CharField()})
@@ -135,8 +143,9 @@ class RunListView(OperatorView):
     def get(self, request):
         filters = RunFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        limit = filters.validated_data.pop("limit")
         runs = selectors.runs_list(**filters.validated_data)
-        return Response(RunOut(runs[:LIMIT], many=True).data)
+        return Response(RunOut(runs[:limit], many=True).data)
 
     @extend_schema(
         operation_id="reconciliation_runs_request",
@@ -175,8 +184,9 @@ class BreakListView(OperatorView):
     def get(self, request):
         filters = BreakFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        limit = filters.validated_data.pop("limit")
         breaks = selectors.breaks_list(**filters.validated_data)
-        return Response(BreakOut(breaks[:LIMIT], many=True).data)
+        return Response(BreakOut(breaks[:limit], many=True).data)
 
 
 class BreakDetailView(OperatorView):

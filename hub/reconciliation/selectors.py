@@ -82,8 +82,13 @@ def suspensions_in_force(*, now: dt.datetime | None = None) -> list[dict]:
     ]
 
 
-def runs_list(*, csd: str | None = None, status: str | None = None) -> QuerySet[Run]:
+def runs_list(
+    *, csd: str | None = None, status: str | None = None, before: int | None = None
+) -> QuerySet[Run]:
+    """Runs newest first; ``before``: those older than that run id (the last of the page before)."""
     runs = Run.objects.select_related("csd")
+    if before is not None:
+        runs = runs.filter(pk__lt=before)
     if csd:
         runs = runs.filter(csd__code=csd)
     if status:
@@ -98,8 +103,12 @@ def breaks_list(
     csd: str | None = None,
     isin: str | None = None,
     run: int | None = None,
+    before: int | None = None,
 ) -> QuerySet[Break]:
+    """Breaks newest first; ``before``: those older than that break id (the last of the page before)."""
     breaks = Break.objects.select_related("csd")
+    if before is not None:
+        breaks = breaks.filter(pk__lt=before)
     if status == "LIVE":
         breaks = breaks.filter(status__in=("OPEN", "ACK"))
     elif status:

@@ -200,3 +200,34 @@ def test_runs_and_breaks_without_a_csd_and_refusals_read_as_the_openapi_schema_d
     again = operator.post(url, {"note": "x"}, format="json")
     assert again.status_code == 409
     assert_answers_as_declared(again, path=resolve, method="post")
+
+
+def test_runs_and_breaks_past_the_first_page_are_reached_page_by_page_newest_first(operator, with_a_break):
+    run = with_a_break.first_seen_run
+    older = [
+        Break.objects.create(
+            kind="BALANCE",
+            csd=with_a_break.csd,
+            isin=SHARES,
+            account=f"OLDER-{n}",
+            first_seen_at=with_a_break.first_seen_at,
+            first_seen_run=run,
+            last_seen_at=with_a_break.first_seen_at,
+            last_seen_run=run,
+        ).pk
+        for n in range(2)
+    ]
+    everything = [b["id"] for b in operator.get("/api/v1/reconciliation/breaks/").json()]
+    assert everything == sorted([with_a_break.pk, *older], reverse=True)
+    first = operator.get("/api/v1/reconciliation/breaks/?limit=2").json()
+    rest = operator.get(f"/api/v1/reconciliation/breaks/?limit=2&before={first[-1]['id']}").json()
+    assert [[b["id"] for b in page] for page in (first, rest)] == [everything[:2], everything[2:]]
+    runs = [r["id"] for r in operator.get("/api/v1/reconciliation/runs/").json()]
+    assert len(runs) == 2
+    first = operator.get("/api/v1/reconciliation/runs/?limit=1").json()
+    rest = operator.get(f"/api/v1/reconciliation/runs/?before={first[0]['id']}").json()
+    assert [r["id"] for r in first + rest] == runs
+    for query in ("limit=0", "limit=501", "before=0", "before=x"):
+        for what in ("runs", "breaks"):
+            response = operator.get(f"/api/v1/reconciliation/{what}/?{query}")
+            assert response.status_code == 400 and query.split("=")[0] in response.json(), (what, query)
