@@ -1,9 +1,11 @@
 """REST endpoints for operators: runs and breaks (JSON, DRF).
 
 Authentication: a Django session of a **staff** user (``is_staff``), e.g. after logging in at /admin/;
-writes need the CSRF token as every session-authenticated DRF write does. Participants' API tokens do not
-reach these endpoints. Roles (viewer, operator, supervisor) and four-eyes approval belong to the back
-office and are not enforced here yet.
+writes need the CSRF token as every session-authenticated DRF write does, and the Django permission the
+admin would ask for the same change (``reconciliation.add_run`` to request a run,
+``reconciliation.change_break`` to acknowledge or resolve a break): being staff lets a user read, not act.
+Participants' API tokens do not reach these endpoints. Roles (viewer, operator, supervisor) and four-eyes
+approval belong to the back office and are not enforced here yet.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -11,7 +13,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import get_object_or_404
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import SAFE_METHODS, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,9 +22,21 @@ from hub.reconciliation.models import Break, BreakKind, BreakStatus, Run, RunSta
 from hub.registry.models import CSD
 
 
+class IsStaffWithWritePermission(IsAdminUser):
+    """Staff may read; a write also needs the view's ``write_permission`` (a Django permission)."""
+
+    message = "staff only; a change also needs its Django permission"
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        return request.method in SAFE_METHODS or request.user.has_perm(view.write_permission)
+
+
 class OperatorView(APIView):
     authentication_classes = [SessionAuthentication]
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsStaffWithWritePermission]
+    write_permission = "reconciliation.change_break"
 
     def handle_exception(self, exc):
         if isinstance(exc, errors.ReconciliationError):
@@ -113,7 +127,12 @@ class SuspensionOut(serializers.Serializer):
 
 # what every operator call may answer besides its main answer
 _PROBLEM = inline_serializer("OperatorProblem", {"detail": serializers.CharField()})
-_REFUSED = {403: OpenApiResponse(_PROBLEM, description="not logged in as a staff user, or no CSRF token")}
+_REFUSED = {
+    403: OpenApiResponse(
+        _PROBLEM,
+        description="not logged in as a staff user; for a change, no CSRF token or not the permission it needs",
+    )
+}
 _BAD_FILTER = {
     400: OpenApiResponse(
         OpenApiTypes.OBJECT, description="a bad filter: its name, with what is wrong with it"
@@ -135,6 +154,8 @@ _CONFLICT = {
 
 
 class RunListView(OperatorView):
+    write_permission = "reconciliation.add_run"
+
     @extend_schema(
         operation_id="reconciliation_runs_list",
         parameters=[RunFilter],

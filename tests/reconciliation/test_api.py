@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from hub.reconciliation.models import Break, Run
@@ -13,12 +14,26 @@ from ..openapi import assert_answers_as_declared
 from .conftest import LATER_THAT_DAY, SHARES, units
 
 
-@pytest.fixture
-def operator(db):
-    user = get_user_model().objects.create_user("alice", password="x", is_staff=True)
+def staff_client(username: str, *permissions: str) -> APIClient:
+    user = get_user_model().objects.create_user(username, password="x", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.get(content_type__app_label="reconciliation", codename=codename)
+        for codename in permissions
+    )
     client = APIClient()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def operator(db):
+    return staff_client("alice", "add_run", "change_break")
+
+
+@pytest.fixture
+def viewer(db):
+    """Staff with no permission on reconciliation: may read, as in the admin, but not act."""
+    return staff_client("victor")
 
 
 def test_runs_are_filtered_by_csd_and_status_and_bad_filters_get_a_400(operator):
@@ -231,3 +246,16 @@ def test_runs_and_breaks_past_the_first_page_are_reached_page_by_page_newest_fir
         for what in ("runs", "breaks"):
             response = operator.get(f"/api/v1/reconciliation/{what}/?{query}")
             assert response.status_code == 400 and query.split("=")[0] in response.json(), (what, query)
+
+
+def test_a_staff_user_without_the_permission_reads_breaks_but_cannot_acknowledge_resolve_or_run(
+    viewer, with_a_break
+):
+    url = f"/api/v1/reconciliation/breaks/{with_a_break.pk}/"
+    assert viewer.get(url).json()["status"] == "OPEN"
+    assert viewer.get("/api/v1/reconciliation/runs/").status_code == 200
+    for action in ("acknowledge/", "resolve/"):
+        assert viewer.post(url + action, {"note": "mine now"}, format="json").status_code == 403, action
+    assert viewer.post("/api/v1/reconciliation/runs/", {}, format="json").status_code == 403
+    with_a_break.refresh_from_db()
+    assert with_a_break.status == "OPEN" and Run.objects.filter(kind="DEMAND").count() == 1
