@@ -255,6 +255,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "CSD interoperability hub",
     "DESCRIPTION": "Cross-CSD settlement: ISO 20022 message API, reference data, health.",
     "VERSION": "0.1.0",
+    # choice sets sharing a field name ("kind", "status") get these names, not ones with a hash in them
+    "ENUM_NAME_OVERRIDES": {
+        "BreakKindEnum": "hub.reconciliation.models.BreakKind",
+        "BreakStatusEnum": "hub.reconciliation.models.BreakStatus",
+        "RunKindEnum": "hub.reconciliation.models.RunKind",
+        "RunStatusEnum": "hub.reconciliation.models.RunStatus",
+    },
 }
 
 LOGGING = {
