@@ -39,5 +39,18 @@ def participant_token_revoke(*, token: ParticipantToken) -> None:
     ParticipantToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+def participant_tokens_revoke(*, participant: Participant, key_prefix: str | None = None) -> list[str]:
+    """Revoke the participant's live tokens, every one or the one whose key starts with ``key_prefix``
+    (a token's ``key_prefix``, as ``issue_token`` printed it or longer); returns the prefixes revoked."""
+    live = ParticipantToken.objects.filter(participant=participant, revoked_at__isnull=True)
+    if key_prefix is not None:
+        live = live.filter(key_prefix=key_prefix[:12])
+    revoked = list(live.order_by("created_at").values_list("pk", "key_prefix"))
+    ParticipantToken.objects.filter(pk__in=[pk for pk, _ in revoked], revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    return [prefix for _, prefix in revoked]
+
+
 def token_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
