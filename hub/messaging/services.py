@@ -163,6 +163,15 @@ _NEXT_SEQUENCES = (
 )
 
 
+def outbox_lock(*, participant: Participant) -> None:
+    """Take the participant's outbox counter lock now, for the rest of the transaction, as its next
+    outbox write would. Instructions take it before their ids (``instructions_submit``): a sender's
+    instructions then commit in id order, so ``GET instructions/?after=<id>`` never passes one that has
+    not committed yet (the outbox's sequences are ordered the same way)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQUENCES, [participant.pk, 0])
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A message for a participant's outbox, before it is rendered in the participant's format, or with

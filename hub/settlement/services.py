@@ -17,7 +17,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from hub.messaging.models import InboundMessage
-from hub.messaging.services import Outgoing, outbound_enqueue_many
+from hub.messaging.services import Outgoing, outbound_enqueue_many, outbox_lock
 from hub.registry.calendars import csd_business_day_add, csd_local_now
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
 from hub.rows import Each, model_new, rows_append, rows_insert, rows_update, value_for
@@ -408,6 +408,7 @@ def instructions_submit(
     accepted = [outcome for outcome in outcomes if isinstance(outcome, Instruction)]
     if not accepted:
         return outcomes
+    outbox_lock(participant=participant)  # the sender's instructions commit in the order of their ids
     rows_insert(accepted)
     rows_append(
         StatusEvent,
