@@ -54,6 +54,13 @@ class InstructionFilter(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=PAGE_MAX, default=PAGE_MAX)
 
 
+class AccountFilter(serializers.Serializer):
+    after = serializers.CharField(
+        required=False, max_length=35, help_text="the last number of the page before"
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=PAGE_MAX, default=PAGE_MAX)
+
+
 class InstructionListView(ParticipantView):
     @extend_schema(
         operation_id="instructions_list",
@@ -92,7 +99,16 @@ class InstructionDetailView(ParticipantView):
 
 class AccountListView(ParticipantView):
     @extend_schema(
-        operation_id="accounts_list", responses={200: AccountOut(many=True), 401: schema.UNAUTHENTICATED}
+        operation_id="accounts_list",
+        parameters=[AccountFilter],
+        responses={200: AccountOut(many=True), 400: schema.BAD_PARAMETER, 401: schema.UNAUTHENTICATED},
     )
     def get(self, request: Request) -> Response:
-        return Response(AccountOut(accounts_of(caller(request)), many=True).data)
+        """The caller's accounts with their holdings, by number, a page at a time: ``after`` the last
+        number of the page before."""
+        filters = AccountFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        rows = accounts_of(caller(request))
+        if "after" in filters.validated_data:
+            rows = rows.filter(number__gt=filters.validated_data["after"])
+        return Response(AccountOut(rows[: filters.validated_data["limit"]], many=True).data)

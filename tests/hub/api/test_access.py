@@ -105,6 +105,16 @@ def test_a_participants_instructions_are_listed_oldest_first_a_page_at_a_time(ns
     assert len(nsd_broker.get("/api/v1/instructions/?status=accepted").json()) == 3
 
 
+def test_a_participants_accounts_are_listed_by_number_a_page_at_a_time(nsd_broker):
+    first = nsd_broker.get("/api/v1/accounts/?limit=1").json()
+    assert [a["number"] for a in first] == ["DEMARUMM-CLIENT"]
+    rest = nsd_broker.get(f"/api/v1/accounts/?after={first[-1]['number']}").json()
+    assert [a["number"] for a in rest] == ["DEMARUMM-OWN"]
+    for query in ("limit=0", "limit=501", "limit=x", "after=%00", f"after={'X' * 36}"):
+        response = nsd_broker.get(f"/api/v1/accounts/?{query}")
+        assert response.status_code == 400 and query.split("=")[0] in response.json(), query
+
+
 def test_bad_list_parameters_get_a_400_that_names_them(nsd_broker):
     for query in ("status=%00", "status=NOPE", "after=-1", "after=x", "limit=0", "limit=501"):
         response = nsd_broker.get(f"/api/v1/instructions/?{query}")
