@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from hub.registry.models import CSD, CSDLink, Holding, Participant, SecuritiesAccount, Security
@@ -26,11 +27,46 @@ class CSDLinkAdmin(admin.ModelAdmin):
     list_filter = ["issuer_csd", "investor_csd", "is_active"]
 
 
+class ParticipantForm(forms.ModelForm):
+    """The webhook secret is written here, never shown: blank keeps the one there is."""
+
+    webhook_secret = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=f"{Participant._meta.get_field('webhook_secret').help_text}. Not shown: leave blank to keep it",
+    )
+
+    class Meta:
+        model = Participant
+        fields = [
+            "bic",
+            "lei",
+            "name",
+            "home_csd",
+            "outbound_format",
+            "webhook_url",
+            "webhook_secret",
+            "is_demo",
+        ]
+
+    def clean_webhook_secret(self) -> str:
+        return self.cleaned_data["webhook_secret"] or self.instance.webhook_secret
+
+
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin):
+    form = ParticipantForm
     list_display = ["bic", "name", "lei", "home_csd", "outbound_format", "is_demo"]
     list_filter = ["home_csd", "outbound_format", "is_demo"]
     search_fields = ["bic", "lei", "name"]
+
+    def get_fields(self, request, obj=None):
+        # a user who may only view sees every field as text, the secret too: it is left out for them
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields = [field for field in fields if field != "webhook_secret"]
+        return fields
 
 
 @admin.register(Security)

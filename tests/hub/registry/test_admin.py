@@ -1,0 +1,66 @@
+"""The admin never shows a participant's webhook secret, which signs what the hub sends it: whoever reads
+it can forge the hub's webhooks to that participant."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+
+from hub.registry.models import Participant
+
+SECRET = "s3cret-of-the-webhook-0123456789"
+
+
+@pytest.fixture
+def participant(db) -> Participant:
+    call_command("seed_demo", verbosity=0)
+    participant = Participant.objects.get(bic="DEMARUMM")
+    Participant.objects.filter(pk=participant.pk).update(
+        webhook_url="https://example.test/h", webhook_secret=SECRET
+    )
+    participant.refresh_from_db()
+    return participant
+
+
+def change_url(participant: Participant) -> str:
+    return f"/admin/registry/participant/{participant.pk}/change/"
+
+
+def test_the_webhook_secret_is_shown_neither_to_an_administrator_nor_to_a_viewer(participant, client):
+    client.force_login(get_user_model().objects.create_superuser("root", password="x"))
+    page = client.get(change_url(participant))
+    assert page.status_code == 200 and SECRET not in page.content.decode()
+    viewer = get_user_model().objects.create_user("vera", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_participant"))
+    client.force_login(viewer)
+    page = client.get(change_url(participant))
+    assert page.status_code == 200 and "DEMARUMM" in page.content.decode()
+    assert SECRET not in page.content.decode()
+
+
+def test_saving_a_participant_with_the_secret_left_blank_keeps_it_and_a_new_one_replaces_it(
+    participant, client
+):
+    client.force_login(get_user_model().objects.create_superuser("root", password="x"))
+    form = {
+        "bic": participant.bic,
+        "lei": participant.lei,
+        "name": "Renamed",
+        "home_csd": participant.home_csd_id,
+        "outbound_format": participant.outbound_format,
+        "webhook_url": participant.webhook_url,
+        "webhook_secret": "",
+    }
+    assert client.post(change_url(participant), form).status_code == 302
+    participant.refresh_from_db()
+    assert (participant.name, participant.webhook_secret) == ("Renamed", SECRET)
+    assert (
+        client.post(change_url(participant), form | {"webhook_secret": "another-secret-0123"}).status_code
+        == 302
+    )
+    participant.refresh_from_db()
+    assert participant.webhook_secret == "another-secret-0123"
+    too_short = client.post(change_url(participant), form | {"webhook_secret": "short"})
+    assert too_short.status_code == 200  # the form again, with the model's rule
+    participant.refresh_from_db()
+    assert participant.webhook_secret == "another-secret-0123"
