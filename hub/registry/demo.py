@@ -142,13 +142,20 @@ class _Seeder:
 
 
 def _accounts_and_positions(
-    seed: _Seeder, csds: dict[str, CSD], links: dict[tuple[str, str], CSDLink]
+    seed: _Seeder,
+    csds: dict[str, CSD],
+    links: dict[tuple[str, str], CSDLink],
+    participants: dict[str, list[Participant]],
+    securities: list[Security],
 ) -> None:
+    """Accounts and opening positions of the demo's own participants and securities only: a participant or
+    a security an operator added at a demo CSD is not the demo's to give positions to (a second run would
+    otherwise open positions for it that no omnibus or issuance account accounts for)."""
     participant_accounts: dict[str, list[SecuritiesAccount]] = {}
     for code, csd in csds.items():
         seed.ensure(SecuritiesAccount, {"csd": csd, "number": "ISSUANCE"}, {"kind": AccountKind.ISSUANCE})
         accounts = []
-        for participant in Participant.objects.filter(home_csd=csd).order_by("bic"):
+        for participant in sorted(participants[code], key=lambda p: p.bic):
             for kind in (AccountKind.OWN, AccountKind.CLIENT):
                 accounts.append(
                     seed.ensure(
@@ -173,7 +180,7 @@ def _accounts_and_positions(
     # Each security: every participant account at the issuer and at each investor CSD holds a lot; the
     # investor CSD's total sits in its omnibus at the issuer and, as contra, in its mirror; the issuance
     # account carries minus everything issued.
-    for security in Security.objects.filter(issuer_csd__in=csds.values()).select_related("issuer_csd"):
+    for security in securities:
         issuer = security.issuer_csd.code
         lot = LOT * (10 if security.denomination == Denomination.FACE_AMOUNT else 1)
         positions: list[tuple[SecuritiesAccount, Decimal]] = [(a, lot) for a in participant_accounts[issuer]]
@@ -199,6 +206,8 @@ def demo_seed() -> SeedReport:
     """Create the demo world; rows already there are left as they are, so a second run changes nothing."""
     seed = _Seeder()
     csds: dict[str, CSD] = {}
+    participants: dict[str, list[Participant]] = {}
+    securities: list[Security] = []
     for code, name, country, bic, tz, standard, cutoff, real in CSDS:
         csds[code] = seed.ensure(
             CSD,
@@ -216,32 +225,37 @@ def demo_seed() -> SeedReport:
             },
         )
     for csd in csds.values():
+        participants[csd.code] = []
         for letter in PARTICIPANTS_PER_CSD:
-            seed.ensure(
-                Participant,
-                {"bic": demo_participant_bic(csd.bic, letter)},
-                {
-                    "lei": demo_lei(csd.code, letter),
-                    "name": f"Demo Broker {letter} ({csd.code})",
-                    "home_csd": csd,
-                    "outbound_format": csd.message_standard,
-                    "is_demo": True,
-                },
+            participants[csd.code].append(
+                seed.ensure(
+                    Participant,
+                    {"bic": demo_participant_bic(csd.bic, letter)},
+                    {
+                        "lei": demo_lei(csd.code, letter),
+                        "name": f"Demo Broker {letter} ({csd.code})",
+                        "home_csd": csd,
+                        "outbound_format": csd.message_standard,
+                        "is_demo": True,
+                    },
+                )
             )
         for suffix, description, denomination, currency in SECURITIES[csd.code]:
-            seed.ensure(
-                Security,
-                {"isin": demo_isin(csd.country, suffix)},
-                {
-                    "issuer_csd": csd,
-                    "description": description,
-                    "denomination": denomination,
-                    "currency": currency,
-                },
+            securities.append(
+                seed.ensure(
+                    Security,
+                    {"isin": demo_isin(csd.country, suffix)},
+                    {
+                        "issuer_csd": csd,
+                        "description": description,
+                        "denomination": denomination,
+                        "currency": currency,
+                    },
+                )
             )
     links = {
         (investor, issuer): seed.ensure(CSDLink, {"investor_csd": csds[investor], "issuer_csd": csds[issuer]})
         for investor, issuer in LINKS
     }
-    _accounts_and_positions(seed, csds, links)
+    _accounts_and_positions(seed, csds, links, participants, securities)
     return SeedReport(created=seed.created, present=seed.present)

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from hub.registry.models import CSD, AccountKind, CSDLink, Holding, Participant, SecuritiesAccount, Security
@@ -69,3 +69,29 @@ def test_the_invariant_check_catches_an_undue_creation_and_an_omnibus_drift():
     assert (
         len(drift) == 1 and drift[0].actual == omnibus.quantity - 3 and drift[0].expected == omnibus.quantity
     )
+
+
+def test_a_second_seed_leaves_a_participant_and_a_security_an_operator_added_alone():
+    call_command("seed_demo")
+    nsd = CSD.objects.get(code="NSD")
+    added = Participant.objects.create(bic="SABRRUMM", name="A real bank", home_csd=nsd)
+    # a security an operator added at a demo CSD, with an ISIN of its own (not one the demo invents)
+    shares = Security.objects.create(isin="RU0009029540", issuer_csd=nsd, description="Real shares")
+    before = snapshot()
+    call_command("seed_demo")
+    assert snapshot() == before
+    assert not SecuritiesAccount.objects.filter(participant=added).exists()
+    assert not Holding.objects.filter(security=shares).exists()
+    assert book_violations() == []
+
+
+def test_a_seed_that_finds_the_books_broken_writes_nothing():
+    call_command("seed_demo")
+    kacd_shares = Security.objects.get(issuer_csd__code="KACD")
+    Holding.objects.filter(security=kacd_shares).delete()  # the seed would open these positions again
+    drifted = Holding.objects.filter(account__kind=AccountKind.OWN).exclude(security=kacd_shares).first()
+    Holding.objects.filter(pk=drifted.pk).update(quantity=drifted.quantity + 7)
+    before = snapshot()
+    with pytest.raises(CommandError, match="the books break the invariants"):
+        call_command("seed_demo")
+    assert snapshot() == before
