@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InternalError, transaction
 
 from hub.registry.models import CSD, AccountKind, Holding, SecuritiesAccount, Security
+from hub.registry.validators import isin_is_valid, validate_isin
 
 from .factories import account, csd, participant, saved_csd, security, two_linked_csds
 
@@ -169,3 +170,20 @@ def test_a_csd_has_one_issuance_account():
     issuer = saved_csd()
     account(issuer, "ISSUANCE", AccountKind.ISSUANCE)
     refused_by_database(lambda: account(issuer, "ISSUANCE-2", AccountKind.ISSUANCE))
+
+
+def test_an_lei_in_lower_case_is_refused_by_validation_not_left_to_the_database():
+    broker = participant(saved_csd())
+    broker.lei = "529900t8bm49aursdo55"  # right check digits, but the database's format is upper case
+    with pytest.raises(ValidationError) as caught:
+        broker.full_clean()
+    assert "upper-case" in str(caught.value.message_dict["lei"])
+    broker.lei = "529900T8BM49AURSDO55"
+    broker.full_clean()
+
+
+@pytest.mark.parametrize("isin", ["US0378331005\n", "\tUS0378331005", "US0378331005\r"])
+def test_an_isin_with_a_line_break_or_tab_around_it_is_refused_by_validation_and_the_sqlite_check(isin):
+    with pytest.raises(ValidationError):
+        validate_isin(isin)
+    assert not isin_is_valid(isin)  # the CHECK constraint's function on the embedded SQLite default
