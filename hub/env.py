@@ -47,6 +47,17 @@ def envint(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def envchoice(name: str, default: str, *, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, given in any case (returned as ``choices`` spells it)."""
+    value = _raw(name)
+    if value is None:
+        return default
+    found = next((choice for choice in choices if choice.lower() == value.lower()), None)
+    if found is None:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return found
+
+
 def envlist(name: str, default: list[str] | None = None) -> list[str]:
     """A comma-separated list; blanks around items are dropped."""
     value = _raw(name)

@@ -13,7 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from hub.env import envbool, envint, envlist, envstr
+from hub.env import envbool, envchoice, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("HUB_VAR_DIR", str(BASE_DIR / "var")))
@@ -269,7 +269,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        # logging itself takes upper-case names only, and fails start-up with a traceback on any other
+        "level": envchoice("LOG_LEVEL", "INFO", choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")),
+    },
 }
 
 if not DEBUG:

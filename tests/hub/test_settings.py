@@ -94,3 +94,17 @@ def test_strict_readers(monkeypatch):
     monkeypatch.setenv("X_INT", "0")
     with pytest.raises(ImproperlyConfigured, match="X_INT=0 is below the minimum of 1"):
         envint("X_INT", 5, minimum=1)
+
+
+def test_a_log_level_is_read_in_any_case(tmp_path):
+    code = "import logging; print(logging.getLevelName(logging.getLogger().level))"
+    result = run_django(code, tmp_path, DEBUG="true", LOG_LEVEL="debug")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "DEBUG"
+
+
+def test_an_unknown_log_level_stops_start_up_with_its_name_not_a_traceback_from_logging(tmp_path):
+    result = run_django("pass", tmp_path, DEBUG="true", LOG_LEVEL="verbose")
+    assert result.returncode != 0
+    assert "LOG_LEVEL='verbose' is not one of CRITICAL, ERROR, WARNING, INFO, DEBUG" in result.stderr
+    assert "Unable to configure root logger" not in result.stderr
