@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+from stdnum import bic as stdnum_bic
 
 from hub.env import envbool, envchoice, envint, envlist, envstr
 
@@ -190,6 +191,11 @@ HEALTH_WORKER_CACHE_SECONDS = envint("HEALTH_WORKER_CACHE_SECONDS", 10, minimum=
 # --- Participant message API -----------------------------------------------------------------------------
 
 HUB_BIC = envstr("HUB_BIC", "CSDHZAJJ")  # the hub's own BIC in headers and FIN blocks (a demo identifier)
+if not stdnum_bic.is_valid(HUB_BIC) or stdnum_bic.compact(HUB_BIC) != HUB_BIC:
+    raise ImproperlyConfigured(
+        f"HUB_BIC={HUB_BIC!r} is not a BIC (ISO 9362): give the hub's BIC as 8 or 11 upper-case characters, "
+        "e.g. CSDHZAJJ; every header the hub writes names it, and participants' messages must name it too."
+    )
 # one request may carry a bulk file of many messages (at most 32 MiB, the message layer's bulk limit);
 # single messages have their own limits in iso20022
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_BYTES", 32 * 1024 * 1024, minimum=1024)

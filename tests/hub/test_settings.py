@@ -108,3 +108,18 @@ def test_an_unknown_log_level_stops_start_up_with_its_name_not_a_traceback_from_
     assert result.returncode != 0
     assert "LOG_LEVEL='verbose' is not one of CRITICAL, ERROR, WARNING, INFO, DEBUG" in result.stderr
     assert "Unable to configure root logger" not in result.stderr
+
+
+@pytest.mark.parametrize("bic", ["hub", "csdhzajj", "CSDHZAJ", "CSDH ZAJJ", "CSDHZZJJ"])
+def test_a_hub_bic_that_is_no_bic_stops_start_up_with_its_name(tmp_path, bic):
+    # the hub writes it into every header and FIN block, and refuses messages that name another receiver
+    result = run_django("pass", tmp_path, DEBUG="true", HUB_BIC=bic)
+    assert result.returncode != 0
+    assert f"HUB_BIC={bic!r} is not a BIC" in result.stderr
+
+
+def test_the_hub_bic_may_name_its_primary_office(tmp_path):
+    code = "from django.conf import settings; print(settings.HUB_BIC)"
+    result = run_django(code, tmp_path, DEBUG="true", HUB_BIC="CSDHZAJJXXX")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "CSDHZAJJXXX"
