@@ -104,7 +104,11 @@ def _ledger() -> tuple[bool, str, str]:
 
 
 def _worker() -> tuple[bool, str, str]:
-    """A real round trip: a probe task through the broker, answered by a worker through the result backend."""
+    """A real round trip: a probe task through the broker, answered by a worker through the result backend.
+
+    Any failure of the round trip is a finding, never an error of the health check: the result backend
+    (a Redis apart from the broker, say) raises its client's own errors, and Celery gives up on one that
+    stays down with a RuntimeError."""
     timeout = settings.HEALTH_WORKER_TIMEOUT_SECONDS
     token = secrets.token_hex(8)
     try:
@@ -112,13 +116,18 @@ def _worker() -> tuple[bool, str, str]:
         result = ping.apply_async(args=[token], expires=timeout)
     except (KombuOperationalError, OSError) as exc:
         return False, f"probe could not be sent: {exc}", "probe could not be sent"
+    except Exception as exc:  # noqa: BLE001 - the result backend's, whatever its client raises
+        return False, f"probe failed: {type(exc).__name__}: {exc}".strip(), "probe failed"
     try:
         answer = result.get(timeout=timeout, propagate=False)
     except CeleryTimeout:
         return False, f"no worker answered within {timeout}s", ""
+    except Exception as exc:  # noqa: BLE001 - as above
+        return False, f"probe failed: {type(exc).__name__}: {exc}".strip(), "probe failed"
     finally:
-        # the file result backend has nothing to forget when no worker answered
-        with contextlib.suppress(OSError):
+        # the file result backend has nothing to forget when no worker answered; a backend that is down
+        # has nothing to forget either
+        with contextlib.suppress(Exception):
             result.forget()
     if answer != token:
         return False, f"unexpected answer from worker: {answer!r}", "unexpected answer from a worker"

@@ -1,7 +1,9 @@
 """GET /health/ reports the database, the broker, the workers and the ledger's alarms; 503 when any of
 them is down or the ledger has an alarm."""
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -145,3 +147,30 @@ def test_a_ledger_alarm_makes_the_hub_degraded_and_says_what_to_do_but_not_to_an
     assert client.get("/health/?worker=false").status_code == 200
     ledger_services.alarms_clear(kind=AlarmKind.ENDORSED_OTHERWISE)
     assert client.get("/health/").status_code == 200
+
+
+@contextlib.contextmanager
+def result_backend_unreachable() -> Iterator[None]:
+    """The result backend down (a Redis apart from the broker, as production may run it): nothing listens
+    where it points. Celery keeps the backend per thread; the one before is put back on the way out."""
+    saved = getattr(app._local, "backend", None), app._backend_cache
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(app.conf, "result_backend", "redis://127.0.0.1:1/0")
+        # Celery's own reconnection (20 tries, a second apart) shortened: the point is what comes after
+        patch.setitem(app.conf, "result_backend_transport_options", {"retry_policy": {"max_retries": 1}})
+        app._local.__dict__.pop("backend", None)
+        app._backend_cache = None
+        try:
+            yield
+        finally:
+            app._local.__dict__.pop("backend", None)
+            app._local.backend, app._backend_cache = saved
+
+
+def test_health_reports_a_worker_probe_the_result_backend_cannot_carry_instead_of_failing(client):
+    with result_backend_unreachable():
+        response = client.get("/health/")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["broker"]["ok"] and not body["worker"]["ok"]
+    assert body["worker"]["detail"] == "probe failed"  # the error's own words are for staff only
