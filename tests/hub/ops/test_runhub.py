@@ -2,6 +2,7 @@
 service): migrate, seed the demo, export the reference CSDs' seeds, then web, worker, beat and one
 reference CSD per demo CSD together on 127.0.0.1 until Ctrl-C."""
 
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -9,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 
@@ -115,3 +117,62 @@ def test_make_run_serves_admin_and_health_with_demo_data_and_stops_on_ctrl_c(emb
             os.killpg(hub.process.pid, 0)
     assert get(opener, f"{base}/health/")[0] == 0  # nothing listens any more
     assert all(get(opener, f"http://127.0.0.1:{p}/health")[0] == 0 for p in csd_ports.values())
+
+
+# runhub in a process of its own, with subprocess.Popen wrapped to report each child it starts and to send
+# runhub a SIGTERM (as a service manager stopping it would) the moment its first child has started
+TERMINATED_WHILE_STARTING = """
+import os, signal, subprocess, sys
+import django
+django.setup()
+real_popen = subprocess.Popen
+def popen(*args, **kwargs):
+    child = real_popen(*args, **kwargs)
+    print("child", child.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return child
+subprocess.Popen = popen
+from django.core.management import call_command
+call_command("runhub", "--port", sys.argv[1], "--no-reference-csds")
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a child runhub started but did not wait for is a zombie of nobody's until init reaps it
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_runhub_stopped_while_it_starts_its_processes_leaves_none_behind(embedded_env, tmp_path):
+    env = {k: v for k, v in embedded_env.items() if k != "DEBUG"} | {
+        "SECRET_KEY": "s" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+    # output to a file: a child left behind would hold a pipe open, and reading it would never end
+    output = tmp_path / "runhub.out"
+    with output.open("w") as out:
+        subprocess.run(
+            [sys.executable, "-c", TERMINATED_WHILE_STARTING, str(free_port())],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
+    said = output.read_text()
+    children = [int(line.split()[1]) for line in said.splitlines() if line.startswith("child ")]
+    try:
+        assert children, said
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children if alive(pid)], said
+        assert "hub stopped" in output.read_text()
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

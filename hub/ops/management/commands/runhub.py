@@ -71,57 +71,76 @@ class Command(BaseCommand):
                     f"seed {process.seed_file}" if process.seed_file else "no seed file: see reference_csds"
                 )
                 self.stdout.write(f"{process.name}: {process.base_url}/ ({seeded})")
-        children = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"hub running: http://{host}:{port}/  (admin: http://{host}:{port}/admin/, "
-                f"health: http://{host}:{port}/health/). Ctrl-C stops everything."
-            )
-        )
-        if simulate:
-            # a one-off: it ends by itself when its trades are done, and the hub stays up
-            one_off = subprocess.Popen(
-                [
-                    python,
-                    "manage.py",
-                    "simulate",
-                    "--count",
-                    str(simulate),
-                    "--rate",
-                    str(simulate_rate),
-                    "--base-url",
-                    f"http://{host}:{port}",
-                    "--startup-wait",
-                    "60",
-                ],
-                cwd=settings.BASE_DIR,
-            )
         stopping = False
 
         def stop(*_args) -> None:
             nonlocal stopping
             stopping = True
 
+        # before the first child starts: a SIGTERM or SIGINT while they start would otherwise end runhub at
+        # once and leave the ones already started running, with nothing left to stop them
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        children: dict[str, subprocess.Popen] = {}
+        one_offs: list[subprocess.Popen] = []
         failed = None
-        while not stopping:
-            failed = next((name for name, child in children.items() if child.poll() is not None), None)
-            if failed:
-                self.stderr.write(
-                    f"{failed} exited with code {children[failed].returncode}; stopping the hub"
+        try:
+            for name, cmd in commands.items():
+                if stopping:
+                    break
+                children[name] = subprocess.Popen(cmd, cwd=settings.BASE_DIR)
+            if not stopping:
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"hub running: http://{host}:{port}/  (admin: http://{host}:{port}/admin/, "
+                        f"health: http://{host}:{port}/health/). Ctrl-C stops everything."
+                    )
                 )
-                break
-            time.sleep(0.5)
-        for child in [*children.values(), *([one_off] if simulate else [])]:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + 15
-        for child in children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+            if simulate and not stopping:
+                # a one-off: it ends by itself when its trades are done, and the hub stays up
+                one_offs.append(
+                    subprocess.Popen(
+                        [
+                            python,
+                            "manage.py",
+                            "simulate",
+                            "--count",
+                            str(simulate),
+                            "--rate",
+                            str(simulate_rate),
+                            "--base-url",
+                            f"http://{host}:{port}",
+                            "--startup-wait",
+                            "60",
+                        ],
+                        cwd=settings.BASE_DIR,
+                    )
+                )
+            while not stopping:
+                failed = next((name for name, child in children.items() if child.poll() is not None), None)
+                if failed:
+                    self.stderr.write(
+                        f"{failed} exited with code {children[failed].returncode}; stopping the hub"
+                    )
+                    break
+                time.sleep(0.5)
+        finally:
+            # also when starting a child failed: the ones started before it are stopped
+            _stop_all([*children.values(), *one_offs])
         self.stdout.write("hub stopped")
         if failed:
             sys.exit(1)
+
+
+def _stop_all(processes: list[subprocess.Popen], *, grace_seconds: float = 15) -> None:
+    """Ask every process to stop, give them ``grace_seconds`` together, then kill any still running."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + grace_seconds
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
