@@ -91,7 +91,7 @@ def drop_postgres_functions(apps, schema_editor) -> None:
 
 # --- Rules that span two tables, as triggers -------------------------------------------------------------
 # A migration that alters registry tables on SQLite (which rebuilds the table) must drop these triggers
-# first and recreate them after: see migration 0003.
+# first and recreate them after: see migration 0003 (and, for the owners' triggers below, migration 0005).
 # An account's side of a link (omnibus at the issuer, mirror at the investor), an own or client account at
 # its participant's home CSD, and a negative position only in a contra account (issuance or mirror).
 
@@ -184,4 +184,81 @@ def drop_triggers(apps, schema_editor) -> None:
             "holding_rules_insert",
             "holding_rules_update",
         ):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS registry_{name}")
+
+
+# --- The same rules from the owners' side (migration 0005) ----------------------------------------------
+# An account's place follows from its participant's home CSD and its link's CSDs: a participant that has
+# accounts cannot move to another home CSD, nor a link that has accounts change its CSDs, or the accounts
+# would sit at the wrong CSD with no row of theirs written.
+
+SQLITE_OWNER_TRIGGERS = [
+    """CREATE TRIGGER registry_participant_home_rules BEFORE UPDATE OF home_csd_id ON registry_participant
+    BEGIN
+    SELECT RAISE(ABORT, 'participant has accounts at a CSD other than its home CSD: it cannot move')
+     WHERE EXISTS (SELECT 1 FROM registry_securitiesaccount
+                    WHERE participant_id = NEW.id AND csd_id IS NOT NEW.home_csd_id);
+    END;""",
+    """CREATE TRIGGER registry_csdlink_side_rules
+    BEFORE UPDATE OF issuer_csd_id, investor_csd_id ON registry_csdlink
+    BEGIN
+    SELECT RAISE(ABORT, 'link has accounts at its CSDs (omnibus at the issuer, mirror at the investor): they cannot change')
+     WHERE EXISTS (SELECT 1 FROM registry_securitiesaccount
+                    WHERE link_id = NEW.id
+                      AND ((kind = 'OMNIBUS' AND csd_id IS NOT NEW.issuer_csd_id)
+                           OR (kind = 'MIRROR' AND csd_id IS NOT NEW.investor_csd_id)));
+    END;""",
+]
+
+POSTGRES_OWNER_TRIGGERS = """
+CREATE OR REPLACE FUNCTION registry_participant_home_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM registry_securitiesaccount
+                WHERE participant_id = NEW.id AND csd_id IS DISTINCT FROM NEW.home_csd_id) THEN
+        RAISE EXCEPTION 'participant has accounts at a CSD other than its home CSD: it cannot move' USING ERRCODE = '23514';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER registry_participant_home_rules BEFORE UPDATE OF home_csd_id ON registry_participant
+    FOR EACH ROW EXECUTE FUNCTION registry_participant_home_rules();
+
+CREATE OR REPLACE FUNCTION registry_csdlink_side_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM registry_securitiesaccount
+                WHERE link_id = NEW.id
+                  AND ((kind = 'OMNIBUS' AND csd_id IS DISTINCT FROM NEW.issuer_csd_id)
+                       OR (kind = 'MIRROR' AND csd_id IS DISTINCT FROM NEW.investor_csd_id))) THEN
+        RAISE EXCEPTION 'link has accounts at its CSDs (omnibus at the issuer, mirror at the investor): they cannot change'
+            USING ERRCODE = '23514';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER registry_csdlink_side_rules BEFORE UPDATE OF issuer_csd_id, investor_csd_id ON registry_csdlink
+    FOR EACH ROW EXECUTE FUNCTION registry_csdlink_side_rules();
+"""
+
+POSTGRES_OWNER_TRIGGERS_DROP = """
+DROP TRIGGER IF EXISTS registry_participant_home_rules ON registry_participant;
+DROP TRIGGER IF EXISTS registry_csdlink_side_rules ON registry_csdlink;
+DROP FUNCTION IF EXISTS registry_participant_home_rules();
+DROP FUNCTION IF EXISTS registry_csdlink_side_rules();
+"""
+
+
+def create_owner_triggers(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_OWNER_TRIGGERS_DROP)
+        schema_editor.execute(POSTGRES_OWNER_TRIGGERS)
+    elif schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_OWNER_TRIGGERS:
+            schema_editor.execute(statement)
+
+
+def drop_owner_triggers(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_OWNER_TRIGGERS_DROP)
+    elif schema_editor.connection.vendor == "sqlite":
+        for name in ("participant_home_rules", "csdlink_side_rules"):
             schema_editor.execute(f"DROP TRIGGER IF EXISTS registry_{name}")

@@ -99,6 +99,22 @@ class CSDLink(models.Model):
     def __str__(self) -> str:
         return f"{self.investor_csd_id and self.investor_csd} holds through {self.issuer_csd_id and self.issuer_csd}"
 
+    def clean(self) -> None:
+        # a link's omnibus account is kept at its issuer CSD and its mirror at its investor CSD: a link that
+        # has them cannot change its CSDs (migration 0005's trigger refuses it too)
+        if self.pk is None or not (self.issuer_csd_id and self.investor_csd_id):
+            return
+        misplaced = self.accounts.filter(
+            Q(kind=AccountKind.OMNIBUS) & ~Q(csd_id=self.issuer_csd_id)
+            | Q(kind=AccountKind.MIRROR) & ~Q(csd_id=self.investor_csd_id)
+        ).select_related("csd")
+        if misplaced:
+            names = ", ".join(f"{a.kind.lower()} account {a}" for a in misplaced)
+            raise ValidationError(
+                f"this link has its {names}: a link with accounts keeps its issuer and investor CSDs; "
+                "create a new link for other CSDs"
+            )
+
 
 class Participant(models.Model):
     bic = models.CharField("BIC", max_length=11, unique=True, validators=[v.validate_bic])
@@ -138,13 +154,24 @@ class Participant(models.Model):
         return self.bic
 
     def clean(self) -> None:
+        errors = {}
         # an HMAC under an empty or short key is a signature anyone can forge (delivery refuses it too)
         if self.webhook_url and len(self.webhook_secret) < WEBHOOK_SECRET_MIN_LENGTH:
-            raise ValidationError(
-                {
-                    "webhook_secret": f"a webhook URL needs a secret of at least {WEBHOOK_SECRET_MIN_LENGTH} characters"
-                }
+            errors["webhook_secret"] = (
+                f"a webhook URL needs a secret of at least {WEBHOOK_SECRET_MIN_LENGTH} characters"
             )
+        # its own and client accounts are kept at its home CSD (migration 0005's trigger refuses it too)
+        if self.pk is not None and self.home_csd_id:
+            elsewhere = sorted(
+                set(self.accounts.exclude(csd_id=self.home_csd_id).values_list("csd__code", flat=True))
+            )
+            if elsewhere:
+                errors["home_csd"] = (
+                    f"{self} has accounts at {', '.join(elsewhere)}, and a participant's accounts are kept at "
+                    "its home CSD: it cannot move while it has them"
+                )
+        if errors:
+            raise ValidationError(errors)
 
 
 class ParticipantToken(models.Model):

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InternalError, transaction
 
-from hub.registry.models import CSD, AccountKind, Holding, SecuritiesAccount, Security
+from hub.registry.models import CSD, AccountKind, CSDLink, Holding, Participant, SecuritiesAccount, Security
 from hub.registry.validators import isin_is_valid, validate_isin
 
 from .factories import account, csd, participant, saved_csd, security, two_linked_csds
@@ -187,3 +187,37 @@ def test_an_isin_with_a_line_break_or_tab_around_it_is_refused_by_validation_and
     with pytest.raises(ValidationError):
         validate_isin(isin)
     assert not isin_is_valid(isin)  # the CHECK constraint's function on the embedded SQLite default
+
+
+def test_a_participant_with_accounts_cannot_move_to_another_home_csd():
+    nsd, strate, _link = two_linked_csds()
+    broker = participant(nsd)
+    account(nsd, "DEMARUMM-OWN", participant=broker)
+    broker.home_csd = strate
+    with pytest.raises(ValidationError) as caught:
+        broker.full_clean()
+    assert "has accounts at NSD" in str(caught.value.message_dict["home_csd"])
+    assert "home CSD" in refused_by_database(
+        lambda: Participant.objects.filter(pk=broker.pk).update(home_csd=strate)
+    )
+    # one without accounts may move
+    idle = participant(nsd, bic="DEMBRUMM")
+    idle.home_csd = strate
+    idle.full_clean()
+    idle.save()
+
+
+def test_a_link_with_accounts_cannot_be_turned_round_or_moved_to_other_csds():
+    nsd, strate, link = two_linked_csds()
+    account(nsd, "OMNIBUS-STRATE", AccountKind.OMNIBUS, link=link)
+    account(strate, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+    link.issuer_csd, link.investor_csd = strate, nsd  # the accounts would sit on the wrong sides
+    with pytest.raises(ValidationError) as caught:
+        link.full_clean()
+    assert "omnibus account NSD:OMNIBUS-STRATE" in str(caught.value.messages)
+    assert "link" in refused_by_database(
+        lambda: CSDLink.objects.filter(pk=link.pk).update(issuer_csd=strate, investor_csd=nsd)
+    )
+    kacd = saved_csd("KACD", bic="KACDKZKA", country="KZ", timezone="Asia/Almaty", calendar="KZ")
+    assert "link" in refused_by_database(lambda: CSDLink.objects.filter(pk=link.pk).update(investor_csd=kacd))
+    CSDLink.objects.filter(pk=link.pk).update(is_active=False)  # what does not move the accounts is fine
