@@ -22,8 +22,8 @@ from csd_adapters.base import CsdAdapter
 from csd_adapters.profiles import CsdProfile, Standard
 from csd_adapters.registry import adapter_for
 from hub.registry.models import CSD
+from hub.registry.validators import adapter_config_problems
 
-CONFIG_KEYS = {"base_url", "connect_timeout", "read_timeout"}
 DEFAULT_TIMEOUTS = {"connect_timeout": 2.0, "read_timeout": 10.0}
 
 K = TypeVar("K", bound=Hashable)
@@ -63,12 +63,10 @@ def _settings_key(csd: CSD) -> str:
 
 
 def _build(csd: CSD) -> CsdAdapter:
-    config = dict(csd.adapter_config or {})
-    unknown = set(config) - CONFIG_KEYS
-    if unknown:
-        raise ImproperlyConfigured(
-            f"CSD {csd.code}: unknown adapter_config keys {sorted(unknown)}; known: {sorted(CONFIG_KEYS)}"
-        )
+    config = csd.adapter_config or {}
+    problems = adapter_config_problems(config)
+    if problems:  # a row written around its validation (an update, a data migration)
+        raise ImproperlyConfigured(f"CSD {csd.code}: adapter_config: {'; '.join(problems)}")
     if not config.get("base_url"):
         raise ImproperlyConfigured(
             f"CSD {csd.code} has no adapter_config base_url; for the demo run "

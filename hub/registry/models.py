@@ -80,6 +80,12 @@ class CSD(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    def clean(self) -> None:
+        # checked here rather than when a transfer first needs the CSD's adapter
+        problems = v.adapter_config_problems(self.adapter_config)
+        if problems:
+            raise ValidationError({"adapter_config": problems})
+
 
 class CSDLink(models.Model):
     """Investor CSD B holds securities of issuer CSD A in an omnibus account at A, mirrored in B's books."""

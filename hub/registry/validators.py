@@ -8,8 +8,10 @@ functions in ``dbfunctions`` so that a row written around the ORM is refused too
 
 import base64
 import binascii
+import math
 import zoneinfo
 from functools import cache
+from urllib.parse import urlsplit
 
 import holidays
 import pycountry
@@ -81,6 +83,51 @@ def validate_ed25519_public_key(value: str) -> None:
         ) from None
     if len(raw) != 32:
         raise ValidationError(f"an Ed25519 public key is 32 bytes, this one is {len(raw)}", code="invalid")
+
+
+# what a CSD row's adapter_config may hold (hub.registry.adapters reads it)
+ADAPTER_CONFIG_KEYS = ("base_url", "connect_timeout", "read_timeout")
+ADAPTER_TIMEOUT_KEYS = ("connect_timeout", "read_timeout")
+
+
+def _http_url(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return False
+    return url.scheme in ("http", "https") and bool(url.hostname)
+
+
+def _positive_seconds(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(seconds) and seconds > 0
+
+
+def adapter_config_problems(config) -> list[str]:
+    """What is wrong with a CSD's adapter_config, in words an operator can act on (empty: nothing)."""
+    if not isinstance(config, dict):
+        return [f"an object with {', '.join(ADAPTER_CONFIG_KEYS)}, not {type(config).__name__}"]
+    problems = [
+        f"unknown key {key!r} (known: {', '.join(ADAPTER_CONFIG_KEYS)})"
+        for key in config
+        if key not in ADAPTER_CONFIG_KEYS
+    ]
+    if "base_url" in config and not _http_url(config["base_url"]):
+        problems.append(f"base_url {config['base_url']!r} is not an http or https URL with a host")
+    problems += [
+        f"{key} {config[key]!r} is not a positive number of seconds"
+        for key in ADAPTER_TIMEOUT_KEYS
+        if key in config and not _positive_seconds(config[key])
+    ]
+    return problems
 
 
 def isin_is_valid(value: str | None) -> bool:

@@ -165,6 +165,20 @@ def test_a_csd_without_a_base_url_or_with_an_unknown_adapter_has_no_adapter():
         csd_adapter(csd)
 
 
+def test_a_csd_row_whose_timeout_is_no_number_has_no_adapter_and_the_error_names_the_csd():
+    demo_seed()
+    csd = CSD.objects.get(code="KACD")
+    csd.adapter_config = {"base_url": "http://127.0.0.1:1", "read_timeout": "ten"}
+    with pytest.raises(ImproperlyConfigured, match="KACD: adapter_config: read_timeout 'ten'"):
+        csd_adapter(csd)
+
+
+def test_an_export_with_a_base_url_that_is_no_http_url_stops_with_a_message(tmp_path):
+    demo_seed()
+    with pytest.raises(CommandError, match="is not an http or https URL"):
+        export(tmp_path, "--base-url", "refcsd-{code}:{port}")
+
+
 def nsd_ledger(directory) -> Ledger:
     return Ledger(reference_csd_database(directory, "NSD"), timezone=PROFILES["NSD"].timezone)
 

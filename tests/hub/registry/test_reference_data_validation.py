@@ -221,3 +221,32 @@ def test_a_link_with_accounts_cannot_be_turned_round_or_moved_to_other_csds():
     kacd = saved_csd("KACD", bic="KACDKZKA", country="KZ", timezone="Asia/Almaty", calendar="KZ")
     assert "link" in refused_by_database(lambda: CSDLink.objects.filter(pk=link.pk).update(investor_csd=kacd))
     CSDLink.objects.filter(pk=link.pk).update(is_active=False)  # what does not move the accounts is fine
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"base_url": "http://127.0.0.1:9101", "colour": "red"}, "unknown key 'colour'"),
+        ({"base_url": "ftp://127.0.0.1:9101"}, "an http or https URL"),
+        ({"base_url": "http://"}, "an http or https URL"),
+        ({"base_url": "http://127.0.0.1:99999"}, "an http or https URL"),
+        ({"base_url": 9101}, "an http or https URL"),
+        ({"base_url": "http://127.0.0.1:9101", "read_timeout": "ten"}, "read_timeout"),
+        ({"base_url": "http://127.0.0.1:9101", "connect_timeout": 0}, "connect_timeout"),
+        ({"base_url": "http://127.0.0.1:9101", "read_timeout": -1}, "read_timeout"),
+        ({"base_url": "http://127.0.0.1:9101", "read_timeout": True}, "read_timeout"),
+        (["http://127.0.0.1:9101"], "an object"),
+    ],
+)
+def test_an_adapter_config_the_adapter_cannot_use_is_refused_by_validation(config, problem):
+    with pytest.raises(ValidationError) as caught:
+        csd(adapter_config=config).full_clean()
+    assert problem in str(caught.value.message_dict["adapter_config"])
+
+
+def test_an_adapter_config_with_a_base_url_and_timeouts_passes_validation():
+    csd(adapter_config={}).full_clean()  # not exported yet: the adapter says what to do when asked for
+    csd(adapter_config={"base_url": "http://refcsd-nsd:9100"}).full_clean()
+    csd(
+        adapter_config={"base_url": "https://nsd.example:8443/hub", "connect_timeout": 2, "read_timeout": 7.5}
+    ).full_clean()

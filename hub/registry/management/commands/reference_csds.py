@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from hub.registry.reference_csds import (
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         ports = dict(_port(value) for value in options["port"])
         try:
             exported = reference_csds_export(directory=directory, ports=ports, base_url=options["base_url"])
+        except ValidationError as exc:  # a --base-url the CSD row refuses
+            raise CommandError("; ".join(exc.messages)) from exc
         except (ValueError, KeyError) as exc:
             raise CommandError(str(exc)) from exc
         for csd in exported:
