@@ -7,7 +7,8 @@ tables, see ``migrations/0002``), so a row written around the ORM is refused too
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
+from django.db.models.functions import Left
 
 from hub.registry import validators as v
 from hub.registry.dbfunctions import IsinIsValid, TimezoneIsValid
@@ -17,6 +18,20 @@ BIC_PATTERN = r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$"
 LEI_PATTERN = r"^[A-Z0-9]{18}[0-9]{2}$"
 QUANTITY = {"max_digits": 24, "decimal_places": 6}
 WEBHOOK_SECRET_MIN_LENGTH = 16
+
+
+def bic_without_xxx():
+    """A BIC as one institution: DEMAZAJJXXX (its primary office) is DEMAZAJJ, as intake reads a BIC in a
+    message; a branch (DEMAZAJJ123) is its own. An 8-character BIC ending in XXX is left as it is."""
+    return Case(When(bic__endswith="XXX", then=Left("bic", 8)), default=F("bic"))
+
+
+def bic_unique_without_xxx(name: str, what: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        bic_without_xxx(),
+        name=name,
+        violation_error_message=f"a {what} with this BIC, with or without its primary office's XXX, already exists",
+    )
 
 
 class MessageStandard(models.TextChoices):
@@ -69,6 +84,7 @@ class CSD(models.Model):
                 condition=Q(code__regex=r"^[A-Z][A-Z0-9_]{1,15}$"), name="csd_code_format"
             ),
             models.CheckConstraint(condition=Q(bic__regex=BIC_PATTERN), name="csd_bic_format"),
+            bic_unique_without_xxx("csd_bic_unique_without_xxx", "CSD"),
             models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="csd_country_format"),
             models.CheckConstraint(condition=TimezoneIsValid(F("timezone")), name="csd_timezone_iana"),
             models.CheckConstraint(
@@ -148,6 +164,7 @@ class Participant(models.Model):
         ordering = ["bic"]
         constraints = [
             models.CheckConstraint(condition=Q(bic__regex=BIC_PATTERN), name="participant_bic_format"),
+            bic_unique_without_xxx("participant_bic_unique_without_xxx", "participant"),
             models.CheckConstraint(
                 condition=Q(lei="") | Q(lei__regex=LEI_PATTERN), name="participant_lei_format"
             ),

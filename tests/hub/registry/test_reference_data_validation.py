@@ -250,3 +250,26 @@ def test_an_adapter_config_with_a_base_url_and_timeouts_passes_validation():
     csd(
         adapter_config={"base_url": "https://nsd.example:8443/hub", "connect_timeout": 2, "read_timeout": 7.5}
     ).full_clean()
+
+
+def test_a_bic_with_its_primary_offices_xxx_names_the_same_participant_as_without_it():
+    nsd = saved_csd()
+    participant(nsd, bic="DEMARUMM")
+    twin = Participant(bic="DEMARUMMXXX", name="The same bank again", home_csd=nsd)
+    with pytest.raises(ValidationError, match="with or without its primary office's XXX"):
+        twin.full_clean()
+    assert "participant_bic_unique_without_xxx" in refused_by_database(
+        lambda: Participant.objects.bulk_create([twin])
+    )
+    # a branch is another participant
+    branch = Participant(bic="DEMARUMM123", name="A branch", home_csd=nsd)
+    branch.full_clean()
+    branch.save()
+
+
+def test_a_bic_with_its_primary_offices_xxx_names_the_same_csd_as_without_it():
+    saved_csd("NSD", bic="NADCRUMMXXX")
+    twin = csd("NSD2", bic="NADCRUMM")
+    with pytest.raises(ValidationError, match="with or without its primary office's XXX"):
+        twin.full_clean()
+    assert "csd_bic_unique_without_xxx" in refused_by_database(lambda: CSD.objects.bulk_create([twin]))
