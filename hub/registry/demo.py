@@ -25,7 +25,7 @@ from hub.registry.models import (
     SecuritiesAccount,
     Security,
 )
-from hub.registry.services import reference_row_ensure
+from hub.registry.services import csd_link_activate, reference_row_ensure
 
 OPENING = dt.datetime(2026, 1, 2, 0, 0, tzinfo=dt.UTC)
 
@@ -133,12 +133,15 @@ class _Seeder:
         self.present: dict[str, int] = {}
 
     def ensure(self, model, lookup: dict, values: dict | None = None):
+        return self.ensure_created(model, lookup, values)[0]
+
+    def ensure_created(self, model, lookup: dict, values: dict | None = None) -> tuple:
         row, created = reference_row_ensure(model=model, lookup=lookup, values=values or {})
         name = model._meta.verbose_name_plural
         self.created.setdefault(name, 0)
         self.present.setdefault(name, 0)
         (self.created if created else self.present)[name] += 1
-        return row
+        return row, created
 
 
 def _accounts_and_positions(
@@ -253,9 +256,17 @@ def demo_seed() -> SeedReport:
                     },
                 )
             )
-    links = {
-        (investor, issuer): seed.ensure(CSDLink, {"investor_csd": csds[investor], "issuer_csd": csds[issuer]})
-        for investor, issuer in LINKS
-    }
+    links: dict[tuple[str, str], CSDLink] = {}
+    new_links = []
+    for investor, issuer in LINKS:
+        # a new link is opened to settlement once it has its omnibus and mirror accounts
+        link, created = seed.ensure_created(
+            CSDLink, {"investor_csd": csds[investor], "issuer_csd": csds[issuer]}, {"is_active": False}
+        )
+        links[(investor, issuer)] = link
+        if created:
+            new_links.append(link)
     _accounts_and_positions(seed, csds, links, participants, securities)
+    for link in new_links:
+        csd_link_activate(link=link)
     return SeedReport(created=seed.created, present=seed.present)

@@ -122,9 +122,26 @@ class CSDLink(models.Model):
         return f"{self.investor_csd_id and self.investor_csd} holds through {self.issuer_csd_id and self.issuer_csd}"
 
     def clean(self) -> None:
+        if not (self.issuer_csd_id and self.investor_csd_id):
+            return
+        # intake accepts instructions across an active link, and every transfer through it posts to its
+        # omnibus and mirror accounts: without them each one would be accepted, matched, then fail
+        kinds = set(self.accounts.values_list("kind", flat=True)) if self.pk else set()
+        missing = [
+            f"{kind.lower()} account at {csd}"
+            for kind, csd in ((AccountKind.OMNIBUS, self.issuer_csd), (AccountKind.MIRROR, self.investor_csd))
+            if kind not in kinds
+        ]
+        if self.is_active and missing:
+            raise ValidationError(
+                {
+                    "is_active": f"an active link needs its {' and '.join(missing)}: save the link inactive, "
+                    "add its accounts, then activate it"
+                }
+            )
         # a link's omnibus account is kept at its issuer CSD and its mirror at its investor CSD: a link that
         # has them cannot change its CSDs (migration 0005's trigger refuses it too)
-        if self.pk is None or not (self.issuer_csd_id and self.investor_csd_id):
+        if self.pk is None:
             return
         misplaced = self.accounts.filter(
             Q(kind=AccountKind.OMNIBUS) & ~Q(csd_id=self.issuer_csd_id)

@@ -7,7 +7,7 @@ from typing import TypeVar
 from django.db import models
 from django.utils import timezone
 
-from hub.registry.models import Participant, ParticipantToken
+from hub.registry.models import CSDLink, Participant, ParticipantToken
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -24,6 +24,14 @@ def reference_row_ensure(*, model: type[ModelT], lookup: dict, values: dict) -> 
     row.full_clean()
     row.save(force_insert=True)
     return row, True
+
+
+def csd_link_activate(*, link: CSDLink) -> None:
+    """Open ``link`` to settlement; refused (``ValidationError``) until it has its omnibus account at the
+    issuer CSD and its mirror account at the investor CSD."""
+    link.is_active = True
+    link.full_clean()
+    link.save(update_fields=["is_active"])
 
 
 def participant_token_issue(*, participant: Participant, label: str = "") -> str:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InternalError, transaction
 
 from hub.registry.models import CSD, AccountKind, CSDLink, Holding, Participant, SecuritiesAccount, Security
+from hub.registry.services import csd_link_activate
 from hub.registry.validators import isin_is_valid, validate_isin
 
 from .factories import account, csd, participant, saved_csd, security, two_linked_csds
@@ -273,3 +274,22 @@ def test_a_bic_with_its_primary_offices_xxx_names_the_same_csd_as_without_it():
     with pytest.raises(ValidationError, match="with or without its primary office's XXX"):
         twin.full_clean()
     assert "csd_bic_unique_without_xxx" in refused_by_database(lambda: CSD.objects.bulk_create([twin]))
+
+
+def test_a_link_is_active_only_with_its_omnibus_account_at_the_issuer_and_its_mirror_at_the_investor():
+    nsd, strate, _link = two_linked_csds()
+    kacd = saved_csd("KACD", bic="KACDKZKA", country="KZ", timezone="Asia/Almaty", calendar="KZ")
+    bare = CSDLink(issuer_csd=nsd, investor_csd=kacd)  # active by default, and nothing to settle through
+    with pytest.raises(ValidationError) as caught:
+        bare.full_clean()
+    assert "omnibus account at NSD and mirror account at KACD" in str(caught.value.message_dict["is_active"])
+    link = CSDLink(issuer_csd=nsd, investor_csd=kacd, is_active=False)
+    link.full_clean()
+    link.save()
+    account(nsd, "OMNIBUS-KACD", AccountKind.OMNIBUS, link=link)
+    with pytest.raises(ValidationError, match="mirror account at KACD"):
+        csd_link_activate(link=link)
+    assert not CSDLink.objects.get(pk=link.pk).is_active
+    account(kacd, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+    csd_link_activate(link=link)
+    assert CSDLink.objects.get(pk=link.pk).is_active

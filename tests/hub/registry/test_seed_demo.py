@@ -95,3 +95,10 @@ def test_a_seed_that_finds_the_books_broken_writes_nothing():
     with pytest.raises(CommandError, match="the books break the invariants"):
         call_command("seed_demo")
     assert snapshot() == before
+
+
+def test_every_demo_link_is_active_with_its_omnibus_and_mirror_accounts():
+    call_command("seed_demo")
+    for link in CSDLink.objects.all():
+        assert link.is_active
+        link.full_clean()
