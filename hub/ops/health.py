@@ -88,6 +88,8 @@ def _broker() -> tuple[bool, str, str]:
             conn.ensure_connection(max_retries=1, timeout=2)
     except (KombuOperationalError, OSError) as exc:
         return False, f"{transport}: {exc}", f"{transport}: unreachable"
+    except Exception as exc:  # noqa: BLE001 - a transport kombu does not know, or one not installed
+        return False, f"{transport}: {type(exc).__name__}: {exc}", f"{transport}: unusable"
     return True, transport, ""
 
 

@@ -16,7 +16,7 @@ from hub.ledger import services as ledger_services
 from hub.ledger.models import AlarmKind
 from hub.ops import health
 
-from ...conftest import broker_unreachable, celery_worker
+from ...conftest import _broker_connections_drop, broker_unreachable, celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,3 +174,19 @@ def test_health_reports_a_worker_probe_the_result_backend_cannot_carry_instead_o
     body = response.json()
     assert body["broker"]["ok"] and not body["worker"]["ok"]
     assert body["worker"]["detail"] == "probe failed"  # the error's own words are for staff only
+
+
+@pytest.mark.parametrize("url", ["foo://bar", "sqs://"])
+def test_health_reports_a_broker_whose_transport_is_unknown_or_not_installed_instead_of_failing(client, url):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CELERY_BROKER_URL", url)  # as in broker_unreachable: read before the configuration
+        _broker_connections_drop()
+        try:
+            response = client.get("/health/")
+        finally:
+            patch.undo()
+            _broker_connections_drop()
+    assert response.status_code == 503
+    body = response.json()
+    assert not body["broker"]["ok"] and body["broker"]["detail"] == f"{url.split('://')[0]}: unusable"
+    assert body["worker"]["detail"] == "broker unreachable"
