@@ -10,8 +10,10 @@ import re
 from pathlib import Path
 
 import dj_database_url
+from celery.app.backends import by_url as celery_backend_by_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+from kombu.transport import resolve_transport
 from stdnum import bic as stdnum_bic
 
 from hub.env import envbool, envchoice, envint, envlist, envstr
@@ -147,6 +149,34 @@ else:
     }
     _default_backend = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = envstr("CELERY_RESULT_BACKEND", _default_backend)
+
+
+def _broker_url_problem(url: str) -> str:
+    """Why kombu cannot use ``url`` as a broker ("": it can). Workers would otherwise die on it at start-up
+    with kombu's traceback, and the web answer 503 for a broker that is merely misnamed."""
+    scheme, sep, _rest = url.partition("://")
+    if not sep or not scheme:
+        return "it is not a URL (transport://...)"
+    try:
+        resolve_transport(scheme)
+    except KeyError:
+        return f"kombu knows no transport {scheme!r} (e.g. redis://host:6379/0, filesystem://)"
+    except ImportError as exc:
+        return f"its transport needs a library that is not installed ({exc})"
+    return ""
+
+
+if _problem := _broker_url_problem(CELERY_BROKER_URL):
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r} is not a broker the hub can use: {_problem}"
+    )
+try:
+    celery_backend_by_url(CELERY_RESULT_BACKEND)
+except (ImportError, ImproperlyConfigured, ValueError) as exc:
+    raise ImproperlyConfigured(
+        f"CELERY_RESULT_BACKEND={CELERY_RESULT_BACKEND!r} is not a result backend Celery can use ({exc}); "
+        "e.g. redis://host:6379/1, or leave it unset to use the broker"
+    ) from None
 CELERY_RESULT_EXPIRES = envint("CELERY_RESULT_EXPIRES", 3600)
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "hub")
 # Work that finishes transfers goes before work that starts new ones. The ledger's tasks (sealing,

@@ -123,3 +123,24 @@ def test_the_hub_bic_may_name_its_primary_office(tmp_path):
     result = run_django(code, tmp_path, DEBUG="true", HUB_BIC="CSDHZAJJXXX")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "CSDHZAJJXXX"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis//cache:6379/0", "not a URL"),
+        ("foo://cache", "kombu knows no transport 'foo'"),
+        ("sqs://", "needs a library that is not installed"),
+    ],
+)
+def test_a_broker_url_the_hub_cannot_use_stops_start_up_with_its_name(tmp_path, url, problem):
+    result = run_django("pass", tmp_path, DEBUG="true", CELERY_BROKER_URL=url)
+    assert result.returncode != 0
+    assert f"CELERY_BROKER_URL={url!r}" in result.stderr and problem in result.stderr
+    assert "Traceback" not in result.stderr.split("ImproperlyConfigured")[-1]
+
+
+def test_a_result_backend_url_the_hub_cannot_use_stops_start_up_with_its_name(tmp_path):
+    result = run_django("pass", tmp_path, DEBUG="true", CELERY_RESULT_BACKEND="foo://cache")
+    assert result.returncode != 0
+    assert "CELERY_RESULT_BACKEND='foo://cache' is not a result backend Celery can use" in result.stderr
