@@ -5,7 +5,10 @@ def periodic_task_ensure(apps, *, name: str, task: str, every_seconds: int, desc
     """Create or update an interval schedule entry; ``apps`` is the migration's app registry."""
     interval_model = apps.get_model("django_celery_beat", "IntervalSchedule")
     task_model = apps.get_model("django_celery_beat", "PeriodicTask")
-    interval, _ = interval_model.objects.get_or_create(every=every_seconds, period="seconds")
+    # intervals are not unique (the beat admin adds one that exists already): any of them will do
+    interval = interval_model.objects.filter(every=every_seconds, period="seconds").order_by("pk").first()
+    if interval is None:
+        interval = interval_model.objects.create(every=every_seconds, period="seconds")
     task_model.objects.update_or_create(
         name=name,
         defaults={
