@@ -262,3 +262,33 @@ def drop_owner_triggers(apps, schema_editor) -> None:
     elif schema_editor.connection.vendor == "sqlite":
         for name in ("participant_home_rules", "csdlink_side_rules"):
             schema_editor.execute(f"DROP TRIGGER IF EXISTS registry_{name}")
+
+
+# --- The time zone rule without the machine's own zone and placeholders (migration 0007) -----------------
+# pg_timezone_names lists 'localtime', 'posixrules', 'Factory' and the posix/ and right/ copies of every
+# zone too; the validator's list (zoneinfo) has none of them but the first three.
+
+POSTGRES_TIMEZONE_PLACES_ONLY = f"""
+CREATE OR REPLACE FUNCTION {TIMEZONE_FUNCTION}(tz text) RETURNS boolean
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT tz NOT IN ('localtime', 'posixrules', 'Factory') AND tz !~ '^(posix|right)/'
+       AND EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz);
+$$;
+"""  # noqa: S608 - fixed DDL; the only interpolation is this module's constant function name
+
+POSTGRES_TIMEZONE_ANY_NAME = f"""
+CREATE OR REPLACE FUNCTION {TIMEZONE_FUNCTION}(tz text) RETURNS boolean
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz);
+$$;
+"""  # noqa: S608 - as above
+
+
+def timezone_function_places_only(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_TIMEZONE_PLACES_ONLY)
+
+
+def timezone_function_any_name(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_TIMEZONE_ANY_NAME)

@@ -55,9 +55,14 @@ def validate_currency(value: str) -> None:
         raise ValidationError(f"{value!r} is not an ISO 4217 currency code", code="invalid")
 
 
+# In the system's zone folder but no place's zone: the machine's own zone (a CSD's business day and cut-off
+# would follow the server's), the template of POSIX rules, and IANA's placeholder for "unknown".
+NOT_A_PLACE = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @cache
 def iana_timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return frozenset(zoneinfo.available_timezones()) - NOT_A_PLACE
 
 
 def validate_timezone(value: str) -> None:

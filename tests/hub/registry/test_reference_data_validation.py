@@ -10,7 +10,7 @@ from django.db import IntegrityError, InternalError, transaction
 
 from hub.registry.models import CSD, AccountKind, CSDLink, Holding, Participant, SecuritiesAccount, Security
 from hub.registry.services import csd_link_activate
-from hub.registry.validators import isin_is_valid, validate_isin
+from hub.registry.validators import isin_is_valid, timezone_is_valid, validate_isin
 
 from .factories import account, csd, participant, saved_csd, security, two_linked_csds
 
@@ -293,3 +293,15 @@ def test_a_link_is_active_only_with_its_omnibus_account_at_the_issuer_and_its_mi
     account(kacd, "MIRROR-NSD", AccountKind.MIRROR, link=link)
     csd_link_activate(link=link)
     assert CSDLink.objects.get(pk=link.pk).is_active
+
+
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "posixrules"])
+def test_a_time_zone_that_is_the_machines_own_or_a_placeholder_is_refused_by_validation_and_the_database(
+    zone,
+):
+    # 'localtime' is whatever zone the server runs in: a CSD's business day and cut-off would follow it
+    with pytest.raises(ValidationError) as caught:
+        csd(timezone=zone).full_clean()
+    assert "IANA time zone" in str(caught.value.message_dict["timezone"])
+    assert not timezone_is_valid(zone)  # the CHECK constraint's function on the embedded SQLite default
+    assert "csd_timezone_iana" in refused_by_database(lambda: CSD.objects.bulk_create([csd(timezone=zone)]))
