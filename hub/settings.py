@@ -99,7 +99,7 @@ if DATABASE_URL:
             # connections are kept for DB_CONN_MAX_AGE seconds, and checked before each reuse (a request, a
             # Celery task), so a restarted database costs one failed check, not a failed request
             "default": dj_database_url.parse(
-                DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+                DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
             )
         }
     except ValueError as exc:
@@ -143,7 +143,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _default_backend = f"file://{EMBEDDED_BROKER_DIR / 'results'}"
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
         # a worker takes from its queues in the order CELERY_TASK_QUEUES gives them, not in turn
         "queue_order_strategy": "priority",
     }
@@ -177,7 +177,7 @@ except (ImportError, ImproperlyConfigured, ValueError) as exc:
         f"CELERY_RESULT_BACKEND={CELERY_RESULT_BACKEND!r} is not a result backend Celery can use ({exc}); "
         "e.g. redis://host:6379/1, or leave it unset to use the broker"
     ) from None
-CELERY_RESULT_EXPIRES = envint("CELERY_RESULT_EXPIRES", 3600)
+CELERY_RESULT_EXPIRES = envint("CELERY_RESULT_EXPIRES", 3600, minimum=0)
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "hub")
 # Work that finishes transfers goes before work that starts new ones. The ledger's tasks (sealing,
 # endorsing, anchoring, and the release of committable transfers) have a queue of their own, and so do the

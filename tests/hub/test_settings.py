@@ -144,3 +144,15 @@ def test_a_result_backend_url_the_hub_cannot_use_stops_start_up_with_its_name(tm
     result = run_django("pass", tmp_path, DEBUG="true", CELERY_RESULT_BACKEND="foo://cache")
     assert result.returncode != 0
     assert "CELERY_RESULT_BACKEND='foo://cache' is not a result backend Celery can use" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "minimum"),
+    [("CELERY_VISIBILITY_TIMEOUT", "0", 1), ("DB_CONN_MAX_AGE", "-5", 0), ("CELERY_RESULT_EXPIRES", "-1", 0)],
+)
+def test_a_number_of_seconds_below_what_makes_sense_stops_start_up(tmp_path, name, value, minimum):
+    # a visibility timeout of 0 has Redis hand every task a worker holds to another worker at once
+    outside = {"DATABASE_URL": "postgres://u@db:5432/hub", "CELERY_BROKER_URL": "redis://cache:6379/0"}
+    result = run_django("pass", tmp_path, DEBUG="true", **outside, **{name: value})
+    assert result.returncode != 0
+    assert f"{name}={value} is below the minimum of {minimum}" in result.stderr
