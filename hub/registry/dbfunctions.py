@@ -91,7 +91,8 @@ def drop_postgres_functions(apps, schema_editor) -> None:
 
 # --- Rules that span two tables, as triggers -------------------------------------------------------------
 # A migration that alters registry tables on SQLite (which rebuilds the table) must drop these triggers
-# first and recreate them after: see migration 0003 (and, for the owners' triggers below, migration 0005).
+# first and recreate them after: see migration 0003 (and, for the owners' triggers below, migrations 0005 and
+# 0008).
 # An account's side of a link (omnibus at the issuer, mirror at the investor), an own or client account at
 # its participant's home CSD, and a negative position only in a contra account (issuance or mirror).
 
@@ -292,3 +293,49 @@ def timezone_function_places_only(apps, schema_editor) -> None:
 def timezone_function_any_name(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(POSTGRES_TIMEZONE_ANY_NAME)
+
+
+# --- A security with positions keeps its issuer CSD (migration 0008) ------------------------------------
+
+SQLITE_SECURITY_TRIGGER = """CREATE TRIGGER registry_security_issuer_rules
+    BEFORE UPDATE OF issuer_csd_id ON registry_security
+    WHEN NEW.issuer_csd_id IS NOT OLD.issuer_csd_id
+    BEGIN
+    SELECT RAISE(ABORT, 'security has positions booked through its issuer CSD: it cannot move')
+     WHERE EXISTS (SELECT 1 FROM registry_holding WHERE security_id = NEW.id);
+    END;"""
+
+POSTGRES_SECURITY_TRIGGER = """
+CREATE OR REPLACE FUNCTION registry_security_issuer_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.issuer_csd_id IS DISTINCT FROM OLD.issuer_csd_id
+            AND EXISTS (SELECT 1 FROM registry_holding WHERE security_id = NEW.id) THEN
+        RAISE EXCEPTION 'security has positions booked through its issuer CSD: it cannot move'
+            USING ERRCODE = '23514';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER registry_security_issuer_rules BEFORE UPDATE OF issuer_csd_id ON registry_security
+    FOR EACH ROW EXECUTE FUNCTION registry_security_issuer_rules();
+"""
+
+POSTGRES_SECURITY_TRIGGER_DROP = """
+DROP TRIGGER IF EXISTS registry_security_issuer_rules ON registry_security;
+DROP FUNCTION IF EXISTS registry_security_issuer_rules();
+"""
+
+
+def create_security_trigger(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_SECURITY_TRIGGER_DROP)
+        schema_editor.execute(POSTGRES_SECURITY_TRIGGER)
+    elif schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(SQLITE_SECURITY_TRIGGER)
+
+
+def drop_security_trigger(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_SECURITY_TRIGGER_DROP)
+    elif schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute("DROP TRIGGER IF EXISTS registry_security_issuer_rules")

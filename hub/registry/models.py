@@ -260,6 +260,20 @@ class Security(models.Model):
     def __str__(self) -> str:
         return self.isin
 
+    def clean(self) -> None:
+        # its issuance account and the omnibus accounts holding it are at its issuer CSD, and every
+        # investor CSD holds it through a link to that CSD (migration 0008's trigger refuses it too)
+        if self.pk is None or not self.issuer_csd_id:
+            return
+        issuer_before = type(self).objects.filter(pk=self.pk).values_list("issuer_csd_id", flat=True).first()
+        if issuer_before not in (None, self.issuer_csd_id) and self.holdings.exists():
+            raise ValidationError(
+                {
+                    "issuer_csd": f"{self} has positions, booked through its issuer CSD: it cannot move to "
+                    "another issuer CSD while it has them"
+                }
+            )
+
 
 class AccountKind(models.TextChoices):
     OWN = "OWN", "Participant own account"

@@ -305,3 +305,22 @@ def test_a_time_zone_that_is_the_machines_own_or_a_placeholder_is_refused_by_val
     assert "IANA time zone" in str(caught.value.message_dict["timezone"])
     assert not timezone_is_valid(zone)  # the CHECK constraint's function on the embedded SQLite default
     assert "csd_timezone_iana" in refused_by_database(lambda: CSD.objects.bulk_create([csd(timezone=zone)]))
+
+
+def test_a_security_with_positions_keeps_its_issuer_csd():
+    nsd, strate, _link = two_linked_csds()
+    shares = security(nsd)
+    issuance = account(nsd, "ISSUANCE", AccountKind.ISSUANCE)
+    now = dt.datetime.now(dt.UTC)
+    Holding.objects.create(account=issuance, security=shares, quantity=Decimal("-5"), as_of=now)
+    shares.issuer_csd = strate  # its issuance account and every omnibus account holding it are at NSD
+    with pytest.raises(ValidationError) as caught:
+        shares.full_clean()
+    assert "has positions" in str(caught.value.message_dict["issuer_csd"])
+    assert "issuer CSD" in refused_by_database(
+        lambda: Security.objects.filter(pk=shares.pk).update(issuer_csd=strate)
+    )
+    unheld = security(nsd, isin="US0378331005")
+    unheld.issuer_csd = strate
+    unheld.full_clean()
+    unheld.save()
