@@ -19,7 +19,15 @@ from stdnum import bic as stdnum_bic
 from hub.env import envbool, envchoice, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(envstr("HUB_VAR_DIR", str(BASE_DIR / "var")))
+
+
+def _folder(value: str) -> Path:
+    """A folder setting; a relative one is taken from the project folder, where runhub starts web, worker
+    and beat, so that every process of the hub means the same folder whatever folder it was started in."""
+    return (BASE_DIR / value).resolve()
+
+
+VAR_DIR = _folder(envstr("HUB_VAR_DIR", "var"))
 
 DEBUG = envbool("DEBUG", False)
 
@@ -271,7 +279,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = Path(envstr("STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT = _folder(envstr("STATIC_ROOT", str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -325,7 +333,7 @@ if not DEBUG:
 LEDGER_BACKEND = envstr("LEDGER_BACKEND", "local")
 if LEDGER_BACKEND not in ("local", "evm"):
     raise ImproperlyConfigured(f"LEDGER_BACKEND={LEDGER_BACKEND!r}: use 'local' or 'evm'")
-LEDGER_KEY_DIR = Path(envstr("LEDGER_KEY_DIR", str(VAR_DIR / "ledger-keys")))
+LEDGER_KEY_DIR = _folder(envstr("LEDGER_KEY_DIR", str(VAR_DIR / "ledger-keys")))
 LEDGER_HUB_KEY = envstr("LEDGER_HUB_KEY")
 LEDGER_HUB_KEY_FILE = envstr("LEDGER_HUB_KEY_FILE")
 LEDGER_GENERATE_DEV_KEYS = envbool("LEDGER_GENERATE_DEV_KEYS", DEBUG)

@@ -156,3 +156,27 @@ def test_a_number_of_seconds_below_what_makes_sense_stops_start_up(tmp_path, nam
     result = run_django("pass", tmp_path, DEBUG="true", **outside, **{name: value})
     assert result.returncode != 0
     assert f"{name}={value} is below the minimum of {minimum}" in result.stderr
+
+
+def test_a_relative_var_dir_is_the_same_folder_whatever_folder_a_process_starts_in(tmp_path):
+    # runhub starts web, worker and beat in the project folder: had each read HUB_VAR_DIR from where it
+    # started, the web would queue into one broker folder and database and the worker read another
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    relative = os.path.relpath(tmp_path / "var", REPO_ROOT)
+    code = "from django.conf import settings; print(settings.VAR_DIR)"
+    found = []
+    for cwd in (REPO_ROOT, elsewhere):
+        result = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}"],
+            cwd=cwd,
+            env={k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+            | {"DJANGO_SETTINGS_MODULE": "hub.settings", "DEBUG": "true", "HUB_VAR_DIR": relative}
+            | {"PYTHONPATH": str(REPO_ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        found.append(result.stdout.split()[-1])
+    assert found == [str(tmp_path / "var")] * 2
