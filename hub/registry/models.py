@@ -2,7 +2,7 @@
 
 Every rule that matters is checked twice: by model validation (``full_clean``, with a message a person
 can act on) and by the database (CHECK and UNIQUE constraints, and triggers for rules that span two
-tables, see ``migrations/0002``), so a row written around the ORM is refused too.
+tables, see ``migrations/0002``, ``0005`` and ``0008``), so a row written around the ORM is refused too.
 """
 
 from django.core.exceptions import ValidationError
