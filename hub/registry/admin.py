@@ -37,6 +37,15 @@ class ParticipantForm(forms.ModelForm):
         help_text=f"{Participant._meta.get_field('webhook_secret').help_text}. Not shown: leave blank to keep it",
     )
 
+    # a webhook typed without its scheme is taken as https (webhooks are delivered over TLS in production),
+    # as Django 6 will do for every URL field
+    webhook_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        max_length=Participant._meta.get_field("webhook_url").max_length,
+        help_text=Participant._meta.get_field("webhook_url").help_text,
+    )
+
     class Meta:
         model = Participant
         fields = [
