@@ -29,7 +29,9 @@ from hub.ops.schedules import periodic_task_ensure
 from hub.registry.reference_csds import reference_csd_processes, reference_csds_export
 from hub.settlement.models import Instruction, Leg, Transfer
 from hub.settlement.services import instruction_match
-from iso20022 import bulk
+from iso20022 import bulk, mx
+from iso20022.models import SettlementConfirmation
+from iso20022.mt import parse_mt
 
 from ...conftest import Child, celery_command, database_url_for_children, free_port
 from ..api.conftest import client_for, post
@@ -187,6 +189,45 @@ def assert_settled_exactly_once(books: Books) -> None:
     assert report.first_break is None, report.first_break
 
 
+def assert_told_of_its_own_settlement(instruction: Instruction) -> None:
+    """The instruction's owner was told, in its own standard, that it was accepted, then matched, then
+    settled; the one confirmation is of its own side and reference, account, security and quantity."""
+    sent = OutboundMessage.objects.filter(
+        participant=instruction.participant, transaction_id=instruction.transaction_id
+    ).order_by("sequence")
+    statuses = [m.status for m in sent]
+    assert statuses[0] == "ACCEPTED" and statuses[-1] == "SETTLED", (instruction.transaction_id, statuses)
+    assert "MATCHED" in statuses and statuses.count("SETTLED") == 1, (instruction.transaction_id, statuses)
+    assert not {"REJECTED", "FAILED", "CANCELLED"} & set(statuses), (instruction.transaction_id, statuses)
+    confirmation = sent.get(status="SETTLED")
+    payload = bytes(confirmation.payload)
+    if instruction.participant.outbound_format == "MT":
+        # MT546 deliver free, MT544 receive free
+        assert confirmation.message_type == ("MT546" if instruction.side == "DELI" else "MT544")
+        body = parse_mt(payload)
+    else:
+        assert confirmation.message_type == "sese.025.001.11"
+        body = mx.parse(payload).body
+    assert isinstance(body, SettlementConfirmation), body
+    assert (
+        body.transaction_id,
+        body.side.value,
+        body.account_owner_bic,
+        body.safekeeping_account,
+        body.security.isin,
+        body.settled_quantity.amount,
+        body.counterparty.bic,
+    ) == (
+        instruction.transaction_id,
+        instruction.side,
+        instruction.participant.bic,
+        instruction.account.number,
+        instruction.security.isin,
+        instruction.quantity,
+        instruction.counterparty_bic,
+    )
+
+
 def test_each_leg_case_settles_end_to_end_and_every_party_gets_its_messages(csds, tmp_path):
     env = hub_env()
     worker = start_worker(env)
@@ -204,16 +245,16 @@ def test_each_leg_case_settles_end_to_end_and_every_party_gets_its_messages(csds
         worker.stop()
     assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
     assert sorted(transfer.legs.count() for transfer in Transfer.objects.all()) == [2, 2, 3]
-    for bic, settled_types in (
-        ("DEMARUMM", {"sese.025.001.11"}),
-        ("DEMAZAJJ", {"MT544", "MT546"}),
-        ("DEMAKZKA", {"sese.025.001.11"}),
-    ):
-        sent = OutboundMessage.objects.filter(participant__bic=bic)
-        statuses = list(sent.order_by("sequence").values_list("status", flat=True))
-        assert statuses.count("SETTLED") == statuses.count("ACCEPTED") and "MATCHED" in statuses, statuses
-        assert set(sent.filter(status="SETTLED").values_list("message_type", flat=True)) <= settled_types
-    assert OutboundMessage.objects.filter(participant__bic="DEMAZAJJ", status="SETTLED").count() == 3
+    instructions = list(Instruction.objects.select_related("participant", "account", "security"))
+    assert len(instructions) == 6
+    for instruction in instructions:
+        assert_told_of_its_own_settlement(instruction)
+    for bic in ("DEMARUMM", "DEMAZAJJ", "DEMAKZKA"):  # nothing about anyone else's instructions
+        own = set(Instruction.objects.filter(participant__bic=bic).values_list("transaction_id", flat=True))
+        told = set(
+            OutboundMessage.objects.filter(participant__bic=bic).values_list("transaction_id", flat=True)
+        )
+        assert told == own, (bic, told, own)
     books = Books.of_servers(tmp_path)
     try:
         assert_settled_exactly_once(books)
