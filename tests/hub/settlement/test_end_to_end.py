@@ -179,11 +179,30 @@ def ledger_final() -> bool:
 
 
 def assert_settled_exactly_once(books: Books) -> None:
-    """Each leg shows up as one posting in its CSD's books: nothing applied twice, nothing lost."""
-    for leg in Leg.objects.select_related("csd", "transfer"):
-        postings = [p for p in books.ledgers[leg.csd.code].postings() if p.reference == leg.leg_id]
-        expected = 1 if leg.transfer.status == "SETTLED" else 0
-        assert len(postings) == expected, (leg.leg_id, leg.transfer.status, postings)
+    """Every delivery booked at every CSD is the posting of one leg of a settled transfer, as the leg says
+    (accounts, ISIN, quantity), and every such leg has one: nothing applied twice (under its own reference
+    or another), nothing lost, nothing left reserved."""
+    for code, ledger in books.ledgers.items():
+        booked = sorted(
+            (p.reference, p.debit_account, p.credit_account, p.isin, p.quantity)
+            for p in ledger.postings()
+            if p.kind == "DELIVERY"
+        )
+        legs = sorted(
+            (
+                leg.leg_id,
+                leg.debit_account.number,
+                leg.credit_account.number,
+                leg.transfer.security.isin,
+                leg.quantity,
+            )
+            for leg in Leg.objects.filter(csd__code=code, transfer__status="SETTLED").select_related(
+                "debit_account", "credit_account", "transfer__security"
+            )
+        )
+        assert booked == legs, (code, booked, legs)
+        reserved = {key: blocked for key, (_available, blocked) in ledger.balances().items() if blocked}
+        assert reserved == {}, (code, reserved)
     assert invariant_violations(books) == []
     report = chain_verify()
     assert report.first_break is None, report.first_break
