@@ -17,12 +17,15 @@ from decimal import Decimal
 
 import pytest
 import requests
+import sqlalchemy as sa
 from django.apps import apps as django_apps
 from django.core.management import call_command
+from django.db.models import Count, Max
 from kombu import pools as kombu_pools
 
+from csd_adapters.reference_csd import schema as refcsd
 from hub.celery import app
-from hub.ledger.models import Entry
+from hub.ledger.models import Block, Entry
 from hub.ledger.selectors import chain_verify
 from hub.messaging.models import OutboundMessage
 from hub.ops.schedules import periodic_task_ensure
@@ -51,6 +54,7 @@ PROTOCOL_ENV = {
     "SETTLEMENT_SWEEP_GRACE_SECONDS": "1",
 }
 SWEEP_EVERY_SECONDS = 2
+SLOW = 0.4  # seconds a slowed reference CSD waits before it handles a request
 
 
 def wait_for(condition, *, timeout: float, what: str, logs: tuple[Child, ...] = ()) -> None:
@@ -282,47 +286,76 @@ def test_each_leg_case_settles_end_to_end_and_every_party_gets_its_messages(csds
         books.close()
 
 
-def test_a_worker_killed_again_and_again_loses_nothing_and_settles_nothing_twice(csds, tmp_path):
+# the steps a worker is killed in, each with what shows it was there when it died: a CSD that applied the
+# worker's last request for a leg (its reply lost with the worker) or endorsed a block the hub never heard of
+KILL_STEPS = {
+    "prepare": Transfer.objects.filter(status="PREPARING", legs__status="PENDING"),
+    "anchor": Block.objects.annotate(signed=Count("endorsements")).filter(signed=0),
+    "commit": Transfer.objects.filter(status="COMMITTING", legs__status="PREPARED"),
+}
+
+
+def steps_caught_in_flight(books: Books) -> set[str]:
+    """The steps whose CSD calls a worker was killed in: a leg reserved at its CSD but PENDING at the hub
+    (prepare), a leg posted at its CSD but not COMMITTED at the hub (commit), a block a CSD endorsed whose
+    endorsement the hub does not hold (anchor). Read once the CSDs have answered what was in flight."""
+    caught = set()
+    at_csds = {}
+    for code, ledger in books.ledgers.items():
+        with ledger.engine.connect() as c:
+            rows = c.execute(sa.select(refcsd.reservations.c.reference, refcsd.reservations.c.state)).all()
+        at_csds |= {reference: state for reference, state in rows}
+        endorsed = ledger.endorsements()["highest"] or 0
+        if endorsed > (Block.objects.filter(endorsements__csd=code).aggregate(h=Max("height"))["h"] or 0):
+            caught.add("anchor")
+    for leg_id, status in Leg.objects.values_list("leg_id", "status"):
+        if status == "PENDING" and at_csds.get(leg_id) == "RESERVED":
+            caught.add("prepare")
+        if status == "PREPARED" and at_csds.get(leg_id) == "COMMITTED":
+            caught.add("commit")
+    return caught
+
+
+def test_a_worker_killed_in_each_step_loses_nothing_and_settles_nothing_twice(csds, tmp_path):
     for code in (
         "NSD",
         "STRATE",
         "KACD",
-    ):  # slow CSDs keep the worker inside every step long enough to die there
-        requests.post(f"{csds[code]}/admin/faults", json={"mode": "slow", "delay": 0.4}, timeout=5)
+    ):  # slow CSDs keep the worker inside every call long enough to die there
+        requests.post(f"{csds[code]}/admin/faults", json={"mode": "slow", "delay": SLOW}, timeout=5)
     env = hub_env()
     beat = start_beat(env)
-    killed_in: set[str] = set()
+    books = Books.of_servers(tmp_path)
+    caught: set[str] = set()
     try:
         send_pairs(
             [today_pair(NSD_A, STRATE_A, f"K-SI{i}") for i in range(3)]
             + [today_pair(STRATE_A, KACD_A, f"K-RE{i}") for i in range(3)],
             receives_in_bulk=True,  # batches of several transfers die mid-protocol too
         )
-        deadline = time.monotonic() + 240
-        while not all_terminal(6) and time.monotonic() < deadline:
-            worker = start_worker(env)
-            time.sleep(1.5)
-            killed_in |= set(
-                Transfer.objects.exclude(status__in=["SETTLED", "FAILED"]).values_list("status", flat=True)
-            )
-            os.killpg(worker.process.pid, signal.SIGKILL)  # the worker and its pool, with no warning
-            worker.process.wait()
-            worker.stop()
+        deadline = time.monotonic() + 180
+        for step, there in KILL_STEPS.items():
+            while step not in caught and time.monotonic() < deadline:
+                worker = start_worker(env)
+                wait_for(there.exists, timeout=60, what=f"a worker in the {step} step", logs=(worker,))
+                time.sleep(SLOW / 4)  # its calls to the CSDs are under way, none answered yet
+                os.killpg(worker.process.pid, signal.SIGKILL)  # the worker and its pool, with no warning
+                worker.process.wait()
+                worker.stop()
+                time.sleep(SLOW + 0.5)  # the CSDs apply what was in flight; its replies go nowhere
+                caught |= steps_caught_in_flight(books)
+        assert caught == set(KILL_STEPS), caught  # the kills did land inside each step
         worker = start_worker(env)
         try:
             wait_for(lambda: all_terminal(6), timeout=120, what="every transfer to end after the kills")
             wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed")
         finally:
             worker.stop()
-    finally:
-        beat.stop()
-    assert killed_in & {"PREPARING", "PREPARED", "COMMITTING"}, killed_in  # the kills did land mid-protocol
-    assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
-    books = Books.of_servers(tmp_path)
-    try:
+        assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
         assert_settled_exactly_once(books)
     finally:
         books.close()
+        beat.stop()
 
 
 def test_a_csd_that_applies_and_drops_its_reply_is_replayed_without_settling_twice(csds, tmp_path):
