@@ -27,6 +27,7 @@ from csd_adapters.reference_csd import schema as refcsd
 from hub.celery import app
 from hub.ledger.models import Block, Entry
 from hub.ledger.selectors import chain_verify
+from hub.ledger.services import blocks_seal_and_finalise
 from hub.messaging.models import OutboundMessage
 from hub.ops.schedules import periodic_task_ensure
 from hub.registry.reference_csds import reference_csd_processes, reference_csds_export
@@ -358,26 +359,69 @@ def test_a_worker_killed_in_each_step_loses_nothing_and_settles_nothing_twice(cs
         beat.stop()
 
 
-def test_a_csd_that_applies_and_drops_its_reply_is_replayed_without_settling_twice(csds, tmp_path):
-    requests.post(f"{csds['STRATE']}/admin/faults", json={"mode": "drop_reply", "count": 3}, timeout=5)
+def test_a_csd_that_applies_and_drops_its_reply_is_replayed_without_settling_twice(csds, tmp_path, settings):
+    """Strate applies a prepare and drops its reply; later NSD (MX: one sese.023 that posts) and Strate
+    (MT: the first of its two instructions) each apply a commit and drop the reply; each time the hub sends
+    it again and the CSD answers the replay. Which request a reply is dropped for follows from the order of
+    the protocol: a CSD drops the reply to the next request it gets at a moment when that can only be a
+    prepare (none of its legs prepared yet, so no commit decision to endorse), then only a commit (every
+    leg prepared, every block endorsed, and no worker running while the fault is set)."""
+
+    def fault(code: str, mode: str, **extra) -> None:
+        requests.post(f"{csds[code]}/admin/faults", json={"mode": mode, **extra}, timeout=5)
+
+    def dropped(code: str) -> bool:
+        return requests.get(f"{csds[code]}/admin/faults", timeout=5).json()["mode"] == "none"
+
+    def legs_prepared_at(code: str) -> bool:
+        return Leg.objects.filter(csd__code=code).count() == 2 and set(
+            Leg.objects.filter(csd__code=code).values_list("status", flat=True)
+        ) == {"PREPARED"}
+
+    fault("NSD", "down")  # the transfers wait for NSD in PREPARING
+    fault("STRATE", "drop_reply", count=1)
     env = hub_env()
     beat = start_beat(env)
     worker = start_worker(env)
     try:
         send_pairs([today_pair(NSD_A, STRATE_A, "DROP-1"), today_pair(STRATE_A, NSD_A, "DROP-2")])
         wait_for(
+            lambda: legs_prepared_at("STRATE"), timeout=60, what="Strate's legs prepared", logs=(worker,)
+        )
+        assert dropped("STRATE")  # and the reply to the first prepare it got was lost
+        # Strate down in turn: NSD prepares its legs, endorses the commit decisions' blocks, and the
+        # transfers wait in PREPARED for Strate's endorsement, which this process then gets, no worker running
+        fault("STRATE", "down")
+        fault("NSD", "none")
+        wait_for(
+            lambda: (
+                set(Transfer.objects.values_list("status", flat=True)) == {"PREPARED"}
+                and Block.objects.filter(endorsements__csd="NSD").exists()
+            ),
+            timeout=60,
+            what="both transfers prepared, NSD's endorsements",
+            logs=(worker, beat),
+        )
+        worker.stop()
+        fault("STRATE", "none")
+        settings.LEDGER_ENDORSER = PROTOCOL_ENV["LEDGER_ENDORSER"]
+        blocks_seal_and_finalise()
+        assert not Block.objects.filter(csds__contains="STRATE").exclude(endorsements__csd="STRATE").exists()
+        assert not Leg.objects.filter(status="COMMITTED").exists()
+        for code in ("NSD", "STRATE"):
+            fault(code, "drop_reply", count=1)  # what each gets next is a commit
+        worker = start_worker(env)
+        wait_for(
             lambda: all_terminal(2),
             timeout=150,
             what="transfers to settle despite the dropped replies",
             logs=(worker, beat),
         )
+        assert dropped("NSD") and dropped("STRATE")
         wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed", logs=(worker, beat))
     finally:
         worker.stop()
         beat.stop()
-    assert (
-        requests.get(f"{csds['STRATE']}/admin/faults", timeout=5).json()["mode"] == "none"
-    )  # all 3 were used
     assert set(Transfer.objects.values_list("status", flat=True)) == {"SETTLED"}
     books = Books.of_servers(tmp_path)
     try:
