@@ -338,18 +338,35 @@ def test_a_run_that_dies_after_the_anchor_is_rolled_forward_not_back(books):
     class Dies(Exception):
         """The worker dying between the two commits."""
 
-    def dying(csd_row: CSD):
-        if csd_row.code == "STRATE":
+    class DiesCommitting:
+        """Strate's adapter, in a worker that dies as it commits there, once NSD has posted its leg."""
+
+        def __getattr__(self, name):
+            return getattr(books.adapters["STRATE"], name)
+
+        def commit_many(self, legs):
             raise Dies("worker killed before the second commit")
-        return books.adapter_for(csd_row)
+
+    def dying(csd_row: CSD):
+        return DiesCommitting() if csd_row.code == "STRATE" else books.adapter_for(csd_row)
 
     Transfer.objects.filter(pk=transfer.pk).update(due_at=NOON_IN_MOSCOW)
     with pytest.raises(Dies):
         transfer_advance(transfer_id=transfer.pk, adapter_for=dying, now=NOON_IN_MOSCOW)
     transfer.refresh_from_db()
     assert transfer.status == "COMMITTING" and transfer.due_at > NOON_IN_MOSCOW  # the lease of the dead run
+    # NSD posted the first leg, Strate nothing; the dead run recorded neither
+    first, second = transfer.legs.order_by("position")
+    assert [p.reference for p in books.ledgers["NSD"].postings() if p.kind == "DELIVERY"] == [first.leg_id]
+    assert not [p for p in books.ledgers["STRATE"].postings() if p.kind == "DELIVERY"]
+    assert (first.status, second.status) == ("PREPARED", "PREPARED")
     later = NOON_IN_MOSCOW + dt.timedelta(minutes=2)  # the lease has lapsed: the sweeper's turn
     assert run(transfer, books, now=later).status == "SETTLED"
+    assert [p.reference for p in books.ledgers["NSD"].postings() if p.kind == "DELIVERY"] == [first.leg_id]
+    assert [p.reference for p in books.ledgers["STRATE"].postings() if p.kind == "DELIVERY"] == [
+        second.leg_id
+    ]
+    assert books.balance("NSD", "DEMARUMM-OWN", SHARES) == (Decimal(99_900), 0)
     assert books.balance("STRATE", "DEMAZAJJ-OWN", SHARES) == (Decimal(100_100), 0)
     assert invariant_violations(books) == []
 
