@@ -477,6 +477,7 @@ def test_redis_restarted_mid_run_loses_no_transfer(csds, tmp_path, private_redis
     try:
         send_pairs([today_pair(NSD_A, STRATE_A, f"R-{i}") for i in range(3)])
         wait_for(lambda: Transfer.objects.count() == 3, timeout=60, what="the pairs to match")
+        assert not all_terminal(3)  # Redis dies with the run under way, not after it
         private_redis["process"].kill()
         private_redis["process"].wait()
         time.sleep(2)
