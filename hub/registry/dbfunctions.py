@@ -4,6 +4,8 @@ PostgreSQL gets them as SQL functions created by a migration; SQLite gets them a
 Python functions registered on every new connection. Both share one name per rule.
 """
 
+from dataclasses import dataclass
+
 from django.db.models import BooleanField, Func
 
 from hub.registry.validators import isin_is_valid, timezone_is_valid
@@ -28,6 +30,32 @@ def register_sqlite_functions(sender, connection, **_kwargs) -> None:
     raw = connection.connection
     raw.create_function(ISIN_FUNCTION, 1, isin_is_valid, deterministic=True)
     raw.create_function(TIMEZONE_FUNCTION, 1, timezone_is_valid, deterministic=True)
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """A set of triggers written for both databases; ``create`` and ``drop`` are a migration's
+    ``RunPython`` pair. ``postgres_drop`` runs before ``postgres`` too, so that creating is idempotent."""
+
+    postgres: str
+    postgres_drop: str
+    sqlite: tuple[str, ...]
+    sqlite_names: tuple[str, ...]
+
+    def create(self, apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(self.postgres_drop)
+            schema_editor.execute(self.postgres)
+        elif schema_editor.connection.vendor == "sqlite":
+            for statement in self.sqlite:
+                schema_editor.execute(statement)
+
+    def drop(self, apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(self.postgres_drop)
+        elif schema_editor.connection.vendor == "sqlite":
+            for name in self.sqlite_names:
+                schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 # ISO 6166: letters become two digits (A=10 ... Z=35), then the Luhn check over the digit string,
@@ -166,26 +194,17 @@ DROP FUNCTION IF EXISTS registry_holding_rules();
 """
 
 
-def create_triggers(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_TRIGGERS_DROP)
-        schema_editor.execute(POSTGRES_TRIGGERS)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_TRIGGERS:
-            schema_editor.execute(statement)
-
-
-def drop_triggers(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_TRIGGERS_DROP)
-    elif schema_editor.connection.vendor == "sqlite":
-        for name in (
-            "account_rules_insert",
-            "account_rules_update",
-            "holding_rules_insert",
-            "holding_rules_update",
-        ):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS registry_{name}")
+CROSS_TABLE_TRIGGERS = Triggers(
+    postgres=POSTGRES_TRIGGERS,
+    postgres_drop=POSTGRES_TRIGGERS_DROP,
+    sqlite=tuple(SQLITE_TRIGGERS),
+    sqlite_names=tuple(
+        f"registry_{rule}_{event}"
+        for rule in ("account_rules", "holding_rules")
+        for event in ("insert", "update")
+    ),
+)
+create_triggers, drop_triggers = CROSS_TABLE_TRIGGERS.create, CROSS_TABLE_TRIGGERS.drop
 
 
 # --- The same rules from the owners' side (migration 0005) ----------------------------------------------
@@ -248,21 +267,13 @@ DROP FUNCTION IF EXISTS registry_csdlink_side_rules();
 """
 
 
-def create_owner_triggers(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_OWNER_TRIGGERS_DROP)
-        schema_editor.execute(POSTGRES_OWNER_TRIGGERS)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_OWNER_TRIGGERS:
-            schema_editor.execute(statement)
-
-
-def drop_owner_triggers(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_OWNER_TRIGGERS_DROP)
-    elif schema_editor.connection.vendor == "sqlite":
-        for name in ("participant_home_rules", "csdlink_side_rules"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS registry_{name}")
+OWNER_TRIGGERS = Triggers(
+    postgres=POSTGRES_OWNER_TRIGGERS,
+    postgres_drop=POSTGRES_OWNER_TRIGGERS_DROP,
+    sqlite=tuple(SQLITE_OWNER_TRIGGERS),
+    sqlite_names=("registry_participant_home_rules", "registry_csdlink_side_rules"),
+)
+create_owner_triggers, drop_owner_triggers = OWNER_TRIGGERS.create, OWNER_TRIGGERS.drop
 
 
 # --- The time zone rule without the machine's own zone and placeholders (migration 0007) -----------------
@@ -326,16 +337,10 @@ DROP FUNCTION IF EXISTS registry_security_issuer_rules();
 """
 
 
-def create_security_trigger(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_SECURITY_TRIGGER_DROP)
-        schema_editor.execute(POSTGRES_SECURITY_TRIGGER)
-    elif schema_editor.connection.vendor == "sqlite":
-        schema_editor.execute(SQLITE_SECURITY_TRIGGER)
-
-
-def drop_security_trigger(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_SECURITY_TRIGGER_DROP)
-    elif schema_editor.connection.vendor == "sqlite":
-        schema_editor.execute("DROP TRIGGER IF EXISTS registry_security_issuer_rules")
+SECURITY_TRIGGER = Triggers(
+    postgres=POSTGRES_SECURITY_TRIGGER,
+    postgres_drop=POSTGRES_SECURITY_TRIGGER_DROP,
+    sqlite=(SQLITE_SECURITY_TRIGGER,),
+    sqlite_names=("registry_security_issuer_rules",),
+)
+create_security_trigger, drop_security_trigger = SECURITY_TRIGGER.create, SECURITY_TRIGGER.drop
