@@ -44,6 +44,7 @@ import datetime as dt
 import logging
 import random
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -65,7 +66,7 @@ from hub.registry.calendars import (
     csd_is_past_cutoff,
     csd_local_now,
 )
-from hub.registry.models import CSD
+from hub.registry.models import CSD, CSDStatus
 from hub.rows import Each, model_new, rows_insert, rows_update
 from hub.settlement import notifications
 from hub.settlement.errors import StatusConflict
@@ -610,20 +611,28 @@ def _start(group: list[Transfer], legs: dict[int, list[Leg]], run: _Run) -> dict
         else:
             due.append((transfer, csds))
     suspended = isins_suspended_csds({transfer.security.isin for transfer, _csds in due}, now=run.now)
+    recheck = run.now + dt.timedelta(seconds=settings.SETTLEMENT_SUSPENSION_RECHECK_SECONDS)
     ready, waiting = [], []
+    held: dict[tuple[str, ...], list[Transfer]] = defaultdict(list)
     for transfer, csds in due:
-        if suspended.get(transfer.security.isin, set()) & {csd_row.code for csd_row in csds}:
+        closed = tuple(csd_row.code for csd_row in csds if csd_row.status == CSDStatus.SUSPENDED)
+        if closed:
+            # a CSD its operations have suspended from the hub starts no new transfer; those already
+            # settling there finish. The transfer waits (it does not fail) until the CSD is active again
+            held[closed].append(transfer)
+            answers[transfer.pk] = recheck
+        elif suspended.get(transfer.security.isin, set()) & {csd_row.code for csd_row in csds}:
             # CSDR RTS 2017/392 art. 65: an unresolved reconciliation break suspends the issue; the
             # transfer waits (it does not fail) until the break is resolved
             waiting.append(transfer)
-            answers[transfer.pk] = run.now + dt.timedelta(
-                seconds=settings.SETTLEMENT_SUSPENSION_RECHECK_SECONDS
-            )
-            continue
-        ready.append(transfer)
+            answers[transfer.pk] = recheck
+        else:
+            ready.append(transfer)
     _pending(
         waiting, reason="SUSP", code="OTHR", why="ISIN suspended from settlement by a reconciliation break"
     )
+    for codes, transfers in held.items():
+        _pending(transfers, reason="CSDS", code="OTHR", why=f"{', '.join(codes)} suspended from the hub")
     with transaction.atomic():
         moved = transfers_status_set(
             transfers=ready,

@@ -414,6 +414,25 @@ def test_a_transfer_in_a_suspended_isin_waits_and_settles_once_the_break_is_reso
     assert run(run(transfer, books, now=later), books, now=later).status == "SETTLED"
 
 
+def test_a_transfer_with_a_leg_at_a_suspended_csd_waits_and_settles_once_the_csd_is_active_again(books):
+    transfer = matched(*pair(NSD_A, STRATE_A, tx="CSDS"))
+    CSD.objects.filter(code="STRATE").update(status="SUSPENDED")
+    transfer = run(transfer, books)
+    assert transfer.status == "MATCHED" and transfer.pending_reason == "CSDS" and not transfer.legs.exists()
+    for bic in ("DEMARUMM", "DEMAZAJJ"):
+        assert statuses_sent(bic)[-1] == "PENDING"
+    assert run(transfer, books).status == "MATCHED"  # still waiting: told once, not at every look
+    assert statuses_sent("DEMARUMM").count("PENDING") == 1
+    CSD.objects.filter(code="STRATE").update(status="ACTIVE")
+    later = NOON_IN_MOSCOW + dt.timedelta(minutes=2)
+    assert run(run(transfer, books, now=later), books, now=later).status == "SETTLED"
+
+
+def test_a_suspended_csd_no_transfer_posts_at_holds_nothing(books):
+    CSD.objects.filter(code="CSCS").update(status="SUSPENDED")
+    assert run(run(matched(*pair(NSD_A, STRATE_A, tx="FREE")), books), books).status == "SETTLED"
+
+
 def test_a_suspension_of_an_unrelated_isin_does_not_hold_a_transfer(books):
     _open_break(
         CSD.objects.get(code="NSD"), demo_isin("RU", "02"), suspends_at=NOON_IN_MOSCOW - dt.timedelta(hours=1)
