@@ -95,7 +95,20 @@ class SecuritiesAccountAdmin(admin.ModelAdmin):
 
 @admin.register(Holding)
 class HoldingAdmin(admin.ModelAdmin):
+    """Positions are read here, never written: they come from the seed and the CSDs' statements, and one
+    typed in by hand would break the book invariants (a participant's holdings against its CSD's omnibus,
+    the issued total) with no posting behind it."""
+
     list_display = ["account", "security", "quantity", "as_of"]
     list_filter = ["account__csd", "account__kind", "security"]
     search_fields = ["account__number", "security__isin"]
     list_select_related = ["account__csd", "security"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,12 +1,12 @@
 """The admin never shows a participant's webhook secret, which signs what the hub sends it: whoever reads
-it can forge the hub's webhooks to that participant."""
+it can forge the hub's webhooks to that participant. Positions are shown, never written."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
-from hub.registry.models import Participant
+from hub.registry.models import Holding, Participant
 
 SECRET = "s3cret-of-the-webhook-0123456789"
 
@@ -64,3 +64,25 @@ def test_saving_a_participant_with_the_secret_left_blank_keeps_it_and_a_new_one_
     assert too_short.status_code == 200  # the form again, with the model's rule
     participant.refresh_from_db()
     assert participant.webhook_secret == "another-secret-0123"
+
+
+def test_positions_are_shown_in_the_admin_but_cannot_be_added_changed_or_deleted(participant, client):
+    client.force_login(get_user_model().objects.create_superuser("root", password="x"))
+    holding = Holding.objects.filter(account__participant=participant).first()
+    before = holding.quantity
+    page = client.get(f"/admin/registry/holding/{holding.pk}/change/")
+    assert page.status_code == 200 and str(holding.account.number) in page.content.decode()
+    edited = client.post(
+        f"/admin/registry/holding/{holding.pk}/change/",
+        {
+            "account": holding.account_id,
+            "security": holding.security_id,
+            "quantity": "1",
+            "as_of": "2026-01-02",
+        },
+    )
+    assert edited.status_code == 403
+    assert client.get("/admin/registry/holding/add/").status_code == 403
+    assert client.post(f"/admin/registry/holding/{holding.pk}/delete/", {"post": "yes"}).status_code == 403
+    holding.refresh_from_db()
+    assert holding.quantity == before
