@@ -9,6 +9,7 @@ hold in the CSDs' own books and the shared ledger must verify.
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from django.db.models import Count, Max
 from kombu import pools as kombu_pools
 
 from csd_adapters.reference_csd import schema as refcsd
+from csd_adapters.transport import RetryPolicy
 from hub.celery import app
 from hub.ledger.models import Block, Entry
 from hub.ledger.selectors import chain_verify
@@ -365,7 +367,10 @@ def test_a_csd_that_applies_and_drops_its_reply_is_replayed_without_settling_twi
     it again and the CSD answers the replay. Which request a reply is dropped for follows from the order of
     the protocol: a CSD drops the reply to the next request it gets at a moment when that can only be a
     prepare (none of its legs prepared yet, so no commit decision to endorse), then only a commit (every
-    leg prepared, every block endorsed, and no worker running while the fault is set)."""
+    leg prepared, every block endorsed, and no worker running while the fault is set). Strate's replies
+    are lost once, so the transport's own retry sends the request again; NSD's commit loses the reply to
+    every attempt the transport makes, so it gives up (CSD unavailable) and the protocol's retry, with
+    backoff, sends the commit once more: the CSD then answers a replay of a posting it booked long ago."""
 
     def fault(code: str, mode: str, **extra) -> None:
         requests.post(f"{csds[code]}/admin/faults", json={"mode": mode, **extra}, timeout=5)
@@ -408,8 +413,12 @@ def test_a_csd_that_applies_and_drops_its_reply_is_replayed_without_settling_twi
         blocks_seal_and_finalise()
         assert not Block.objects.filter(csds__contains="STRATE").exclude(endorsements__csd="STRATE").exists()
         assert not Leg.objects.filter(status="COMMITTED").exists()
-        for code in ("NSD", "STRATE"):
-            fault(code, "drop_reply", count=1)  # what each gets next is a commit
+        # what each gets next is a commit: at NSD, twice as many as the transport's attempts, since the two
+        # transfers' NSD legs may go in two calls at once (two worker processes) that share the drops: no
+        # call can then have its reply within its attempts unless drops are left over, and every one must
+        # be used; at Strate, one
+        fault("NSD", "drop_reply", count=2 * RetryPolicy().attempts)
+        fault("STRATE", "drop_reply", count=1)
         worker = start_worker(env)
         wait_for(
             lambda: all_terminal(2),
@@ -417,7 +426,10 @@ def test_a_csd_that_applies_and_drops_its_reply_is_replayed_without_settling_twi
             what="transfers to settle despite the dropped replies",
             logs=(worker, beat),
         )
+        # every drop was used, and the transfers settled: NSD answered a request after the transport's last
+        # attempt, which only the protocol's own retry sends (the worker says so)
         assert dropped("NSD") and dropped("STRATE")
+        assert re.search(r"; retry \d+ at", worker.output()), worker.output()[-4000:]
         wait_for(ledger_final, timeout=60, what="the last blocks to be endorsed", logs=(worker, beat))
     finally:
         worker.stop()
