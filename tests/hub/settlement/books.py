@@ -4,6 +4,7 @@ from the hub's registry, and the checks of invariants 1-4 over the CSDs' own boo
 import datetime as dt
 from decimal import Decimal
 
+from csd_adapters.base import leg_reference
 from csd_adapters.inprocess import LedgerAdapter
 from csd_adapters.reference_csd.ledger import Ledger
 from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, SecuritiesAccount, Security
@@ -82,10 +83,21 @@ def invariant_violations(books: Books) -> list[str]:
                 found.append(
                     f"{isin}: {investor} participants hold {investors_held}, omnibus at {issuer} {omnibus}"
                 )
-    for transfer in Transfer.objects.all():  # 4
-        statuses = set(Leg.objects.filter(transfer=transfer).values_list("status", flat=True))
-        if transfer.status == "SETTLED" and statuses != {"COMMITTED"}:
-            found.append(f"transfer {transfer.pk} settled with legs {statuses}")
-        if transfer.status in ("FAILED", "CANCELLED") and "COMMITTED" in statuses:
-            found.append(f"transfer {transfer.pk} {transfer.status.lower()} with a committed leg")
+    # 4, from the CSDs' books as well as the hub's rows: a settled transfer's every leg is booked once at
+    # its CSD, a failed or cancelled one's at none
+    booked: dict[tuple[str, str], int] = {}
+    for code, ledger in books.ledgers.items():
+        for posting in ledger.postings():
+            if posting.kind == "DELIVERY":
+                booked[(code, posting.reference)] = booked.get((code, posting.reference), 0) + 1
+    for transfer in Transfer.objects.all():
+        legs = list(Leg.objects.filter(transfer=transfer).select_related("csd"))
+        statuses = {leg.status for leg in legs}
+        times = {leg.leg_id: booked.get((leg.csd.code, leg_reference(leg.leg_id)), 0) for leg in legs}
+        if transfer.status == "SETTLED" and (statuses != {"COMMITTED"} or set(times.values()) != {1}):
+            found.append(f"transfer {transfer.pk} settled with legs {statuses}, booked {times}")
+        if transfer.status in ("FAILED", "CANCELLED") and ("COMMITTED" in statuses or any(times.values())):
+            found.append(
+                f"transfer {transfer.pk} {transfer.status.lower()} with legs {statuses}, booked {times}"
+            )
     return found

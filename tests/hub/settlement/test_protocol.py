@@ -428,6 +428,16 @@ def test_a_transfer_with_a_leg_at_a_suspended_csd_waits_and_settles_once_the_csd
     assert run(run(transfer, books, now=later), books, now=later).status == "SETTLED"
 
 
+def test_the_invariant_checks_read_the_csds_books_not_only_the_hubs_rows(books):
+    """Invariant 4 as the CSDs' books hold it: a transfer the hub records as failed, every leg released,
+    whose legs were booked at their CSDs, breaks it; the hub's rows alone would not show it."""
+    transfer = run(run(matched(*pair(NSD_A, STRATE_A, tx="BOOKED")), books), books)
+    assert transfer.status == "SETTLED" and invariant_violations(books) == []
+    Leg.objects.filter(transfer=transfer).update(status="ABORTED")
+    Transfer.objects.filter(pk=transfer.pk).update(status="FAILED")
+    assert [v for v in invariant_violations(books) if f"transfer {transfer.pk} failed" in v]
+
+
 def test_a_suspended_csd_no_transfer_posts_at_holds_nothing(books):
     CSD.objects.filter(code="CSCS").update(status="SUSPENDED")
     assert run(run(matched(*pair(NSD_A, STRATE_A, tx="FREE")), books), books).status == "SETTLED"
