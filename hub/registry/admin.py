@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from hub.readonly import ReadOnlyAdmin
 from hub.registry.models import CSD, CSDLink, Holding, Participant, SecuritiesAccount, Security
 
 
@@ -94,7 +95,7 @@ class SecuritiesAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Holding)
-class HoldingAdmin(admin.ModelAdmin):
+class HoldingAdmin(ReadOnlyAdmin):
     """Positions are read here, never written: they come from the seed and the CSDs' statements, and one
     typed in by hand would break the book invariants (a participant's holdings against its CSD's omnibus,
     the issued total) with no posting behind it."""
@@ -103,12 +104,3 @@ class HoldingAdmin(admin.ModelAdmin):
     list_filter = ["account__csd", "account__kind", "security"]
     search_fields = ["account__number", "security__isin"]
     list_select_related = ["account__csd", "security"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
