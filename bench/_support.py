@@ -8,10 +8,13 @@ import platform
 import signal
 import socket
 import sys
+import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg2
+import requests
 
 _ports_handed_out: set[int] = set()
 
@@ -112,3 +115,24 @@ def interpreter() -> dict:
     except OSError:
         shared = None
     return {"version": platform.python_version(), "executable": sys.executable, "libpython_shared": shared}
+
+
+def wait_until_up(
+    url: str,
+    *,
+    what: str,
+    timeout: float,
+    ready: Callable[[requests.Response], bool] = lambda response: response.ok,
+    get: Callable[..., requests.Response] = requests.get,
+) -> None:
+    """Ask ``url`` until its answer is ``ready`` (a connection refused or lost is asked again), or stop the
+    bench saying that ``what`` did not start within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ready(get(url, timeout=min(5.0, timeout))):
+                return
+        except (requests.RequestException, ValueError):  # not up yet, or not answering in JSON yet
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not start within {timeout:.0f} s")

@@ -38,12 +38,10 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench._support import exit_on_sigterm, free_port, percentile, signals_held  # noqa: E402
+from bench._support import exit_on_sigterm, free_port, percentile, signals_held, wait_until_up  # noqa: E402
 from csd_adapters.base import Leg  # noqa: E402
 from csd_adapters.inprocess import LedgerAdapter  # noqa: E402
 from csd_adapters.profiles import profile_for  # noqa: E402
@@ -229,17 +227,6 @@ def serve(code: str, database: str, port: int) -> subprocess.Popen:
         )
 
 
-def wait_until_up(code: str, port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit(f"the {code} reference CSD did not start")
-
-
 def stop(server: subprocess.Popen) -> None:
     """The server and every process of its session."""
     with contextlib.suppress(ProcessLookupError):
@@ -304,7 +291,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         port = free_port()
         server = serve(code, database, port)
         try:
-            wait_until_up(code, port)
+            wait_until_up(f"http://127.0.0.1:{port}/health", what=f"the {code} reference CSD", timeout=30)
             adapter = adapter_for(profile.adapter, profile=profile, base_url=f"http://127.0.0.1:{port}")
             figures["http"] = measure(adapter, legs(code, args.legs))
             cpu_before = _session_cpu(server.pid)

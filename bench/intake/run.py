@@ -62,6 +62,7 @@ from bench._support import (  # noqa: E402
     percentile,
     recreate_database,
     signals_held,
+    wait_until_up,
 )
 
 
@@ -217,15 +218,9 @@ def run(args: argparse.Namespace) -> None:
         return (time.perf_counter() - t0) * 1000, response
 
     try:
-        for _ in range(200):
-            try:
-                if session().get(f"{base}/health/?worker=false", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit("the hub's web server did not start")
+        wait_until_up(
+            f"{base}/health/?worker=false", what="the hub's web server", timeout=20, get=session().get
+        )
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(send, single))

@@ -75,6 +75,7 @@ from bench._support import (  # noqa: E402
     percentile,
     recreate_database,
     signals_held,
+    wait_until_up,
 )
 
 
@@ -280,13 +281,12 @@ def run(args: argparse.Namespace, workdir: Path, children: list[subprocess.Popen
     )
     start([python, "-m", "celery", "-A", "hub", "beat", "-l", "warning", "--pidfile="], "beat")
     base = f"http://127.0.0.1:{web_port}"
-    for _ in range(300):
-        try:
-            if requests.get(f"{base}/health/", timeout=5).json().get("status") == "ok":
-                break
-        except (requests.RequestException, ValueError):
-            pass
-        time.sleep(0.5)
+    wait_until_up(
+        f"{base}/health/",
+        what="the hub (web, worker, broker)",
+        timeout=150,
+        ready=lambda response: response.json().get("status") == "ok",
+    )
     trades = trades_plan(count=args.count, lack_share=0.0, seed=20261124, prefix="B")
     tokens = {p.bic: participant_token_issue(participant=p) for p in Participant.objects.all()}
     by_sender: dict[tuple[str, str], list[bytes]] = {}
