@@ -260,8 +260,9 @@ SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS = envint("SETTLEMENT_OUTCOME_UNKNOWN_A
 SETTLEMENT_LACK_RECYCLE_SECONDS = envint("SETTLEMENT_LACK_RECYCLE_SECONDS", 30, minimum=1)
 # a transfer whose commit decision awaits its block is released by the ledger task; this is the safety net
 SETTLEMENT_LEDGER_RECHECK_SECONDS = envint("SETTLEMENT_LEDGER_RECHECK_SECONDS", 10, minimum=1)
-# commit decisions gathered this long into one block before sealing and endorsement are asked for
-SETTLEMENT_ANCHOR_BATCH_MILLISECONDS = envint("SETTLEMENT_ANCHOR_BATCH_MILLISECONDS", 500, minimum=0)
+# commit decisions gathered this long into one block before sealing and endorsement are asked for (200 ms
+# measured against 500 with bench/settlement in alternating pairs: a little faster, every transfer sooner)
+SETTLEMENT_ANCHOR_BATCH_MILLISECONDS = envint("SETTLEMENT_ANCHOR_BATCH_MILLISECONDS", 200, minimum=0)
 SETTLEMENT_SWEEP_BATCH = envint("SETTLEMENT_SWEEP_BATCH", 2000, minimum=1)
 # how long past its due time a transfer must be before the sweeper re-drives it
 SETTLEMENT_SWEEP_GRACE_SECONDS = envint("SETTLEMENT_SWEEP_GRACE_SECONDS", 10, minimum=0)
