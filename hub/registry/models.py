@@ -20,6 +20,18 @@ QUANTITY = {"max_digits": 24, "decimal_places": 6}
 WEBHOOK_SECRET_MIN_LENGTH = 16
 
 
+def bic_forms(bic: str) -> dict[str, None]:
+    """The forms the registry may hold a BIC in, the given one first: as given, its 8 characters, and
+    with its primary office's XXX (``DEMAZAJJ``, ``DEMAZAJJXXX``)."""
+    short = bic8(bic)
+    return dict.fromkeys((bic, short, *((short + "XXX",) if len(short) == 8 else ())))
+
+
+def bic8(bic: str) -> str:
+    """A BIC without its branch when the branch is the primary office (XXX)."""
+    return bic[:8] if len(bic) == 8 or bic.endswith("XXX") else bic
+
+
 def bic_without_xxx():
     """A BIC as one institution: DEMAZAJJXXX (its primary office) is DEMAZAJJ, as intake reads a BIC in a
     message; a branch (DEMAZAJJ123) is its own. An 8-character BIC ending in XXX is left as it is."""

@@ -16,6 +16,7 @@ from hub.registry.models import (
     Participant,
     ParticipantToken,
     SecuritiesAccount,
+    bic_forms,
 )
 from hub.registry.services import token_hash
 
@@ -109,6 +110,12 @@ def _links_match_omnibus() -> list[BookViolation]:
 def book_violations() -> list[BookViolation]:
     """Every way the hub's positions break invariants 1-3; an empty list means the books hold."""
     return _balanced_books() + _issued_equals_held() + _links_match_omnibus()
+
+
+def participant_by_bic(bic: str) -> Participant | None:
+    """The participant a BIC names, in either case and with or without its primary office's XXX
+    (``DEMAZAJJ`` finds ``DEMAZAJJXXX`` and the other way round), or None."""
+    return Participant.objects.filter(bic__in=bic_forms(bic.upper())).first()
 
 
 def participant_for_token(key: str) -> Participant | None:

@@ -32,11 +32,10 @@ from hub.messaging.services import (
     inbound_record_many,
     outbound_enqueue_many,
 )
-from hub.registry.models import Participant
+from hub.registry.models import Participant, bic8
 from hub.rows import rows_append
 from hub.settlement import errors, notifications, services
 from hub.settlement.models import Instruction
-from hub.settlement.services import bic8
 from hub.settlement.statuses import InstructionStatus
 from iso20022 import models as m
 from iso20022 import mx

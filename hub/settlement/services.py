@@ -19,7 +19,16 @@ from django.utils import timezone
 from hub.messaging.models import InboundMessage
 from hub.messaging.services import Outgoing, outbound_enqueue_many, outbox_lock
 from hub.registry.calendars import csd_business_day_add, csd_local_now
-from hub.registry.models import CSD, PARTICIPANT_KINDS, CSDLink, Participant, SecuritiesAccount, Security
+from hub.registry.models import (
+    CSD,
+    PARTICIPANT_KINDS,
+    CSDLink,
+    Participant,
+    SecuritiesAccount,
+    Security,
+    bic8,
+    bic_forms,
+)
 from hub.rows import Each, model_new, rows_append, rows_insert, rows_update, value_for
 from hub.settlement import errors, notifications, selectors
 from hub.settlement.matching import COMPARED_COLUMNS, Compared, matching_key, optional_fields_match
@@ -313,18 +322,6 @@ class ReferenceData:
     def resolve(self, body: m.SettlementInstruction) -> _Resolved:
         """Check ``body`` of this sender; raises the first ``SettlementError`` it breaks."""
         return _resolve(self.participant, body, self)
-
-
-def bic_forms(bic: str) -> dict[str, None]:
-    """The forms the registry may hold a BIC in, the given one first: as given, its 8 characters, and
-    with its primary office's XXX (``DEMAZAJJ``, ``DEMAZAJJXXX``)."""
-    short = bic8(bic)
-    return dict.fromkeys((bic, short, *((short + "XXX",) if len(short) == 8 else ())))
-
-
-def bic8(bic: str) -> str:
-    """A BIC without its branch when the branch is the primary office (XXX)."""
-    return bic[:8] if len(bic) == 8 or bic.endswith("XXX") else bic
 
 
 def instruction_submit(

@@ -34,6 +34,11 @@ def test_revoke_token_with_all_cuts_off_every_key_of_a_participant_and_no_one_el
     assert accepted(client, other)
 
 
+def test_revoke_token_finds_the_participant_by_its_bic_with_the_primary_offices_xxx(keys, client):
+    call_command("revoke_token", "DEMBZAJJXXX", "--all")
+    assert [accepted(client, key) for key in keys] == [False, False, False]
+
+
 def test_revoke_token_needs_a_known_participant_and_a_prefix_or_all(keys):
     with pytest.raises(CommandError, match="no participant"):
         call_command("revoke_token", "NOPEZAJJ", "--all")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from hub.registry.models import Participant
+from hub.registry.selectors import participant_by_bic
 from hub.registry.services import participant_token_issue
 
 
@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--label", default="", help="a note on what the token is for")
 
     def handle(self, *args, bic: str, label: str, **options) -> None:
-        participant = Participant.objects.filter(bic=bic.upper()).first()
+        participant = participant_by_bic(bic)
         if participant is None:
             raise CommandError(f"no participant with BIC {bic}")
         self.stdout.write(participant_token_issue(participant=participant, label=label))

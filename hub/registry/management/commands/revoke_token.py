@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from hub.registry.models import Participant
+from hub.registry.selectors import participant_by_bic
 from hub.registry.services import participant_tokens_revoke
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         which.add_argument("--all", action="store_true", help="every live token of the participant")
 
     def handle(self, *args, bic: str, prefix: str | None, all: bool, **options) -> None:  # noqa: A002
-        participant = Participant.objects.filter(bic=bic.upper()).first()
+        participant = participant_by_bic(bic)
         if participant is None:
             raise CommandError(f"no participant with BIC {bic}")
         if prefix is not None and len(prefix) < 12:
