@@ -11,6 +11,7 @@ from django.db import IntegrityError, InternalError, transaction
 from hub.registry.models import CSD, AccountKind, CSDLink, Holding, Participant, SecuritiesAccount, Security
 from hub.registry.services import csd_link_activate
 from hub.registry.validators import isin_is_valid, timezone_is_valid, validate_isin
+from iso20022.identifiers import isin_check_digit
 
 from .factories import account, csd, participant, saved_csd, security, two_linked_csds
 
@@ -41,6 +42,22 @@ def test_isin_with_a_wrong_check_digit_is_refused_by_validation_and_by_the_datab
         )
     )
     assert not Security.objects.exists()
+
+
+def test_isin_without_a_letter_country_prefix_is_refused_by_the_database_though_its_check_digit_is_right():
+    issuer = saved_csd()
+    isin = "12" + "037833100" + isin_check_digit("12037833100")
+    with pytest.raises(ValidationError):
+        validate_isin(isin)
+    assert not isin_is_valid(isin)  # the CHECK constraint's function on the embedded SQLite default
+    assert "security_isin_check_digit" in refused_by_database(
+        lambda: Security.objects.bulk_create([Security(isin=isin, issuer_csd=issuer, description="x")])
+    )
+    apple = security(issuer, isin="US0378331005")
+    assert "security_isin_check_digit" in refused_by_database(
+        lambda: Security.objects.filter(pk=apple.pk).update(isin=isin)
+    )
+    assert list(Security.objects.values_list("isin", flat=True)) == ["US0378331005"]
 
 
 def test_a_correct_isin_passes_the_database_check():
