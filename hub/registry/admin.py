@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from hub.readonly import ReadOnlyAdmin
 from hub.registry.models import CSD, CSDLink, Holding, Participant, SecuritiesAccount, Security
+from hub.registry.selectors import accounts_of_active_links
 
 
 @admin.register(CSD)
@@ -92,6 +93,17 @@ class SecuritiesAccountAdmin(admin.ModelAdmin):
     list_filter = ["csd", "kind", "is_blocked"]
     search_fields = ["number", "participant__bic"]
     list_select_related = ["csd", "participant", "link__issuer_csd", "link__investor_csd"]
+
+    def get_deleted_objects(self, objs, request):
+        # an active link's accounts are listed as what stops the deletion, as Django lists protected rows,
+        # rather than left to the database's trigger (a server error)
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        held = [
+            f"{account}: the {account.kind.lower()} account of the active link '{account.link}'; "
+            "deactivate the link first"
+            for account in accounts_of_active_links(accounts=objs)
+        ]
+        return deleted, model_count, perms_needed, [*protected, *held]
 
 
 @admin.register(Holding)

@@ -120,7 +120,7 @@ def drop_postgres_functions(apps, schema_editor) -> None:
 # --- Rules that span two tables, as triggers -------------------------------------------------------------
 # A migration that alters registry tables on SQLite (which rebuilds the table) must drop these triggers
 # first and recreate them after: see migration 0003 (and, for the owners' triggers below, migrations 0005 and
-# 0008).
+# 0008, and for the active links' accounts, 0009).
 # An account's side of a link (omnibus at the issuer, mirror at the investor), an own or client account at
 # its participant's home CSD, and a negative position only in a contra account (issuance or mirror).
 
@@ -344,3 +344,69 @@ SECURITY_TRIGGER = Triggers(
     sqlite_names=("registry_security_issuer_rules",),
 )
 create_security_trigger, drop_security_trigger = SECURITY_TRIGGER.create, SECURITY_TRIGGER.drop
+
+
+# --- An active link keeps its omnibus and mirror accounts (migration 0009) -------------------------------
+# Every transfer through an active link plans its legs on them (hub/settlement/legs.py), and invariant 3
+# compares the investor CSD's participants with its omnibus at the issuer: while the link is active they
+# are neither deleted nor moved (their CSD, number, kind or link). Deactivating the link first frees them.
+
+SQLITE_LINK_ACCOUNT_TRIGGERS = (
+    """CREATE TRIGGER registry_link_account_rules_delete BEFORE DELETE ON registry_securitiesaccount
+    WHEN OLD.link_id IS NOT NULL
+    BEGIN
+    SELECT RAISE(ABORT, 'an active CSD link keeps its omnibus and mirror accounts: deactivate it to delete or move them')
+     WHERE EXISTS (SELECT 1 FROM registry_csdlink WHERE id = OLD.link_id AND is_active);
+    END;""",
+    """CREATE TRIGGER registry_link_account_rules_update
+    BEFORE UPDATE OF csd_id, number, kind, link_id ON registry_securitiesaccount
+    WHEN OLD.link_id IS NOT NULL
+     AND (NEW.csd_id IS NOT OLD.csd_id OR NEW.number IS NOT OLD.number OR NEW.kind IS NOT OLD.kind
+          OR NEW.link_id IS NOT OLD.link_id)
+    BEGIN
+    SELECT RAISE(ABORT, 'an active CSD link keeps its omnibus and mirror accounts: deactivate it to delete or move them')
+     WHERE EXISTS (SELECT 1 FROM registry_csdlink WHERE id = OLD.link_id AND is_active);
+    END;""",
+)
+
+# one function for both triggers; their WHEN clauses keep every other account's writes out of PL/pgSQL
+POSTGRES_LINK_ACCOUNT_TRIGGERS = """
+CREATE OR REPLACE FUNCTION registry_link_account_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM registry_csdlink WHERE id = OLD.link_id AND is_active) THEN
+        RAISE EXCEPTION 'an active CSD link keeps its omnibus and mirror accounts: deactivate it to delete or move them'
+            USING ERRCODE = '23514';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER registry_link_account_rules_delete BEFORE DELETE ON registry_securitiesaccount
+    FOR EACH ROW WHEN (OLD.link_id IS NOT NULL) EXECUTE FUNCTION registry_link_account_rules();
+CREATE TRIGGER registry_link_account_rules_update
+    BEFORE UPDATE OF csd_id, number, kind, link_id ON registry_securitiesaccount
+    FOR EACH ROW WHEN (OLD.link_id IS NOT NULL
+        AND (NEW.csd_id IS DISTINCT FROM OLD.csd_id OR NEW.number IS DISTINCT FROM OLD.number
+             OR NEW.kind IS DISTINCT FROM OLD.kind OR NEW.link_id IS DISTINCT FROM OLD.link_id))
+    EXECUTE FUNCTION registry_link_account_rules();
+"""
+
+POSTGRES_LINK_ACCOUNT_TRIGGERS_DROP = """
+DROP TRIGGER IF EXISTS registry_link_account_rules_delete ON registry_securitiesaccount;
+DROP TRIGGER IF EXISTS registry_link_account_rules_update ON registry_securitiesaccount;
+DROP FUNCTION IF EXISTS registry_link_account_rules();
+"""
+
+
+LINK_ACCOUNT_TRIGGERS = Triggers(
+    postgres=POSTGRES_LINK_ACCOUNT_TRIGGERS,
+    postgres_drop=POSTGRES_LINK_ACCOUNT_TRIGGERS_DROP,
+    sqlite=SQLITE_LINK_ACCOUNT_TRIGGERS,
+    sqlite_names=("registry_link_account_rules_delete", "registry_link_account_rules_update"),
+)
+create_link_account_triggers, drop_link_account_triggers = (
+    LINK_ACCOUNT_TRIGGERS.create,
+    LINK_ACCOUNT_TRIGGERS.drop,
+)

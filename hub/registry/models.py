@@ -2,7 +2,8 @@
 
 Every rule that matters is checked twice: by model validation (``full_clean``, with a message a person
 can act on) and by the database (CHECK and UNIQUE constraints, and triggers for rules that span two
-tables, see ``migrations/0002``, ``0005`` and ``0008``), so a row written around the ORM is refused too.
+tables, see ``migrations/0002``, ``0005``, ``0008`` and ``0009``), so a row written around the ORM is
+refused too.
 """
 
 from django.core.exceptions import ValidationError
@@ -384,6 +385,25 @@ class SecuritiesAccount(models.Model):
             )
         if self.kind in PARTICIPANT_KINDS and not self.participant_id:
             errors["participant"] = "an own or client account needs its participant"
+        # every transfer through an active link posts to its omnibus and mirror accounts: they stay where they
+        # are while it is active (migration 0009's trigger refuses it too)
+        stored = (
+            type(self)
+            .objects.filter(pk=self.pk, link__is_active=True)
+            .select_related("csd", "link__issuer_csd", "link__investor_csd")
+            .first()
+            if self.pk is not None
+            else None
+        )
+        if stored is not None:
+            for field in ("csd", "number", "kind", "link"):
+                name = self._meta.get_field(field).attname
+                if getattr(self, name) != getattr(stored, name):
+                    errors.setdefault(
+                        field,
+                        f"{stored} is the {stored.kind.lower()} account of the active link '{stored.link}': "
+                        f"its {field} cannot change while the link is active; deactivate the link first",
+                    )
         if errors:
             raise ValidationError(errors)
 

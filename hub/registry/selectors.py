@@ -136,3 +136,13 @@ def accounts_of(participant: Participant):
         .prefetch_related("holdings__security")
         .order_by("number")
     )
+
+
+def accounts_of_active_links(*, accounts) -> list[SecuritiesAccount]:
+    """Those of ``accounts`` that are an active link's omnibus or mirror account: they cannot be deleted
+    until the link is deactivated (migration 0009's trigger refuses it too)."""
+    return list(
+        SecuritiesAccount.objects.filter(
+            pk__in=[a.pk for a in accounts], link__is_active=True
+        ).select_related("csd", "link__issuer_csd", "link__investor_csd")
+    )

@@ -1,12 +1,15 @@
 """The admin never shows a participant's webhook secret, which signs what the hub sends it: whoever reads
-it can forge the hub's webhooks to that participant. Positions are shown, never written."""
+it can forge the hub's webhooks to that participant. Positions are shown, never written. An active link's
+accounts are neither deleted nor moved here, and the page says why."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
-from hub.registry.models import Holding, Participant
+from hub.registry.models import AccountKind, CSDLink, Holding, Participant, SecuritiesAccount
+
+from .factories import account, two_linked_csds
 
 SECRET = "s3cret-of-the-webhook-0123456789"
 
@@ -86,3 +89,24 @@ def test_positions_are_shown_in_the_admin_but_cannot_be_added_changed_or_deleted
     assert client.post(f"/admin/registry/holding/{holding.pk}/delete/", {"post": "yes"}).status_code == 403
     holding.refresh_from_db()
     assert holding.quantity == before
+
+
+def test_an_active_links_account_is_not_deleted_or_moved_in_the_admin_and_says_why(db, client):
+    nsd, _strate, link = two_linked_csds()
+    omnibus = account(nsd, "OMNIBUS-STRATE", AccountKind.OMNIBUS, link=link)  # no positions yet
+    client.force_login(get_user_model().objects.create_superuser("root", password="x"))
+    url = f"/admin/registry/securitiesaccount/{omnibus.pk}/delete/"
+    page = client.get(url)
+    assert page.status_code == 200 and "deactivate the link first" in page.content.decode()
+    assert client.post(url, {"post": "yes"}).status_code == 200
+    action = {"action": "delete_selected", "_selected_action": [omnibus.pk], "post": "yes"}
+    page = client.post("/admin/registry/securitiesaccount/", action)
+    assert page.status_code == 200 and "deactivate the link first" in page.content.decode()
+    assert SecuritiesAccount.objects.filter(pk=omnibus.pk).exists()
+    form = {"csd": nsd.pk, "number": "MOVED", "kind": AccountKind.OMNIBUS, "participant": "", "link": link.pk}
+    page = client.post(f"/admin/registry/securitiesaccount/{omnibus.pk}/change/", form)
+    assert page.status_code == 200 and "while the link is active" in page.content.decode()
+    assert SecuritiesAccount.objects.get(pk=omnibus.pk).number == "OMNIBUS-STRATE"
+    CSDLink.objects.filter(pk=link.pk).update(is_active=False)
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not SecuritiesAccount.objects.filter(pk=omnibus.pk).exists()

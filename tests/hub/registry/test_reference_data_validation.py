@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, InternalError, transaction
+from django.db import IntegrityError, InternalError, connection, transaction
 
 from hub.registry.models import CSD, AccountKind, CSDLink, Holding, Participant, SecuritiesAccount, Security
 from hub.registry.services import csd_link_activate
@@ -341,3 +341,58 @@ def test_a_security_with_positions_keeps_its_issuer_csd():
     unheld.issuer_csd = strate
     unheld.full_clean()
     unheld.save()
+
+
+def test_an_active_links_omnibus_and_mirror_accounts_cannot_be_deleted_by_the_database():
+    nsd, strate, link = two_linked_csds()
+    omnibus = account(nsd, "OMNIBUS-STRATE", AccountKind.OMNIBUS, link=link)
+    mirror = account(strate, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+    assert "active CSD link" in refused_by_database(
+        lambda: SecuritiesAccount.objects.filter(pk=omnibus.pk).delete()
+    )
+
+    def delete_mirror_in_sql():
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM registry_securitiesaccount WHERE id = %s", [mirror.pk])
+
+    assert "active CSD link" in refused_by_database(delete_mirror_in_sql)
+    assert SecuritiesAccount.objects.filter(link=link).count() == 2
+    # an account no active link uses may go: a participant's, and the link's own once it is deactivated
+    own = account(nsd, "DEMARUMM-OWN", participant=participant(nsd))
+    SecuritiesAccount.objects.filter(pk=own.pk).delete()
+    CSDLink.objects.filter(pk=link.pk).update(is_active=False)
+    SecuritiesAccount.objects.filter(pk=omnibus.pk).delete()
+    delete_mirror_in_sql()
+    assert not SecuritiesAccount.objects.filter(link=link).exists()
+
+
+def test_an_active_links_omnibus_and_mirror_accounts_cannot_be_moved_by_validation_or_the_database():
+    nsd, strate, link = two_linked_csds()
+    omnibus = account(nsd, "OMNIBUS-STRATE", AccountKind.OMNIBUS, link=link)
+    mirror = account(strate, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+    kacd = saved_csd("KACD", bic="KACDKZKA", country="KZ", timezone="Asia/Almaty", calendar="KZ")
+    other = CSDLink.objects.create(issuer_csd=kacd, investor_csd=strate, is_active=False)
+    omnibus.number = "OMNIBUS-STRATE-2"
+    with pytest.raises(ValidationError) as caught:
+        omnibus.full_clean()
+    assert "active link" in str(caught.value.message_dict["number"])
+    mirror.link = other  # a mirror account at the investor CSD of the other link: only the guard refuses it
+    with pytest.raises(ValidationError) as caught:
+        mirror.full_clean()
+    assert "active link" in str(caught.value.message_dict["link"])
+    moves = {
+        "number": (omnibus, {"number": "OMNIBUS-STRATE-2"}),
+        "link": (mirror, {"link": other}),
+        "csd": (omnibus, {"csd": kacd, "link": other}),
+        "kind": (omnibus, {"kind": AccountKind.ISSUANCE, "link": None}),
+    }
+    for row, change in moves.values():
+        assert "active CSD link" in refused_by_database(
+            lambda row=row, change=change: SecuritiesAccount.objects.filter(pk=row.pk).update(**change)
+        )
+    SecuritiesAccount.objects.filter(pk=mirror.pk).update(is_blocked=True)  # what does not move it is fine
+    CSDLink.objects.filter(pk=link.pk).update(is_active=False)
+    SecuritiesAccount.objects.filter(pk=omnibus.pk).update(number="OMNIBUS-STRATE-2")
+    mirror.full_clean()
+    mirror.save()
+    assert SecuritiesAccount.objects.get(pk=mirror.pk).link == other

@@ -181,10 +181,15 @@ def test_a_blocked_account_on_one_leg_fails_at_once_though_another_leg_lacks_sec
 def test_a_leg_refused_for_an_account_its_csd_does_not_know_fails_the_transfer_once_released(books):
     # the hub's registry names a mirror account that Strate's books do not hold: the prepare of the second
     # leg is refused (SAFE), and so is its release; nothing can be reserved on an account Strate does not
-    # know, so the transfer fails rather than retrying that release for ever
-    from hub.registry.models import SecuritiesAccount
+    # know, so the transfer fails rather than retrying that release for ever. An active link's accounts
+    # cannot be renumbered: the operator deactivated the link, mistyped the number and activated it again
+    from hub.registry.models import CSDLink, SecuritiesAccount
+    from hub.registry.services import csd_link_activate
 
-    SecuritiesAccount.objects.filter(csd__code="STRATE", number="MIRROR-NSD").update(number="MIRROR-NSD-GONE")
+    mirror = SecuritiesAccount.objects.select_related("link").get(csd__code="STRATE", number="MIRROR-NSD")
+    CSDLink.objects.filter(pk=mirror.link_id).update(is_active=False)
+    SecuritiesAccount.objects.filter(pk=mirror.pk).update(number="MIRROR-NSD-GONE")
+    csd_link_activate(link=mirror.link)
     transfer = run(matched(*pair(NSD_A, STRATE_A, tx="SAFE")), books)
     assert transfer.status == "FAILED" and transfer.failure_reason == "SAFE"
     assert dict(transfer.legs.values_list("position", "status")) == {1: "ABORTED", 2: "ABORTED"}
