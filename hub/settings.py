@@ -225,6 +225,18 @@ CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
 HEALTH_WORKER_TIMEOUT_SECONDS = envint("HEALTH_WORKER_TIMEOUT_SECONDS", 5, minimum=1)
 # how long a web process keeps the worker probe's result (it sends one probe at a time)
 HEALTH_WORKER_CACHE_SECONDS = envint("HEALTH_WORKER_CACHE_SECONDS", 10, minimum=0)
+# how long /health/ gives the broker, and then the result backend, to connect and answer before it reports
+# them down: a load balancer's probe gives up after a few seconds, and a hub that answered later would look
+# hung rather than say what is down
+HEALTH_CHECK_TIMEOUT_SECONDS = envint("HEALTH_CHECK_TIMEOUT_SECONDS", 2, minimum=1)
+# The result backend carries the worker probe's answer and nothing else (every other task ignores its
+# result), so its client gives up as the health check does: a Redis that does not connect or answer within
+# the timeout is down, after the one reconnection Celery always makes. Celery's defaults held /health/
+# about twenty seconds on one that refused connections (twenty reconnections, a second apart) and many
+# minutes on one that never answered (two minutes' wait for each reply).
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = HEALTH_CHECK_TIMEOUT_SECONDS
+CELERY_REDIS_SOCKET_TIMEOUT = HEALTH_CHECK_TIMEOUT_SECONDS
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 0}}
 
 # --- Participant message API -----------------------------------------------------------------------------
 

@@ -126,12 +126,12 @@ def celery_worker(env: dict | None = None, concurrency: int = 1) -> Iterator[Chi
 
 
 @contextlib.contextmanager
-def broker_unreachable() -> Iterator[None]:
-    """Celery's broker down, as this process sees it: nothing listens where it points. Celery reads
-    ``CELERY_BROKER_URL`` from the environment before its configuration, and keeps broker connections in
-    pools, which start anew on the way in and on the way out."""
+def broker_unreachable(url: str = "redis://127.0.0.1:1/0") -> Iterator[None]:
+    """Celery's broker down, as this process sees it: nothing listens where ``url`` points, or nothing
+    answers there. Celery reads ``CELERY_BROKER_URL`` from the environment before its configuration, and
+    keeps broker connections in pools, which start anew on the way in and on the way out."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+        patch.setenv("CELERY_BROKER_URL", url)
         _broker_connections_drop()
         try:
             yield

@@ -4,7 +4,10 @@ hub's blocks: transfers wait on them, though every process is up).
 
 The worker probe is a round trip through the broker that may wait ``HEALTH_WORKER_TIMEOUT_SECONDS`` for an
 answer: its result is kept for ``HEALTH_WORKER_CACHE_SECONDS``, and a process sends one probe at a time,
-so callers in quick succession (monitoring, a load balancer) never hold a web worker each.
+so callers in quick succession (monitoring, a load balancer) never hold a web worker each. The broker, and
+the result backend the probe's answer comes back through, are each given ``HEALTH_CHECK_TIMEOUT_SECONDS``
+to connect and answer: a load balancer gives up on the hub after a few seconds, and it should hear what is
+down rather than nothing.
 
 Each component says what is up or down in words anyone may read (``summary``), and why in the error's own
 words (``detail``: addresses, user names, driver messages) for staff only.
@@ -83,9 +86,13 @@ def _database() -> tuple[bool, str, str]:
 def _broker() -> tuple[bool, str, str]:
     url = app.conf.broker_url or ""
     transport = url.split("://", 1)[0]
+    timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+    # one attempt, with the transport's own timeouts bounded: Redis's client has none by default, so a
+    # broker that took the connection and never answered held the check for good
+    bounded = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
     try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+        with app.connection_for_write(connect_timeout=timeout, transport_options=bounded) as conn:
+            conn.ensure_connection(max_retries=0)
     except (KombuOperationalError, OSError) as exc:
         return False, f"{transport}: {exc}", f"{transport}: unreachable"
     except Exception as exc:  # noqa: BLE001 - a transport kombu does not know, or one not installed
@@ -110,7 +117,7 @@ def _worker() -> tuple[bool, str, str]:
 
     Any failure of the round trip is a finding, never an error of the health check: the result backend
     (a Redis apart from the broker, say) raises its client's own errors, and Celery gives up on one that
-    stays down with a RuntimeError."""
+    is down with a RuntimeError, after ``HEALTH_CHECK_TIMEOUT_SECONDS`` and one reconnection (settings)."""
     timeout = settings.HEALTH_WORKER_TIMEOUT_SECONDS
     token = secrets.token_hex(8)
     try:
@@ -119,13 +126,21 @@ def _worker() -> tuple[bool, str, str]:
     except (KombuOperationalError, OSError) as exc:
         return False, f"probe could not be sent: {exc}", "probe could not be sent"
     except Exception as exc:  # noqa: BLE001 - the result backend's, whatever its client raises
-        return False, f"probe failed: {type(exc).__name__}: {exc}".strip(), "probe failed"
+        return (
+            False,
+            f"probe failed: {type(exc).__name__}: {exc}".strip(),
+            "probe failed in the result backend",
+        )
     try:
         answer = result.get(timeout=timeout, propagate=False)
     except CeleryTimeout:
         return False, f"no worker answered within {timeout}s", ""
     except Exception as exc:  # noqa: BLE001 - as above
-        return False, f"probe failed: {type(exc).__name__}: {exc}".strip(), "probe failed"
+        return (
+            False,
+            f"probe failed: {type(exc).__name__}: {exc}".strip(),
+            "probe failed in the result backend",
+        )
     finally:
         # the file result backend has nothing to forget when no worker answered; a backend that is down
         # has nothing to forget either

@@ -2,6 +2,7 @@
 them is down or the ledger has an alarm."""
 
 import contextlib
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -150,14 +151,13 @@ def test_a_ledger_alarm_makes_the_hub_degraded_and_says_what_to_do_but_not_to_an
 
 
 @contextlib.contextmanager
-def result_backend_unreachable() -> Iterator[None]:
+def result_backend_unreachable(url: str = "redis://127.0.0.1:1/0") -> Iterator[None]:
     """The result backend down (a Redis apart from the broker, as production may run it): nothing listens
-    where it points. Celery keeps the backend per thread; the one before is put back on the way out."""
+    where ``url`` points, or nothing answers there. Celery keeps the backend per thread; the one before is
+    put back on the way out."""
     saved = getattr(app._local, "backend", None), app._backend_cache
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(app.conf, "result_backend", "redis://127.0.0.1:1/0")
-        # Celery's own reconnection (20 tries, a second apart) shortened: the point is what comes after
-        patch.setitem(app.conf, "result_backend_transport_options", {"retry_policy": {"max_retries": 1}})
+        patch.setitem(app.conf, "result_backend", url)
         app._local.__dict__.pop("backend", None)
         app._backend_cache = None
         try:
@@ -173,7 +173,47 @@ def test_health_reports_a_worker_probe_the_result_backend_cannot_carry_instead_o
     assert response.status_code == 503
     body = response.json()
     assert body["broker"]["ok"] and not body["worker"]["ok"]
-    assert body["worker"]["detail"] == "probe failed"  # the error's own words are for staff only
+    # the error's own words are for staff only
+    assert body["worker"]["detail"] == "probe failed in the result backend"
+
+
+@contextlib.contextmanager
+def silent_redis() -> Iterator[str]:
+    """The URL of a Redis that takes connections and never answers (a server stalled, or a firewall that
+    lets the handshake through): a socket that listens and never accepts, its backlog completing the
+    connections the checks open."""
+    with socket.create_server(("127.0.0.1", 0), backlog=32) as server:
+        host, port = server.getsockname()
+        yield f"redis://{host}:{port}/0"
+
+
+def test_the_result_backend_client_gives_up_after_the_health_check_timeout_without_reconnecting_in_a_loop():
+    backend = app.backend
+    timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+    assert backend.connparams["socket_connect_timeout"] == backend.connparams["socket_timeout"] == timeout
+    assert backend.retry_policy["max_retries"] == 0
+
+
+def test_health_reports_a_result_backend_that_never_answers_instead_of_waiting_on_it(client):
+    with silent_redis() as url, result_backend_unreachable(url):
+        response = client.get("/health/")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["broker"]["ok"] and not body["worker"]["ok"]
+    assert body["worker"]["detail"] == "probe failed in the result backend"
+
+
+def test_health_reports_a_broker_that_never_answers_instead_of_waiting_on_it(client):
+    with silent_redis() as url, broker_unreachable(url):
+        response = client.get("/health/")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["broker"] == {
+        "ok": False,
+        "detail": "redis: unreachable",
+        "latency_ms": body["broker"]["latency_ms"],
+    }
+    assert body["worker"]["detail"] == "broker unreachable"
 
 
 @pytest.mark.parametrize("url", ["foo://bar", "sqs://"])
