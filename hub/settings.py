@@ -237,6 +237,9 @@ HEALTH_CHECK_TIMEOUT_SECONDS = envint("HEALTH_CHECK_TIMEOUT_SECONDS", 2, minimum
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = HEALTH_CHECK_TIMEOUT_SECONDS
 CELERY_REDIS_SOCKET_TIMEOUT = HEALTH_CHECK_TIMEOUT_SECONDS
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 0}}
+# and that holds by default: a task stores its result only when it asks to (the probe, hub.ops.ping), so a
+# result backend that is down never fails a task whose work is done, and no result piles up unread
+CELERY_TASK_IGNORE_RESULT = True
 
 # --- Participant message API -----------------------------------------------------------------------------
 
