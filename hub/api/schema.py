@@ -15,6 +15,7 @@ LENGTH_REQUIRED = OpenApiResponse(
     PROBLEM, description="a body sent without a Content-Length (chunked transfer encoding): not read"
 )
 NOT_FOUND = OpenApiResponse(PROBLEM, description="no such instruction of the caller's")
+NO_SUCH_ACCOUNT = OpenApiResponse(PROBLEM, description="no such account of the caller's")
 BAD_PARAMETER = OpenApiResponse(
     OpenApiTypes.OBJECT, description="a bad parameter: its name, with what is wrong with it"
 )

@@ -10,4 +10,9 @@ urlpatterns = [
     path("api/v1/instructions/", participants.InstructionListView.as_view(), name="instructions"),
     path("api/v1/instructions/<int:pk>/", participants.InstructionDetailView.as_view(), name="instruction"),
     path("api/v1/accounts/", participants.AccountListView.as_view(), name="accounts"),
+    path(
+        "api/v1/accounts/<path:number>/holdings/",
+        participants.HoldingListView.as_view(),
+        name="account-holdings",
+    ),
 ]

@@ -6,7 +6,7 @@ The checks are set-based: a handful of aggregate queries, whatever the number of
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Prefetch, QuerySet, Sum
 
 from hub.registry.models import (
     CONTRA_KINDS,
@@ -128,14 +128,31 @@ def participant_for_token(key: str) -> Participant | None:
     return token.participant if token else None
 
 
-def accounts_of(participant: Participant):
-    """A participant's own securities accounts with their positions; never another's."""
+def accounts_of(participant: Participant, *, holdings_each: int):
+    """A participant's own securities accounts, never another's, each with its first ``holdings_each``
+    positions by ISIN (in ``first_holdings``): a custodian's account may hold thousands of securities, so a
+    page of accounts does not carry them all (``holdings_of`` pages through the rest)."""
+    first = holdings_by_isin()[:holdings_each]  # sliced per account (Django numbers the rows of each)
     return (
         SecuritiesAccount.objects.filter(participant=participant)
         .select_related("csd")
-        .prefetch_related("holdings__security")
+        .prefetch_related(Prefetch("holdings", queryset=first, to_attr="first_holdings"))
         .order_by("number")
     )
+
+
+def account_of(participant: Participant, number: str) -> SecuritiesAccount | None:
+    """One of a participant's own accounts by number, or None (another's is not found either)."""
+    return SecuritiesAccount.objects.filter(participant=participant, number=number).first()
+
+
+def holdings_by_isin():
+    return Holding.objects.select_related("security").order_by("security__isin")
+
+
+def holdings_of(account: SecuritiesAccount):
+    """An account's positions, by ISIN."""
+    return holdings_by_isin().filter(account=account)
 
 
 def accounts_of_active_links(*, accounts) -> list[SecuritiesAccount]:
