@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from hub.api import schema
 from hub.api.auth import IsParticipant, ParticipantTokenAuthentication, caller
-from hub.messaging.selectors import outbox_after
+from hub.messaging.selectors import outbox_after, outbox_last_sequence
 from hub.settlement.bulk import bulk_max_bytes, messages_receive_bulk
 from hub.settlement.intake import message_max_bytes, message_receive
 
@@ -206,7 +206,11 @@ class OutboxView(ParticipantView):
                     "next_cursor": serializers.IntegerField(),
                 },
             ),
-            400: OpenApiResponse(schema.PROBLEM, description="'after' or 'limit' is not a number it can be"),
+            400: OpenApiResponse(
+                schema.PROBLEM,
+                description="'after' or 'limit' is not a number it can be, or 'after' is past the last "
+                "sequence issued to the caller",
+            ),
             401: schema.UNAUTHENTICATED,
         },
         examples=[OpenApiExample("next page", value={"messages": [], "next_cursor": 42}, response_only=True)],
@@ -219,6 +223,17 @@ class OutboxView(ParticipantView):
             return Response({"detail": "'after' and 'limit' are integers"}, status=400)
         if after < 0 or limit < 1:
             return Response({"detail": "'after' must be >= 0 and 'limit' >= 1"}, status=400)
-        messages = outbox_after(participant=caller(request), after=after, limit=limit)
+        participant = caller(request)
+        messages = outbox_after(participant=participant, after=after, limit=limit)
+        if not messages and after > (last := outbox_last_sequence(participant=participant)):
+            # a cursor no answer of this outbox gave (another environment's, or one from before a restore):
+            # an empty page would leave the client waiting, unaware, for sequences it has skipped
+            return Response(
+                {
+                    "detail": f"'after' {after} is past the last sequence issued to you ({last}): this outbox "
+                    f"never gave that cursor; read from {last} for what comes next, or from 0 for everything"
+                },
+                status=400,
+            )
         next_cursor = messages[-1].sequence if messages else after
         return Response({"messages": OutboxItem(messages, many=True).data, "next_cursor": next_cursor})

@@ -1,4 +1,4 @@
-from hub.messaging.models import OutboundMessage, WebhookDelivery
+from hub.messaging.models import OutboundMessage, OutboxCounter, WebhookDelivery
 from hub.registry.models import Participant
 
 
@@ -9,6 +9,12 @@ def outbox_after(*, participant: Participant, after: int, limit: int) -> list[Ou
             :limit
         ]
     )
+
+
+def outbox_last_sequence(*, participant: Participant) -> int:
+    """The last sequence issued to the participant so far (committed), 0 before its first message."""
+    last = OutboxCounter.objects.filter(participant=participant).values_list("last_sequence", flat=True)
+    return last.first() or 0
 
 
 def webhook_deliveries_due(*, now, limit: int = 500) -> list[int]:

@@ -116,8 +116,17 @@ def test_the_outbox_is_ordered_paged_by_cursor_and_in_the_participants_format(ns
     matched = parse_mt(strate[-1]["payload"].encode())
     assert matched.matching.code == m.MatchingStatusCode.MATCHED
     assert nsd_broker.get("/api/v1/messages/outbox/?after=x").status_code == 400
-    empty = nsd_broker.get("/api/v1/messages/outbox/?after=99").json()
-    assert empty == {"messages": [], "next_cursor": 99}
+    # at the end: an empty page that keeps the cursor
+    assert nsd_broker.get("/api/v1/messages/outbox/?after=2").json() == {"messages": [], "next_cursor": 2}
+    # past the end: a cursor this outbox never gave is refused, naming the last sequence issued
+    past = nsd_broker.get("/api/v1/messages/outbox/?after=99")
+    assert past.status_code == 400 and "past the last sequence issued to you (2)" in past.json()["detail"]
+
+
+def test_before_its_first_message_a_participants_outbox_takes_only_cursor_0(nsd_broker):
+    assert nsd_broker.get("/api/v1/messages/outbox/").json() == {"messages": [], "next_cursor": 0}
+    past = nsd_broker.get("/api/v1/messages/outbox/?after=1")
+    assert past.status_code == 400 and "past the last sequence issued to you (0)" in past.json()["detail"]
 
 
 def test_an_instruction_unmatched_for_twenty_business_days_is_cancelled_by_the_system(nsd_broker):
