@@ -59,9 +59,11 @@ class Triggers:
 
 
 # ISO 6166: letters become two digits (A=10 ... Z=35), then the Luhn check over the digit string,
-# counted from the right, must come out to a multiple of ten.
+# counted from the right, must come out to a multiple of ten. Migration 0001 creates this function, which
+# takes any two letters as the country prefix; migration 0010 replaces it with one that takes only the
+# prefixes python-stdnum knows, as the validator does, and goes back to this one when it is reversed.
 # fixed DDL; the only interpolations are this module's constant function names
-POSTGRES_CREATE = f"""
+POSTGRES_ISIN_ANY_LETTERS = f"""
 CREATE OR REPLACE FUNCTION {ISIN_FUNCTION}(isin text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 DECLARE
@@ -95,12 +97,17 @@ BEGIN
     RETURN mod(total, 10) = 0;
 END;
 $$;
+"""
 
+# the time zone function as migration 0001 creates it (migration 0007 replaces it)
+_POSTGRES_TIMEZONE_INITIAL = f"""
 CREATE OR REPLACE FUNCTION {TIMEZONE_FUNCTION}(tz text) RETURNS boolean
 LANGUAGE sql STABLE STRICT AS $$
     SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz);
 $$;
 """  # noqa: S608
+
+POSTGRES_CREATE = POSTGRES_ISIN_ANY_LETTERS + _POSTGRES_TIMEZONE_INITIAL
 
 POSTGRES_DROP = (
     f"DROP FUNCTION IF EXISTS {ISIN_FUNCTION}(text); DROP FUNCTION IF EXISTS {TIMEZONE_FUNCTION}(text);"
