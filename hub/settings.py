@@ -8,6 +8,7 @@ service. ``DATABASE_URL`` and ``CELERY_BROKER_URL`` switch to PostgreSQL and Red
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.app.backends import by_url as celery_backend_by_url
@@ -258,6 +259,22 @@ WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 5, minimum=1)
 WEBHOOK_BACKOFF_CAP_SECONDS = envint("WEBHOOK_BACKOFF_CAP_SECONDS", 600, minimum=1)
+# webhooks leave through this HTTP proxy when set; the usual HTTP(S)_PROXY variables are not read, so a proxy
+# meant for package downloads, say, never carries participants' messages unless the operator says so here
+WEBHOOK_PROXY_URL = envstr("WEBHOOK_PROXY_URL", "")
+WEBHOOK_NO_PROXY = envlist("WEBHOOK_NO_PROXY")
+if WEBHOOK_PROXY_URL:
+    _proxy = urlsplit(WEBHOOK_PROXY_URL)
+    try:
+        _proxy_port = _proxy.port
+    except ValueError:
+        _proxy_port = -1
+    if _proxy.scheme != "http" or not _proxy.hostname or _proxy_port == -1 or _proxy.path not in ("", "/"):
+        raise ImproperlyConfigured(
+            f"WEBHOOK_PROXY_URL={_proxy._replace(netloc=_proxy.hostname or '').geturl()!r} is not an HTTP "
+            "proxy's address: give http://[user:password@]host:port (the hub speaks plain HTTP to the proxy "
+            "and tunnels https webhooks through it with CONNECT)"
+        )
 
 # --- Settlement protocol --------------------------------------------------------------------------------
 

@@ -360,7 +360,12 @@ def webhook_deliver(*, delivery_id: int) -> WebhookOutcome:
         }
         try:
             http_status = post_within(
-                url, body=body, headers=headers, deadline=settings.WEBHOOK_TIMEOUT_SECONDS
+                url,
+                body=body,
+                headers=headers,
+                deadline=settings.WEBHOOK_TIMEOUT_SECONDS,
+                proxy=settings.WEBHOOK_PROXY_URL,
+                no_proxy=settings.WEBHOOK_NO_PROXY,
             )
             if not 200 <= http_status < 300:
                 # 3xx too: a redirect is not followed, the message is delivered to its URL or not at all

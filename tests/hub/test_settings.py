@@ -180,3 +180,28 @@ def test_a_relative_var_dir_is_the_same_folder_whatever_folder_a_process_starts_
         assert result.returncode == 0, result.stderr
         found.append(result.stdout.split()[-1])
     assert found == [str(tmp_path / "var")] * 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://proxy.example:3128", "proxy.example:3128", "http://:3128", "http://proxy:port", "http://p:1/x"],
+)
+def test_a_webhook_proxy_that_is_not_an_http_proxys_address_stops_start_up(tmp_path, url):
+    result = run_django("pass", tmp_path, DEBUG="true", WEBHOOK_PROXY_URL=url)
+    assert result.returncode != 0
+    assert "WEBHOOK_PROXY_URL=" in result.stderr and "is not an HTTP proxy's address" in result.stderr
+
+
+def test_a_webhook_proxys_password_is_not_repeated_when_it_is_refused(tmp_path):
+    result = run_django("pass", tmp_path, DEBUG="true", WEBHOOK_PROXY_URL="https://ops:hunter22@proxy:3128")
+    assert result.returncode != 0
+    assert "is not an HTTP proxy's address" in result.stderr and "hunter22" not in result.stderr
+
+
+def test_a_webhook_proxy_and_its_exceptions_are_read(tmp_path):
+    code = "from django.conf import settings; print(settings.WEBHOOK_PROXY_URL, settings.WEBHOOK_NO_PROXY)"
+    result = run_django(
+        code, tmp_path, DEBUG="true", WEBHOOK_PROXY_URL="http://proxy:3128", WEBHOOK_NO_PROXY="a.example, .b"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == "http://proxy:3128 ['a.example', '.b']"
