@@ -4,6 +4,7 @@ from django.contrib import admin
 from hub.readonly import ReadOnlyAdmin
 from hub.registry.models import CSD, CSDLink, Holding, Participant, SecuritiesAccount, Security
 from hub.registry.selectors import accounts_of_active_links
+from hub.registry.services import csd_link_accounts_lock
 
 
 @admin.register(CSD)
@@ -23,8 +24,23 @@ class CSDAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "bic"]
 
 
+class CSDLinkForm(forms.ModelForm):
+    class Meta:
+        model = CSDLink
+        fields = ["issuer_csd", "investor_csd", "is_active"]
+
+    def clean(self):
+        # the admin validates and saves in one transaction: the link's accounts are held from here, before
+        # the model's validation looks for them, so that the database's check at commit (migration 0010)
+        # finds what validation found, and a link without them gets this form's error, not a server error
+        if self.cleaned_data.get("is_active"):
+            csd_link_accounts_lock(link=self.instance)
+        return super().clean()
+
+
 @admin.register(CSDLink)
 class CSDLinkAdmin(admin.ModelAdmin):
+    form = CSDLinkForm
     list_display = ["investor_csd", "issuer_csd", "is_active"]
     list_filter = ["issuer_csd", "investor_csd", "is_active"]
 

@@ -6,6 +6,7 @@ Python functions registered on every new connection. Both share one name per rul
 
 from dataclasses import dataclass
 
+from django.db import IntegrityError
 from django.db.models import BooleanField, Func
 
 from hub.registry.validators import isin_is_valid, timezone_is_valid
@@ -127,7 +128,7 @@ def drop_postgres_functions(apps, schema_editor) -> None:
 # --- Rules that span two tables, as triggers -------------------------------------------------------------
 # A migration that alters registry tables on SQLite (which rebuilds the table) must drop these triggers
 # first and recreate them after: see migration 0003 (and, for the owners' triggers below, migrations 0005 and
-# 0008, and for the active links' accounts, 0009).
+# 0008, for the active links' accounts, 0009, and for the links' activation, 0010).
 # An account's side of a link (omnibus at the issuer, mirror at the investor), an own or client account at
 # its participant's home CSD, and a negative position only in a contra account (issuance or mirror).
 
@@ -417,3 +418,136 @@ create_link_account_triggers, drop_link_account_triggers = (
     LINK_ACCOUNT_TRIGGERS.create,
     LINK_ACCOUNT_TRIGGERS.drop,
 )
+
+
+# --- A link is active only with its omnibus and mirror accounts (migration 0010) ------------------------
+# Intake accepts instructions across an active link, and every transfer through it posts to the link's
+# omnibus account (at the issuer CSD) and mirror account (at the investor CSD): an active link without them
+# let every such instruction be accepted and matched, then fail. Where the accounts are kept is 0002's and
+# 0005's rule; that they stay while the link is active is 0009's; this is the moment of activation.
+#
+# A link is written before its accounts, which reference it. On PostgreSQL the check is a constraint
+# trigger deferred to commit, so a link may be inserted active and given its accounts in one transaction.
+# SQLite has no deferred triggers: it checks at once, so there a link is inserted inactive and activated
+# once its accounts exist (what ``csd_link_activate``, the demo seed and the admin do on both databases).
+# SQLite's RAISE takes a fixed message, so its refusal names the missing account but not the link: the
+# statement that was refused does.
+
+LINK_ACTIVE_RULE = (
+    "save the link inactive, add its omnibus account at the issuer CSD and its mirror account at the "
+    "investor CSD, then activate it"
+)
+
+_SQLITE_LINK_ACTIVE_RULES = f"""
+    SELECT RAISE(ABORT, 'a CSD link is active only with its omnibus account: {LINK_ACTIVE_RULE}')
+     WHERE NOT EXISTS (SELECT 1 FROM registry_securitiesaccount WHERE link_id = NEW.id AND kind = 'OMNIBUS');
+    SELECT RAISE(ABORT, 'a CSD link is active only with its mirror account: {LINK_ACTIVE_RULE}')
+     WHERE NOT EXISTS (SELECT 1 FROM registry_securitiesaccount WHERE link_id = NEW.id AND kind = 'MIRROR');
+"""  # noqa: S608 - fixed DDL; the only interpolation is this module's constant message
+
+SQLITE_LINK_ACTIVE_TRIGGERS = (
+    # AFTER INSERT: in a BEFORE INSERT trigger the new row has no id yet
+    f"""CREATE TRIGGER registry_csdlink_active_rules_insert AFTER INSERT ON registry_csdlink
+    WHEN NEW.is_active
+    BEGIN {_SQLITE_LINK_ACTIVE_RULES} END;""",
+    f"""CREATE TRIGGER registry_csdlink_active_rules_update AFTER UPDATE OF is_active ON registry_csdlink
+    WHEN NEW.is_active AND NOT OLD.is_active
+    BEGIN {_SQLITE_LINK_ACTIVE_RULES} END;""",
+)
+
+# The function reads the link again when it runs (at commit): by then the transaction may have given it
+# its accounts, deactivated it or deleted it. One already active is not checked again when it is written:
+# 0009 keeps its accounts, and a write that does not activate it is not this rule's business.
+POSTGRES_LINK_ACTIVE_TRIGGERS = f"""
+CREATE OR REPLACE FUNCTION registry_csdlink_active_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    -- no percent sign in this text: the migration runs it through the driver's parameter formatting
+    issuer text;
+    investor text;
+    missing text[] := ARRAY[]::text[];
+BEGIN
+    SELECT i.code, v.code INTO issuer, investor
+      FROM registry_csdlink k
+      JOIN registry_csd i ON i.id = k.issuer_csd_id
+      JOIN registry_csd v ON v.id = k.investor_csd_id
+     WHERE k.id = NEW.id AND k.is_active;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM registry_securitiesaccount WHERE link_id = NEW.id AND kind = 'OMNIBUS') THEN
+        missing := missing || ('omnibus account at ' || issuer);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM registry_securitiesaccount WHERE link_id = NEW.id AND kind = 'MIRROR') THEN
+        missing := missing || ('mirror account at ' || investor);
+    END IF;
+    IF cardinality(missing) > 0 THEN
+        RAISE EXCEPTION USING ERRCODE = '23514', MESSAGE = 'CSD link ''' || investor || ' holds through '
+            || issuer || ''' is active without its ' || array_to_string(missing, ' and ') || ': {LINK_ACTIVE_RULE}';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE CONSTRAINT TRIGGER registry_csdlink_active_rules_insert AFTER INSERT ON registry_csdlink
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.is_active) EXECUTE FUNCTION registry_csdlink_active_rules();
+CREATE CONSTRAINT TRIGGER registry_csdlink_active_rules_update AFTER UPDATE OF is_active ON registry_csdlink
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.is_active AND NOT OLD.is_active) EXECUTE FUNCTION registry_csdlink_active_rules();
+"""  # noqa: S608 - as above
+
+POSTGRES_LINK_ACTIVE_TRIGGERS_DROP = """
+DROP TRIGGER IF EXISTS registry_csdlink_active_rules_insert ON registry_csdlink;
+DROP TRIGGER IF EXISTS registry_csdlink_active_rules_update ON registry_csdlink;
+DROP FUNCTION IF EXISTS registry_csdlink_active_rules();
+"""
+
+# the links the triggers would have refused, written before them: the migration stops on them
+ACTIVE_LINKS_WITHOUT_ACCOUNTS = """
+SELECT v.code, i.code,
+       NOT EXISTS (SELECT 1 FROM registry_securitiesaccount WHERE link_id = k.id AND kind = 'OMNIBUS'),
+       NOT EXISTS (SELECT 1 FROM registry_securitiesaccount WHERE link_id = k.id AND kind = 'MIRROR')
+  FROM registry_csdlink k
+  JOIN registry_csd i ON i.id = k.issuer_csd_id
+  JOIN registry_csd v ON v.id = k.investor_csd_id
+ WHERE k.is_active
+   AND (NOT EXISTS (SELECT 1 FROM registry_securitiesaccount WHERE link_id = k.id AND kind = 'OMNIBUS')
+        OR NOT EXISTS (SELECT 1 FROM registry_securitiesaccount WHERE link_id = k.id AND kind = 'MIRROR'))
+ ORDER BY v.code, i.code
+"""
+
+
+LINK_ACTIVE_TRIGGERS = Triggers(
+    postgres=POSTGRES_LINK_ACTIVE_TRIGGERS,
+    postgres_drop=POSTGRES_LINK_ACTIVE_TRIGGERS_DROP,
+    sqlite=SQLITE_LINK_ACTIVE_TRIGGERS,
+    sqlite_names=("registry_csdlink_active_rules_insert", "registry_csdlink_active_rules_update"),
+)
+
+
+def create_link_active_triggers(apps, schema_editor) -> None:
+    """Refuses to start while an active link lacks its accounts, as adding a constraint over rows that break
+    it does: the triggers check writes from now on, and would leave such a link as it is."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(ACTIVE_LINKS_WITHOUT_ACCOUNTS)
+        broken = cursor.fetchall()
+    if broken:
+        names = "; ".join(
+            f"'{investor} holds through {issuer}' lacks its "
+            + " and ".join(
+                part
+                for part, is_missing in (
+                    (f"omnibus account at {issuer}", no_omnibus),
+                    (f"mirror account at {investor}", no_mirror),
+                )
+                if is_missing
+            )
+            for investor, issuer, no_omnibus, no_mirror in broken
+        )
+        raise IntegrityError(
+            f"active CSD links without their accounts: {names}. Add the accounts or deactivate each link, "
+            "then migrate again"
+        )
+    LINK_ACTIVE_TRIGGERS.create(apps, schema_editor)
+
+
+drop_link_active_triggers = LINK_ACTIVE_TRIGGERS.drop

@@ -4,10 +4,10 @@ import hashlib
 import secrets
 from typing import TypeVar
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
-from hub.registry.models import CSDLink, Participant, ParticipantToken
+from hub.registry.models import CSDLink, Participant, ParticipantToken, SecuritiesAccount
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -28,10 +28,23 @@ def reference_row_ensure(*, model: type[ModelT], lookup: dict, values: dict) -> 
 
 def csd_link_activate(*, link: CSDLink) -> None:
     """Open ``link`` to settlement; refused (``ValidationError``) until it has its omnibus account at the
-    issuer CSD and its mirror account at the investor CSD."""
-    link.is_active = True
-    link.full_clean()
-    link.save(update_fields=["is_active"])
+    issuer CSD and its mirror account at the investor CSD (the database refuses it too, migration 0010)."""
+    with transaction.atomic():
+        csd_link_accounts_lock(link=link)
+        link.is_active = True
+        link.full_clean()
+        link.save(update_fields=["is_active"])
+
+
+def csd_link_accounts_lock(*, link: CSDLink) -> None:
+    """Holds ``link``'s accounts until the transaction ends, so that the accounts validation of its
+    activation finds are still there when the activation commits. Without it, an account deleted while the
+    link is still inactive, between that validation and the commit, got past both, and the database's own
+    check refused the commit (a server error instead of a validation error). A deletion that comes after
+    the lock waits for the activation, then migration 0009's trigger refuses it. (SQLite takes no row
+    locks: there one writer at a time holds the whole database.)"""
+    if link.pk is not None:
+        list(SecuritiesAccount.objects.select_for_update().filter(link_id=link.pk).values_list("pk"))
 
 
 def participant_token_issue(*, participant: Participant, label: str = "") -> str:

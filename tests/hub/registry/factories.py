@@ -28,6 +28,8 @@ def saved_csd(code: str = "NSD", **overrides) -> CSD:
 
 
 def two_linked_csds() -> tuple[CSD, CSD, CSDLink]:
+    """NSD and Strate, and Strate's link through NSD, inactive: it is activated (``csd_link_activate``) once
+    a test has given it its omnibus and mirror accounts, as the database requires."""
     issuer = saved_csd("NSD")
     investor = saved_csd(
         "STRATE",
@@ -38,7 +40,7 @@ def two_linked_csds() -> tuple[CSD, CSD, CSDLink]:
         message_standard="MT",
         adapter="iso15022_mt",
     )
-    link = CSDLink.objects.create(issuer_csd=issuer, investor_csd=investor)
+    link = CSDLink.objects.create(issuer_csd=issuer, investor_csd=investor, is_active=False)
     return issuer, investor, link
 
 

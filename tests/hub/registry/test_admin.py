@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
 from hub.registry.models import AccountKind, CSDLink, Holding, Participant, SecuritiesAccount
+from hub.registry.services import csd_link_activate
 
 from .factories import account, two_linked_csds
 
@@ -92,8 +93,10 @@ def test_positions_are_shown_in_the_admin_but_cannot_be_added_changed_or_deleted
 
 
 def test_an_active_links_account_is_not_deleted_or_moved_in_the_admin_and_says_why(db, client):
-    nsd, _strate, link = two_linked_csds()
+    nsd, strate, link = two_linked_csds()
     omnibus = account(nsd, "OMNIBUS-STRATE", AccountKind.OMNIBUS, link=link)  # no positions yet
+    account(strate, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+    csd_link_activate(link=link)
     client.force_login(get_user_model().objects.create_superuser("root", password="x"))
     url = f"/admin/registry/securitiesaccount/{omnibus.pk}/delete/"
     page = client.get(url)

@@ -417,6 +417,7 @@ def test_an_active_links_omnibus_and_mirror_accounts_cannot_be_deleted_by_the_da
     nsd, strate, link = two_linked_csds()
     omnibus = account(nsd, "OMNIBUS-STRATE", AccountKind.OMNIBUS, link=link)
     mirror = account(strate, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+    csd_link_activate(link=link)
     assert "active CSD link" in refused_by_database(
         lambda: SecuritiesAccount.objects.filter(pk=omnibus.pk).delete()
     )
@@ -440,6 +441,7 @@ def test_an_active_links_omnibus_and_mirror_accounts_cannot_be_moved_by_validati
     nsd, strate, link = two_linked_csds()
     omnibus = account(nsd, "OMNIBUS-STRATE", AccountKind.OMNIBUS, link=link)
     mirror = account(strate, "MIRROR-NSD", AccountKind.MIRROR, link=link)
+    csd_link_activate(link=link)
     kacd = saved_csd("KACD", bic="KACDKZKA", country="KZ", timezone="Asia/Almaty", calendar="KZ")
     other = CSDLink.objects.create(issuer_csd=kacd, investor_csd=strate, is_active=False)
     omnibus.number = "OMNIBUS-STRATE-2"
