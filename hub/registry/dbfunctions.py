@@ -128,7 +128,7 @@ def drop_postgres_functions(apps, schema_editor) -> None:
 # --- Rules that span two tables, as triggers -------------------------------------------------------------
 # A migration that alters registry tables on SQLite (which rebuilds the table) must drop these triggers
 # first and recreate them after: see migration 0003 (and, for the owners' triggers below, migrations 0005 and
-# 0008, for the active links' accounts, 0009, and for the links' activation, 0010).
+# 0008, for the active links' accounts, 0009, and for the links' activation, 0011).
 # An account's side of a link (omnibus at the issuer, mirror at the investor), an own or client account at
 # its participant's home CSD, and a negative position only in a contra account (issuance or mirror).
 
@@ -420,7 +420,7 @@ create_link_account_triggers, drop_link_account_triggers = (
 )
 
 
-# --- A link is active only with its omnibus and mirror accounts (migration 0010) ------------------------
+# --- A link is active only with its omnibus and mirror accounts (migration 0011) ------------------------
 # Intake accepts instructions across an active link, and every transfer through it posts to the link's
 # omnibus account (at the issuer CSD) and mirror account (at the investor CSD): an active link without them
 # let every such instruction be accepted and matched, then fail. Where the accounts are kept is 0002's and

@@ -2,7 +2,7 @@
 
 Every rule that matters is checked twice: by model validation (``full_clean``, with a message a person
 can act on) and by the database (CHECK and UNIQUE constraints, and triggers for rules that span two
-tables, see ``migrations/0002``, ``0005``, ``0008``, ``0009`` and ``0010``), so a row written around the
+tables, see ``migrations/0002``, ``0005``, ``0008``, ``0009`` and ``0011``), so a row written around the
 ORM is refused too.
 """
 
@@ -139,7 +139,7 @@ class CSDLink(models.Model):
             return
         # intake accepts instructions across an active link, and every transfer through it posts to its
         # omnibus and mirror accounts: without them each one would be accepted, matched, then fail (migration
-        # 0010's trigger refuses it too)
+        # 0011's trigger refuses it too)
         kinds = set(self.accounts.values_list("kind", flat=True)) if self.pk else set()
         missing = [
             f"{kind.lower()} account at {csd}"

@@ -235,14 +235,14 @@ def test_the_admin_says_why_a_link_without_its_accounts_cannot_be_active(client)
 
 
 def active_link_without_accounts_stops_the_migration() -> None:
-    """Takes the registry back to 0009, writes an active link with only its mirror account, as an update could
+    """Takes the registry back to 0010, writes an active link with only its mirror account, as an update could
     then, and migrates forward: the migration names the link and what it lacks, and migrates once the link is
     deactivated."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     executor = MigrationExecutor(connection)
-    executor.migrate([("registry", "0009_link_accounts_guard")])
+    executor.migrate([("registry", "0010_isin_known_prefixes")])
     nsd, strate, link = two_linked_csds()
     account(strate, "MIRROR-NSD", AccountKind.MIRROR, link=link)
     CSDLink.objects.filter(pk=link.pk).update(is_active=True)

@@ -9,6 +9,6 @@ from hub.registry.dbfunctions import create_link_active_triggers, drop_link_acti
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0009_link_accounts_guard")]
+    dependencies = [("registry", "0010_isin_known_prefixes")]
 
     operations = [migrations.RunPython(create_link_active_triggers, drop_link_active_triggers)]
