@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+import redis
 from celery.app.backends import by_url as celery_backend_by_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
@@ -255,6 +256,48 @@ if not stdnum_bic.is_valid(HUB_BIC) or stdnum_bic.compact(HUB_BIC) != HUB_BIC:
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_BYTES", 32 * 1024 * 1024, minimum=1024)
 BULK_MAX_MESSAGES = envint("BULK_MAX_MESSAGES", 10_000, minimum=1)
 OUTBOX_PAGE_MAX = envint("OUTBOX_PAGE_MAX", 1000, minimum=1)
+# Rate limits per participant (hub.api.ratelimit): requests per fixed window, writes (messages sent) and
+# reads (outbox, instructions, accounts) counted apart. The defaults leave an honest client room (the
+# settlement bench sends a participant's share of 40,000 instructions as some twenty bulk files) and hold a
+# runaway one to a share of the web workers.
+API_RATE_LIMIT_WINDOW_SECONDS = envint("API_RATE_LIMIT_WINDOW_SECONDS", 10, minimum=1)
+API_RATE_LIMIT_WRITES = envint("API_RATE_LIMIT_WRITES", 1000, minimum=1)
+API_RATE_LIMIT_READS = envint("API_RATE_LIMIT_READS", 1000, minimum=1)
+# Counts are kept where every web process sees them: the broker's Redis when there is one, else (the
+# embedded default, no server) a SQLite file in the var folder, shared by the web processes of one machine.
+API_RATE_LIMIT_REDIS_URL = envstr(
+    "API_RATE_LIMIT_REDIS_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None,
+)
+API_RATE_LIMIT_SQLITE_PATH = VAR_DIR / "api-rate-limits.sqlite3"
+# keys are named after the queue, which already keeps two hubs (or two test runs) on one Redis apart
+API_RATE_LIMIT_NAMESPACE = CELERY_TASK_DEFAULT_QUEUE
+
+
+def _redis_url_problem(url: str) -> str:
+    """Why ``url`` is no Redis URL redis-py can use ("": it is one); redis-py drops a database number that
+    is not a number without a word, which would count in database 0."""
+    try:
+        redis.ConnectionPool.from_url(url)
+    except ValueError as exc:
+        return str(exc)
+    database = urlsplit(url).path.strip("/") if not url.startswith("unix://") else ""
+    if database and not database.isdigit():
+        return f"the database {database!r} is not a number"
+    return ""
+
+
+if API_RATE_LIMIT_REDIS_URL and (_store_problem := _redis_url_problem(API_RATE_LIMIT_REDIS_URL)):
+    # the URL itself is not repeated: it may hold a password
+    _store_source = (
+        "API_RATE_LIMIT_REDIS_URL"
+        if envstr("API_RATE_LIMIT_REDIS_URL")
+        else "CELERY_BROKER_URL (where rate limits are counted when API_RATE_LIMIT_REDIS_URL is not set)"
+    )
+    raise ImproperlyConfigured(
+        f"{_store_source} is not a Redis URL the rate limiter can use: {_store_problem}; "
+        "set API_RATE_LIMIT_REDIS_URL to one, e.g. redis://host:6379/0"
+    )
 WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_BACKOFF_BASE_SECONDS = envint("WEBHOOK_BACKOFF_BASE_SECONDS", 5, minimum=1)

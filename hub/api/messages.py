@@ -18,13 +18,13 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, ParseError, Throttled
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hub.api import schema
+from hub.api import ratelimit, schema
 from hub.api.auth import IsParticipant, ParticipantTokenAuthentication, caller
 from hub.messaging.selectors import outbox_after, outbox_last_sequence
 from hub.settlement.bulk import bulk_max_bytes, messages_receive_bulk
@@ -50,7 +50,15 @@ class TooLarge(APIException):
 class ParticipantView(APIView):
     authentication_classes = [ParticipantTokenAuthentication]
     permission_classes = [IsParticipant]
+    # after authentication and permissions (DRF's order), so budgets are the participant's own
+    throttle_classes = [ratelimit.ParticipantRateLimit]
     parser_classes = [RawBody]
+
+    def throttled(self, request: Request, wait: float | None) -> None:
+        """A 429 with ``Retry-After`` (DRF's handler sets it from ``wait``) and the JSON error body saying
+        which budget is spent. ISO 20022 has no reason code for throttling: no status message is made,
+        and the body is not read."""
+        raise Throttled(wait, detail=ratelimit.refusal(request))
 
     @staticmethod
     def body(request: Request, *, limit: int, what: str) -> bytes:
@@ -95,6 +103,7 @@ _STATUS_DOC = {
         "(of an unknown instruction, or one whose details differ) with a sese.027 (MT548) Rjctd, each with "
         "its reason code",
     ),
+    429: schema.RATE_LIMITED,
 }
 
 
@@ -109,7 +118,7 @@ class MessageIntakeView(ParticipantView):
             "transaction id of an accepted instruction) returns the original answer with `X-Hub-Replay: true`."
         ),
         request={"application/xml": OpenApiTypes.BINARY, "text/plain": OpenApiTypes.BINARY},
-        parameters=schema.ANSWER_HEADERS,
+        parameters=[*schema.ANSWER_HEADERS, schema.RETRY_AFTER],
         responses=_STATUS_DOC,
     )
     def post(self, request: Request) -> HttpResponse:
@@ -137,6 +146,7 @@ class BulkIntakeView(ParticipantView):
             "and status message in order."
         ),
         request={"application/xml": OpenApiTypes.BINARY, "text/plain": OpenApiTypes.BINARY},
+        parameters=[schema.RETRY_AFTER],
         responses={
             200: inline_serializer(
                 "BulkAnswer",
@@ -164,6 +174,7 @@ class BulkIntakeView(ParticipantView):
             401: schema.UNAUTHENTICATED,
             411: schema.LENGTH_REQUIRED,
             413: schema.too_large("32 MiB, or API_MAX_REQUEST_BYTES where that is lower"),
+            429: schema.RATE_LIMITED,
         },
     )
     def post(self, request: Request) -> Response:
@@ -197,6 +208,7 @@ class OutboxView(ParticipantView):
             OpenApiParameter(
                 "limit", int, description=f"at most this many (default 100, max {settings.OUTBOX_PAGE_MAX})"
             ),
+            schema.RETRY_AFTER,
         ],
         responses={
             200: inline_serializer(
@@ -212,6 +224,7 @@ class OutboxView(ParticipantView):
                 "sequence issued to the caller",
             ),
             401: schema.UNAUTHENTICATED,
+            429: schema.RATE_LIMITED,
         },
         examples=[OpenApiExample("next page", value={"messages": [], "next_cursor": 42}, response_only=True)],
     )

@@ -85,11 +85,12 @@ class HoldingFilter(serializers.Serializer):
 class InstructionListView(ParticipantView):
     @extend_schema(
         operation_id="instructions_list",
-        parameters=[InstructionFilter],
+        parameters=[InstructionFilter, schema.RETRY_AFTER],
         responses={
             200: InstructionOut(many=True),
             400: schema.BAD_PARAMETER,
             401: schema.UNAUTHENTICATED,
+            429: schema.RATE_LIMITED,
         },
     )
     def get(self, request: Request) -> Response:
@@ -111,7 +112,13 @@ class InstructionListView(ParticipantView):
 class InstructionDetailView(ParticipantView):
     @extend_schema(
         operation_id="instructions_read",
-        responses={200: InstructionOut, 401: schema.UNAUTHENTICATED, 404: schema.NOT_FOUND},
+        parameters=[schema.RETRY_AFTER],
+        responses={
+            200: InstructionOut,
+            401: schema.UNAUTHENTICATED,
+            404: schema.NOT_FOUND,
+            429: schema.RATE_LIMITED,
+        },
     )
     def get(self, request: Request, pk: int) -> Response:
         # another participant's instruction is simply not found: its existence is not disclosed
@@ -121,8 +128,13 @@ class InstructionDetailView(ParticipantView):
 class AccountListView(ParticipantView):
     @extend_schema(
         operation_id="accounts_list",
-        parameters=[AccountFilter],
-        responses={200: AccountOut(many=True), 400: schema.BAD_PARAMETER, 401: schema.UNAUTHENTICATED},
+        parameters=[AccountFilter, schema.RETRY_AFTER],
+        responses={
+            200: AccountOut(many=True),
+            400: schema.BAD_PARAMETER,
+            401: schema.UNAUTHENTICATED,
+            429: schema.RATE_LIMITED,
+        },
     )
     def get(self, request: Request) -> Response:
         """The caller's accounts with their holdings, by number, a page at a time: ``after`` the last
@@ -139,12 +151,13 @@ class AccountListView(ParticipantView):
 class HoldingListView(ParticipantView):
     @extend_schema(
         operation_id="holdings_list",
-        parameters=[HoldingFilter],
+        parameters=[HoldingFilter, schema.RETRY_AFTER],
         responses={
             200: HoldingOut(many=True),
             400: schema.BAD_PARAMETER,
             401: schema.UNAUTHENTICATED,
             404: schema.NO_SUCH_ACCOUNT,
+            429: schema.RATE_LIMITED,
         },
     )
     def get(self, request: Request, number: str) -> Response:
@@ -153,9 +166,8 @@ class HoldingListView(ParticipantView):
         filters = HoldingFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         account = account_of(caller(request), number)
-        if (
-            account is None
-        ):  # another participant's account is simply not found: its existence is not disclosed
+        # another participant's account is not found either: its existence is not disclosed
+        if account is None:
             raise Http404
         rows = holdings_of(account)
         if "after" in filters.validated_data:

@@ -21,6 +21,22 @@ BAD_PARAMETER = OpenApiResponse(
 )
 
 
+RATE_LIMITED = OpenApiResponse(
+    PROBLEM,
+    description="the caller is over its budget of writes (messages sent) or of reads (outbox, instructions, "
+    "accounts) for the current window (API_RATE_LIMIT_*): the request is not read, kept nor answered with a "
+    "status message (ISO 20022 has no reason code for throttling); send it again after Retry-After seconds",
+)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    required=True,
+    response=[429],
+    description="seconds until the caller's budget is renewed (the end of the current window)",
+)
+
+
 def too_large(limit: str) -> OpenApiResponse:
     return OpenApiResponse(
         PROBLEM,

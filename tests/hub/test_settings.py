@@ -22,6 +22,10 @@ CONFIG_VARIABLES = (
     "DEBUG",
     "DJANGO_SETTINGS_MODULE",
     "CELERY_QUEUE",
+    "API_RATE_LIMIT_WINDOW_SECONDS",
+    "API_RATE_LIMIT_WRITES",
+    "API_RATE_LIMIT_READS",
+    "API_RATE_LIMIT_REDIS_URL",
 )
 
 
@@ -205,3 +209,61 @@ def test_a_webhook_proxy_and_its_exceptions_are_read(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == "http://proxy:3128 ['a.example', '.b']"
+
+
+RATE_LIMITS = (
+    "from django.conf import settings; import json; print(json.dumps([settings.API_RATE_LIMIT_WINDOW_SECONDS, "
+    "settings.API_RATE_LIMIT_WRITES, settings.API_RATE_LIMIT_READS, settings.API_RATE_LIMIT_REDIS_URL, "
+    "str(settings.API_RATE_LIMIT_SQLITE_PATH)]))"
+)
+
+
+def rate_limits(result: subprocess.CompletedProcess) -> list:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_rate_limits_default_to_a_sqlite_file_on_the_embedded_default_and_to_the_brokers_redis(tmp_path):
+    embedded = rate_limits(run_django(RATE_LIMITS, tmp_path, DEBUG="true"))
+    assert embedded == [10, 1000, 1000, None, str(tmp_path / "api-rate-limits.sqlite3")]
+    on_redis = rate_limits(
+        run_django(RATE_LIMITS, tmp_path, DEBUG="true", CELERY_BROKER_URL="redis://cache:6379/0")
+    )
+    assert on_redis[3] == "redis://cache:6379/0"
+
+
+def test_rate_limits_and_their_store_are_read_from_the_environment(tmp_path):
+    result = run_django(
+        RATE_LIMITS,
+        tmp_path,
+        DEBUG="true",
+        CELERY_BROKER_URL="redis://cache:6379/0",
+        API_RATE_LIMIT_WINDOW_SECONDS="1",
+        API_RATE_LIMIT_WRITES="50",
+        API_RATE_LIMIT_READS="200",
+        API_RATE_LIMIT_REDIS_URL="rediss://limits:6380/3",
+    )
+    assert rate_limits(result)[:4] == [1, 50, 200, "rediss://limits:6380/3"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("API_RATE_LIMIT_WINDOW_SECONDS", "0", "API_RATE_LIMIT_WINDOW_SECONDS=0 is below the minimum of 1"),
+        ("API_RATE_LIMIT_WRITES", "0", "API_RATE_LIMIT_WRITES=0 is below the minimum of 1"),
+        ("API_RATE_LIMIT_READS", "lots", "API_RATE_LIMIT_READS='lots' is not an integer"),
+        ("API_RATE_LIMIT_REDIS_URL", "http://cache:6379/0", "API_RATE_LIMIT_REDIS_URL is not a Redis URL"),
+        ("API_RATE_LIMIT_REDIS_URL", "redis://cache:port/0", "Port could not be cast to integer"),
+        (
+            "API_RATE_LIMIT_REDIS_URL",
+            "redis://:s3cret@cache:6379/zero",
+            "the database 'zero' is not a number",
+        ),
+    ],
+)
+def test_a_rate_limit_setting_the_hub_cannot_use_stops_start_up_with_its_name(tmp_path, name, value, says):
+    result = run_django("pass", tmp_path, DEBUG="true", **{name: value})
+    assert result.returncode != 0
+    assert says in result.stderr
+    # a Redis URL may hold a password: the refusal does not repeat it
+    assert "s3cret" not in result.stderr

@@ -1,7 +1,10 @@
+import uuid
+
 import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from hub.api import ratelimit
 from hub.registry.models import Participant
 from hub.registry.services import participant_token_issue
 
@@ -33,3 +36,21 @@ def strate_broker(demo) -> APIClient:
 
 def post(client: APIClient, body: bytes, *, mt: bool = False, path: str = "/api/v1/messages/"):
     return client.generic("POST", path, body, content_type="text/plain" if mt else "application/xml")
+
+
+WINDOW = 60
+NOW = 1_800_000_015.25  # 15.25 s into a 60 s window (windows are aligned to the epoch)
+
+
+@pytest.fixture
+def limits(settings, monkeypatch):
+    """Small budgets in a namespace of the test's own (counts of other tests never reach it), on a clock
+    that stands still, so that no request crosses into the next window."""
+    settings.API_RATE_LIMIT_NAMESPACE = f"test-rate-{uuid.uuid4().hex}"
+    settings.API_RATE_LIMIT_WINDOW_SECONDS = WINDOW
+    settings.API_RATE_LIMIT_WRITES = 2
+    settings.API_RATE_LIMIT_READS = 3
+    monkeypatch.setattr(ratelimit, "clock", lambda: NOW)
+    ratelimit._limiter.cache_clear()
+    yield settings
+    ratelimit._limiter.cache_clear()
