@@ -432,6 +432,20 @@ LEDGER_EVM_TIMEOUT_SECONDS = envint("LEDGER_EVM_TIMEOUT_SECONDS", 10, minimum=1)
 LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS = envint("LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS", 120, minimum=1)
 # chain blocks one eth_getLogs call may span: at most the node's limit (Besu --rpc-max-logs-range)
 LEDGER_EVM_LOGS_RANGE_BLOCKS = envint("LEDGER_EVM_LOGS_RANGE_BLOCKS", 1000, minimum=1)
+# chain blocks, the anchoring one included, before an anchor counts as CONFIRMED: 1 on a chain with
+# immediate finality (Besu QBFT); more on a chain that can reorganise
+LEDGER_EVM_CONFIRMATIONS = envint("LEDGER_EVM_CONFIRMATIONS", 1, minimum=1)
+# how many chain blocks under the head confirmed anchors are re-read at every anchoring run, so that a
+# reorganisation that dropped one is anchored again (0: never re-read)
+LEDGER_EVM_RECHECK_BLOCKS = envint("LEDGER_EVM_RECHECK_BLOCKS", 64, minimum=0)
+if 0 < LEDGER_EVM_RECHECK_BLOCKS <= LEDGER_EVM_CONFIRMATIONS:
+    # an anchor is confirmed LEDGER_EVM_CONFIRMATIONS - 1 blocks under the head: a window no deeper than
+    # the confirmations lets it go by the time (or before) it is confirmed, and it is never re-read
+    raise ImproperlyConfigured(
+        f"LEDGER_EVM_RECHECK_BLOCKS={LEDGER_EVM_RECHECK_BLOCKS} re-reads no confirmed anchor with "
+        f"LEDGER_EVM_CONFIRMATIONS={LEDGER_EVM_CONFIRMATIONS}: set it above the confirmations, or 0 to "
+        "re-read none"
+    )
 if LEDGER_BACKEND == "evm":
     _missing_evm = [
         name

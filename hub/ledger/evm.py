@@ -19,6 +19,12 @@ How it never anchors a block twice and never loses one:
    gas on every run. Before anything is sent, the contract's ``hub`` is compared with the hub's account,
    so an account the contract refuses is one clear error, not a reverted transaction per block.
 5. A block whose anchor conflicts or reverted holds up that block alone: the other heights go on.
+6. A mined anchor is MINED until its chain block is ``confirmations`` deep (itself included), then
+   CONFIRMED. Every run reads again the roots of the anchors confirmed in the last ``recheck_blocks`` chain
+   blocks, and of any confirmed at a nonce the chain's transaction count has not reached (its transaction
+   is not on the chain, whatever the depth): a root gone (a reorganisation dropped the transaction) sends
+   the anchor back to SENT, and step 3 sends it again at its own nonce, which fills the nonce the chain
+   lost before later anchors need it; a root replaced by another one is sent back too, and is a conflict.
 """
 
 import datetime as dt
@@ -32,11 +38,18 @@ from pathlib import Path
 import rlp
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import BadFunctionCallOutput, ProviderConnectionError, TransactionNotFound, Web3RPCError
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    ProviderConnectionError,
+    TransactionNotFound,
+    Web3RPCError,
+    Web3TypeError,
+)
 
 from hub.ledger.errors import (
     AnchorAccountNotHub,
@@ -51,6 +64,9 @@ from hub.ledger.models import Block, EvmAnchor
 
 log = logging.getLogger(__name__)
 
+# an anchor whose root was read back from the contract: a run has nothing to wait for
+ON_CHAIN = (EvmAnchor.Status.MINED, EvmAnchor.Status.CONFIRMED)
+
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 ANCHOR_GAS = 250_000
 NONCE_LOCK = 0x45564D4E  # "EVMN"
@@ -64,6 +80,8 @@ CLOCK_MARGIN_SECONDS = 3600
 ROOT_CHECK_SECONDS = 1.0
 # what a node answers when a copy of a transaction it already has, or has mined, comes again
 ALREADY_THERE = ("already known", "known transaction", "nonce too low", "already imported")
+# roots read in one JSON-RPC batch when confirmed anchors are re-read (Besu allows 1024 a batch by default)
+ROOTS_PER_BATCH = 200
 
 
 def contract_artifact(evm_version: str | None = None) -> dict:
@@ -130,6 +148,8 @@ class Anchorer:
     receipt_timeout: float = 120
     poll_interval: float = 0.05
     logs_range: int = 1000  # chain blocks per log search: at most what the node allows
+    confirmations: int = 1  # chain blocks, the anchoring one included, before an anchor is CONFIRMED
+    recheck_blocks: int = 64  # chain blocks under the head whose confirmed anchors each run reads again
 
     def __post_init__(self) -> None:
         self.contract = self.w3.eth.contract(
@@ -149,13 +169,16 @@ class Anchorer:
     def anchor(self, block: Block) -> EvmAnchor:
         """Anchors one block and waits for its receipt."""
         anchor = self._settle_or_send(block)
-        return anchor if anchor.status == EvmAnchor.Status.CONFIRMED else self._await(anchor)
+        return anchor if anchor.status in ON_CHAIN else self._await(anchor)
 
     def anchor_pending(self, *, retry_failed: bool = False) -> list[EvmAnchor]:
         """Anchors every block not yet confirmed, oldest first: all transactions are sent (consecutive
         nonces), then their receipts are awaited. A block whose anchor FAILED is left alone unless
         ``retry_failed``. A block that conflicts or reverts does not stop the others: once every block has
-        been tried, AnchorsIncomplete names each such block."""
+        been tried, AnchorsIncomplete names each such block. Confirmed anchors are read again first
+        (``confirmed_recheck``), so a root a reorganisation dropped is anchored again in the same run, at
+        its own nonce, before any new block takes a later one."""
+        self.confirmed_recheck()
         settled = (
             [EvmAnchor.Status.CONFIRMED]
             if retry_failed
@@ -180,7 +203,7 @@ class Anchorer:
         anchors = []
         for anchor in in_flight:
             try:
-                anchors.append(anchor if anchor.status == EvmAnchor.Status.CONFIRMED else self._await(anchor))
+                anchors.append(anchor if anchor.status in ON_CHAIN else self._await(anchor))
             except AnchorFailed as exc:
                 failures[anchor.block.height] = exc
         for exc in failures.values():
@@ -197,6 +220,42 @@ class Anchorer:
         """How many blocks the contract holds roots of (heights are anchored in order, from 1)."""
         return self._node(lambda: self.contract.functions.count().call())
 
+    def confirmed_recheck(self) -> list[int]:
+        """Reads again the roots of confirmed anchors: those mined in the last ``recheck_blocks`` chain
+        blocks (or above the head, which a reorganisation can lower), and those whose nonce the account's
+        transaction count on the chain has not reached, however old: a transaction at such a nonce is not
+        on the chain. An anchor whose root is gone from the contract (a reorganisation dropped its
+        transaction), or was replaced by another root (no reorganisation does that), goes back to SENT;
+        returns their heights. Anchoring then sends the first kind again and names the second a conflict."""
+        head = self._node(lambda: self.w3.eth.block_number)
+        used = self._node(lambda: self.w3.eth.get_transaction_count(self.account.address, "latest"))
+        ahead = Q(chain_id=self.chain_id, sender=self.account.address, nonce__gte=used)
+        recent = Q(receipt_block__gt=head - self.recheck_blocks) if self.recheck_blocks else Q(pk__in=[])
+        anchors = list(
+            EvmAnchor.objects.filter(recent | ahead, status=EvmAnchor.Status.CONFIRMED)
+            .select_related("block")
+            .order_by("block__height")
+        )
+        roots = self._anchored_roots([anchor.block.height for anchor in anchors])
+        moved = []
+        for anchor in anchors:
+            on_chain = roots[anchor.block.height]
+            if on_chain == anchor.block.merkle_root:
+                continue
+            level = logging.WARNING
+            if on_chain is None:
+                why = "was confirmed, and its root is gone from the contract (a reorganisation dropped it)"
+            else:
+                level = logging.ERROR
+                why = (
+                    f"was confirmed, and the contract now holds another root at its height, {on_chain}: no "
+                    "reorganisation does that (an anchor from the hub's account by someone else, or the hub's "
+                    "blocks replaced); it needs an operator"
+                )
+            if self._unconfirmed(anchor, why=why, level=level):
+                moved.append(anchor.block.height)
+        return moved
+
     # --- steps ---------------------------------------------------------------------------------------
 
     def _settle_or_send(self, block: Block, *, retry_failed: bool = False) -> EvmAnchor:
@@ -211,6 +270,9 @@ class Anchorer:
                     f"{block.merkle_root}"
                 )
             return self._confirm_from_chain(block, anchor)
+        if anchor is not None and anchor.status == EvmAnchor.Status.MINED:
+            self._unconfirmed(anchor, why="was mined, and its root is gone before it was confirmed")
+            anchor.refresh_from_db()
         self._check_hub()
         if anchor is None:
             return self._send(self._record_new(block))
@@ -316,6 +378,10 @@ class Anchorer:
         account's queue (behind an earlier nonce, waiting is no matter of price). Never above
         REPRICE_CEILING times the network's price: a halted chain would otherwise raise it on every run."""
         price = self._node(lambda: self.w3.eth.gas_price)
+        if not anchor.raw_tx:
+            # a row rebuilt from the chain keeps no signed bytes (its transaction, dropped by a
+            # reorganisation, is sent again): signed again at its nonce
+            return self._repriced(anchor, max(price, anchor.gas_price or 0))
         waited = at_head and timezone.now() - anchor.sent_at > dt.timedelta(seconds=self.receipt_timeout)
         if anchor.gas_price is None:  # recorded before migration 0007: its signed bytes say
             anchor = self._gas_price_recorded(anchor)
@@ -509,11 +575,61 @@ class Anchorer:
             return EvmAnchor.objects.get(block=block)
 
     def _confirm(self, anchor: EvmAnchor, chain_block: int) -> EvmAnchor:
+        """Records the chain block the anchor was mined in: CONFIRMED once it is ``confirmations`` deep
+        (counting itself), MINED until then; a later run reads the root again and confirms it, or, should
+        a reorganisation have dropped it meanwhile, sends it again."""
+        deep = (
+            self.confirmations <= 1
+            or self._node(lambda: self.w3.eth.block_number) - chain_block + 1 >= self.confirmations
+        )
         EvmAnchor.objects.filter(id=anchor.id).update(
-            status=EvmAnchor.Status.CONFIRMED, receipt_block=chain_block, confirmed_at=timezone.now()
+            status=EvmAnchor.Status.CONFIRMED if deep else EvmAnchor.Status.MINED,
+            receipt_block=chain_block,
+            confirmed_at=timezone.now() if deep else None,
         )
         anchor.refresh_from_db()
         return anchor
+
+    def _unconfirmed(self, anchor: EvmAnchor, *, why: str, level: int = logging.WARNING) -> bool:
+        """Sends an anchor whose root is not in the contract (any more) back to SENT, so that it is settled
+        as any recorded transaction the chain does not hold: sent again as it was, at its nonce, or signed
+        anew. Compare-and-set on its status and hash: another anchorer's write meanwhile wins."""
+        moved = EvmAnchor.objects.filter(id=anchor.id, status=anchor.status, tx_hash=anchor.tx_hash).update(
+            status=EvmAnchor.Status.SENT, receipt_block=None, confirmed_at=None
+        )
+        if moved:
+            log.log(
+                level,
+                "ledger anchor: %s %s (transaction %s at nonce %s, chain block %s): anchoring it again",
+                anchor.block,
+                why,
+                anchor.tx_hash,
+                anchor.nonce,
+                anchor.receipt_block,
+            )
+        return bool(moved)
+
+    def _anchored_roots(self, heights: list[int]) -> dict[int, str | None]:
+        """The contract's root at each height (None where there is none), read in JSON-RPC batches."""
+        roots = {}
+        for start in range(0, len(heights), ROOTS_PER_BATCH):
+            chunk = heights[start : start + ROOTS_PER_BATCH]
+
+            def read(chunk=chunk) -> list[bytes]:
+                try:
+                    batch = self.w3.batch_requests()
+                except Web3TypeError:  # a provider that batches nothing (eth-tester's): a call a root
+                    return [self.contract.functions.root_at(height).call() for height in chunk]
+                with batch:
+                    for height in chunk:
+                        batch.add(self.contract.functions.root_at(height))
+                    return batch.execute()
+
+            roots.update(
+                (height, None if root == EMPTY_ROOT else root.hex())
+                for height, root in zip(chunk, self._node(read), strict=True)
+            )
+        return roots
 
     def _receipt(self, tx_hash: str):
         try:
@@ -567,4 +683,6 @@ def configured_anchorer() -> Anchorer:
         account=account,
         receipt_timeout=settings.LEDGER_EVM_RECEIPT_TIMEOUT_SECONDS,
         logs_range=settings.LEDGER_EVM_LOGS_RANGE_BLOCKS,
+        confirmations=settings.LEDGER_EVM_CONFIRMATIONS,
+        recheck_blocks=settings.LEDGER_EVM_RECHECK_BLOCKS,
     )

@@ -103,8 +103,9 @@ class Endorsement(models.Model):
 
 
 class AnchorStatus(models.TextChoices):
-    SENT = "SENT", "Transaction signed and recorded, receipt not yet seen"
-    CONFIRMED = "CONFIRMED", "Root read back from the contract"
+    SENT = "SENT", "Transaction signed and recorded, not (or no longer) on the chain as far as the hub knows"
+    MINED = "MINED", "Root read back from the contract, its chain block not yet LEDGER_EVM_CONFIRMATIONS deep"
+    CONFIRMED = "CONFIRMED", "Root read back from the contract, its chain block LEDGER_EVM_CONFIRMATIONS deep"
     FAILED = (
         "FAILED",
         "Reverted: not sent again until an operator retries (manage.py ledger_anchor --retry-failed)",
@@ -133,6 +134,8 @@ class EvmAnchor(models.Model):
 
     class Meta:
         ordering = ["block_id"]
+        # every anchoring run reads the anchors mined in the last chain blocks again
+        indexes = [models.Index(fields=["receipt_block"], name="ledger_anchor_receipt_block")]
         constraints = [
             models.UniqueConstraint(fields=["chain_id", "sender", "nonce"], name="ledger_anchor_nonce_once"),
             models.CheckConstraint(condition=Q(status__in=AnchorStatus.values), name="ledger_anchor_status"),
@@ -145,6 +148,7 @@ class EvmAnchor(models.Model):
 class AlarmKind(models.TextChoices):
     ENDORSED_OTHERWISE = "OTHERWISE", "A CSD endorsed other blocks at the hub's heights"
     SEALING_STOPPED = "SEALING", "The hub seals no new blocks"
+    ANCHOR_CONFLICT = "ANCHOR", "The anchor contract holds other roots than the hub's blocks"
 
 
 class Alarm(models.Model):

@@ -14,6 +14,8 @@ from django.utils import timezone
 from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
 from hub.ledger.errors import (
+    AnchorConflict,
+    AnchorsIncomplete,
     CsdKeyMissing,
     CsdNotConfigured,
     EndorsedOtherwise,
@@ -289,14 +291,43 @@ def block_anchor(*, block: Block, anchorer=None) -> None:
 
 
 def blocks_anchor_pending(*, anchorer=None, retry_failed: bool = False) -> list:
-    """Anchors every sealed block not yet confirmed on the chain (``evm`` backend), oldest first; those
-    whose anchor FAILED (reverted) only when ``retry_failed``. Raises AnchorsIncomplete, once every other
-    block has been anchored, for the blocks that conflict or revert."""
+    """Anchors every sealed block not yet confirmed on the chain (``evm`` backend), oldest first, after
+    reading the recently confirmed roots again (a reorganisation may have dropped some); those whose anchor
+    FAILED (reverted) only when ``retry_failed``. Raises AnchorsIncomplete, once every other block has been
+    anchored, for the blocks that conflict or revert.
+
+    Heights where the contract holds another root than the hub's block keep an alarm (kind ``ANCHOR``):
+    the contract never overwrites a root, so they wait on an operator. A run that got through every block
+    without one removes it; a run the node cut short leaves it as it was."""
     if anchorer is None and settings.LEDGER_BACKEND != "evm":
         return []
     from hub.ledger import evm
 
-    return (anchorer or evm.configured_anchorer()).anchor_pending(retry_failed=retry_failed)
+    try:
+        anchors = (anchorer or evm.configured_anchorer()).anchor_pending(retry_failed=retry_failed)
+    except AnchorsIncomplete as exc:
+        _anchor_conflict_alarm(
+            sorted(height for height, why in exc.failures.items() if isinstance(why, AnchorConflict))
+        )
+        raise
+    _anchor_conflict_alarm([])
+    return anchors
+
+
+def _anchor_conflict_alarm(heights: list[int]) -> None:
+    if not heights:
+        alarms_clear(kind=AlarmKind.ANCHOR_CONFLICT)
+        return
+    first, last = heights[0], heights[-1]
+    where = f"height {first}" if first == last else f"heights {first} to {last} ({len(heights)} blocks)"
+    message = (
+        f"the anchor contract holds other roots than the hub's blocks at {where}, and never overwrites one: "
+        "no reorganisation does that. Either someone anchored with the hub's EVM account, or the hub's blocks "
+        "there were replaced (a restore that sealed those heights again); ledger_verify --anchors names them. "
+        'See "Anchoring on an EVM chain" in hub/ledger/README.md'
+    )
+    log.error("ledger: %s", message)
+    alarm_raise(kind=AlarmKind.ANCHOR_CONFLICT, message=message, heights=(first, last))
 
 
 def blocks_seal_and_finalise(*, awaited: Iterable[int] | QuerySet | None = None) -> list[int]:

@@ -66,3 +66,26 @@ def test_the_evm_backend_refuses_to_start_with_a_contract_address_that_is_none(t
     )
     assert result.returncode != 0
     assert "LEDGER_EVM_CONTRACT='0x1234' is not an EVM address (0x and 40 hex digits)" in result.stderr
+
+
+def test_the_evm_confirmations_and_recheck_window_default_to_a_finality_chain_and_are_checked_at_start_up(
+    tmp_path,
+):
+    show = "from django.conf import settings as s; print(s.LEDGER_EVM_CONFIRMATIONS, s.LEDGER_EVM_RECHECK_BLOCKS)"
+    result = run_django(show, tmp_path, DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "64"]
+    result = run_django("", tmp_path, DEBUG="true", LEDGER_EVM_CONFIRMATIONS="0")
+    assert result.returncode != 0 and "LEDGER_EVM_CONFIRMATIONS=0 is below the minimum of 1" in result.stderr
+    # a window no deeper than the confirmations lets an anchor go as it is confirmed: never re-read
+    result = run_django(
+        "", tmp_path, DEBUG="true", LEDGER_EVM_CONFIRMATIONS="12", LEDGER_EVM_RECHECK_BLOCKS="12"
+    )
+    assert result.returncode != 0
+    assert "LEDGER_EVM_RECHECK_BLOCKS=12 re-reads no confirmed anchor with LEDGER_EVM_CONFIRMATIONS=12" in (
+        result.stderr
+    )
+    result = run_django(
+        show, tmp_path, DEBUG="true", LEDGER_EVM_CONFIRMATIONS="12", LEDGER_EVM_RECHECK_BLOCKS="0"
+    )
+    assert result.returncode == 0 and result.stdout.split() == ["12", "0"]
