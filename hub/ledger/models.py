@@ -7,6 +7,7 @@ are never updated; none of the three is ever deleted. Corrections are new entrie
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 HEX64 = r"^[0-9a-f]{64}$"
 KEY_ID = r"^[0-9a-f]{16}$"
@@ -89,7 +90,9 @@ class Endorsement(models.Model):
     csd = models.CharField(max_length=16)
     key_id = models.CharField(max_length=16)
     signature = models.CharField(max_length=100)
-    endorsed_at = models.DateTimeField(auto_now_add=True)
+    # when the hub stored it, by the database's clock (``hub.clock``), under the lock that orders it against
+    # a change of the CSD's key: the key it was made with must have been in force then
+    endorsed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["block_id", "csd"]  # the column: ordering by the relation would join blocks

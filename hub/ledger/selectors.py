@@ -1,5 +1,6 @@
 """Reads of the shared ledger: headers, keys in force, inclusion proofs and the check of the whole chain."""
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ from hub.ledger import verifier
 from hub.ledger.endorsers import configured_endorser
 from hub.ledger.errors import EntryNotSealed, HubKeyRecordInvalid
 from hub.ledger.models import Alarm, Block, Endorsement, Entry, EntryKind, EvmAnchor
-from hub.registry.models import CSD
+from hub.registry.models import CSDKey
 
 ENTRY_FIELDS = ("id", "kind", "reference", "csds", "record_hash", "appended_at")
 
@@ -76,21 +77,66 @@ def hub_public_keys() -> dict[str, str]:
     return {item["key_id"]: item["public_key"] for item in hub_key_announcements()}
 
 
+@dataclass(frozen=True)
+class CsdKeyPeriod:
+    """One key a CSD endorses with, and when its endorsements count: from ``start`` (None: since before the
+    registry recorded any key of the CSD) until ``end`` (None: still in force)."""
+
+    key_id: str
+    public_key: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    vouched: bool = False  # the endorser's own key, not one the registry recorded
+
+
+def csd_key_periods(csd_codes: Iterable[str]) -> dict[str, list[CsdKeyPeriod]]:
+    """Every key each CSD has had, with when it was in force: the registry's record of the CSD's keys
+    (``CSDKey``), and the key the endorser vouches for (the local key that signs for a CSD while the registry
+    has no key of its own) for the time before the registry's first key of the CSD, or for all time if it
+    has none. An endorsement counts when the key it was made with was in force at the moment it was stored.
+    """
+    codes = list(csd_codes)
+    periods: dict[str, list[CsdKeyPeriod]] = {code: [] for code in codes}
+    recorded = CSDKey.objects.filter(csd__code__in=codes).order_by("in_force_from", "id")
+    for code, key_id, public_key, start, end in recorded.values_list(
+        "csd__code", "key_id", "public_key", "in_force_from", "retired_at"
+    ):
+        periods[code].append(CsdKeyPeriod(key_id, public_key, start, end))
+    vouched = configured_endorser().public_keys(csd_codes=codes)
+    for code in codes:
+        first = periods[code][0].start if periods[code] else None
+        for key_id, public_key in vouched.get(code, {}).items():
+            periods[code].append(CsdKeyPeriod(key_id, public_key, None, first, vouched=True))
+    return periods
+
+
 def csd_public_keys(csd_codes: list[str], *, in_force: bool = False) -> dict[str, dict[str, str]]:
-    """Each CSD's trusted keys, by code then key id, to check endorsements made so far: the key the
-    registry holds for it, and the key the endorser vouches for (the local key that signed for the CSD
-    before the registry had the CSD's own; its endorsements stay valid). ``in_force``: only the key a new
-    endorsement must be made with, the registry's where it has one."""
-    trusted: dict[str, dict[str, str]] = {code: {} for code in csd_codes}
-    registered = dict(CSD.objects.filter(code__in=csd_codes).values_list("code", "signing_public_key"))
-    vouched = configured_endorser().public_keys(csd_codes=csd_codes)
+    """Each CSD's keys, by code then key id: every key it has had (``csd_key_periods``), to check
+    endorsements made so far; ``in_force``: only the key a new endorsement must be made with, the
+    registry's key in force where it has one, else the key the endorser vouches for."""
+    periods = csd_key_periods(csd_codes)
+    trusted: dict[str, dict[str, str]] = {}
     for code in csd_codes:
-        public_key = registered.get(code)
-        if public_key:
-            trusted[code][verifier.key_id_for(verifier.b64decode(public_key, f"{code}'s key"))] = public_key
-        if not (public_key and in_force):
-            trusted[code].update(vouched.get(code, {}))
+        chosen = periods[code]
+        if in_force:
+            recorded = [p for p in chosen if not p.vouched and p.end is None]
+            chosen = recorded or [p for p in chosen if p.vouched]
+        trusted[code] = {period.key_id: period.public_key for period in chosen}
     return trusted
+
+
+def csd_key_periods_as_text(periods: dict[str, list[CsdKeyPeriod]]) -> verifier.CsdKeyPeriods:
+    """``csd_key_periods`` as the standalone verifier takes them: canonical time text, by CSD then key id."""
+    found: dict[str, dict[str, list[tuple[str | None, str | None]]]] = {}
+    for code, items in periods.items():
+        for period in items:
+            found.setdefault(code, {}).setdefault(period.key_id, []).append(
+                (
+                    period.start and verifier.time_text(period.start),
+                    period.end and verifier.time_text(period.end),
+                )
+            )
+    return found
 
 
 def blocks_missing_endorsements(
@@ -135,7 +181,20 @@ def entry_proof(*, entry_id: int) -> dict:
     leaves = [verifier.leaf_hash(verifier.entry_leaf_bytes(entry_as_leaf_fields(row))) for row in rows]
     index = next(i for i, row in enumerate(rows) if row["id"] == entry_id)
     levels = verifier.merkle_levels(leaves)
-    endorsements = list(block.endorsements.values("csd", "key_id", "signature"))
+    endorsements = list(block.endorsements.values("csd", "key_id", "signature", "endorsed_at"))
+    # each CSD's keys that were in force when its endorsement was stored: a key the proof offers is one that
+    # could endorse this block then, not any key the CSD ever had
+    stored_at = {e["csd"]: verifier.time_text(e.pop("endorsed_at")) for e in endorsements}
+    periods = csd_key_periods(block.csd_codes)
+    spans = csd_key_periods_as_text(periods)
+    csd_keys = {
+        code: {
+            p.key_id: p.public_key
+            for p in items
+            if code not in stored_at or verifier.key_in_force(spans[code][p.key_id], stored_at[code])
+        }
+        for code, items in periods.items()
+    }
     proof = {
         "format": verifier.PROOF_FORMAT,
         "entry": entry_as_leaf_fields(rows[index]),
@@ -146,7 +205,7 @@ def entry_proof(*, entry_id: int) -> dict:
         "block_hash": block.block_hash,
         "hub_signature": {"key_id": block.hub_key_id, "signature": block.hub_signature},
         "endorsements": endorsements,
-        "public_keys": {"hub": hub_public_keys(), "csds": csd_public_keys(block.csd_codes)},
+        "public_keys": {"hub": hub_public_keys(), "csds": csd_keys},
     }
     anchor = EvmAnchor.objects.filter(block=block, status=EvmAnchor.Status.CONFIRMED).first()
     if anchor is not None:
@@ -173,7 +232,8 @@ class ChainReport:
 def chain_blocks() -> Iterator[verifier.ChainBlock]:
     """Every block as stored, in height order, with its entries (id order) and endorsements."""
     endorsements: dict[int, list[dict]] = {}
-    for row in Endorsement.objects.values("block_id", "csd", "key_id", "signature").iterator():
+    for row in Endorsement.objects.values("block_id", "csd", "key_id", "signature", "endorsed_at").iterator():
+        row["endorsed_at"] = verifier.time_text(row["endorsed_at"])
         endorsements.setdefault(row.pop("block_id"), []).append(row)
     for block in Block.objects.order_by("height").iterator(chunk_size=200):
         rows = list(Entry.objects.filter(block=block).order_by("id").values(*ENTRY_FIELDS, "record"))
@@ -198,7 +258,8 @@ def chain_verify(
     key the hub is configured with), a chain whose key in force is another one is a break too: a chain
     rewritten and re-signed from its first block with a foreign key is self-consistent otherwise.
 
-    The CSDs' keys are the registry's (and the local endorser's) unless ``csd_keys`` gives them: someone
+    The CSDs' keys are the registry's record of each CSD's keys (and the local endorser's), each counting
+    for the endorsements stored while it was in force, unless ``csd_keys`` gives them: someone
     who can edit the hub's database can edit its registry too, so a CSD or an auditor checks with keys it
     holds itself (``manage.py ledger_verify --keys``); ``hub_keys`` then names the hub keys trusted."""
     if csd_keys is None:
@@ -210,8 +271,12 @@ def chain_verify(
                 if code
             }
         )
-        csd_keys = csd_public_keys(codes)
-    checker = verifier.ChainChecker(csd_keys, hub_keys=hub_keys)
+        periods = csd_key_periods(codes)
+        csd_keys = {code: {p.key_id: p.public_key for p in items} for code, items in periods.items()}
+        key_periods = csd_key_periods_as_text(periods)
+    else:
+        key_periods = None  # a key file says whose a key is, not when: any of the CSD's keys counts
+    checker = verifier.ChainChecker(csd_keys, hub_keys=hub_keys, csd_key_periods=key_periods)
     report = ChainReport()
     for block in chain_blocks():
         report.blocks += 1

@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from hub.clock import database_now
 from hub.ledger import keys, selectors, verifier
 from hub.ledger.endorsers import Endorser, configured_endorser
 from hub.ledger.errors import (
@@ -26,6 +27,7 @@ from hub.ledger.errors import (
     LedgerError,
 )
 from hub.ledger.models import Alarm, AlarmKind, Block, Endorsement, Entry, EntryKind
+from hub.registry.models import CSD
 from hub.rows import rows_append
 
 log = logging.getLogger(__name__)
@@ -262,8 +264,40 @@ def _block_endorsements(
             except LedgerError as exc:
                 failures[code] = exc
     finally:  # whatever ends the round, the endorsements gathered are kept
-        stored = Endorsement.objects.bulk_create(rows, ignore_conflicts=True)
+        stored = _endorsements_store(rows, failures)
     return stored, failures
+
+
+def _endorsements_store(rows: list[Endorsement], failures: dict[str, LedgerError]) -> list[Endorsement]:
+    """Stores the endorsements whose key is still the CSD's key in force, each stamped with the moment it
+    was stored. A CSD can change its key while it is asked (``csd_key_change`` takes the same row locks):
+    an endorsement made with the key retired meanwhile is refused, in ``failures``, and asked again."""
+    if not rows:
+        return []
+    with transaction.atomic():
+        codes = sorted({row.csd for row in rows})
+        registered = dict(
+            CSD.objects.select_for_update(no_key=True)
+            .filter(code__in=codes)
+            .order_by("code")
+            .values_list("code", "signing_public_key")
+        )
+        kept = []
+        for row in rows:
+            public_key = registered.get(row.csd)
+            # a CSD the registry holds no key for signs with the endorser's key, checked when it answered
+            if public_key and row.key_id != verifier.key_id_for(verifier.b64decode(public_key, row.csd)):
+                failures[row.csd] = EndorsementInvalid(
+                    f"{row.csd}'s endorsement of {row.block} (key {row.key_id}) was made with a key retired "
+                    "while it was asked; it is asked again with its key in force"
+                )
+            else:
+                kept.append(row)
+        # read after the locks are held: the moment falls after any key change they waited for
+        now = database_now()
+        for row in kept:
+            row.endorsed_at = now
+        return Endorsement.objects.bulk_create(kept, ignore_conflicts=True)
 
 
 def _endorsement(block: Block, code: str, header: bytes, endorser: Endorser, trusted: dict) -> Endorsement:

@@ -306,9 +306,25 @@ class ProofResult:
 CsdKeys = Mapping[str, Mapping[str, str]]
 """Trusted CSD public keys: by CSD code, then by key id."""
 
+CsdKeyPeriods = Mapping[str, Mapping[str, Iterable[tuple[str | None, str | None]]]]
+"""When each CSD key was in force, by CSD code then key id: (from, until) as canonical times, None for
+"since always" and "still"; a key may have several."""
+
+
+def key_in_force(periods: Iterable[tuple[str | None, str | None]], at: str | None) -> bool:
+    """Whether a moment (canonical time text, which sorts as the moments do) falls in one of the periods;
+    a period includes its start, not its end (the moment the next key took over)."""
+    return at is not None and any(
+        (start is None or start <= at) and (end is None or at < end) for start, end in periods
+    )
+
 
 def _endorsement_findings(
-    where: str, header: Mapping, endorsements: Iterable[Mapping], csd_keys: CsdKeys
+    where: str,
+    header: Mapping,
+    endorsements: Iterable[Mapping],
+    csd_keys: CsdKeys,
+    key_periods: CsdKeyPeriods | None = None,
 ) -> list[Finding]:
     findings = []
     message = header_bytes(header)
@@ -323,6 +339,19 @@ def _endorsement_findings(
             findings.append(Finding(where, f"endorsement by {csd} with key id {key_id}, not a key of {csd}"))
         elif not signature_holds(public_key, message, endorsement.get("signature", "")):
             findings.append(Finding(where, f"endorsement by {csd} (key {key_id}) does not verify"))
+        elif key_periods is not None and not key_in_force(
+            periods := list(key_periods.get(csd, {}).get(key_id, ())), endorsement.get("endorsed_at")
+        ):
+            # a key once retired may be in other hands: what it signs after its retirement is no
+            # endorsement, though the signature itself verifies
+            spans = ", ".join(f"{start or 'the start'} to {end or 'now'}" for start, end in periods)
+            findings.append(
+                Finding(
+                    where,
+                    f"endorsement by {csd} with key {key_id} stored at {endorsement.get('endorsed_at')}, "
+                    f"when that key was not in force (in force {spans or 'never'})",
+                )
+            )
         else:
             endorsed.add(csd)
     for csd in header["csds"]:
@@ -452,10 +481,19 @@ class ChainChecker:
     """Walks a chain block by block, keeping the state one block needs from the ones before it: the next
     height, the previous hash and the hub key in force (handed over by HUB_KEY entries). ``hub_keys``:
     the hub keys the checker trusts (a key file's), when every block must be signed by one of them besides
-    the chain's own handovers."""
+    the chain's own handovers. ``csd_key_periods``: when each CSD key was in force; each endorsement must
+    then say when it was stored (``endorsed_at``) and count only if its key was in force at that moment.
+    Without it (a key file, which says whose a key is but not when), any key of the CSD's counts."""
 
-    def __init__(self, csd_keys: CsdKeys | None = None, *, hub_keys: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        csd_keys: CsdKeys | None = None,
+        *,
+        hub_keys: Mapping[str, str] | None = None,
+        csd_key_periods: CsdKeyPeriods | None = None,
+    ) -> None:
         self.csd_keys = dict(csd_keys or {})
+        self.csd_key_periods = csd_key_periods
         self.trusted_hub_keys = None if hub_keys is None else dict(hub_keys)
         self.hub_keys: dict[str, str] = {}
         self.active_hub_key: str | None = None
@@ -477,7 +515,9 @@ class ChainChecker:
             findings.append(Finding(where, "its header does not hash to its stored block hash"))
         findings.extend(self._entries(where, block))
         findings.extend(self._hub_signature(where, block, computed))
-        findings.extend(_endorsement_findings(where, header, block.endorsements, self.csd_keys))
+        findings.extend(
+            _endorsement_findings(where, header, block.endorsements, self.csd_keys, self.csd_key_periods)
+        )
         self.next_height = header["height"] + 1
         self.previous_hash = computed
         return findings

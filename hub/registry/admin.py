@@ -1,14 +1,74 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from hub.readonly import ReadOnlyAdmin
-from hub.registry.models import CSD, CSDLink, Holding, Participant, SecuritiesAccount, Security
+from hub.registry.models import CSD, CSDKey, CSDLink, Holding, Participant, SecuritiesAccount, Security
 from hub.registry.selectors import accounts_of_active_links
-from hub.registry.services import csd_link_accounts_lock
+from hub.registry.services import csd_key_change, csd_key_check, csd_link_accounts_lock
+
+
+class CSDKeyInline(admin.TabularInline):
+    """The CSD's keys, oldest first: shown, never written here (the form's new key field changes them)."""
+
+    model = CSDKey
+    fields = ["key_id", "public_key", "in_force_from", "retired_at", "cause"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CSDForm(forms.ModelForm):
+    """The key in force is shown, not edited: a new key is given in its own field and goes through
+    ``csd_key_change``, which retires the old one and keeps it (typing over the field would have made
+    every endorsement the CSD made with its old key stop verifying)."""
+
+    new_signing_public_key = forms.CharField(
+        required=False,
+        max_length=64,
+        label="New signing public key",
+        help_text="The CSD's new Ed25519 public key (base64), when it changes its key: the key in force is "
+        "retired and kept, so what the CSD endorsed with it still verifies. Blank keeps the key in force",
+    )
+
+    class Meta:
+        model = CSD
+        fields = [
+            "code",
+            "name",
+            "country",
+            "bic",
+            "timezone",
+            "calendar",
+            "settlement_cutoff",
+            "message_standard",
+            "adapter",
+            "adapter_config",
+            "status",
+            "is_demo",
+        ]
+
+    def clean_new_signing_public_key(self) -> str:
+        public_key = self.cleaned_data["new_signing_public_key"].strip()
+        if public_key:
+            try:
+                csd_key_check(csd=self.instance, public_key=public_key)
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict["signing_public_key"]) from None
+        return public_key
 
 
 @admin.register(CSD)
 class CSDAdmin(admin.ModelAdmin):
+    form = CSDForm
+    readonly_fields = ["signing_public_key"]
+    inlines = [CSDKeyInline]
     list_display = [
         "code",
         "name",
@@ -23,6 +83,22 @@ class CSDAdmin(admin.ModelAdmin):
     list_filter = ["message_standard", "status", "is_demo"]
     search_fields = ["code", "name", "bic"]
 
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        public_key = form.cleaned_data.get("new_signing_public_key")
+        if public_key:
+            csd_key_change(csd=obj, public_key=public_key, cause=f"admin, by {request.user.get_username()}")
+
+
+@admin.register(CSDKey)
+class CSDKeyAdmin(ReadOnlyAdmin):
+    """Every key a CSD has had: written only by ``csd_key_change`` (the CSD page's new key field)."""
+
+    list_display = ["csd", "key_id", "in_force_from", "retired_at", "cause"]
+    list_filter = ["csd"]
+    search_fields = ["csd__code", "key_id"]
+    list_select_related = ["csd"]
+
 
 class CSDLinkForm(forms.ModelForm):
     class Meta:
@@ -31,7 +107,7 @@ class CSDLinkForm(forms.ModelForm):
 
     def clean(self):
         # the admin validates and saves in one transaction: the link's accounts are held from here, before
-        # the model's validation looks for them, so that the database's check at commit (migration 0010)
+        # the model's validation looks for them, so that the database's check at commit (migration 0011)
         # finds what validation found, and a link without them gets this form's error, not a server error
         if self.cleaned_data.get("is_active"):
             csd_link_accounts_lock(link=self.instance)

@@ -83,7 +83,8 @@ class CSD(models.Model):
         max_length=64,
         blank=True,
         validators=[v.validate_ed25519_public_key],
-        help_text="The CSD's Ed25519 public key (base64) for endorsements of ledger blocks",
+        help_text="The CSD's Ed25519 public key (base64) for endorsements of ledger blocks: the one in force, "
+        "changed only through services.csd_key_change, which keeps every earlier key (CSDKey)",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     is_demo = models.BooleanField(default=False, help_text="Identifiers invented for the demo, not real ones")
@@ -114,6 +115,43 @@ class CSD(models.Model):
         problems = v.adapter_config_problems(self.adapter_config)
         if problems:
             raise ValidationError({"adapter_config": problems})
+
+
+class CSDKey(models.Model):
+    """One Ed25519 key a CSD has endorsed ledger blocks with, and when it was in force: from
+    ``in_force_from`` until ``retired_at`` (still in force while that is empty). The record of a CSD's keys
+    is append-only, so an endorsement a CSD made years ago is still checked with the key it was made with:
+    rows are never deleted, and the one change a row takes is its retirement, once. ``CSD.signing_public_key``
+    repeats the key in force; ``services.csd_key_change`` writes both (migration 0012's triggers refuse any
+    other change of either)."""
+
+    csd = models.ForeignKey(CSD, on_delete=models.PROTECT, related_name="keys")
+    key_id = models.CharField(max_length=16, help_text="First 16 hex digits of the SHA-256 of the raw key")
+    public_key = models.CharField(max_length=64, validators=[v.validate_ed25519_public_key])
+    in_force_from = models.DateTimeField(help_text="When endorsements with this key started to count")
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next key (or none) took over"
+    )
+    cause = models.CharField(max_length=200, help_text="Who changed the key and why")
+
+    class Meta:
+        verbose_name = "CSD key"
+        ordering = ["csd_id", "in_force_from"]
+        constraints = [
+            # a key once retired may have been compromised: it never comes back into force
+            models.UniqueConstraint(fields=["csd", "key_id"], name="csdkey_once_per_csd"),
+            models.UniqueConstraint(
+                fields=["csd"], condition=Q(retired_at__isnull=True), name="csdkey_one_in_force"
+            ),
+            models.CheckConstraint(condition=Q(key_id__regex=r"^[0-9a-f]{16}$"), name="csdkey_key_id"),
+            models.CheckConstraint(
+                condition=Q(retired_at__isnull=True) | Q(retired_at__gte=F("in_force_from")),
+                name="csdkey_retired_after_in_force",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.csd_id and self.csd} key {self.key_id}"
 
 
 class CSDLink(models.Model):

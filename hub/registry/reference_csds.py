@@ -23,11 +23,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from csd_adapters.profiles import PROFILES
 from hub.registry.demo import OPENING
 from hub.registry.models import CSD, Denomination, Holding, SecuritiesAccount
+from hub.registry.services import csd_key_change
 
 # Where each demo CSD's reference CSD listens on 127.0.0.1 (a convention, see csd_adapters/README.md).
 DEFAULT_PORTS = {"NSD": 9101, "STRATE": 9102, "CSCS": 9103, "MCDR": 9104, "KACD": 9105}
@@ -183,15 +185,23 @@ def _stale_books_reset(*, directory: Path, code: str, base_url: str, chain_heigh
 
 
 def csd_endpoint_set(*, csd: CSD, base_url: str, public_key: str) -> bool:
-    """Record where the hub reaches ``csd`` and the key it signs with; other config keys are kept.
-    Returns whether the row changed."""
+    """Record where the hub reaches ``csd`` and the key it signs with; other config keys are kept, and a
+    new key goes through the CSD's record of keys (the old one is retired, not forgotten: what the CSD
+    endorsed with it still verifies). Returns whether the row changed."""
     config = {**(csd.adapter_config or {}), "base_url": base_url}
     if config == csd.adapter_config and csd.signing_public_key == public_key:
         return False
-    csd.adapter_config = config
-    csd.signing_public_key = public_key
-    csd.full_clean()
-    csd.save(update_fields=["adapter_config", "signing_public_key"])
+    with transaction.atomic():
+        if config != csd.adapter_config:
+            csd.adapter_config = config
+            csd.full_clean()
+            csd.save(update_fields=["adapter_config"])
+        if csd.signing_public_key != public_key:
+            csd_key_change(
+                csd=csd,
+                public_key=public_key,
+                cause="manage.py reference_csds export: the reference CSD's key",
+            )
     return True
 
 

@@ -1,13 +1,21 @@
 """Writes to reference data. Every row is validated (``full_clean``) before it reaches the database."""
 
+import base64
 import hashlib
+import logging
 import secrets
 from typing import TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from hub.registry.models import CSDLink, Participant, ParticipantToken, SecuritiesAccount
+from hub.clock import database_now
+from hub.ledger.verifier import key_id_for
+from hub.registry.models import CSD, CSDKey, CSDLink, Participant, ParticipantToken, SecuritiesAccount
+from hub.registry.validators import validate_ed25519_public_key
+
+log = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -28,7 +36,7 @@ def reference_row_ensure(*, model: type[ModelT], lookup: dict, values: dict) -> 
 
 def csd_link_activate(*, link: CSDLink) -> None:
     """Open ``link`` to settlement; refused (``ValidationError``) until it has its omnibus account at the
-    issuer CSD and its mirror account at the investor CSD (the database refuses it too, migration 0010)."""
+    issuer CSD and its mirror account at the investor CSD (the database refuses it too, migration 0011)."""
     with transaction.atomic():
         csd_link_accounts_lock(link=link)
         link.is_active = True
@@ -45,6 +53,64 @@ def csd_link_accounts_lock(*, link: CSDLink) -> None:
     locks: there one writer at a time holds the whole database.)"""
     if link.pk is not None:
         list(SecuritiesAccount.objects.select_for_update().filter(link_id=link.pk).values_list("pk"))
+
+
+def csd_key_change(*, csd: CSD, public_key: str, cause: str) -> CSDKey:
+    """Puts ``public_key`` in force as the key ``csd`` endorses ledger blocks with, and returns its record.
+
+    The key in force until now is retired at this moment and kept: what the CSD endorsed with it still
+    verifies, and an endorsement made with it from now on does not count. The key already in force changes
+    nothing (its record is returned), so a seed run again writes nothing. Refused with a ValidationError:
+    a key that is no Ed25519 public key, a cause left blank, and a key the CSD had before and retired
+    (a key is retired because it is lost or exposed: bringing it back would honour whatever was signed
+    with it meanwhile). The one way a CSD's key changes: the admin and the reference CSDs' export call it.
+    """
+    cause = " ".join(cause.split())
+    if not cause:
+        raise ValidationError({"cause": "say who changes the key and why"})
+    with transaction.atomic():
+        # the endorsements the ledger stores lock the same row (hub.ledger.services), so an endorsement is
+        # stored either before the change, with the old key, or after it, with the new one
+        locked = CSD.objects.select_for_update(no_key=True).get(pk=csd.pk)
+        csd_key_check(csd=locked, public_key=public_key)
+        key_id = key_id_for(base64.b64decode(public_key))
+        current = CSDKey.objects.filter(csd=locked, retired_at__isnull=True).first()
+        if current is not None and current.key_id == key_id:
+            return current
+        now = database_now()
+        if current is not None:
+            CSDKey.objects.filter(pk=current.pk).update(retired_at=now)
+        record = CSDKey.objects.create(
+            csd=locked, key_id=key_id, public_key=public_key, in_force_from=now, cause=cause[:200]
+        )
+        CSD.objects.filter(pk=locked.pk).update(signing_public_key=public_key)
+    csd.signing_public_key = public_key
+    log.info(
+        "registry: %s signs its ledger endorsements with key %s from %s (%s)%s",
+        locked.code,
+        key_id,
+        now.isoformat(),
+        cause,
+        f"; {current.key_id} retired" if current is not None else "",
+    )
+    return record
+
+
+def csd_key_check(*, csd: CSD, public_key: str) -> None:
+    """Whether ``public_key`` may be put in force for ``csd`` (``csd_key_change``): a ValidationError on
+    ``signing_public_key`` says why not, for a form to show before anything is saved."""
+    try:
+        validate_ed25519_public_key(public_key)
+    except ValidationError as exc:
+        raise ValidationError({"signing_public_key": exc.messages}) from None
+    key_id = key_id_for(base64.b64decode(public_key))
+    if csd.pk and CSDKey.objects.filter(csd=csd, key_id=key_id, retired_at__isnull=False).exists():
+        raise ValidationError(
+            {
+                "signing_public_key": f"{csd.code} had key {key_id} before and retired it; a retired key is "
+                "never put back in force: give the CSD a new key"
+            }
+        )
 
 
 def participant_token_issue(*, participant: Participant, label: str = "") -> str:

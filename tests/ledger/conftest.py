@@ -10,6 +10,7 @@ from csd_adapters.inprocess import LedgerAdapter
 from csd_adapters.reference_csd.ledger import Ledger
 from hub.ledger import services
 from hub.ledger.services import EntryDraft
+from hub.registry.services import csd_key_change
 
 from ..hub.registry.factories import two_linked_csds
 
@@ -59,8 +60,7 @@ def reference_csds(tmp_path):
     adapters = {}
     for row in (nsd, strate):
         ledger = Ledger(f"sqlite:///{tmp_path / row.code}.sqlite3")
-        row.signing_public_key = base64.b64encode(ledger.public_key).decode()
-        row.save(update_fields=["signing_public_key"])
+        csd_key_change(csd=row, public_key=base64.b64encode(ledger.public_key).decode(), cause="test")
         adapters[row.code] = LedgerAdapter(ledger=ledger, csd=row.code)
     return adapters
 

@@ -20,6 +20,7 @@ from hub.ledger.errors import (
     EndorserUnavailable,
 )
 from hub.ledger.models import Alarm, Block, Endorsement
+from hub.registry.services import csd_key_change
 
 from ..conftest import REPO_ROOT, free_port
 from ..hub.registry.factories import two_linked_csds
@@ -218,8 +219,7 @@ def test_a_csd_that_endorsed_other_blocks_at_the_hubs_heights_is_an_error_and_an
 def test_a_csd_the_hub_cannot_reach_as_configured_holds_up_its_own_blocks_and_the_round_goes_on(caplog):
     # NSD's key is in the registry but not where to reach it (no base_url); GHOST is in no registry at all
     nsd, _strate, _link = two_linked_csds()
-    nsd.signing_public_key = keys.Signer.generate().public_key
-    nsd.save(update_fields=["signing_public_key"])
+    csd_key_change(csd=nsd, public_key=keys.Signer.generate().public_key, cause="test")
     for n, csds in enumerate((["NSD", "STRATE"], ["NSD"], ["STRATE"])):
         services.entry_append(kind="COMMIT", reference=f"T-{n}", csds=csds, record={"q": "1"})
         services.blocks_seal_pending()

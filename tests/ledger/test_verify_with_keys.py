@@ -12,6 +12,7 @@ from csd_adapters.reference_csd.ledger import Ledger
 from hub.ledger import keys, selectors, services
 from hub.ledger.endorsers import AdapterEndorser
 from hub.registry.models import CSD
+from hub.registry.services import csd_key_change
 
 from .conftest import seal_one
 from .test_tampering import triggers_off
@@ -60,8 +61,10 @@ def test_endorsements_forged_with_keys_put_in_the_registry_pass_on_the_registry_
     with triggers_off() as sql:
         sql.execute("DELETE FROM ledger_endorsement")
     for code, adapter in forged.items():
-        CSD.objects.filter(code=code).update(
-            signing_public_key=base64.b64encode(adapter.ledger.public_key).decode()
+        csd_key_change(
+            csd=CSD.objects.get(code=code),
+            public_key=base64.b64encode(adapter.ledger.public_key).decode(),
+            cause="the forger, through the admin",
         )
     for block in selectors.blocks_missing_endorsements():
         services.block_endorse(block=block, endorser=AdapterEndorser(forged.__getitem__))

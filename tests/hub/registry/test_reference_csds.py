@@ -24,7 +24,7 @@ from csd_adapters.reference_csd.ledger import Ledger
 from hub.ledger import services, verifier
 from hub.registry.adapters import csd_adapter, csd_profile
 from hub.registry.demo import OPENING, demo_isin, demo_participant_bic, demo_seed
-from hub.registry.models import CSD, Holding, SecuritiesAccount
+from hub.registry.models import CSD, CSDKey, Holding, SecuritiesAccount
 from hub.registry.reference_csds import DEFAULT_PORTS, reference_csd_database, reference_csd_seed_path
 
 from ...conftest import free_port, running
@@ -211,6 +211,21 @@ def export_on_free_ports(directory) -> str:
     """The export, with every reference CSD on a port nothing listens on (none of them is running)."""
     ports = [f"{code}={free_port()}" for code in DEFAULT_PORTS]
     return export(directory, *[arg for port in ports for arg in ("--port", port)])
+
+
+def test_a_reference_csd_with_a_new_key_gets_it_through_its_key_history_and_keeps_the_old_one(tmp_path):
+    demo_seed()
+    export(tmp_path)
+    old = CSD.objects.get(code="NSD").signing_public_key
+    for part in tmp_path.glob("nsd.sqlite3*"):  # its database lost: it makes a new key at its next start
+        part.unlink()
+    assert "NSD: http://127.0.0.1:9101, seed" in export(tmp_path)
+    nsd = CSD.objects.get(code="NSD")
+    assert nsd.signing_public_key != old
+    history = list(CSDKey.objects.filter(csd=nsd).order_by("in_force_from"))
+    assert [k.public_key for k in history] == [old, nsd.signing_public_key]
+    assert history[0].retired_at == history[1].in_force_from
+    assert history[1].cause == "manage.py reference_csds export: the reference CSD's key"
 
 
 def test_export_starts_afresh_a_reference_csd_that_outlived_the_hubs_database_and_keeps_its_key(tmp_path):
