@@ -10,6 +10,14 @@ the ratios within pairs (head over baseline: above 1 for ``settled_per_second`` 
 ``cpu_ms_total`` is cheaper). The baseline is checked out with ``git worktree`` in a temporary folder and
 run with this checkout's interpreter and environment (the same database, broker and settings), then
 removed. Each side runs its own revision's bench script, trade plan included.
+
+The drift is large (a quarter between runs minutes apart) and need not be fair to both sides: the head ran
+in the slower moment in most pairs of some sessions. ``hub_cpu_over_reference_csd_cpu`` corrects for it:
+the reference CSDs run the same code on both sides and get the same messages for the same trade plan, so
+their CPU per transfer measures the machine's moment, and within a pair the head's hub CPU (all but the
+reference CSDs) over the baseline's, divided by the same ratio for the reference CSDs, is the change's own
+effect (below 1 is cheaper). It holds only while the change leaves the reference CSDs and what the hub
+sends them alone.
 """
 
 from __future__ import annotations
@@ -70,6 +78,15 @@ def bench_once(tree: Path, count: int) -> dict:
     }
 
 
+def drift_corrected(baseline: dict, head: dict) -> float:
+    """The head's hub CPU per transfer over the baseline's, in the reference CSDs' CPU as the unit of the
+    machine's speed at each run."""
+    hub = (head["cpu_ms_total"] - head["cpu_ms_reference_csd"]) / (
+        baseline["cpu_ms_total"] - baseline["cpu_ms_reference_csd"]
+    )
+    return hub / (head["cpu_ms_reference_csd"] / baseline["cpu_ms_reference_csd"])
+
+
 def medians(runs: list[dict]) -> dict:
     return {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
 
@@ -109,6 +126,10 @@ def main() -> None:
         )
         for key in ("settled_per_second", "cpu_ms_total", "p50_ms")
     }
+    ratios["hub_cpu_over_reference_csd_cpu"] = round(
+        statistics.median(drift_corrected(b, h) for b, h in zip(runs["baseline"], runs["head"], strict=True)),
+        3,
+    )
     print(
         json.dumps(
             {
