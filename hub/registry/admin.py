@@ -120,6 +120,10 @@ class CSDLinkAdmin(admin.ModelAdmin):
     list_display = ["investor_csd", "issuer_csd", "is_active"]
     list_filter = ["issuer_csd", "investor_csd", "is_active"]
 
+    def get_changeform_initial_data(self, request) -> dict:
+        # a new link has no accounts yet, so it cannot be saved active: the form starts with it inactive
+        return {"is_active": False, **super().get_changeform_initial_data(request)}
+
 
 class ParticipantForm(forms.ModelForm):
     """The webhook secret is written here, never shown: blank keeps the one there is."""

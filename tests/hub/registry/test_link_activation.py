@@ -231,6 +231,15 @@ def test_the_admin_says_why_a_link_without_its_accounts_cannot_be_active(client)
     assert client.post("/admin/registry/csdlink/add/", form).status_code == 302
 
 
+@pytest.mark.django_db
+def test_the_admin_offers_a_new_link_inactive(client):
+    client.force_login(get_user_model().objects.create_superuser("root", password="x"))
+    page = client.get("/admin/registry/csdlink/add/")
+    assert page.status_code == 200
+    field = page.context["adminform"].form["is_active"]
+    assert field.value() is False and "checked" not in str(field)
+
+
 # --- The migration that adds the check, over links written before it -------------------------------------
 
 
