@@ -51,7 +51,7 @@ class ParticipantView(APIView):
     authentication_classes = [ParticipantTokenAuthentication]
     permission_classes = [IsParticipant]
     # after authentication and permissions (DRF's order), so budgets are the participant's own
-    throttle_classes = [ratelimit.ParticipantRateLimit]
+    throttle_classes = [ratelimit.CallerRateLimit]
     parser_classes = [RawBody]
 
     def throttled(self, request: Request, wait: float | None) -> None:

@@ -1,5 +1,5 @@
-"""Per-participant rate limits of the participant API, so that one participant's runaway client cannot take
-the web workers from every other participant and from the operators.
+"""Per-caller rate limits of the participant API and the CSD ledger API, so that one caller's runaway client
+cannot take the web workers from every other caller and from the operators.
 
 Each authenticated participant has two budgets of requests per fixed window of
 ``API_RATE_LIMIT_WINDOW_SECONDS``: one for writes (``API_RATE_LIMIT_WRITES``: sending messages, singly or in a
@@ -8,6 +8,8 @@ client polling its outbox in a tight loop does not stop its own instructions, no
 request over its budget is answered ``429`` with ``Retry-After`` (the seconds left in the window) and the
 API's JSON error body, before its body is read: it is neither kept nor answered with a status message.
 ISO 20022 has no reason code for throttling, so the refusal is an HTTP one and no sese.024 / MT548 is made.
+A CSD calling the CSD ledger API (reads only) has the same budgets, counted under its code apart from every
+participant's.
 
 Counts live where every web process sees them and are incremented atomically (one request, one count,
 however many arrive at once): in Redis (``INCR`` and ``EXPIRE`` in one ``MULTI``), or on the embedded
@@ -147,8 +149,8 @@ class Limiter:
                 self._resting_until = time.monotonic() + STORE_RETRY_SECONDS
             if first:
                 logger.warning(
-                    "participant API rate limits are off for %ss: the %s did not answer (%s); requests pass "
-                    "uncounted meanwhile",
+                    "API rate limits are off for %ss: the %s did not answer (%s); "
+                    "requests pass uncounted meanwhile",
                     STORE_RETRY_SECONDS,
                     self.counter.where,
                     exc,
@@ -182,13 +184,13 @@ def refusal(request) -> str:
     """What a 429 says: whose budget, which one, and how large it is."""
     budget, limit = budget_of(request)
     return (
-        f"{request.user.participant.bic} is over its {budget} budget of {limit} requests per "
+        f"{request.user.pk} is over its {budget} budget of {limit} requests per "
         f"{settings.API_RATE_LIMIT_WINDOW_SECONDS} seconds."
     )
 
 
-class ParticipantRateLimit(BaseThrottle):
-    """DRF's throttle hook, keyed by the authenticated participant (never by address: participants reach
+class CallerRateLimit(BaseThrottle):
+    """DRF's throttle hook, keyed by the authenticated participant or CSD (never by address: callers reach
     the hub through shared gateways, and one address may carry many of them)."""
 
     def allow_request(self, request, view) -> bool:
@@ -197,15 +199,15 @@ class ParticipantRateLimit(BaseThrottle):
         now = clock()
         window = math.floor(now / self.window_seconds)
         self.wait_seconds = (window + 1) * self.window_seconds - now
-        bic = request.user.participant.bic
-        key = f"{settings.API_RATE_LIMIT_NAMESPACE}:api-rate:{self.budget}:{bic}"
+        who = request.user.pk  # a participant's BIC, a CSD's code
+        key = f"{settings.API_RATE_LIMIT_NAMESPACE}:api-rate:{self.budget}:{request.user.rate_key}"
         count = limiter().hit(key, window=window, ttl=self.window_seconds + 1)
         if count is None or count <= self.limit:
             return True
         if count == self.limit + 1:  # once per window, not once per refused request
             logger.warning(
                 "%s is over its %s budget of %s requests per %ss: refused with 429 for the next %ss",
-                bic,
+                who,
                 self.budget,
                 self.limit,
                 self.window_seconds,

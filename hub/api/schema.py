@@ -1,6 +1,6 @@
-"""The OpenAPI description of what the participant API answers besides its main answer: the JSON errors
-every call may give, and the headers of a message's answer. The README's table of statuses lists the same
-(``tests/hub/api/test_access.py`` holds the two together)."""
+"""The OpenAPI description of what the participant API and the CSD ledger API answer besides their main
+answer: the JSON errors every call may give, and the headers of a message's answer. The README's table of
+statuses lists the same (``tests/hub/api/test_access.py`` holds the two together)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
@@ -16,6 +16,13 @@ LENGTH_REQUIRED = OpenApiResponse(
 )
 NOT_FOUND = OpenApiResponse(PROBLEM, description="no such instruction of the caller's")
 NO_SUCH_ACCOUNT = OpenApiResponse(PROBLEM, description="no such account of the caller's")
+NO_SUCH_ENTRY = OpenApiResponse(
+    PROBLEM, description="no such ledger entry that involves the caller (another CSD's is not disclosed)"
+)
+NOT_SEALED = OpenApiResponse(
+    PROBLEM,
+    description="the entry is not sealed in a block yet: its proof exists once it is; ask again later",
+)
 BAD_PARAMETER = OpenApiResponse(
     OpenApiTypes.OBJECT, description="a bad parameter: its name, with what is wrong with it"
 )
@@ -24,8 +31,9 @@ BAD_PARAMETER = OpenApiResponse(
 RATE_LIMITED = OpenApiResponse(
     PROBLEM,
     description="the caller is over its budget of writes (messages sent) or of reads (outbox, instructions, "
-    "accounts) for the current window (API_RATE_LIMIT_*): the request is not read, kept nor answered with a "
-    "status message (ISO 20022 has no reason code for throttling); send it again after Retry-After seconds",
+    "accounts; a CSD's ledger entries, proofs and blocks) for the current window (API_RATE_LIMIT_*): the "
+    "request is not read, kept nor answered with a status message (ISO 20022 has no reason code for "
+    "throttling); send it again after Retry-After seconds",
 )
 RETRY_AFTER = OpenApiParameter(
     "Retry-After",

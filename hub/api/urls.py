@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hub.api import health, messages, participants
+from hub.api import csds, health, messages, participants
 
 urlpatterns = [
     path("health/", health.HealthView.as_view(), name="health"),
@@ -15,4 +15,7 @@ urlpatterns = [
         participants.HoldingListView.as_view(),
         name="account-holdings",
     ),
+    path("api/v1/ledger/entries/", csds.EntryListView.as_view(), name="ledger-entries"),
+    path("api/v1/ledger/entries/<int:pk>/proof/", csds.EntryProofView.as_view(), name="ledger-entry-proof"),
+    path("api/v1/ledger/blocks/", csds.BlockListView.as_view(), name="ledger-blocks"),
 ]

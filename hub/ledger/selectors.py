@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Length, Replace
 
 from hub.ledger import verifier
@@ -167,6 +167,41 @@ def alarms_open() -> list[Alarm]:
 
 def blocks_not_anchored() -> list[Block]:
     return list(Block.objects.filter(evm_anchor__isnull=True).order_by("height"))
+
+
+def entries_involving(csd_code: str) -> QuerySet[Entry]:
+    """The entries whose CSDs include ``csd_code``, sealed or not, and no other: what a CSD may read of the
+    ledger's entries (``csds`` holds the codes sorted and comma-separated; a code holds no comma)."""
+    return Entry.objects.filter(
+        Q(csds=csd_code)
+        | Q(csds__startswith=f"{csd_code},")
+        | Q(csds__endswith=f",{csd_code}")
+        | Q(csds__contains=f",{csd_code},")
+    )
+
+
+def block_headers(*, after: int | None = None, limit: int) -> list[dict]:
+    """Up to ``limit`` blocks above height ``after``, in height order, as a CSD checks the chain without its
+    entries: each header's fields (``block_header``, the bytes the hub and the CSDs sign), its hash, the
+    hub's signature, and the endorsements (CSD, key id, signature, when the hub stored it)."""
+    blocks = Block.objects.order_by("height")
+    if after is not None:
+        blocks = blocks.filter(height__gt=after)
+    blocks = list(blocks[:limit])
+    endorsements: dict[int, list[dict]] = {block.id: [] for block in blocks}
+    rows = Endorsement.objects.filter(block_id__in=endorsements).order_by("block_id", "csd")
+    for row in rows.values("block_id", "csd", "key_id", "signature", "endorsed_at"):
+        row["endorsed_at"] = verifier.time_text(row["endorsed_at"])
+        endorsements[row.pop("block_id")].append(row)
+    return [
+        {
+            **block_header(block),
+            "block_hash": block.block_hash,
+            "hub_signature": block.hub_signature,
+            "endorsements": endorsements[block.id],
+        }
+        for block in blocks
+    ]
 
 
 def entry_proof(*, entry_id: int) -> dict:

@@ -3,7 +3,16 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from hub.readonly import ReadOnlyAdmin
-from hub.registry.models import CSD, CSDKey, CSDLink, Holding, Participant, SecuritiesAccount, Security
+from hub.registry.models import (
+    CSD,
+    CSDKey,
+    CSDLink,
+    CSDToken,
+    Holding,
+    Participant,
+    SecuritiesAccount,
+    Security,
+)
 from hub.registry.selectors import accounts_of_active_links
 from hub.registry.services import csd_key_change, csd_key_check, csd_link_accounts_lock
 
@@ -98,6 +107,18 @@ class CSDKeyAdmin(ReadOnlyAdmin):
     list_filter = ["csd"]
     search_fields = ["csd__code", "key_id"]
     list_select_related = ["csd"]
+
+
+@admin.register(CSDToken)
+class CSDTokenAdmin(ReadOnlyAdmin):
+    """The CSDs' keys of the CSD ledger API, live and revoked: issued and revoked only by ``issue_csd_token``
+    and ``revoke_csd_token`` (the key itself is never stored, so there is nothing here to copy)."""
+
+    list_display = ["csd", "key_prefix", "label", "created_at", "revoked_at"]
+    list_filter = ["csd"]
+    search_fields = ["csd__code", "key_prefix", "label"]
+    list_select_related = ["csd"]
+    fields = list_display
 
 
 class CSDLinkForm(forms.ModelForm):

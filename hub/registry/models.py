@@ -283,6 +283,26 @@ class ParticipantToken(models.Model):
         return f"{self.participant_id and self.participant} {self.key_prefix}…"
 
 
+class CSDToken(models.Model):
+    """An API credential of a CSD for the CSD ledger API (``/api/v1/ledger/``), kept apart from participants'
+    tokens: its keys start ``csd_`` (participants' ``hub_``), and each API takes its own kind only. Only a
+    SHA-256 hash of the key is stored; the key is shown once."""
+
+    csd = models.ForeignKey(CSD, on_delete=models.CASCADE, related_name="tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=12, help_text="First characters of the key, to tell keys apart")
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "CSD token"
+        ordering = ["csd", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.csd_id and self.csd} {self.key_prefix}…"
+
+
 class Security(models.Model):
     Denomination = Denomination
 

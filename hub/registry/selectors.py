@@ -10,8 +10,10 @@ from django.db.models import F, Prefetch, QuerySet, Sum
 
 from hub.registry.models import (
     CONTRA_KINDS,
+    CSD,
     PARTICIPANT_KINDS,
     AccountKind,
+    CSDToken,
     Holding,
     Participant,
     ParticipantToken,
@@ -126,6 +128,21 @@ def participant_for_token(key: str) -> Participant | None:
         .first()
     )
     return token.participant if token else None
+
+
+def csd_by_code(code: str) -> CSD | None:
+    """The CSD a code names, in either case, or None."""
+    return CSD.objects.filter(code=code.upper()).first()
+
+
+def csd_for_token(key: str) -> CSD | None:
+    """The CSD a live key of the CSD ledger API belongs to, or None for an unknown or revoked key."""
+    token = (
+        CSDToken.objects.select_related("csd")
+        .filter(key_hash=token_hash(key), revoked_at__isnull=True)
+        .first()
+    )
+    return token.csd if token else None
 
 
 def accounts_of(participant: Participant, *, holdings_each: int):

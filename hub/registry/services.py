@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from hub.clock import database_now
 from hub.ledger.verifier import key_id_for
-from hub.registry.models import CSD, CSDKey, CSDLink, Participant, ParticipantToken, SecuritiesAccount
+from hub.registry.models import (
+    CSD,
+    CSDKey,
+    CSDLink,
+    CSDToken,
+    Participant,
+    ParticipantToken,
+    SecuritiesAccount,
+)
 from hub.registry.validators import validate_ed25519_public_key
 
 log = logging.getLogger(__name__)
@@ -113,9 +121,14 @@ def csd_key_check(*, csd: CSD, public_key: str) -> None:
         )
 
 
+# what each kind of key starts with: an API taking one kind refuses the other by its prefix alone
+PARTICIPANT_KEY_PREFIX = "hub_"
+CSD_KEY_PREFIX = "csd_"
+
+
 def participant_token_issue(*, participant: Participant, label: str = "") -> str:
     """A new API key for ``participant``; returns the key itself, which is not stored and never shown again."""
-    key = f"hub_{secrets.token_urlsafe(32)}"
+    key = f"{PARTICIPANT_KEY_PREFIX}{secrets.token_urlsafe(32)}"
     ParticipantToken.objects.create(
         participant=participant, key_hash=token_hash(key), key_prefix=key[:12], label=label
     )
@@ -134,6 +147,27 @@ def participant_tokens_revoke(*, participant: Participant, key_prefix: str | Non
         live = live.filter(key_prefix=key_prefix[:12])
     revoked = list(live.order_by("created_at").values_list("pk", "key_prefix"))
     ParticipantToken.objects.filter(pk__in=[pk for pk, _ in revoked], revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    return [prefix for _, prefix in revoked]
+
+
+def csd_token_issue(*, csd: CSD, label: str = "") -> str:
+    """A new key of the CSD ledger API for ``csd``; returns the key itself, which is not stored and never
+    shown again."""
+    key = f"{CSD_KEY_PREFIX}{secrets.token_urlsafe(32)}"
+    CSDToken.objects.create(csd=csd, key_hash=token_hash(key), key_prefix=key[:12], label=label)
+    return key
+
+
+def csd_token_revoke(*, csd: CSD, key_prefix: str | None = None) -> list[str]:
+    """Revoke the CSD's live tokens, every one or the one whose key starts with ``key_prefix`` (a token's
+    ``key_prefix``, as ``issue_csd_token`` printed it, or longer); returns the prefixes revoked."""
+    live = CSDToken.objects.filter(csd=csd, revoked_at__isnull=True)
+    if key_prefix is not None:
+        live = live.filter(key_prefix=key_prefix[:12])
+    revoked = list(live.order_by("created_at").values_list("pk", "key_prefix"))
+    CSDToken.objects.filter(pk__in=[pk for pk, _ in revoked], revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     return [prefix for _, prefix in revoked]

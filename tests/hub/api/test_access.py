@@ -149,7 +149,8 @@ def test_the_openapi_schema_documents_the_message_api(client, demo):
 
 
 def readme_statuses() -> dict[str, set[str]]:
-    """The README's table of what each call of the participant API answers: operation id -> statuses."""
+    """The README's table of what each call of the participant API and the CSD ledger API answers: operation
+    id -> statuses."""
     text = (REPO_ROOT / "README.md").read_text()
     table = text[text.index("| operation | call | HTTP statuses |") :].split("\n\n", 1)[0]
     rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
@@ -167,13 +168,20 @@ def test_the_openapi_schema_declares_every_status_the_readme_lists_and_no_other(
     }
     documented = readme_statuses()
     assert {operation: declared[operation] for operation in documented} == documented
-    participant_api = {
+    prefixes = (
+        "/api/v1/messages/",
+        "/api/v1/instructions/",
+        "/api/v1/accounts/",
+        "/api/v1/ledger/",
+        "/health/",
+    )
+    participant_and_csd_api = {
         operation
         for path, methods in schema["paths"].items()
-        if path.startswith(("/api/v1/messages/", "/api/v1/instructions/", "/api/v1/accounts/", "/health/"))
+        if path.startswith(prefixes)
         for operation in (methods[method]["operationId"] for method in methods)
     }
-    assert participant_api == set(documented)
+    assert participant_and_csd_api == set(documented)
 
 
 def test_the_openapi_schema_declares_the_answer_headers_of_a_message(demo):

@@ -115,8 +115,8 @@ def test_a_failed_store_lets_requests_pass_warns_once_and_is_left_alone_for_a_wh
     assert (
         warnings
         == [
-            "participant API rate limits are off for 5s: the test store did not answer (connection refused); "
-            "requests pass uncounted meanwhile"
+            "API rate limits are off for 5s: the test store did not answer "
+            "(connection refused); requests pass uncounted meanwhile"
         ]
         * 2
     )
