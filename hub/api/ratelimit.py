@@ -82,9 +82,10 @@ class SqliteCounter:
     """Counts in a SQLite file, one row per participant and budget holding its current window and count.
     For the embedded default (``make run``), whose web processes share a machine but no server."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timeout: float = STORE_TIMEOUT_SECONDS) -> None:
         self.path = path
         self.where = f"SQLite file {path}"
+        self.timeout = timeout  # how long a count waits for the file's write lock
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
@@ -93,7 +94,7 @@ class SqliteCounter:
         connection = getattr(self._local, "connection", None)
         if connection is None or self._local.pid != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=STORE_TIMEOUT_SECONDS, isolation_level=None)
+            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             # counts of a few seconds are not worth a disk flush per request; the write-ahead log lets
             # counting go on while another process reads
             connection.execute("PRAGMA journal_mode=WAL")
