@@ -142,14 +142,7 @@ def participant_token_revoke(*, token: ParticipantToken) -> None:
 def participant_tokens_revoke(*, participant: Participant, key_prefix: str | None = None) -> list[str]:
     """Revoke the participant's live tokens, every one or the one whose key starts with ``key_prefix``
     (a token's ``key_prefix``, as ``issue_token`` printed it or longer); returns the prefixes revoked."""
-    live = ParticipantToken.objects.filter(participant=participant, revoked_at__isnull=True)
-    if key_prefix is not None:
-        live = live.filter(key_prefix=key_prefix[:12])
-    revoked = list(live.order_by("created_at").values_list("pk", "key_prefix"))
-    ParticipantToken.objects.filter(pk__in=[pk for pk, _ in revoked], revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    return [prefix for _, prefix in revoked]
+    return _tokens_revoke(ParticipantToken.objects.filter(participant=participant), key_prefix=key_prefix)
 
 
 def csd_token_issue(*, csd: CSD, label: str = "") -> str:
@@ -163,11 +156,17 @@ def csd_token_issue(*, csd: CSD, label: str = "") -> str:
 def csd_token_revoke(*, csd: CSD, key_prefix: str | None = None) -> list[str]:
     """Revoke the CSD's live tokens, every one or the one whose key starts with ``key_prefix`` (a token's
     ``key_prefix``, as ``issue_csd_token`` printed it, or longer); returns the prefixes revoked."""
-    live = CSDToken.objects.filter(csd=csd, revoked_at__isnull=True)
+    return _tokens_revoke(CSDToken.objects.filter(csd=csd), key_prefix=key_prefix)
+
+
+def _tokens_revoke(tokens: models.QuerySet, *, key_prefix: str | None) -> list[str]:
+    """Revoke the live ones of ``tokens`` (one owner's API keys, of either kind), or the one among them whose
+    key starts with ``key_prefix``; returns the prefixes revoked, oldest first."""
+    live = tokens.filter(revoked_at__isnull=True)
     if key_prefix is not None:
         live = live.filter(key_prefix=key_prefix[:12])
     revoked = list(live.order_by("created_at").values_list("pk", "key_prefix"))
-    CSDToken.objects.filter(pk__in=[pk for pk, _ in revoked], revoked_at__isnull=True).update(
+    tokens.model.objects.filter(pk__in=[pk for pk, _ in revoked], revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     return [prefix for _, prefix in revoked]
