@@ -19,9 +19,8 @@ from rest_framework.views import APIView
 
 from hub.api import ratelimit, schema
 from hub.api.auth import CSDTokenAuthentication, IsCSD, calling_csd
-from hub.ledger import verifier
 from hub.ledger.errors import EntryNotSealed
-from hub.ledger.selectors import block_headers, entries_involving, entry_proof
+from hub.ledger.selectors import block_headers, entries_involving, entries_page, entry_proof
 
 PAGE_MAX = 500
 
@@ -111,16 +110,7 @@ class EntryListView(CSDView):
         rows = entries_involving(calling_csd(request).code).order_by("pk")
         if "after" in filters.validated_data:
             rows = rows.filter(pk__gt=filters.validated_data["after"])
-        fields = ("id", "kind", "reference", "csds", "record_hash", "appended_at", "block__height")
-        page = [
-            {
-                **row,
-                "csds": row["csds"].split(",") if row["csds"] else [],
-                "appended_at": verifier.time_text(row["appended_at"]),
-                "block_height": row.pop("block__height"),
-            }
-            for row in rows.values(*fields)[: filters.validated_data["limit"]]
-        ]
+        page = entries_page(rows, limit=filters.validated_data["limit"])
         return Response(EntryOut(page, many=True).data)
 
 

@@ -188,20 +188,34 @@ def block_headers(*, after: int | None = None, limit: int) -> list[dict]:
     if after is not None:
         blocks = blocks.filter(height__gt=after)
     blocks = list(blocks[:limit])
-    endorsements: dict[int, list[dict]] = {block.id: [] for block in blocks}
-    rows = Endorsement.objects.filter(block_id__in=endorsements).order_by("block_id", "csd")
-    for row in rows.values("block_id", "csd", "key_id", "signature", "endorsed_at"):
-        row["endorsed_at"] = verifier.time_text(row["endorsed_at"])
-        endorsements[row.pop("block_id")].append(row)
+    endorsements = endorsements_by_block(
+        Endorsement.objects.filter(block_id__in=[block.id for block in blocks]).order_by("block_id", "csd")
+    )
     return [
         {
             **block_header(block),
             "block_hash": block.block_hash,
             "hub_signature": block.hub_signature,
-            "endorsements": endorsements[block.id],
+            "endorsements": endorsements.get(block.id, []),
         }
         for block in blocks
     ]
+
+
+def endorsements_by_block(endorsements: QuerySet[Endorsement]) -> dict[int, list[dict]]:
+    """Endorsements as the verifier reads them (CSD, key id, signature, when the hub stored them), by block id."""
+    found: dict[int, list[dict]] = {}
+    for row in endorsements.values("block_id", "csd", "key_id", "signature", "endorsed_at").iterator():
+        row["endorsed_at"] = verifier.time_text(row["endorsed_at"])
+        found.setdefault(row.pop("block_id"), []).append(row)
+    return found
+
+
+def entries_page(entries: QuerySet[Entry], *, limit: int) -> list[dict]:
+    """Up to ``limit`` of ``entries`` as their leaves commit to them, each with its block's height (None
+    while unsealed)."""
+    rows = entries.values(*ENTRY_FIELDS, "block__height")[:limit]
+    return [entry_as_leaf_fields(row) | {"block_height": row["block__height"]} for row in rows]
 
 
 def entry_proof(*, entry_id: int) -> dict:
@@ -266,10 +280,7 @@ class ChainReport:
 
 def chain_blocks() -> Iterator[verifier.ChainBlock]:
     """Every block as stored, in height order, with its entries (id order) and endorsements."""
-    endorsements: dict[int, list[dict]] = {}
-    for row in Endorsement.objects.values("block_id", "csd", "key_id", "signature", "endorsed_at").iterator():
-        row["endorsed_at"] = verifier.time_text(row["endorsed_at"])
-        endorsements.setdefault(row.pop("block_id"), []).append(row)
+    endorsements = endorsements_by_block(Endorsement.objects.all())
     for block in Block.objects.order_by("height").iterator(chunk_size=200):
         rows = list(Entry.objects.filter(block=block).order_by("id").values(*ENTRY_FIELDS, "record"))
         yield verifier.ChainBlock(

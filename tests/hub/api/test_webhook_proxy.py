@@ -61,15 +61,12 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
         def pump(source: socket.socket, sink: socket.socket) -> None:
-            try:
+            with contextlib.suppress(OSError):  # either end hanging up ends the tunnel
                 while data := source.recv(65536):
                     sink.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for end in (source, sink):
-                    with contextlib.suppress(OSError):
-                        end.shutdown(socket.SHUT_RDWR)
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
 
         back = threading.Thread(target=pump, args=(upstream, self.connection), daemon=True)
         back.start()
