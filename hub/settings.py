@@ -333,6 +333,11 @@ SETTLEMENT_RETRY_CAP_SECONDS = envint("SETTLEMENT_RETRY_CAP_SECONDS", 120, minim
 # transactions never sent, say) is no CSD that is simply down: the leg shows it and it is logged at ERROR
 SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS = envint("SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS", 5, minimum=1)
 SETTLEMENT_LACK_RECYCLE_SECONDS = envint("SETTLEMENT_LACK_RECYCLE_SECONDS", 30, minimum=1)
+# /health/ reports a transfer held this long past the anchor (PREPARED, COMMITTING) or while releasing its
+# legs (ABORTING), each over within seconds when its CSDs answer, and a transfer left due this long with no
+# run taking it (no worker, no beat, a backlog): both wait on an operator (manage.py settlement_stuck)
+SETTLEMENT_STUCK_ALERT_SECONDS = envint("SETTLEMENT_STUCK_ALERT_SECONDS", 600, minimum=1)
+SETTLEMENT_OVERDUE_ALERT_SECONDS = envint("SETTLEMENT_OVERDUE_ALERT_SECONDS", 300, minimum=1)
 # a transfer whose commit decision awaits its block is released by the ledger task; this is the safety net
 SETTLEMENT_LEDGER_RECHECK_SECONDS = envint("SETTLEMENT_LEDGER_RECHECK_SECONDS", 10, minimum=1)
 # commit decisions gathered this long into one block before sealing and endorsement are asked for (200 ms

@@ -27,14 +27,15 @@ _health = inline_serializer(
         "broker": _component,
         "worker": _component,
         "ledger": _component,
+        "settlement": _component,
     },
 )
 
 
 class HealthView(APIView):
-    """Database, broker and worker status, and the shared ledger's alarms: 200 when all are up and the
-    ledger has none, 503 otherwise. Open to monitoring, no login; a staff user signed in to the back office
-    is also told the errors' own words."""
+    """Database, broker and worker status, the shared ledger's alarms and settlement's stuck or overdue
+    transfers: 200 when all are up and there are none of either, 503 otherwise. Open to monitoring, no
+    login; a staff user signed in to the back office is also told the errors' own words."""
 
     permission_classes = [AllowAny]
     authentication_classes = [SessionAuthentication]
@@ -42,15 +43,21 @@ class HealthView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "worker", bool, description="false: skip the worker probe and the ledger's alarms (liveness)"
+                "worker",
+                bool,
+                description="false: skip the worker probe, the ledger's alarms and stuck transfers (liveness)",
             )
         ],
         responses={
             200: OpenApiResponse(
-                _health, description="the database, the broker and a worker are up; no ledger alarm"
+                _health,
+                description="the database, the broker and a worker are up; no ledger alarm, no transfer stuck "
+                "or overdue",
             ),
             503: OpenApiResponse(
-                _health, description="one of them is down, or the ledger has an alarm: its 'ok' is false"
+                _health,
+                description="one of them is down, the ledger has an alarm, or a transfer is stuck or overdue: "
+                "its 'ok' is false",
             ),
         },
     )

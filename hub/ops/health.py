@@ -1,6 +1,8 @@
-"""Health of the hub's moving parts: the database, the Celery broker, at least one worker, and the shared
+"""Health of the hub's moving parts: the database, the Celery broker, at least one worker, the shared
 ledger's alarms (conditions the sealing task met that wait on an operator, such as a CSD that refuses the
-hub's blocks: transfers wait on them, though every process is up).
+hub's blocks: transfers wait on them, though every process is up), and settlement's stuck and overdue
+transfers (a CSD that refuses to post a leg after the anchor, answers that leave a leg's outcome unknown,
+transfers no run takes).
 
 The worker probe is a round trip through the broker that may wait ``HEALTH_WORKER_TIMEOUT_SECONDS`` for an
 answer: its result is kept for ``HEALTH_WORKER_CACHE_SECONDS``, and a process sends one probe at a time,
@@ -14,6 +16,7 @@ words (``detail``: addresses, user names, driver messages) for staff only.
 """
 
 import contextlib
+import datetime as dt
 import secrets
 import threading
 import time
@@ -22,11 +25,13 @@ from dataclasses import dataclass
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from hub.celery import app
 from hub.ledger.selectors import alarms_open
 from hub.ops.tasks import ping
+from hub.settlement.selectors import transfers_overdue, transfers_stuck
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +55,13 @@ class HubHealth:
     broker: ComponentHealth
     worker: ComponentHealth
     ledger: ComponentHealth
+    settlement: ComponentHealth
 
     @property
     def ok(self) -> bool:
-        return self.database.ok and self.broker.ok and self.worker.ok and self.ledger.ok
+        return all(
+            part.ok for part in (self.database, self.broker, self.worker, self.ledger, self.settlement)
+        )
 
     def as_dict(self, *, full: bool = False) -> dict:
         """Every component's state; ``full`` adds the errors' own words (for staff)."""
@@ -63,6 +71,7 @@ class HubHealth:
             "broker": self.broker.as_dict(full=full),
             "worker": self.worker.as_dict(full=full),
             "ledger": self.ledger.as_dict(full=full),
+            "settlement": self.settlement.as_dict(full=full),
         }
 
 
@@ -110,6 +119,48 @@ def _ledger() -> tuple[bool, str, str]:
         return True, "no alarms", ""
     kinds = sorted({alarm.get_kind_display() for alarm in alarms})
     return False, "; ".join(alarm.message for alarm in alarms), "; ".join(kinds)
+
+
+SETTLEMENT_DETAIL_TRANSFERS = 5  # the longest held stuck transfers /health/ names; settlement_stuck lists all
+
+
+def _settlement() -> tuple[bool, str, str]:
+    """Transfers that wait on an operator (``transfers_stuck``) and transfers no run has taken for
+    ``SETTLEMENT_OVERDUE_ALERT_SECONDS`` (``transfers_overdue``)."""
+    now = timezone.now()
+    try:
+        stuck, held = transfers_stuck(
+            now=now,
+            older_than=dt.timedelta(seconds=settings.SETTLEMENT_STUCK_ALERT_SECONDS),
+            limit=SETTLEMENT_DETAIL_TRANSFERS,
+        )
+        overdue, oldest = transfers_overdue(
+            now=now, by=dt.timedelta(seconds=settings.SETTLEMENT_OVERDUE_ALERT_SECONDS)
+        )
+    except DatabaseError as exc:
+        return False, f"transfers not read: {exc}", "transfers not read"
+    if not stuck and not overdue:
+        return True, "no transfer stuck or overdue", ""
+    found, said = [], []
+    if stuck:
+        found.append(f"{stuck} transfer{'s' * (stuck != 1)} stuck")
+        said.append(
+            f"{found[-1]} (manage.py settlement_stuck lists them): "
+            + "; ".join(
+                f"transfer {item.transfer_id} {item.status}"
+                + (f" since {item.since.isoformat(timespec='seconds')}" if item.since else "")
+                + f": {item.explanation()}"
+                for item in held
+            )
+            + ("; ..." if stuck > len(held) else "")
+        )
+    if overdue:
+        found.append(f"{overdue} transfer{'s' * (overdue != 1)} overdue")
+        said.append(
+            f"{found[-1]}: due since {oldest.isoformat(timespec='seconds')} and no run has taken "
+            f"{'them' if overdue != 1 else 'it'} (are the workers and beat running, and keeping up?)"
+        )
+    return False, ". ".join(said), "; ".join(found)
 
 
 def _worker() -> tuple[bool, str, str]:
@@ -182,7 +233,8 @@ worker_probe = WorkerProbe()  # one per process
 
 def hub_health(*, include_worker: bool = True) -> HubHealth:
     """``include_worker=False`` is for liveness probes of the web process, which must not wait on workers
-    and must not fail over the ledger's alarms (restarting the web mends neither; a deployment that waits
+    and must not fail over the ledger's alarms or stuck transfers (restarting the web mends none of them; a
+    deployment that waits
     for the web to be up, as docker-compose's reference CSD setup does, would never go on)."""
     database = _timed(_database)
     broker = _timed(_broker)
@@ -193,9 +245,10 @@ def hub_health(*, include_worker: bool = True) -> HubHealth:
     else:
         worker = ComponentHealth(ok=True, detail="not probed", latency_ms=0.0)
     if not database.ok:
-        ledger = ComponentHealth(ok=False, detail="database unavailable", latency_ms=0.0)
+        ledger = settlement = ComponentHealth(ok=False, detail="database unavailable", latency_ms=0.0)
     elif include_worker:
         ledger = _timed(_ledger)
+        settlement = _timed(_settlement)
     else:
-        ledger = ComponentHealth(ok=True, detail="not checked", latency_ms=0.0)
-    return HubHealth(database=database, broker=broker, worker=worker, ledger=ledger)
+        ledger = settlement = ComponentHealth(ok=True, detail="not checked", latency_ms=0.0)
+    return HubHealth(database=database, broker=broker, worker=worker, ledger=ledger, settlement=settlement)

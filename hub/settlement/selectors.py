@@ -3,14 +3,15 @@ registry rows a batch of them points at."""
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Exists, F, Min, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from hub.messaging.models import InboundMessage
 from hub.registry.models import CSD, Participant, SecuritiesAccount, Security
-from hub.settlement.models import Instruction
-from hub.settlement.statuses import INSTRUCTION_OPEN, InstructionStatus
+from hub.settlement.models import Instruction, Leg, LegStatus, StatusEvent, Transfer
+from hub.settlement.statuses import INSTRUCTION_OPEN, TERMINAL_TRANSFER, InstructionStatus, TransferStatus
 from iso20022 import models as m
 from iso20022 import mx
 from iso20022.errors import Iso20022Error
@@ -151,3 +152,115 @@ _ISSUER_CSD = Security._meta.get_field("issuer_csd")
 _ACCOUNT_CSD = SecuritiesAccount._meta.get_field("csd")
 # what an instruction's notices, legs and ledger records read
 INSTRUCTION_REGISTRY = ("participant", "account", "security", "csd", "counterparty_csd")
+
+
+# --- transfers that wait on an operator ------------------------------------------------------------------
+
+# past the point of no return, or releasing what they reserved: each should be over within seconds, and no
+# market condition (a date, securities to come) holds them
+_MUST_FINISH = (TransferStatus.PREPARED, TransferStatus.COMMITTING, TransferStatus.ABORTING)
+# the steps that call the CSDs, where a CSD can give no usable answer for a leg (``OTHR`` on the leg)
+_CALLING = (TransferStatus.PREPARING, TransferStatus.COMMITTING, TransferStatus.ABORTING)
+# where each status takes its legs: a leg elsewhere is one the transfer still waits for
+_LEGS_DONE = {
+    TransferStatus.PREPARING: LegStatus.PREPARED,
+    TransferStatus.PREPARED: LegStatus.PREPARED,
+    TransferStatus.COMMITTING: LegStatus.COMMITTED,
+    TransferStatus.ABORTING: LegStatus.ABORTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StuckLeg:
+    csd: str
+    leg_id: str
+    status: str
+    reason_code: str  # the CSD's last refusal (REFE ...), OTHR for no usable answer, blank for none
+
+
+@dataclass(frozen=True, slots=True)
+class StuckTransfer:
+    """A transfer that waits on an operator: ``since`` it entered its status (None if its timeline has no
+    such event), and its legs not yet where the status takes them."""
+
+    transfer_id: int
+    status: str
+    since: dt.datetime | None
+    legs: tuple[StuckLeg, ...]
+
+    def explanation(self) -> str:
+        """What holds it, in words for operations."""
+        unknown = [leg for leg in self.legs if leg.reason_code == "OTHR"]
+        if unknown:
+            return "; ".join(
+                f"{leg.csd} gives no usable answer for leg {leg.leg_id} (OTHR: the request turned away whole, "
+                f"or the leg's outcome left unknown): see the log, and the leg at {leg.csd}"
+                for leg in unknown
+            )
+        refused = [leg for leg in self.legs if leg.reason_code]
+        if refused and self.status == TransferStatus.COMMITTING:
+            said = "; ".join(
+                f"{leg.csd} refuses to post leg {leg.leg_id} ({leg.reason_code})" for leg in refused
+            )
+            return f"{said}: its commit decision is anchored, so it can only go forward"
+        if refused and self.status == TransferStatus.ABORTING:
+            return "; ".join(
+                f"{leg.csd} refuses to release leg {leg.leg_id} ({leg.reason_code})" for leg in refused
+            )
+        if self.status == TransferStatus.PREPARED:
+            return "its commit decision waits for its block's endorsements (see the ledger's alarms)"
+        silent = sorted({leg.csd for leg in self.legs})
+        return (
+            f"no answer from {', '.join(silent)}" if silent else "every leg done, the transfer not moved on"
+        )
+
+
+def transfers_stuck(
+    *, now: dt.datetime, older_than: dt.timedelta, limit: int = 50
+) -> tuple[int, list[StuckTransfer]]:
+    """Transfers that wait on an operator: in PREPARED, COMMITTING or ABORTING for longer than
+    ``older_than`` (each should be over within seconds; a CSD down, refusing a posting after the anchor, or
+    not endorsing holds it), or with a leg a CSD gives no usable answer for (``OTHR``: a request it turned
+    away whole, or ``SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS`` answers in a row that leave the outcome
+    unknown), at once. A transfer waiting for its
+    settlement date or recycling for lack of securities is not stuck: the market holds it, not a fault.
+
+    Returns how many there are, and the ``limit`` longest held of them (``StuckTransfer``). Read through
+    the transfers' status index and each one's legs and timeline: the in-flight transfers, never the
+    table."""
+    entered = (
+        StatusEvent.objects.filter(transfer_id=OuterRef("pk"), to_status=OuterRef("status"))
+        .order_by("-at")
+        .values("at")[:1]
+    )
+    unknown = Leg.objects.filter(transfer_id=OuterRef("pk"), reason_code="OTHR")
+    stuck = (
+        Transfer.objects.filter(status__in=sorted({*_MUST_FINISH, *_CALLING}))
+        .annotate(since=Subquery(entered), unknown=Exists(unknown))
+        .filter(Q(status__in=_MUST_FINISH, since__lt=now - older_than) | Q(status__in=_CALLING, unknown=True))
+    )
+    count = stuck.count()
+    rows = list(
+        stuck.order_by(F("since").asc(nulls_first=True), "pk").values("pk", "status", "since")[:limit]
+    )
+    legs: dict[int, list[StuckLeg]] = {row["pk"]: [] for row in rows}
+    statuses = {row["pk"]: row["status"] for row in rows}
+    for transfer_id, code, leg_id, status, reason in (
+        Leg.objects.filter(transfer_id__in=list(legs))
+        .order_by("transfer_id", "position")
+        .values_list("transfer_id", "csd__code", "leg_id", "status", "reason_code")
+    ):
+        if status != _LEGS_DONE[statuses[transfer_id]] or reason:
+            legs[transfer_id].append(StuckLeg(code, leg_id, status, reason))
+    return count, [
+        StuckTransfer(row["pk"], row["status"], row["since"], tuple(legs[row["pk"]])) for row in rows
+    ]
+
+
+def transfers_overdue(*, now: dt.datetime, by: dt.timedelta) -> tuple[int, dt.datetime | None]:
+    """How many transfers have been due for longer than ``by``, and the oldest due time: no run has taken
+    them (no worker, beat not running, a backlog the workers do not keep up with). Read through the due
+    times' index."""
+    overdue = Transfer.objects.filter(due_at__lt=now - by).exclude(status__in=TERMINAL_TRANSFER)
+    found = overdue.aggregate(count=Count("pk"), oldest=Min("due_at"))
+    return found["count"], found["oldest"]

@@ -1,5 +1,6 @@
-"""GET /health/ reports the database, the broker, the workers and the ledger's alarms; 503 when any of
-them is down or the ledger has an alarm."""
+"""GET /health/ reports the database, the broker, the workers, the ledger's alarms and stuck or overdue
+transfers (their stories: tests/hub/settlement/test_stuck_transfers.py); 503 when any of them is down, the
+ledger has an alarm or a transfer waits on an operator."""
 
 import contextlib
 import socket
@@ -46,6 +47,7 @@ def test_health_is_ok_with_database_broker_and_a_live_worker(client):
     assert body["database"]["ok"] and body["broker"]["ok"] and body["worker"]["ok"]
     assert body["worker"]["detail"] == "a worker answered the probe"
     assert body["ledger"]["ok"] and body["ledger"]["detail"] == "no alarms"
+    assert body["settlement"]["ok"] and body["settlement"]["detail"] == "no transfer stuck or overdue"
 
 
 @override_settings(HEALTH_WORKER_TIMEOUT_SECONDS=1)
