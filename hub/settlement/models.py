@@ -208,6 +208,9 @@ class Leg(models.Model):
             models.Index(
                 fields=["debit_account", "security"], condition=Q(reason_code="LACK"), name="leg_lacking"
             ),
+            # the few legs a CSD gives no usable answer for, which operations are shown (``transfers_stuck``):
+            # empty while every CSD answers, and, like the index above, no leg's move rewrites it
+            models.Index(fields=["transfer"], condition=Q(reason_code="OTHR"), name="leg_no_usable_answer"),
         ]
 
     def __str__(self) -> str:

@@ -239,12 +239,11 @@ def transfers_stuck(
         .annotate(since=Subquery(entered), unknown=Exists(unknown))
         .filter(Q(status__in=_MUST_FINISH, since__lt=now - older_than) | Q(status__in=_CALLING, unknown=True))
     )
-    count = stuck.count()
-    rows = list(
-        stuck.order_by(F("since").asc(nulls_first=True), "pk").values("pk", "status", "since")[:limit]
-    )
-    legs: dict[int, list[StuckLeg]] = {row["pk"]: [] for row in rows}
-    statuses = {row["pk"]: row["status"] for row in rows}
+    # one read of them all (they are few while the CSDs answer, and at most the transfers in flight)
+    found = list(stuck.order_by(F("since").asc(nulls_first=True), "pk").values_list("pk", "status", "since"))
+    rows = found[:limit]
+    legs: dict[int, list[StuckLeg]] = {pk: [] for pk, _status, _since in rows}
+    statuses = {pk: status for pk, status, _since in rows}
     for transfer_id, code, leg_id, status, reason in (
         Leg.objects.filter(transfer_id__in=list(legs))
         .order_by("transfer_id", "position")
@@ -252,9 +251,7 @@ def transfers_stuck(
     ):
         if status != _LEGS_DONE[statuses[transfer_id]] or reason:
             legs[transfer_id].append(StuckLeg(code, leg_id, status, reason))
-    return count, [
-        StuckTransfer(row["pk"], row["status"], row["since"], tuple(legs[row["pk"]])) for row in rows
-    ]
+    return len(found), [StuckTransfer(pk, status, since, tuple(legs[pk])) for pk, status, since in rows]
 
 
 def transfers_overdue(*, now: dt.datetime, by: dt.timedelta) -> tuple[int, dt.datetime | None]:
