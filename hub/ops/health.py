@@ -31,7 +31,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from hub.celery import app
 from hub.ledger.selectors import alarms_open
 from hub.ops.tasks import ping
-from hub.settlement.selectors import transfers_overdue, transfers_stuck
+from hub.settlement.selectors import transfers_counted, transfers_overdue, transfers_stuck
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +143,7 @@ def _settlement() -> tuple[bool, str, str]:
         return True, "no transfer stuck or overdue", ""
     found, said = [], []
     if stuck:
-        found.append(f"{stuck} transfer{'s' * (stuck != 1)} stuck")
+        found.append(f"{transfers_counted(stuck)} stuck")
         said.append(
             f"{found[-1]} (manage.py settlement_stuck lists them): "
             + "; ".join(
@@ -155,7 +155,7 @@ def _settlement() -> tuple[bool, str, str]:
             + ("; ..." if stuck > len(held) else "")
         )
     if overdue:
-        found.append(f"{overdue} transfer{'s' * (overdue != 1)} overdue")
+        found.append(f"{transfers_counted(overdue)} overdue")
         said.append(
             f"{found[-1]}: due since {oldest.isoformat(timespec='seconds')} and no run has taken "
             f"{'them' if overdue != 1 else 'it'} (are the workers and beat running, and keeping up?)"

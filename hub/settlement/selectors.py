@@ -5,7 +5,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, Min, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from hub.messaging.models import InboundMessage
@@ -161,6 +161,7 @@ INSTRUCTION_REGISTRY = ("participant", "account", "security", "csd", "counterpar
 _MUST_FINISH = (TransferStatus.PREPARED, TransferStatus.COMMITTING, TransferStatus.ABORTING)
 # the steps that call the CSDs, where a CSD can give no usable answer for a leg (``OTHR`` on the leg)
 _CALLING = (TransferStatus.PREPARING, TransferStatus.COMMITTING, TransferStatus.ABORTING)
+STUCK_COUNTED_UP_TO = 10_000
 # where each status takes its legs: a leg elsewhere is one the transfer still waits for
 _LEGS_DONE = {
     TransferStatus.PREPARING: LegStatus.PREPARED,
@@ -225,7 +226,8 @@ def transfers_stuck(
     unknown), at once. A transfer waiting for its
     settlement date or recycling for lack of securities is not stuck: the market holds it, not a fault.
 
-    Returns how many there are, and the ``limit`` longest held of them (``StuckTransfer``). Read through
+    Returns how many there are (``STUCK_COUNTED_UP_TO`` at most), and the ``limit`` longest held of them
+    (``StuckTransfer``). Read through
     the transfers' status index and each one's legs and timeline: the in-flight transfers, never the
     table."""
     entered = (
@@ -239,9 +241,12 @@ def transfers_stuck(
         .annotate(since=Subquery(entered), unknown=Exists(unknown))
         .filter(Q(status__in=_MUST_FINISH, since__lt=now - older_than) | Q(status__in=_CALLING, unknown=True))
     )
-    # one read of them all (they are few while the CSDs answer, and at most the transfers in flight)
-    found = list(stuck.order_by(F("since").asc(nulls_first=True), "pk").values_list("pk", "status", "since"))
-    rows = found[:limit]
+    # counted up to a cap: a CSD down for hours may hold many thousands, and a check every few seconds
+    # need not count each of them
+    count = stuck.order_by()[:STUCK_COUNTED_UP_TO].count()
+    rows = list(
+        stuck.order_by(F("since").asc(nulls_first=True), "pk").values_list("pk", "status", "since")[:limit]
+    )
     legs: dict[int, list[StuckLeg]] = {pk: [] for pk, _status, _since in rows}
     statuses = {pk: status for pk, status, _since in rows}
     for transfer_id, code, leg_id, status, reason in (
@@ -251,13 +256,20 @@ def transfers_stuck(
     ):
         if status != _LEGS_DONE[statuses[transfer_id]] or reason:
             legs[transfer_id].append(StuckLeg(code, leg_id, status, reason))
-    return len(found), [StuckTransfer(pk, status, since, tuple(legs[pk])) for pk, status, since in rows]
+    return count, [StuckTransfer(pk, status, since, tuple(legs[pk])) for pk, status, since in rows]
+
+
+def transfers_counted(count: int) -> str:
+    """``count`` transfers in words, ``transfers_stuck``'s cap shown as the least there are."""
+    capped = count >= STUCK_COUNTED_UP_TO
+    return f"{count}{' or more' if capped else ''} transfer{'s' * (count != 1 or capped)}"
 
 
 def transfers_overdue(*, now: dt.datetime, by: dt.timedelta) -> tuple[int, dt.datetime | None]:
-    """How many transfers have been due for longer than ``by``, and the oldest due time: no run has taken
-    them (no worker, beat not running, a backlog the workers do not keep up with). Read through the due
-    times' index."""
+    """How many transfers have been due for longer than ``by`` (``STUCK_COUNTED_UP_TO`` at most), and the
+    oldest due time: no run has taken them (no worker, beat not running, a backlog the workers do not keep
+    up with). Read through the due times' index."""
     overdue = Transfer.objects.filter(due_at__lt=now - by).exclude(status__in=TERMINAL_TRANSFER)
-    found = overdue.aggregate(count=Count("pk"), oldest=Min("due_at"))
-    return found["count"], found["oldest"]
+    count = overdue.order_by()[:STUCK_COUNTED_UP_TO].count()
+    oldest = overdue.order_by("due_at").values_list("due_at", flat=True).first() if count else None
+    return count, oldest

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from hub.ledger.services import blocks_seal_and_finalise
 from hub.ops import health
+from hub.settlement import selectors
 from hub.settlement.models import StatusEvent, Transfer
 from hub.settlement.selectors import transfers_overdue, transfers_stuck
 
@@ -153,7 +154,9 @@ def test_a_transfer_recycling_for_lack_of_securities_or_waiting_for_its_date_is_
     assert stuck_now() == (0, [])
 
 
-def test_transfers_due_that_no_run_takes_are_overdue(books, client, admin_client, workers_up, settings):
+def test_transfers_due_that_no_run_takes_are_overdue(
+    books, client, admin_client, workers_up, settings, monkeypatch
+):
     transfers = [matched(*pair(NSD_A, STRATE_A, tx=f"STUCK-DUE{n}", amount=str(10 + n))) for n in range(3)]
     now = timezone.now()
     assert transfers_overdue(now=now, by=dt.timedelta(minutes=5)) == (0, None)
@@ -168,6 +171,9 @@ def test_transfers_due_that_no_run_takes_are_overdue(books, client, admin_client
     assert said.startswith(f"2 transfers overdue: due since {oldest.isoformat(timespec='seconds')}")
     status, printed = settlement_stuck()
     assert status == 1 and "2 transfers overdue by over 300s" in printed
+    # counted up to a cap, so that a long outage's backlog costs each check no more than that
+    monkeypatch.setattr(selectors, "STUCK_COUNTED_UP_TO", 1)
+    assert client.get("/health/").json()["settlement"]["detail"] == "1 or more transfers overdue"
     settings.SETTLEMENT_OVERDUE_ALERT_SECONDS = 2 * 3600
     assert client.get("/health/").status_code == 200
 

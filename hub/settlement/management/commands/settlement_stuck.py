@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from hub.settlement.selectors import transfers_overdue, transfers_stuck
+from hub.settlement.selectors import transfers_counted, transfers_overdue, transfers_stuck
 
 
 class Command(BaseCommand):
@@ -52,7 +52,7 @@ class Command(BaseCommand):
             self.stdout.write(f"No transfer stuck (held over {seconds}s past the anchor or while releasing).")
         else:
             shown = f", the {len(stuck)} held longest below" if len(stuck) < count else ""
-            self.stdout.write(f"{count} transfer{'s' * (count != 1)} stuck{shown}:")
+            self.stdout.write(f"{transfers_counted(count)} stuck{shown}:")
         for item in stuck:
             since = item.since.isoformat(timespec="seconds") if item.since else "an unrecorded time"
             self.stdout.write(
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"    leg {leg.leg_id} at {leg.csd}: {leg.status}{reason}")
         if overdue:
             self.stdout.write(
-                f"{overdue} transfer{'s' * (overdue != 1)} overdue by over "
+                f"{transfers_counted(overdue)} overdue by over "
                 f"{settings.SETTLEMENT_OVERDUE_ALERT_SECONDS}s, the oldest due since "
                 f"{oldest.isoformat(timespec='seconds')}: no run has taken them (are the workers and beat "
                 "running, and keeping up?)"
