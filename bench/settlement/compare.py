@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import statistics
 import subprocess
@@ -37,6 +38,10 @@ sys.path.insert(0, str(ROOT))
 from bench._support import exit_on_sigterm  # noqa: E402
 
 BENCH = Path("bench/settlement/run.py")
+# both sides keep their database connections for the run, as the bench does since it set this itself: a
+# baseline's bench from before then would leave the backends the hub recycles each minute out of its
+# PostgreSQL figure, and the head would look dearer by that much
+os.environ.setdefault("DB_CONN_MAX_AGE", "3600")
 
 
 def git(*args: str) -> str:
