@@ -4,12 +4,14 @@ PostgreSQL gets them as SQL functions created by a migration; SQLite gets them a
 Python functions registered on every new connection. Both share one name per rule.
 """
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connections
 from django.db.models import BooleanField, Func
 
-from hub.registry.validators import isin_is_valid, timezone_is_valid
+from hub.registry.validators import iana_timezones, isin_is_valid, timezone_is_valid
 
 ISIN_FUNCTION = "hub_isin_is_valid"
 TIMEZONE_FUNCTION = "hub_timezone_is_valid"
@@ -302,6 +304,56 @@ LANGUAGE sql STABLE STRICT AS $$
     SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz);
 $$;
 """  # noqa: S608 - as above
+
+
+# --- The time zone rule as the validator's own list (migration 0014) ---------------------------------------
+# pg_timezone_names reads the server's whole time zone directory on every call: some 35 ms for each write of
+# a CSD row and each CHECK that Django's validation runs, which was most of what seeding the demo CSDs
+# cost. The function now holds the validator's names (zoneinfo's, less NOT_A_PLACE) as a constant array,
+# looked up in microseconds, and the two databases refuse the same names: SQLite calls the validator
+# itself. The list is written again after every ``migrate`` (``timezone_function_refresh``), so a newer
+# tzdata's zones are taken as soon as the validator takes them.
+
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_/+-]+")
+
+
+def postgres_timezone_function(names: Iterable[str]) -> str:
+    """The CREATE statement of the time zone rule's function for ``names``."""
+    names = sorted(names)
+    odd = [name for name in names if not _ZONE_NAME.fullmatch(name)]
+    if odd:  # nothing to quote in a zone name: one that would need it is no zone name
+        raise ValueError(f"not a time zone name: {odd[0]!r}")
+    listed = ",".join(names)
+    return f"""
+CREATE OR REPLACE FUNCTION {TIMEZONE_FUNCTION}(tz text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT tz = ANY ('{{{listed}}}'::text[]);
+$$;
+"""  # noqa: S608 - fixed DDL: the function's constant name and zone names of letters, digits and _/+-
+
+
+def timezone_function_listed(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(postgres_timezone_function(iana_timezones()))
+
+
+def timezone_function_refresh(sender, using: str = "default", **_kwargs) -> None:
+    """After ``migrate``: the function's list made the validator's again, where migration 0014 has put
+    the listed function in place (a database migrated back before it keeps what its migrations left)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM django_migrations WHERE app = 'registry' AND name = %s",
+            [TIMEZONE_LISTED_MIGRATION],
+        )
+        if cursor.fetchone() is None:
+            return
+        cursor.execute(postgres_timezone_function(iana_timezones()))
+
+
+TIMEZONE_LISTED_MIGRATION = "0014_timezone_listed"
 
 
 def timezone_function_places_only(apps, schema_editor) -> None:

@@ -12,10 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InternalError, connection, transaction
 from stdnum import isin as stdnum_isin
 
-from hub.registry.dbfunctions import ISIN_FUNCTION
+from hub.registry import dbfunctions
+from hub.registry.dbfunctions import ISIN_FUNCTION, TIMEZONE_FUNCTION
 from hub.registry.models import CSD, AccountKind, CSDLink, Holding, Participant, SecuritiesAccount, Security
 from hub.registry.services import csd_link_activate
-from hub.registry.validators import isin_is_valid, timezone_is_valid, validate_isin
+from hub.registry.validators import iana_timezones, isin_is_valid, timezone_is_valid, validate_isin
 from iso20022.identifiers import isin_check_digit
 
 from .factories import account, csd, participant, saved_csd, security, two_linked_csds
@@ -468,3 +469,37 @@ def test_an_active_links_omnibus_and_mirror_accounts_cannot_be_moved_by_validati
     mirror.full_clean()
     mirror.save()
     assert SecuritiesAccount.objects.get(pk=mirror.pk).link == other
+
+
+def database_takes_zone(zone: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {TIMEZONE_FUNCTION}(%s)", [zone])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    ("zone", "taken"),
+    [
+        ("Europe/Moscow", True),
+        ("Africa/Johannesburg", True),
+        ("America/Argentina/Buenos_Aires", True),
+        ("Etc/GMT-3", True),
+        ("MSK", False),  # an abbreviation, which PostgreSQL's AT TIME ZONE would take
+        ("UTC+3", False),  # a POSIX rule, which PostgreSQL's TimeZone setting would take
+        ("posix/Europe/Moscow", False),  # listed by pg_timezone_names, not by the validator
+        ("europe/moscow", False),
+    ],
+)
+def test_the_databases_time_zone_rule_takes_exactly_the_validators_names(zone, taken):
+    assert timezone_is_valid(zone) is taken
+    assert database_takes_zone(zone) is taken
+
+
+def test_after_migrate_the_databases_time_zone_rule_takes_what_a_newer_tzdata_gives_the_validator(
+    monkeypatch,
+):
+    newer = iana_timezones() | {"America/Ciudad_Nueva"}  # a zone a later tzdata might add
+    monkeypatch.setattr(dbfunctions, "iana_timezones", lambda: newer)
+    assert not database_takes_zone("America/Ciudad_Nueva")
+    dbfunctions.timezone_function_refresh(sender=None, using=connection.alias)  # what migrate ends with
+    assert database_takes_zone("America/Ciudad_Nueva") and database_takes_zone("Europe/Moscow")
