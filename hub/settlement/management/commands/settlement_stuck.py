@@ -27,9 +27,11 @@ class Command(BaseCommand):
             "(default SETTLEMENT_STUCK_ALERT_SECONDS)",
         )
         parser.add_argument("--limit", type=int, default=1000, help="transfers listed at most (default 1000)")
-        parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="one JSON object instead of text"
+        )
 
-    def handle(self, *args, older_than: int | None, limit: int, json: bool, **options) -> None:
+    def handle(self, *args, older_than: int | None, limit: int, as_json: bool, **options) -> None:
         if older_than is not None and older_than < 0:
             raise CommandError("--older-than takes a number of seconds, 0 or more")
         if limit < 1:
@@ -40,7 +42,7 @@ class Command(BaseCommand):
         overdue, oldest = transfers_overdue(
             now=now, by=dt.timedelta(seconds=settings.SETTLEMENT_OVERDUE_ALERT_SECONDS)
         )
-        if json:
+        if as_json:
             self.stdout.write(_as_json(count, stuck, overdue, oldest))
         else:
             self._as_text(count, stuck, overdue, oldest, seconds)
