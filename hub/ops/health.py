@@ -146,12 +146,7 @@ def _settlement() -> tuple[bool, str, str]:
         found.append(f"{transfers_counted(stuck)} stuck")
         said.append(
             f"{found[-1]} (manage.py settlement_stuck lists them): "
-            + "; ".join(
-                f"transfer {item.transfer_id} {item.status}"
-                + (f" since {item.since.isoformat(timespec='seconds')}" if item.since else "")
-                + f": {item.explanation()}"
-                for item in held
-            )
+            + "; ".join(item.described() for item in held)
             + ("; ..." if stuck > len(held) else "")
         )
     if overdue:
@@ -233,9 +228,9 @@ worker_probe = WorkerProbe()  # one per process
 
 def hub_health(*, include_worker: bool = True) -> HubHealth:
     """``include_worker=False`` is for liveness probes of the web process, which must not wait on workers
-    and must not fail over the ledger's alarms or stuck transfers (restarting the web mends none of them; a
-    deployment that waits
-    for the web to be up, as docker-compose's reference CSD setup does, would never go on)."""
+    and must not fail over the ledger's alarms or stuck transfers (restarting the web mends none of them;
+    a deployment that waits for the web to be up, as docker-compose's reference CSD setup does, would never
+    go on)."""
     database = _timed(_database)
     broker = _timed(_broker)
     if not broker.ok:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connections
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import BooleanField, Func
 
 from hub.registry.validators import iana_timezones, isin_is_valid, timezone_is_valid
@@ -315,6 +316,7 @@ $$;
 # tzdata's zones are taken as soon as the validator takes them.
 
 _ZONE_NAME = re.compile(r"[A-Za-z0-9_/+-]+")
+TIMEZONE_LISTED_MIGRATION = "0014_timezone_listed"
 
 
 def postgres_timezone_function(names: Iterable[str]) -> str:
@@ -343,17 +345,10 @@ def timezone_function_refresh(sender, using: str = "default", **_kwargs) -> None
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
+    if ("registry", TIMEZONE_LISTED_MIGRATION) not in MigrationRecorder(connection).applied_migrations():
+        return
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM django_migrations WHERE app = 'registry' AND name = %s",
-            [TIMEZONE_LISTED_MIGRATION],
-        )
-        if cursor.fetchone() is None:
-            return
         cursor.execute(postgres_timezone_function(iana_timezones()))
-
-
-TIMEZONE_LISTED_MIGRATION = "0014_timezone_listed"
 
 
 def timezone_function_places_only(apps, schema_editor) -> None:

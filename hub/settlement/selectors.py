@@ -189,6 +189,11 @@ class StuckTransfer:
     since: dt.datetime | None
     legs: tuple[StuckLeg, ...]
 
+    def described(self) -> str:
+        """One line for operations: the transfer, its status and since when, and what holds it."""
+        since = self.since.isoformat(timespec="seconds") if self.since else "an unrecorded time"
+        return f"transfer {self.transfer_id} {self.status} since {since}: {self.explanation()}"
+
     def explanation(self) -> str:
         """What holds it, in words for operations."""
         unknown = [leg for leg in self.legs if leg.reason_code == "OTHR"]
@@ -223,13 +228,12 @@ def transfers_stuck(
     ``older_than`` (each should be over within seconds; a CSD down, refusing a posting after the anchor, or
     not endorsing holds it), or with a leg a CSD gives no usable answer for (``OTHR``: a request it turned
     away whole, or ``SETTLEMENT_OUTCOME_UNKNOWN_ALERT_ATTEMPTS`` answers in a row that leave the outcome
-    unknown), at once. A transfer waiting for its
-    settlement date or recycling for lack of securities is not stuck: the market holds it, not a fault.
+    unknown), at once. A transfer waiting for its settlement date or recycling for lack of securities is not
+    stuck: the market holds it, not a fault.
 
     Returns how many there are (``STUCK_COUNTED_UP_TO`` at most), and the ``limit`` longest held of them
-    (``StuckTransfer``). Read through
-    the transfers' status index and each one's legs and timeline: the in-flight transfers, never the
-    table."""
+    (``StuckTransfer``). Read through the transfers' status index and each one's legs and timeline: the
+    in-flight transfers, never the table."""
     entered = (
         StatusEvent.objects.filter(transfer_id=OuterRef("pk"), to_status=OuterRef("status"))
         .order_by("-at")

@@ -56,10 +56,7 @@ class Command(BaseCommand):
             shown = f", the {len(stuck)} held longest below" if len(stuck) < count else ""
             self.stdout.write(f"{transfers_counted(count)} stuck{shown}:")
         for item in stuck:
-            since = item.since.isoformat(timespec="seconds") if item.since else "an unrecorded time"
-            self.stdout.write(
-                f"  transfer {item.transfer_id} {item.status} since {since}: {item.explanation()}"
-            )
+            self.stdout.write(f"  {item.described()}")
             for leg in item.legs:
                 reason = f", last refused {leg.reason_code}" if leg.reason_code else ""
                 self.stdout.write(f"    leg {leg.leg_id} at {leg.csd}: {leg.status}{reason}")
